@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: MIT */
+/* Event decoding and normalisation into scalars, tensors and blob sequences. */
+#include "event.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+typedef Tensorboard__Summary__Value pb_value;
+typedef Tensorboard__TensorProto pb_tensor;
+
+#define DT(x) TENSORBOARD__DATA_TYPE__DT_##x
+#define DC(x) TENSORBOARD__DATA_CLASS__DATA_CLASS_##x
+
+const char *tb_kind_name(enum tb_kind kind)
+{
+    switch (kind) {
+    case TB_KIND_SCALAR:
+        return "scalar";
+    case TB_KIND_TENSOR:
+        return "tensor";
+    case TB_KIND_BLOB_SEQUENCE:
+        return "blob_sequence";
+    }
+    return "unknown";
+}
+
+const char *tb_dtype_name(int dtype)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&tensorboard__data_type__descriptor, dtype);
+    return v ? v->name : "DT_UNKNOWN";
+}
+
+size_t tb_dtype_size(int dtype)
+{
+    switch (dtype) {
+    case DT(UINT8):
+    case DT(INT8):
+    case DT(BOOL):
+    case DT(QINT8):
+    case DT(QUINT8):
+    case DT(FLOAT8_E5M2):
+    case DT(FLOAT8_E4M3FN):
+        return 1;
+    case DT(INT16):
+    case DT(UINT16):
+    case DT(QINT16):
+    case DT(QUINT16):
+    case DT(HALF):
+    case DT(BFLOAT16):
+        return 2;
+    case DT(FLOAT):
+    case DT(INT32):
+    case DT(QINT32):
+    case DT(UINT32):
+        return 4;
+    case DT(DOUBLE):
+    case DT(INT64):
+    case DT(UINT64):
+    case DT(COMPLEX64):
+        return 8;
+    case DT(COMPLEX128):
+        return 16;
+    default:
+        return 0;
+    }
+}
+
+struct ctx {
+    struct tb_arena *arena;
+    struct tb_event *ev;
+    struct tb_problem *problem;
+};
+
+/* Drops the value being built: counted, and described if it is the first. */
+static void bad_value(struct ctx *c, const char *tag, const char *why)
+{
+    if (c->ev->n_bad_values++ == 0)
+        tb_problem_set(c->problem, TB_PROBLEM_BAD_VALUE, 0, 0, EINVAL,
+                       "summary value '%.64s%s' at step %lld dropped: %s", tag,
+                       strlen(tag) > 64 ? "..." : "", (long long)c->ev->step, why);
+}
+
+static int shape_of(const pb_tensor *t, struct tb_tensor *out)
+{
+    const Tensorboard__TensorShapeProto *s = t->tensor_shape;
+    out->rank = 0;
+    out->n_elements = 1;
+    if (!s)
+        return 0;
+    if (s->unknown_rank || s->n_dim > TB_TENSOR_RANK_MAX) {
+        out->rank = -1;
+        return 0;
+    }
+    out->rank = (int)s->n_dim;
+    for (size_t i = 0; i < s->n_dim; i++) {
+        int64_t d = s->dim[i]->size;
+        if (d < 0) { /* -1 is "unknown" in TensorFlow's shapes */
+            out->rank = -1;
+            return 0;
+        }
+        out->dims[i] = d;
+        if (d && out->n_elements > UINT64_MAX / (uint64_t)d)
+            return -E2BIG;
+        out->n_elements *= (uint64_t)d;
+    }
+    return 0;
+}
+
+/* How many elements the typed repeated field for this dtype holds, and its element width. */
+static size_t typed_count(const pb_tensor *t, int dtype)
+{
+    switch (dtype) {
+    case DT(FLOAT):
+        return t->n_float_val;
+    case DT(DOUBLE):
+        return t->n_double_val;
+    case DT(INT32):
+    case DT(INT16):
+    case DT(INT8):
+    case DT(UINT8):
+    case DT(QINT8):
+    case DT(QUINT8):
+    case DT(QINT32):
+    case DT(QINT16):
+    case DT(QUINT16):
+    case DT(UINT16):
+        return t->n_int_val;
+    case DT(INT64):
+        return t->n_int64_val;
+    case DT(BOOL):
+        return t->n_bool_val;
+    case DT(HALF):
+    case DT(BFLOAT16):
+        return t->n_half_val;
+    case DT(COMPLEX64):
+        return t->n_scomplex_val / 2;
+    case DT(COMPLEX128):
+        return t->n_dcomplex_val / 2;
+    case DT(UINT32):
+        return t->n_uint32_val;
+    case DT(UINT64):
+        return t->n_uint64_val;
+    default:
+        return 0;
+    }
+}
+
+/* Writes element i of the typed field into out (tb_dtype_size bytes, little-endian). */
+static void typed_put(const pb_tensor *t, int dtype, size_t i, uint8_t *out)
+{
+    switch (dtype) {
+    case DT(FLOAT):
+        memcpy(out, &t->float_val[i], 4);
+        break;
+    case DT(DOUBLE):
+        memcpy(out, &t->double_val[i], 8);
+        break;
+    case DT(INT32):
+    case DT(QINT32):
+        memcpy(out, &t->int_val[i], 4);
+        break;
+    case DT(INT16):
+    case DT(UINT16):
+    case DT(QINT16):
+    case DT(QUINT16): {
+        uint16_t v = (uint16_t)t->int_val[i];
+        memcpy(out, &v, 2);
+        break;
+    }
+    case DT(INT8):
+    case DT(UINT8):
+    case DT(QINT8):
+    case DT(QUINT8):
+        out[0] = (uint8_t)t->int_val[i];
+        break;
+    case DT(INT64):
+        memcpy(out, &t->int64_val[i], 8);
+        break;
+    case DT(BOOL):
+        out[0] = t->bool_val[i] ? 1 : 0;
+        break;
+    case DT(HALF):
+    case DT(BFLOAT16): {
+        uint16_t v = (uint16_t)t->half_val[i];
+        memcpy(out, &v, 2);
+        break;
+    }
+    case DT(COMPLEX64):
+        memcpy(out, &t->scomplex_val[2 * i], 8);
+        break;
+    case DT(COMPLEX128):
+        memcpy(out, &t->dcomplex_val[2 * i], 16);
+        break;
+    case DT(UINT32):
+        memcpy(out, &t->uint32_val[i], 4);
+        break;
+    case DT(UINT64):
+        memcpy(out, &t->uint64_val[i], 8);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Fills out from a TensorProto: shape, and either packed content or the string list.
+ * Returns NULL on success, else why the tensor cannot be used. */
+static const char *tensor_of(struct ctx *c, const pb_tensor *t, struct tb_tensor *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->dtype = (int)t->dtype;
+    if (shape_of(t, out) < 0)
+        return "its shape has more elements than can be counted";
+    if (t->dtype == DT(STRING)) {
+        size_t n = t->n_string_val;
+        if (out->rank >= 0 && n != out->n_elements)
+            return "its string count does not match its shape";
+        out->n_elements = n;
+        if (n) {
+            struct tb_bytes *s = tb_arena_alloc(c->arena, n * sizeof(*s));
+            if (!s)
+                return "it needs more memory than the decoding cap";
+            for (size_t i = 0; i < n; i++)
+                s[i] = (struct tb_bytes){t->string_val[i].data, t->string_val[i].len};
+            out->strings = s;
+        }
+        out->n_strings = n;
+        return NULL;
+    }
+    size_t es = tb_dtype_size((int)t->dtype);
+    if (!es) {
+        /* Resources, variants and unknown dtypes: kept whole through `pb`, no content. */
+        out->n_elements = 0;
+        return NULL;
+    }
+    if (t->tensor_content.len) {
+        if (t->tensor_content.len % es)
+            return "its tensor_content is not a whole number of elements";
+        uint64_t have = t->tensor_content.len / es;
+        if (out->rank >= 0 && have != out->n_elements)
+            return "its tensor_content does not match its shape";
+        out->n_elements = have;
+        out->content = (struct tb_bytes){t->tensor_content.data, t->tensor_content.len};
+        return NULL;
+    }
+    size_t have = typed_count(t, (int)t->dtype);
+    if (out->rank < 0)
+        out->n_elements = have;
+    if (out->n_elements == 0)
+        return NULL;
+    if (have == 0)
+        return "its shape has elements but it holds no values";
+    if (have > out->n_elements)
+        return "it holds more values than its shape";
+    if (out->n_elements > TB_RECORD_MAX / es)
+        return "its shape expands past the record cap";
+    /* TensorFlow repeats the last value to fill the shape (tensor_util.MakeNdarray). */
+    size_t bytes = (size_t)out->n_elements * es;
+    uint8_t *buf = tb_arena_alloc(c->arena, bytes);
+    if (!buf)
+        return "it needs more memory than the decoding cap";
+    for (size_t i = 0; i < out->n_elements; i++)
+        typed_put(t, (int)t->dtype, i < have ? i : have - 1, buf + i * es);
+    out->content = (struct tb_bytes){buf, bytes};
+    return NULL;
+}
+
+/* Element 0 of a numeric tensor as a double. */
+static bool first_as_double(const struct tb_tensor *t, double *ret)
+{
+    const uint8_t *p = t->content.data;
+    if (t->n_elements < 1 || !p)
+        return false;
+    switch (t->dtype) {
+    case DT(FLOAT): {
+        float f;
+        memcpy(&f, p, 4);
+        *ret = f;
+        return true;
+    }
+    case DT(DOUBLE):
+        memcpy(ret, p, 8);
+        return true;
+    case DT(INT32): {
+        int32_t v;
+        memcpy(&v, p, 4);
+        *ret = v;
+        return true;
+    }
+    case DT(INT64): {
+        int64_t v;
+        memcpy(&v, p, 8);
+        *ret = (double)v;
+        return true;
+    }
+    case DT(UINT32): {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        *ret = v;
+        return true;
+    }
+    case DT(UINT64): {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        *ret = (double)v;
+        return true;
+    }
+    case DT(INT16): {
+        int16_t v;
+        memcpy(&v, p, 2);
+        *ret = v;
+        return true;
+    }
+    case DT(UINT16): {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        *ret = v;
+        return true;
+    }
+    case DT(INT8):
+        *ret = (int8_t)p[0];
+        return true;
+    case DT(UINT8):
+    case DT(BOOL):
+        *ret = p[0];
+        return true;
+    case DT(HALF): {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+        double v = e == 0    ? ldexp(m, -24)
+                   : e == 31 ? (m ? NAN : INFINITY)
+                             : ldexp(m + 1024, e - 25);
+        *ret = (h & 0x8000) ? -v : v;
+        return true;
+    }
+    case DT(BFLOAT16): {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        uint32_t w = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &w, 4);
+        *ret = f;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool is_blob_plugin(const char *plugin)
+{
+    return !strcmp(plugin, "images") || !strcmp(plugin, "audio") ||
+           !strcmp(plugin, "graph_run_metadata") || !strcmp(plugin, "graph_run_metadata_graph") ||
+           !strcmp(plugin, "graph_keras_model");
+}
+
+/* Parses a decimal image dimension stored as a string; 0 when it is not one. */
+static int parse_dim(struct tb_bytes b)
+{
+    int v = 0;
+    if (b.len == 0 || b.len > 9)
+        return 0;
+    for (size_t i = 0; i < b.len; i++) {
+        if (b.data[i] < '0' || b.data[i] > '9')
+            return 0;
+        v = v * 10 + (b.data[i] - '0');
+    }
+    return v;
+}
+
+/* Turns a string tensor into a blob list, following each plugin's layout. */
+static const char *blobs_of_tensor(struct ctx *c, struct tb_value *v)
+{
+    const struct tb_tensor *t = &v->tensor;
+    if (t->dtype != DT(STRING))
+        return NULL; /* kept as a tensor only; a blob sequence of zero blobs */
+    if (!strcmp(v->plugin_name, "images") && t->rank == 1) {
+        if (t->n_strings < 2)
+            return "an image tensor needs a width and a height first";
+        v->width = parse_dim(t->strings[0]);
+        v->height = parse_dim(t->strings[1]);
+        v->blobs = t->strings + 2;
+        v->n_blobs = t->n_strings - 2;
+        return NULL;
+    }
+    if (!strcmp(v->plugin_name, "audio") && t->rank == 2 && t->dims[1] == 2) {
+        size_t n = (size_t)t->dims[0];
+        struct tb_bytes *b = n ? tb_arena_alloc(c->arena, 2 * n * sizeof(*b)) : NULL;
+        if (n && !b)
+            return "it needs more memory than the decoding cap";
+        for (size_t i = 0; i < n; i++) {
+            b[i] = t->strings[2 * i];
+            b[n + i] = t->strings[2 * i + 1];
+        }
+        v->blobs = b;
+        v->labels = n ? b + n : NULL;
+        v->n_blobs = n;
+        return NULL;
+    }
+    v->blobs = t->strings;
+    v->n_blobs = t->n_strings;
+    return NULL;
+}
+
+static struct tb_bytes *one_blob(struct ctx *c, const uint8_t *data, size_t len)
+{
+    struct tb_bytes *b = tb_arena_alloc(c->arena, sizeof(*b));
+    if (b)
+        *b = (struct tb_bytes){data, len};
+    return b;
+}
+
+/* Normalises one Summary.Value into v. Returns NULL, or why the value was dropped. */
+static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *v)
+{
+    const Tensorboard__SummaryMetadata *md = pv->metadata;
+    memset(v, 0, sizeof(*v));
+    v->pb = pv;
+    v->tag = pv->tag ? pv->tag : "";
+    if (strlen(v->tag) > TB_TAG_MAX)
+        return "its tag is longer than the limit";
+    v->plugin_name = "";
+    v->display_name = "";
+    v->description = "";
+    if (md) {
+        if (md->plugin_data) {
+            if (md->plugin_data->plugin_name)
+                v->plugin_name = md->plugin_data->plugin_name;
+            v->plugin_content =
+                (struct tb_bytes){md->plugin_data->content.data, md->plugin_data->content.len};
+        }
+        if (md->display_name)
+            v->display_name = md->display_name;
+        if (md->summary_description)
+            v->description = md->summary_description;
+        v->data_class = (int)md->data_class;
+    }
+    if (strlen(v->plugin_name) > TB_PLUGIN_NAME_MAX)
+        return "its plugin name is longer than the limit";
+    bool named = v->plugin_name[0] != '\0';
+
+    switch (pv->value_case) {
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_SIMPLE_VALUE:
+        v->source = TB_SRC_SIMPLE_VALUE;
+        v->kind = TB_KIND_SCALAR;
+        v->scalar = pv->simple_value;
+        if (!named)
+            v->plugin_name = "scalars";
+        if (!v->data_class)
+            v->data_class = DC(SCALAR);
+        return NULL;
+
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_HISTO: {
+        const Tensorboard__HistogramProto *h = pv->histo;
+        v->source = TB_SRC_HISTO;
+        v->kind = TB_KIND_TENSOR;
+        if (!named)
+            v->plugin_name = "histograms";
+        if (!v->data_class)
+            v->data_class = DC(TENSOR);
+        size_t k = h->n_bucket < h->n_bucket_limit ? h->n_bucket : h->n_bucket_limit;
+        double *cells = k ? tb_arena_alloc(c->arena, k * 3 * sizeof(double)) : NULL;
+        if (k && !cells)
+            return "it needs more memory than the decoding cap";
+        /* TensorBoard's layout: [left, right, count] rows; the first left edge is the min and
+         * the last right edge the max (data_compat's migration of legacy histograms). */
+        for (size_t i = 0; i < k; i++) {
+            cells[3 * i] = i == 0 ? h->min : h->bucket_limit[i - 1];
+            cells[3 * i + 1] = i + 1 == k ? h->max : h->bucket_limit[i];
+            cells[3 * i + 2] = h->bucket[i];
+        }
+        v->tensor.dtype = DT(DOUBLE);
+        v->tensor.rank = 2;
+        v->tensor.dims[0] = (int64_t)k;
+        v->tensor.dims[1] = 3;
+        v->tensor.n_elements = k * 3;
+        v->tensor.content = (struct tb_bytes){(const uint8_t *)cells, k * 3 * sizeof(double)};
+        return NULL;
+    }
+
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE: {
+        const Tensorboard__Summary__Image *im = pv->image;
+        v->source = TB_SRC_IMAGE;
+        v->kind = TB_KIND_BLOB_SEQUENCE;
+        if (!named)
+            v->plugin_name = "images";
+        if (!v->data_class)
+            v->data_class = DC(BLOB_SEQUENCE);
+        v->width = im->width;
+        v->height = im->height;
+        v->blobs = one_blob(c, im->encoded_image_string.data, im->encoded_image_string.len);
+        v->n_blobs = 1;
+        return v->blobs ? NULL : "it needs more memory than the decoding cap";
+    }
+
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO: {
+        const Tensorboard__Summary__Audio *au = pv->audio;
+        v->source = TB_SRC_AUDIO;
+        v->kind = TB_KIND_BLOB_SEQUENCE;
+        if (!named)
+            v->plugin_name = "audio";
+        if (!v->data_class)
+            v->data_class = DC(BLOB_SEQUENCE);
+        v->blobs = one_blob(c, au->encoded_audio_string.data, au->encoded_audio_string.len);
+        v->n_blobs = 1;
+        return v->blobs ? NULL : "it needs more memory than the decoding cap";
+    }
+
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM:
+        v->source = TB_SRC_OLD_HISTOGRAM;
+        v->kind = TB_KIND_BLOB_SEQUENCE;
+        v->blobs = one_blob(c, pv->obsolete_old_style_histogram.data,
+                            pv->obsolete_old_style_histogram.len);
+        v->n_blobs = 1;
+        return v->blobs ? NULL : "it needs more memory than the decoding cap";
+
+    case TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR: {
+        v->source = TB_SRC_TENSOR;
+        const char *why = tensor_of(c, pv->tensor, &v->tensor);
+        if (why)
+            return why;
+        bool numeric = tb_dtype_size(v->tensor.dtype) != 0 && v->tensor.dtype != DT(COMPLEX64) &&
+                       v->tensor.dtype != DT(COMPLEX128);
+        if (v->tensor.rank == 0 && numeric &&
+            (!strcmp(v->plugin_name, "scalars") || v->data_class == DC(SCALAR))) {
+            v->kind = TB_KIND_SCALAR;
+            if (!first_as_double(&v->tensor, &v->scalar))
+                return "its scalar tensor holds no value";
+            if (!v->data_class)
+                v->data_class = DC(SCALAR);
+            return NULL;
+        }
+        if (is_blob_plugin(v->plugin_name) || v->data_class == DC(BLOB_SEQUENCE)) {
+            v->kind = TB_KIND_BLOB_SEQUENCE;
+            if (!v->data_class)
+                v->data_class = DC(BLOB_SEQUENCE);
+            return blobs_of_tensor(c, v);
+        }
+        v->kind = TB_KIND_TENSOR;
+        if (!v->data_class)
+            v->data_class = DC(TENSOR);
+        return NULL;
+    }
+
+    case TENSORBOARD__SUMMARY__VALUE__VALUE__NOT_SET:
+    default:
+        /* hparams and other plugins that carry everything in their metadata */
+        v->source = TB_SRC_METADATA_ONLY;
+        v->kind = TB_KIND_TENSOR;
+        if (!v->data_class)
+            v->data_class = DC(TENSOR);
+        return NULL;
+    }
+}
+
+static int graph_value(struct ctx *c, enum tb_source src, const char *tag, const char *plugin,
+                       ProtobufCBinaryData bytes)
+{
+    struct tb_value *v = tb_arena_alloc(c->arena, sizeof(*v));
+    if (!v)
+        return -E2BIG;
+    memset(v, 0, sizeof(*v));
+    v->tag = tag ? tag : "";
+    v->plugin_name = plugin;
+    v->display_name = "";
+    v->description = "";
+    v->data_class = DC(BLOB_SEQUENCE);
+    v->kind = TB_KIND_BLOB_SEQUENCE;
+    v->source = src;
+    v->blobs = one_blob(c, bytes.data, bytes.len);
+    if (!v->blobs)
+        return -E2BIG;
+    v->n_blobs = 1;
+    c->ev->values = v;
+    c->ev->n_values = 1;
+    return 0;
+}
+
+int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
+                    struct tb_event *ret_ev, struct tb_problem *problem)
+{
+    struct tb_event ev = {0};
+    struct ctx c = {arena, &ev, problem};
+    Tensorboard__Event *e = tensorboard__event__unpack(&arena->pb, len, data);
+    if (!e) {
+        if (arena->over)
+            return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, E2BIG,
+                                  "decoding this %zu-byte record would need more than %zu MiB",
+                                  len, arena->cap >> 20);
+        return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, EBADMSG,
+                              "the %zu-byte record passed its CRC but is not a valid Event "
+                              "protobuf",
+                              len);
+    }
+    if (!isfinite(e->wall_time))
+        return tb_problem_set(problem, TB_PROBLEM_BAD_EVENT, 0, len, EINVAL,
+                              "event at step %lld has a wall_time of %g; dropped it",
+                              (long long)e->step, e->wall_time);
+    ev.pb = e;
+    ev.wall_time = e->wall_time;
+    ev.step = e->step;
+    int err = 0;
+    switch (e->what_case) {
+    case TENSORBOARD__EVENT__WHAT_FILE_VERSION:
+        ev.kind = TB_EVENT_FILE_VERSION;
+        ev.file_version = e->file_version;
+        break;
+    case TENSORBOARD__EVENT__WHAT_GRAPH_DEF:
+        ev.kind = TB_EVENT_GRAPH_DEF;
+        err = graph_value(&c, TB_SRC_GRAPH_DEF, TB_TAG_RUN_GRAPH, TB_PLUGIN_GRAPHS, e->graph_def);
+        break;
+    case TENSORBOARD__EVENT__WHAT_META_GRAPH_DEF:
+        ev.kind = TB_EVENT_META_GRAPH_DEF;
+        err = graph_value(&c, TB_SRC_META_GRAPH_DEF, TB_TAG_META_GRAPH, TB_PLUGIN_GRAPHS,
+                          e->meta_graph_def);
+        break;
+    case TENSORBOARD__EVENT__WHAT_TAGGED_RUN_METADATA:
+        ev.kind = TB_EVENT_TAGGED_RUN_METADATA;
+        err = graph_value(&c, TB_SRC_RUN_METADATA, e->tagged_run_metadata->tag,
+                          TB_PLUGIN_TAGGED_RUN_METADATA, e->tagged_run_metadata->run_metadata);
+        break;
+    case TENSORBOARD__EVENT__WHAT_SESSION_LOG:
+        ev.kind = TB_EVENT_SESSION_LOG;
+        ev.session_status = (int)e->session_log->status;
+        break;
+    case TENSORBOARD__EVENT__WHAT_LOG_MESSAGE:
+        ev.kind = TB_EVENT_LOG_MESSAGE;
+        break;
+    case TENSORBOARD__EVENT__WHAT_SUMMARY: {
+        ev.kind = TB_EVENT_SUMMARY;
+        size_t n = e->summary->n_value;
+        if (!n)
+            break;
+        ev.values = tb_arena_alloc(arena, n * sizeof(*ev.values));
+        if (!ev.values) {
+            err = -E2BIG;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const pb_value *pv = e->summary->value[i];
+            const char *why = value_of(&c, pv, &ev.values[ev.n_values]);
+            if (why)
+                bad_value(&c, pv->tag ? pv->tag : "", why);
+            else
+                ev.n_values++;
+        }
+        break;
+    }
+    default:
+        ev.kind = TB_EVENT_EMPTY;
+        break;
+    }
+    if (err < 0)
+        return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, E2BIG,
+                              "decoding this %zu-byte record would need more than %zu MiB", len,
+                              arena->cap >> 20);
+    *ret_ev = ev;
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line options from one table: parsing (getopt_long), environment, and --help. */
+#pragma once
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum tb_opt_type {
+    TB_OPT_FLAG,    /* bool; no argument */
+    TB_OPT_STRING,  /* const char *; borrowed from argv or the environment */
+    TB_OPT_INT,     /* long long; decimal */
+};
+
+struct tb_opt {
+    const char *name;     /* long name, e.g. "one_shot"; "one-shot" is accepted too */
+    char short_name;      /* 0 for none */
+    enum tb_opt_type type;
+    size_t offset;        /* offsetof the field in the command's config struct */
+    const char *metavar;  /* shown in --help, e.g. "DIR" */
+    const char *env;      /* environment variable that sets it, or NULL */
+    const char *help;     /* one sentence */
+};
+
+/*
+ * Applies the environment variables named in the table, then parses argv[1..] (argv[0] is
+ * the command name) into cfg. Options may come in any order, as --name VALUE,
+ * --name=VALUE or -x VALUE. Positional arguments are left in argv[*ret_optind..argc).
+ * Returns 0, 1 if --help/-h was given (the caller prints help), or -EINVAL with a message
+ * for the user in err.
+ */
+int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, void *cfg,
+                  int *ret_optind, char *err, size_t err_len);
+
+/* Prints the option list, aligned, with each option's environment variable. */
+void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n);
