@@ -578,8 +578,365 @@ static int graph_value(struct ctx *c, enum tb_source src, const char *tag, const
     return 0;
 }
 
+/*
+ * The fast path. Most records in a training log are scalar events: one or a few values, each a
+ * TF1 simple_value or a rank-0 float/double tensor of the scalars plugin. protobuf-c spends most
+ * of its time building messages the normaliser then reads once, so such events are decoded
+ * here straight from the wire format. Anything this parser does not expect (another field,
+ * a repeated singular field, another value kind, a shape with dimensions, a value the slow
+ * path would reject) makes it give up, and the record goes through protobuf-c as before. The
+ * two paths produce the same tb_event, except that `pb` is NULL here; the fuzz target
+ * fuzz_event_diff checks that they agree.
+ */
+struct cur {
+    const uint8_t *p, *end;
+    bool bad; /* sticky: checked once per message */
+};
+
+static uint64_t varint(struct cur *c)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (c->p >= c->end) {
+            c->bad = true;
+            return 0;
+        }
+        uint8_t b = *c->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = true;
+    return 0;
+}
+
+static struct cur sub(struct cur *c, uint64_t len)
+{
+    struct cur s = {c->p, c->p, c->bad};
+    if (c->bad || len > (uint64_t)(c->end - c->p)) {
+        c->bad = s.bad = true;
+        return s;
+    }
+    s.end = c->p + len;
+    c->p += len;
+    return s;
+}
+
+static uint64_t fixed(struct cur *c, int n)
+{
+    uint64_t v = 0;
+    if (c->bad || c->end - c->p < n) {
+        c->bad = true;
+        return 0;
+    }
+    memcpy(&v, c->p, (size_t)n); /* little-endian hosts only */
+    c->p += n;
+    return v;
+}
+
+/* Reads a field key; returns the field number and sets *wire, or 0 at the end. */
+static uint32_t key(struct cur *c, int *wire)
+{
+    if (c->p >= c->end)
+        return 0;
+    uint64_t k = varint(c);
+    *wire = (int)(k & 7);
+    uint64_t f = k >> 3;
+    if (c->bad || f == 0 || f > 0x1fffffff) {
+        c->bad = true;
+        return 0;
+    }
+    return (uint32_t)f;
+}
+
+static const char *arena_str(struct ctx *c, struct cur s)
+{
+    size_t n = (size_t)(s.end - s.p);
+    char *out = tb_arena_alloc(c->arena, n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, s.p, n);
+    out[n] = 0;
+    return out;
+}
+
+#define ONCE(bit) if (seen & (1u << (bit))) return false; seen |= 1u << (bit)
+
+static bool fast_metadata(struct ctx *c, struct cur m, struct tb_value *v)
+{
+    unsigned seen = 0;
+    int w;
+    uint32_t f;
+    while ((f = key(&m, &w))) {
+        if (f == 1 && w == 2) {
+            ONCE(1);
+            struct cur pd = sub(&m, varint(&m));
+            unsigned pseen = 0;
+            uint32_t g;
+            int pw;
+            while ((g = key(&pd, &pw))) {
+                if (pw != 2 || (g != 1 && g != 2) || (pseen & (1u << g)))
+                    return false;
+                pseen |= 1u << g;
+                struct cur s = sub(&pd, varint(&pd));
+                if (g == 1) {
+                    if ((size_t)(s.end - s.p) > TB_PLUGIN_NAME_MAX ||
+                        memchr(s.p, 0, (size_t)(s.end - s.p)))
+                        return false;
+                    v->plugin_name = arena_str(c, s);
+                } else {
+                    size_t n = (size_t)(s.end - s.p);
+                    uint8_t *d = n ? tb_arena_alloc(c->arena, n) : NULL;
+                    if (n && !d)
+                        return false;
+                    if (n)
+                        memcpy(d, s.p, n);
+                    v->plugin_content = (struct tb_bytes){d, n};
+                }
+                if (pd.bad)
+                    return false;
+            }
+            if (pd.bad || !v->plugin_name)
+                return false;
+        } else if ((f == 2 || f == 3) && w == 2) {
+            ONCE(f);
+            const char *str = arena_str(c, sub(&m, varint(&m)));
+            if (!str)
+                return false;
+            if (f == 2)
+                v->display_name = str;
+            else
+                v->description = str;
+        } else if (f == 4 && w == 0) {
+            ONCE(4);
+            uint64_t dc = varint(&m);
+            if (dc > 3)
+                return false; /* protobuf-c keeps unknown enum values; leave them to it */
+            v->data_class = (int)dc;
+        } else {
+            return false;
+        }
+        if (m.bad)
+            return false;
+    }
+    return !m.bad;
+}
+
+static bool fast_tensor(struct ctx *c, struct cur t, struct tb_value *v)
+{
+    unsigned seen = 0;
+    int w;
+    uint32_t f;
+    uint64_t dtype = 0;
+    struct cur content = {0};
+    int n_float = 0, n_double = 0;
+    float fv = 0;
+    double dv = 0;
+    while ((f = key(&t, &w))) {
+        if (f == 1 && w == 0) {
+            ONCE(1);
+            dtype = varint(&t);
+        } else if (f == 2 && w == 2) {
+            ONCE(2);
+            struct cur shape = sub(&t, varint(&t));
+            if (shape.p != shape.end)
+                return false; /* dimensions, or unknown_rank: not a plain scalar */
+        } else if (f == 3 && w == 0) {
+            ONCE(3);
+            varint(&t);
+        } else if (f == 4 && w == 2) {
+            ONCE(4);
+            content = sub(&t, varint(&t));
+        } else if (f == 5 && (w == 5 || w == 2)) {
+            uint64_t len = w == 2 ? varint(&t) : 4;
+            if (len != 4 || n_float++)
+                return false;
+            uint32_t bits = (uint32_t)fixed(&t, 4);
+            memcpy(&fv, &bits, 4);
+        } else if (f == 6 && (w == 1 || w == 2)) {
+            uint64_t len = w == 2 ? varint(&t) : 8;
+            if (len != 8 || n_double++)
+                return false;
+            uint64_t bits = fixed(&t, 8);
+            memcpy(&dv, &bits, 8);
+        } else {
+            return false;
+        }
+        if (t.bad)
+            return false;
+    }
+    if (t.bad)
+        return false;
+    size_t es = dtype == DT(FLOAT) ? 4 : dtype == DT(DOUBLE) ? 8 : 0;
+    if (!es)
+        return false;
+    size_t clen = (size_t)(content.end - content.p);
+    uint8_t *bytes = tb_arena_alloc(c->arena, es);
+    if (!bytes)
+        return false;
+    if (clen) {
+        if (clen != es)
+            return false;
+        memcpy(bytes, content.p, es);
+    } else if (dtype == DT(FLOAT) && n_float == 1 && n_double == 0) {
+        memcpy(bytes, &fv, 4);
+    } else if (dtype == DT(DOUBLE) && n_double == 1 && n_float == 0) {
+        memcpy(bytes, &dv, 8);
+    } else {
+        return false;
+    }
+    v->tensor.dtype = (int)dtype;
+    v->tensor.rank = 0;
+    v->tensor.n_elements = 1;
+    v->tensor.content = (struct tb_bytes){bytes, es};
+    if (dtype == DT(FLOAT)) {
+        float x;
+        memcpy(&x, bytes, 4);
+        v->scalar = x;
+    } else {
+        memcpy(&v->scalar, bytes, 8);
+    }
+    return true;
+}
+
+static bool fast_value(struct ctx *c, struct cur m, struct tb_value *v)
+{
+    unsigned seen = 0;
+    int w;
+    uint32_t f;
+    memset(v, 0, sizeof(*v));
+    v->tag = "";
+    v->plugin_name = "";
+    v->display_name = "";
+    v->description = "";
+    struct cur tensor = {0};
+    while ((f = key(&m, &w))) {
+        if (f == 1 && w == 2) {
+            ONCE(1);
+            struct cur s = sub(&m, varint(&m));
+            if ((size_t)(s.end - s.p) > TB_TAG_MAX || memchr(s.p, 0, (size_t)(s.end - s.p)))
+                return false;
+            v->tag = arena_str(c, s);
+            if (!v->tag)
+                return false;
+        } else if (f == 2 && w == 5) {
+            ONCE(2);
+            uint32_t bits = (uint32_t)fixed(&m, 4);
+            float x;
+            memcpy(&x, &bits, 4);
+            v->scalar = x;
+        } else if (f == 7 && w == 2) {
+            ONCE(7);
+            sub(&m, varint(&m)); /* node_name: not used */
+        } else if (f == 8 && w == 2) {
+            ONCE(8);
+            tensor = sub(&m, varint(&m));
+        } else if (f == 9 && w == 2) {
+            ONCE(9);
+            if (!fast_metadata(c, sub(&m, varint(&m)), v))
+                return false;
+        } else {
+            return false;
+        }
+        if (m.bad)
+            return false;
+    }
+    if (m.bad)
+        return false;
+    bool simple = seen & (1u << 2), is_tensor = seen & (1u << 8);
+    if (simple == is_tensor)
+        return false; /* both (a oneof) or neither: leave it to protobuf-c */
+    v->kind = TB_KIND_SCALAR;
+    if (simple) {
+        v->source = TB_SRC_SIMPLE_VALUE;
+        if (!v->plugin_name[0])
+            v->plugin_name = "scalars";
+    } else {
+        v->source = TB_SRC_TENSOR;
+        if (strcmp(v->plugin_name, "scalars") && v->data_class != DC(SCALAR))
+            return false;
+        if (!fast_tensor(c, tensor, v))
+            return false;
+    }
+    if (!v->data_class)
+        v->data_class = DC(SCALAR);
+    return true;
+}
+
+static bool fast_decode(struct ctx *c, const uint8_t *data, size_t len)
+{
+    struct cur e = {data, data + len, false};
+    struct tb_event *ev = c->ev;
+    unsigned seen = 0;
+    int w;
+    uint32_t f;
+    struct cur summary = {0};
+    while ((f = key(&e, &w))) {
+        if (f == 1 && w == 1) {
+            ONCE(1);
+            uint64_t bits = fixed(&e, 8);
+            memcpy(&ev->wall_time, &bits, 8);
+        } else if (f == 2 && w == 0) {
+            ONCE(2);
+            ev->step = (int64_t)varint(&e);
+        } else if (f == 5 && w == 2) {
+            ONCE(5);
+            summary = sub(&e, varint(&e));
+        } else if (f == 10 && w == 2) {
+            ONCE(10);
+            sub(&e, varint(&e)); /* source_metadata: not used */
+        } else {
+            return false;
+        }
+        if (e.bad)
+            return false;
+    }
+    if (e.bad || !(seen & (1u << 5)) || !isfinite(ev->wall_time))
+        return false;
+    /* Count the values, then decode each. */
+    size_t n = 0;
+    struct cur scan = summary;
+    while ((f = key(&scan, &w))) {
+        if (f != 1 || w != 2)
+            return false;
+        sub(&scan, varint(&scan));
+        if (scan.bad)
+            return false;
+        n++;
+    }
+    if (scan.bad)
+        return false;
+    ev->kind = TB_EVENT_SUMMARY;
+    if (!n)
+        return true;
+    ev->values = tb_arena_alloc(c->arena, n * sizeof(*ev->values));
+    if (!ev->values)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        key(&summary, &w);
+        if (!fast_value(c, sub(&summary, varint(&summary)), &ev->values[i]))
+            return false;
+    }
+    ev->n_values = n;
+    return true;
+}
+
+#undef ONCE
+
 int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
                     struct tb_event *ret_ev, struct tb_problem *problem)
+{
+    struct tb_event fast = {0};
+    struct ctx fc = {arena, &fast, problem};
+    if (fast_decode(&fc, data, len)) {
+        *ret_ev = fast;
+        return 0;
+    }
+    return tb_event_decode_pb(data, len, arena, ret_ev, problem);
+}
+
+int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
+                       struct tb_event *ret_ev, struct tb_problem *problem)
 {
     struct tb_event ev = {0};
     struct ctx c = {arena, &ev, problem};

@@ -68,7 +68,8 @@ struct tb_value {
     const struct tb_bytes *blobs;
     const struct tb_bytes *labels;   /* audio labels, n_blobs of them, or NULL */
     int width, height;               /* images, when known, else 0 */
-    /* The message the value came from, for lossless re-encoding; NULL for graph events. */
+    /* The message the value came from, for lossless re-encoding; NULL for graph events and for
+     * scalars read by the fast path (everything about a scalar is in the fields above). */
     const Tensorboard__Summary__Value *pb;
 };
 
@@ -97,8 +98,7 @@ struct tb_event {
 
 /*
  * Decodes one record's payload into *ret_ev. Everything in *ret_ev lives in `arena` and is
- * valid until the arena is reset; the payload bytes must stay valid as long too (blobs point
- * into the decoded message, which protobuf-c copies into the arena).
+ * valid until the arena is reset; nothing points into `data`, which may be freed at once.
  *
  * Returns 0 on success. A value that cannot be used (an oversized tag, a tensor whose content
  * does not match its shape, ...) is dropped: it is counted in n_bad_values, the first one is
@@ -109,6 +109,12 @@ struct tb_event {
  */
 int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
                     struct tb_event *ret_ev, struct tb_problem *ret_problem);
+
+/* tb_event_decode without its fast path for scalar events: always through protobuf-c, so that
+ * every value has its `pb`. Same contract otherwise; the differential fuzz target and the
+ * benchmark use it. */
+int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
+                       struct tb_event *ret_ev, struct tb_problem *ret_problem);
 
 /* Name of a kind: "scalar", "tensor", "blob_sequence". */
 const char *tb_kind_name(enum tb_kind kind);
