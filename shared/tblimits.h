@@ -11,7 +11,7 @@
 
 /* Decoding. The arena caps what one record may expand into: protobuf-c allocates up to
  * eight times a repeated field's wire size, so the cap is a multiple of the record cap. */
-#define TB_DECODE_ARENA_MAX (512u << 20)
+#define TB_DECODE_ARENA_MAX (256u << 20)
 #define TB_DECODE_ARENA_BLOCK (64u << 10)
 #define TB_TENSOR_RANK_MAX 16             /* deeper shapes are kept as unknown-shape tensors */
 

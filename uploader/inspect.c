@@ -113,6 +113,16 @@ static void add_problem(struct state *s, const char *path, const struct tb_probl
     s->problems[s->n_problems++] = (struct problem_entry){copy, *p};
 }
 
+/* Says where a decoding problem is: the decoder does not know the record's offset. */
+static void at_record(struct tb_problem *p, uint64_t offset)
+{
+    char msg[sizeof(p->message)];
+    snprintf(msg, sizeof(msg), "%s", p->message);
+    p->offset = offset;
+    snprintf(p->message, sizeof(p->message), "record at offset %llu: %s",
+             (unsigned long long)offset, msg);
+}
+
 static void count_value(struct state *s, struct run_stats *rs, const struct tb_event *ev,
                         const struct tb_value *v, const char *path, uint64_t offset)
 {
@@ -132,9 +142,9 @@ static void count_value(struct state *s, struct run_stats *rs, const struct tb_e
     } else if (t->kind != v->kind || strcmp(t->plugin ? t->plugin : "", v->plugin_name)) {
         struct tb_problem p;
         tb_problem_set(&p, TB_PROBLEM_BAD_VALUE, offset, 0, EINVAL,
-                       "tag '%.64s' was %s/%s and is now %s/%s at step %lld; counted with the "
-                       "first",
-                       v->tag, tb_kind_name(t->kind), t->plugin ? t->plugin : "",
+                       "record at offset %llu: tag '%.64s' was %s/%s and is now %s/%s at step "
+                       "%lld; counted with the first",
+                       (unsigned long long)offset, v->tag, tb_kind_name(t->kind), t->plugin ? t->plugin : "",
                        tb_kind_name(v->kind), v->plugin_name, (long long)ev->step);
         add_problem(s, path, &p);
     }
@@ -178,12 +188,12 @@ static void read_file(struct state *s, struct run_stats *rs, const struct tb_log
         tb_arena_reset(&s->arena);
         err = tb_event_decode(rec.data, rec.len, &s->arena, &ev, &p);
         if (err < 0) {
-            p.offset = rec.offset;
+            at_record(&p, rec.offset);
             add_problem(s, f->path, &p);
             continue;
         }
         if (ev.n_bad_values) {
-            p.offset = rec.offset;
+            at_record(&p, rec.offset);
             add_problem(s, f->path, &p);
         }
         switch (ev.kind) {

@@ -15,11 +15,12 @@ as `TBDEV_EXE inspect --logdir DIR --json`, and checks the report:
       complete;
   (d) every message is non-empty, and the message of every problem that sits at
       a position in a file mentions that byte offset;
-  plus, where the case is about resources, the child's peak RSS (from wait4)
-  and its run time.
+  plus, where the case is about resources, the child's peak RSS (from wait4,
+  in a small helper that forks it) and its run time.
 
-Cases 1-20 are the ones listed in the issue; 21-27 cover the remaining event-file
-items of shared/BAD-INPUTS.md (1-14) that `inspect` can observe.
+Cases 1-20 are the ones listed in the issue; 21-29 cover the other items of
+shared/BAD-INPUTS.md that `inspect` can observe (1, 2, 6, 8, 9, 11, 13, 14, 15), and
+the directory-depth limit.
 
 The test carries its own TFRecord writer and protobuf encoder and shares no code
 with the C reader: crc32c (Castagnoli, reflected 0x82F63B78) is a table-driven
@@ -32,11 +33,9 @@ Python 3 standard library only.
 """
 
 import json
-import math
 import os
 import random
 import shutil
-import stat
 import struct
 import subprocess
 import sys
@@ -207,7 +206,8 @@ def tensor_pb(dtype, dims, floats=None, packed_floats=None):
 
 
 def value_pb(tag, simple=None, plugin=None, tensor=None):
-    """Summary.Value: tag=1, simple_value=2, metadata=9 {plugin_data=1 {plugin_name=1}}, tensor=8."""
+    """Summary.Value: tag=1, simple_value=2, tensor=8,
+    metadata=9 {plugin_data=1 {plugin_name=1}}."""
     out = f_bytes(1, tag)
     if plugin is not None:
         out += f_bytes(9, f_bytes(1, f_bytes(1, plugin)))
@@ -293,36 +293,55 @@ class Result:
     pass
 
 
-def run_tbdev(exe, args, timeout=120.0):
-    """Runs exe with args; returns a Result with rc, out, err, seconds, maxrss_mb.
+# The child is started through this small helper, which forks (not vforks) it and reaps it
+# with wait4. Measuring from here would be wrong: Linux carries the peak RSS of the
+# process that forks or vforks into the exec'd child's ru_maxrss, and this script holds
+# tens of MB of test data. The helper is a fresh interpreter of ~10 MB.
+_HELPER = r"""
+import json, os, sys, time
+timeout, result, exe = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(exe, [exe] + sys.argv[4:])
+    finally:
+        os._exit(127)
+timed_out = False
+while True:
+    got, st, ru = os.wait4(pid, os.WNOHANG)
+    if got == pid:
+        break
+    if time.monotonic() - t0 > timeout:
+        os.kill(pid, 9)
+        got, st, ru = os.wait4(pid, 0)
+        timed_out = True
+        break
+    time.sleep(0.005)
+with open(result, "w") as f:
+    json.dump({"rc": os.waitstatus_to_exitcode(st), "maxrss_kb": ru.ru_maxrss,
+               "seconds": time.monotonic() - t0, "timed_out": timed_out}, f)
+"""
 
-    The child is reaped with wait4 so that its own peak RSS is known."""
+
+def run_tbdev(exe, args, timeout=120.0):
+    """Runs exe with args; returns a Result with rc, out, err, seconds, maxrss_mb, json."""
     res = Result()
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
-        t0 = time.monotonic()
-        p = subprocess.Popen([exe] + args, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
-        status = None
-        ru = None
-        while True:
-            pid, st, r = os.wait4(p.pid, os.WNOHANG)
-            if pid == p.pid:
-                status, ru = st, r
-                break
-            if time.monotonic() - t0 > timeout:
-                os.kill(p.pid, 9)
-                pid, st, r = os.wait4(p.pid, 0)
-                status, ru = st, r
-                res.timed_out = True
-                break
-            time.sleep(0.005)
-        res.seconds = time.monotonic() - t0
-        res.timed_out = getattr(res, "timed_out", False)
-        res.rc = os.waitstatus_to_exitcode(status)
-        p.returncode = res.rc  # reaped here; keep Popen from waiting again
-        res.maxrss_mb = ru.ru_maxrss / 1024.0  # Linux: KiB
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.NamedTemporaryFile(suffix=".json") as fr:
+        subprocess.run([sys.executable, "-c", _HELPER, str(timeout), fr.name, exe] + args,
+                       stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, timeout=timeout + 60,
+                       check=True)
+        with open(fr.name) as f:
+            r = json.load(f)
+        res.rc = r["rc"]
+        res.maxrss_mb = r["maxrss_kb"] / 1024.0  # Linux: KiB
+        res.seconds = r["seconds"]
+        res.timed_out = r["timed_out"]
         fo.seek(0)
         fe.seek(0)
-        res.out = fo.read().decode("utf-8", "replace")
+        res.raw_out = fo.read()
+        res.out = res.raw_out.decode("utf-8", "replace")
         res.err = fe.read().decode("utf-8", "replace")
     res.json = None
     res.json_error = None
@@ -372,8 +391,7 @@ def check_ran(c, res, max_seconds=None, max_rss_mb=None, rc=0):
     if res.timed_out:
         c.check(False, "timed out after %.1f s (killed)" % res.seconds)
         return False
-    c.check(res.rc == rc, "exit status %d, want %d; stderr: %s"
-                 % (res.rc, rc, _short(res.err)))
+    c.check(res.rc == rc, "exit status %d, want %d; stderr: %s" % (res.rc, rc, _short(res.err)))
     if max_seconds is not None:
         c.check(res.seconds < max_seconds, "took %.1f s, want < %g s" % (res.seconds, max_seconds))
     if max_rss_mb is not None:
@@ -451,9 +469,9 @@ def check_errors(c, rep, expected, optional=()):
 
 
 def _describe_errors(errs):
-    return "[" + ", ".join("%s %s@%s len=%s %r" % (e.get("kind"), os.path.basename(str(e.get("file"))),
-                                                    e.get("offset"), e.get("length"),
-                                                    _short(str(e.get("message")), 120))
+    return "[" + ", ".join("%s %s@%s len=%s %r"
+                           % (e.get("kind"), os.path.basename(str(e.get("file"))),
+                              e.get("offset"), e.get("length"), _short(str(e.get("message")), 120))
                            for e in errs) + "]"
 
 
@@ -621,16 +639,31 @@ def case_05(c, exe, root):
     a.scalars("loss", range(10, 20))
     at2 = a.raw(frame_header((1 << 64) - 1))
     a.scalars("loss", range(20, 30))
+    # Just over the 64 MiB cap, and held whole by the file: skipped without being read.
+    big = (64 << 20) + 1
+    at3 = a.record(bytes(big))
+    a.records -= 1  # skipped, not a record read
+    a.scalars("loss", range(30, 40))
     a.write(L.a_path)
+    # A third file that ends with such a header: nothing follows it.
+    tail_path = os.path.join(L.run_dir, "events.out.tfevents.150.host")
+    t = EventFile()
+    t.scalars("tail", range(10))
+    at4 = t.raw(frame_header(1 << 40))
+    t.write(tail_path)
     res = inspect(exe, L.logdir)
     if not check_ran(c, res, max_seconds=10, max_rss_mb=200):
         return
     c.note("peak RSS %.0f MB" % res.maxrss_mb)
     rep = res.json
-    check_errors(c, rep, [("too_large", L.a_path, at1, 12), ("too_large", L.a_path, at2, 12)])
-    run = get_run(c, rep, "run", 2)
-    check_tag(c, run, "loss", 30, 0, 29)
+    check_errors(c, rep, [("too_large", L.a_path, at1, 12), ("too_large", L.a_path, at2, 12),
+                          ("too_large", L.a_path, at3, 12 + big + 4),
+                          ("too_large", tail_path, at4, 12)])
+    run = get_run(c, rep, "run", 3)
+    check_tag(c, run, "loss", 40, 0, 39)
+    check_tag(c, run, "tail", 10, 0, 9)
     check_file(c, run, L.a_path, a.records, a.size, a.size)
+    check_file(c, run, tail_path, t.records, at4, t.size)
     L.check_others(c, rep, run)
 
 
@@ -672,19 +705,25 @@ def case_20(c, exe, root):
 # Cases 8, 9: zero-filled holes.
 
 def case_08(c, exe, root):
+    # A 4096-byte hole, exactly one header's worth (12 bytes), and 1 MiB (several read chunks).
     L = Layout(root)
     a = EventFile()
     a.scalars("loss", range(10))
-    at = a.raw(b"\0" * 4096)
-    a.scalars("loss", range(10, 20))
+    expected = []
+    step = 10
+    for n in (4096, 12, 1 << 20):
+        at = a.raw(b"\0" * n)
+        expected.append(("zero_filled", L.a_path, at, n))
+        a.scalars("loss", range(step, step + 10))
+        step += 10
     a.write(L.a_path)
     res = inspect(exe, L.logdir)
     if not check_ran(c, res):
         return
     rep = res.json
-    check_errors(c, rep, [("zero_filled", L.a_path, at, 4096)])
+    check_errors(c, rep, expected)
     run = get_run(c, rep, "run", 2)
-    check_tag(c, run, "loss", 20, 0, 19)
+    check_tag(c, run, "loss", step, 0, step - 1)
     check_file(c, run, L.a_path, a.records, a.size, a.size)
     L.check_others(c, rep, run)
 
@@ -890,6 +929,11 @@ def case_15(c, exe, root):
     at2 = a.record(big)
     del big
     a.scalars("loss", range(20, 30))
+    # 10^7 empty Summary.Value entries (BAD-INPUTS 6), a 20 MB record.
+    most = event_pb(WALL0 + 30, 30, summary=b"\x0a\x00" * n)
+    at3 = a.record(most)
+    del most
+    a.scalars("loss", range(30, 40))
     a.write(L.a_path)
     res = inspect(exe, L.logdir, timeout=120)
     if not check_ran(c, res, max_seconds=30, max_rss_mb=1024):
@@ -900,19 +944,26 @@ def case_15(c, exe, root):
     errs = rep.get("errors", [])
     optional = []
     outcome = []
-    for at, tag, count in ((at1, "", 1000000), (at2, "big", 1)):
-        rep_err = [e for e in errs if e.get("file") == L.a_path and e.get("offset") == at]
-        if rep_err:
-            outcome.append("%r reported (%s)" % (tag, rep_err[0].get("kind")))
-            optional.append(({"bad_proto", "bad_value", "too_large"}, L.a_path, at))
-            if rep_err[0].get("kind") != "bad_value":
-                check_no_tag(c, run, tag)
+    counted = {"": 0, "big": 0}
+    for at, tag, count, what in ((at1, "", 1000000, "1e6 values"), (at2, "big", 1, "1e7 floats"),
+                                 (at3, "", n, "1e7 values")):
+        hit = [e for e in errs if e.get("file") == L.a_path and e.get("offset") == at]
+        if hit and hit[0].get("kind") != "bad_value":
+            outcome.append("%s reported as %s" % (what, hit[0].get("kind")))
+            optional.append(({"bad_proto", "too_large"}, L.a_path, at))
         else:
-            outcome.append("%r counted" % tag)
-            check_tag(c, run, tag, count, kind="tensor")
+            outcome.append("%s counted" % what)
+            counted[tag] += count
+            if hit:
+                optional.append(({"bad_value"}, L.a_path, at))
     c.note("; ".join(outcome))
     check_errors(c, rep, [], optional=optional)
-    check_tag(c, run, "loss", 30, 0, 29)
+    for tag, count in counted.items():
+        if count:
+            check_tag(c, run, tag, count, kind="tensor")
+        else:
+            check_no_tag(c, run, tag)
+    check_tag(c, run, "loss", 40, 0, 39)
     check_file(c, run, L.a_path, a.records, a.size, a.size)
     L.check_others(c, rep, run)
 
@@ -1174,22 +1225,119 @@ def case_26(c, exe, root):
     L.check_others(c, rep, run)
 
 
+def case_27(c, exe, root):
+    """BAD-INPUTS 2: 300 KB of garbage between records (the scan for the next good record
+    crosses read chunks), and garbage to the end of the file."""
+    L = Layout(root)
+    a = EventFile()
+    a.scalars("loss", range(10))
+    rnd = random.Random(99)
+    g1 = bytes(rnd.randrange(1, 256) for _ in range(300000))
+    at1 = a.raw(g1)
+    a.scalars("loss", range(10, 20))
+    g2 = bytes(rnd.randrange(1, 256) for _ in range(1000))
+    at2 = a.raw(g2)
+    a.write(L.a_path)
+    res = inspect(exe, L.logdir)
+    if not check_ran(c, res, max_seconds=10):
+        return
+    rep = res.json
+    check_errors(c, rep, [("length_crc", L.a_path, at1, len(g1)),
+                          ("length_crc", L.a_path, at2, len(g2))])
+    run = get_run(c, rep, "run", 2)
+    check_tag(c, run, "loss", 20, 0, 19)
+    check_file(c, run, L.a_path, a.records, at2, a.size)
+    L.check_others(c, rep, run)
+
+
+def case_28(c, exe, root):
+    """Directories nested past the 64-level walk limit -> limit; shallower runs kept."""
+    L = Layout(root)
+    deep = L.logdir
+    rel = []
+    paths = {}
+    for d in range(1, 71):
+        deep = os.path.join(deep, "d")
+        rel.append("d")
+        paths[d] = (deep, "/".join(rel))
+    os.makedirs(deep)
+    f64 = EventFile()
+    f64.scalars("deep", range(3))
+    f64.write(os.path.join(paths[64][0], "events.out.tfevents.1.deep"))
+    f70 = EventFile()
+    f70.scalars("deeper", range(3))
+    f70.write(os.path.join(paths[70][0], "events.out.tfevents.1.deeper"))
+    a = EventFile()
+    a.scalars("loss", range(10))
+    a.write(L.a_path)
+    res = inspect(exe, L.logdir, timeout=30)
+    if not check_ran(c, res, max_seconds=10):
+        return
+    rep = res.json
+    check_errors(c, rep, [("limit", paths[65][0], 0, None)])
+    r64 = get_run(c, rep, paths[64][1], 1)
+    check_tag(c, r64, "deep", 3, 0, 2)
+    c.check(find_run(rep, paths[70][1]) is None, "the run 70 levels down should be skipped")
+    run = get_run(c, rep, "run", 2)
+    check_tag(c, run, "loss", 10, 0, 9)
+    check_file(c, run, L.b_path, L.b.records, L.b.size, L.b.size)
+    other = get_run(c, rep, "other", 1)
+    check_tag(c, other, "acc", 5, 0, 4)
+
+
+def case_29(c, exe, root):
+    """BAD-INPUTS 15 (names): quotes, backslashes, control bytes, RTL overrides, <script>
+    and invalid UTF-8 in run names and tags: the JSON stays valid UTF-8 and nothing is lost."""
+    L = Layout(root)
+    odd_tag = 't"ag\\\x01\n\u202e<b>'
+    names = [b'we"ird\\name\n\x01\x7f', b"<script>alert(1)</script>", "\u202ertl".encode(),
+             b"tab\there", b"bad\xff\xfeutf8"]
+    for name in names:
+        f = EventFile()
+        f.scalars(odd_tag, range(3))
+        raw_tag = f_bytes(1, b"x\xff\xc0y") + f_float(2, 1.0)  # a tag that is not UTF-8
+        f.record(event_pb(WALL0, 9, summary=summary_pb([raw_tag])))
+        f.write(os.path.join(os.fsencode(L.logdir), name, b"events.out.tfevents.1.host").decode(
+            "utf-8", "surrogateescape"))
+    res = inspect(exe, L.logdir)
+    if not check_ran(c, res):
+        return
+    try:
+        res.raw_out.decode("utf-8")
+    except UnicodeDecodeError as e:
+        c.check(False, "stdout is not valid UTF-8: %s" % e)
+    rep = res.json
+    check_errors(c, rep, [])
+    c.check(len(rep.get("runs", [])) == len(names) + 2, "%d runs listed, want %d"
+            % (len(rep.get("runs", [])), len(names) + 2))
+    for name in names[:-1]:
+        r = get_run(c, rep, name.decode(), 1)
+        check_tag(c, r, odd_tag, 3, 0, 2)
+        if r is not None:
+            c.check(len(r.get("tags", [])) == 2, "run %r: %d tags, want 2"
+                    % (name, len(r.get("tags", []))))
+    run = get_run(c, rep, "run", 1)
+    check_tag(c, run, "aux", 7, 0, 6)
+    other = get_run(c, rep, "other", 1)
+    check_tag(c, other, "acc", 5, 0, 4)
+
+
 CASES = [
     ("1 flipped bit in the length field -> length_crc, resumes at the next record", case_01),
     ("2 flipped bit in the length CRC -> length_crc", case_02),
     ("3 flipped bit in the payload -> data_crc, one record skipped", case_03),
     ("4 flipped bit in the data CRC -> data_crc", case_04),
-    ("5 header claiming 2^40 (and 2^64-1) bytes with a valid CRC -> too_large, memory flat", case_05),
+    ("5 valid headers claiming 2^40, 2^64-1 and 64 MiB+1 bytes -> too_large, memory flat", case_05),
     ("6 truncated mid-header -> truncated", case_06),
     ("7 truncated mid-payload -> truncated", case_07),
-    ("8 4096 zero bytes between records -> zero_filled, later records kept", case_08),
+    ("8 zero-filled holes of 4096, 12 and 1 MiB bytes between records -> zero_filled", case_08),
     ("9 zeros to the end of the file -> zero_filled at their start", case_09),
     ("10 empty event file next to a good one", case_10),
     ("11 directory named like an event file -> not_a_file", case_11),
     ("12 unreadable event file -> io", case_12),
     ("13 valid framing around bad protobuf -> bad_proto", case_13),
     ("14 100000-deep nesting of unknown field 15 -> bounded", case_14),
-    ("15 1e6 empty values and a 1e7-float tensor -> bounded memory and time", case_15),
+    ("15 1e6 and 1e7 empty values, a 1e7-float tensor -> bounded memory and time", case_15),
     ("16 NaN and Inf wall_time -> bad_event", case_16),
     ("17 a tag that changes kind -> bad_value, counts kept", case_17),
     ("18 symlink loops -> symlink_loop, terminates", case_18),
@@ -1201,6 +1349,9 @@ CASES = [
     ("24 two writers in one run (BAD-INPUTS 11)", case_24),
     ("25 unusual event-file names, no file_version, header only (BAD-INPUTS 13)", case_25),
     ("26 non-event files skipped quietly (BAD-INPUTS 14)", case_26),
+    ("27 300 KB of garbage between records, and garbage at the end -> length_crc", case_27),
+    ("28 directories nested past the depth limit -> limit", case_28),
+    ("29 quotes, control bytes, <script> and invalid UTF-8 in names (BAD-INPUTS 15)", case_29),
 ]
 
 
