@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/* Routing, authentication, access rules and shared answers. */
+#include "app.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "log.h"
+#include "tbdev/v1/api.pb-c.h"
+
+#define PROTOBUF "application/x-protobuf"
+
+enum {
+    R_WRITE = 1, /* needs a token, a protobuf body (if any) */
+    R_JSON = 2,  /* body is JSON (login, device approval) */
+};
+
+struct route {
+    const char *method;
+    const char *pattern; /* '/'-separated; "{id}" and "{sha}" match one segment */
+    void (*handler)(struct svc_call *);
+    unsigned flags;
+};
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/health", svc_h_health, 0},
+    {"GET", "/api/v1/server-info", svc_h_server_info, 0},
+    {"POST", "/api/v1/experiments", svc_h_experiment_create, R_WRITE},
+    {"GET", "/api/v1/experiments", svc_h_experiment_list, 0},
+    {"GET", "/api/v1/experiments/{id}", svc_h_experiment_get, 0},
+    {"PATCH", "/api/v1/experiments/{id}", svc_h_experiment_update, R_WRITE},
+    {"DELETE", "/api/v1/experiments/{id}", svc_h_experiment_delete, R_WRITE},
+    {"POST", "/api/v1/experiments/{id}/events", svc_h_write_events, R_WRITE},
+    {"GET", "/api/v1/experiments/{id}/cursors", svc_h_cursors, 0},
+    {"DELETE", "/api/v1/experiments/{id}/runs", svc_h_run_delete, R_WRITE},
+    {"GET", "/api/v1/experiments/{id}/runs", svc_h_runs, 0},
+    {"GET", "/api/v1/experiments/{id}/tags", svc_h_tags, 0},
+    {"GET", "/api/v1/experiments/{id}/scalars", svc_h_scalars, 0},
+    {"GET", "/api/v1/experiments/{id}/histograms", svc_h_histograms, 0},
+    {"GET", "/api/v1/experiments/{id}/tensors", svc_h_tensors, 0},
+    {"GET", "/api/v1/experiments/{id}/text", svc_h_text, 0},
+    {"GET", "/api/v1/experiments/{id}/blobs", svc_h_blobs, 0},
+    {"GET", "/api/v1/experiments/{id}/blob/{sha}", svc_h_blob, 0},
+    {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, 0},
+    {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0},
+    {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0},
+    {"POST", "/api/v1/device/code", svc_h_device_code, 0},
+    {"POST", "/api/v1/device/token", svc_h_device_token, 0},
+    {"POST", "/api/v1/device/approve", svc_h_device_approve, R_JSON},
+    {"POST", "/api/v1/login", svc_h_login, R_JSON},
+    {"POST", "/api/v1/logout", svc_h_logout, R_JSON},
+    {"GET", "/api/v1/me", svc_h_me, 0},
+};
+
+struct svc_rate {
+    int64_t user_id;
+    double tokens, last;
+    struct svc_rate *next;
+};
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Matches path against pattern; fills the parameters. */
+static bool match(const char *pattern, const char *path, struct svc_call *c, char *id,
+                  size_t id_len)
+{
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            size_t n = strcspn(s, "/");
+            if (!pe || n == 0)
+                return false;
+            bool is_sha = !strncmp(p, "{sha}", 5);
+            char *dst = is_sha ? c->param2 : id;
+            size_t cap = is_sha ? sizeof(c->param2) : id_len;
+            if (n >= cap)
+                return false;
+            memcpy(dst, s, n);
+            dst[n] = 0;
+            p = pe + 1;
+            s += n;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++, s++;
+    }
+    return !*p && !*s;
+}
+
+void svc_error(struct svc_call *c, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct svc_response *res = c->res;
+    res->status = status;
+    tb_buf_reset(&res->body);
+    if (c->pb) {
+        Tbdev__V1__Error e = TBDEV__V1__ERROR__INIT;
+        e.code = (char *)code;
+        e.message = msg;
+        svc_pb_answer(c, status, &e);
+        return;
+    }
+    res->content_type = "application/json";
+    struct tb_json j;
+    tb_json_init(&j, &res->body);
+    tb_json_obj_open(&j);
+    tb_json_key(&j, "error");
+    tb_json_obj_open(&j);
+    tb_json_key(&j, "code");
+    tb_json_str(&j, code);
+    tb_json_key(&j, "message");
+    tb_json_str(&j, msg);
+    tb_json_obj_close(&j);
+    tb_json_obj_close(&j);
+    tb_buf_addc(&res->body, '\n');
+}
+
+void svc_store_error(struct svc_call *c, int err, const char *what)
+{
+    switch (err) {
+    case -ENOENT:
+        svc_error(c, 404, "not_found", "%s: not found", what);
+        break;
+    case -EEXIST:
+        svc_error(c, 409, "exists", "%s: already exists", what);
+        break;
+    case -EBUSY:
+        svc_res_header(c->res, "Retry-After", "1");
+        svc_error(c, 503, "busy", "%s: the server is busy; retry in a second", what);
+        break;
+    case -ENOSPC:
+        svc_res_header(c->res, "Retry-After", "60");
+        svc_error(c, 507, "disk_full",
+                  "%s: the server's disk is full; nothing was stored. Ask the admin to free "
+                  "space, then retry",
+                  what);
+        break;
+    case -EDQUOT:
+        svc_error(c, 507, "quota",
+                  "%s: your storage quota is used up; nothing was stored. Delete experiments "
+                  "you no longer need (tbdev delete) or ask the admin for more",
+                  what);
+        break;
+    case -E2BIG:
+        svc_error(c, 413, "too_large", "%s: over a size limit", what);
+        break;
+    default:
+        svc_error(c, 500, "internal", "%s: the server failed (see its log); retry later", what);
+        break;
+    }
+}
+
+void svc_pb_answer(struct svc_call *c, int status, const void *msg)
+{
+    const ProtobufCMessage *m = msg;
+    size_t n = protobuf_c_message_get_packed_size(m);
+    struct svc_response *res = c->res;
+    tb_buf_reset(&res->body);
+    uint8_t *tmp = malloc(n ? n : 1);
+    if (!tmp) {
+        res->status = 500;
+        return;
+    }
+    protobuf_c_message_pack(m, tmp);
+    tb_buf_add(&res->body, tmp, n);
+    free(tmp);
+    res->status = status;
+    res->content_type = PROTOBUF;
+}
+
+void svc_json_begin(struct svc_call *c, struct tb_json *j)
+{
+    c->res->status = 200;
+    c->res->content_type = "application/json";
+    tb_buf_reset(&c->res->body);
+    tb_json_init(j, &c->res->body);
+}
+
+void svc_experiment_url(const struct svc_app *app, const char *id, char *out, size_t len)
+{
+    snprintf(out, len, "%s/experiment/%s/", app->cfg->url_base, id);
+}
+
+bool svc_need_token(struct svc_call *c)
+{
+    if (c->by_token)
+        return true;
+    svc_error(c, 401, "unauthenticated",
+              "this needs an API token in an 'Authorization: Bearer' header; run 'tbdev auth "
+              "login' (a browser session cannot write)");
+    return false;
+}
+
+bool svc_load_experiment(struct svc_call *c, bool owner, struct svc_experiment *ret)
+{
+    const char *id = c->param;
+    if (!svc_is_experiment_id(id)) {
+        svc_error(c, 404, "not_found", "no experiment with that ID");
+        return false;
+    }
+    int err = c->app->ops->experiment_get(c->app->store, id, ret);
+    if (err < 0 && err != -ENOENT) {
+        svc_store_error(c, err, "experiment");
+        return false;
+    }
+    bool ok = false;
+    if (err == 0) {
+        bool is_owner = c->authed && c->user.id == ret->owner_id;
+        if (owner)
+            ok = is_owner && c->by_token;
+        else if (ret->visibility != SVC_VIS_PRIVATE || is_owner)
+            ok = true;
+        else if (c->authed)
+            ok = c->app->ops->share_check(c->app->store, id, c->user.id) == 0;
+    }
+    if (!ok)
+        svc_error(c, 404, "not_found",
+                  "no experiment with that ID, or you may not %s it (check the link and that "
+                  "you are signed in as the right user)",
+                  owner ? "change" : "see");
+    return ok;
+}
+
+bool svc_rate_take(struct svc_call *c, uint64_t n)
+{
+    struct svc_app *app = c->app;
+    double rate = (double)app->cfg->points_per_second;
+    if (rate <= 0 || !c->authed)
+        return true;
+    pthread_mutex_lock(&app->rate_lock);
+    struct svc_rate *r = app->rates;
+    while (r && r->user_id != c->user.id)
+        r = r->next;
+    if (!r && (r = calloc(1, sizeof(*r)))) {
+        r->user_id = c->user.id;
+        r->tokens = rate * 10;
+        r->last = now_mono();
+        r->next = app->rates;
+        app->rates = r;
+    }
+    bool ok = true;
+    double wait = 0;
+    if (r) {
+        double t = now_mono();
+        r->tokens = fmin(rate * 10, r->tokens + (t - r->last) * rate);
+        r->last = t;
+        if (r->tokens <= 0) {
+            ok = false;
+            wait = ceil(-r->tokens / rate + 0.001);
+        } else {
+            r->tokens -= (double)n; /* may go into debt: a large request still gets through */
+        }
+    }
+    pthread_mutex_unlock(&app->rate_lock);
+    if (!ok) {
+        char ra[32];
+        snprintf(ra, sizeof(ra), "%.0f", wait < 1 ? 1 : wait);
+        svc_res_header(c->res, "Retry-After", ra);
+        svc_error(c, 429, "rate_limited",
+                  "over the write rate of %.0f values/s for your account; retry after %s s", rate,
+                  ra);
+    }
+    return ok;
+}
+
+static bool is_type(const char *ct, const char *want)
+{
+    if (!ct)
+        return false;
+    size_t n = strlen(want);
+    return !strncasecmp(ct, want, n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Sets c->user from the Authorization header or the session cookie. Returns false (after
+ * answering 401) for a token that is present but not valid. */
+static bool authenticate(struct svc_call *c)
+{
+    struct svc_app *app = c->app;
+    const char *h = svc_req_header(c->req, "Authorization");
+    if (h) {
+        const char *tok = NULL;
+        if (!strncasecmp(h, "Bearer ", 7))
+            tok = h + 7;
+        while (tok && *tok == ' ')
+            tok++;
+        if (!tok || strncmp(tok, SVC_TOKEN_PREFIX, strlen(SVC_TOKEN_PREFIX)) || strlen(tok) > 128) {
+            svc_error(c, 401, "unauthenticated",
+                      "the Authorization header must be 'Bearer tbdev_...'; run 'tbdev auth "
+                      "login' to get a token");
+            return false;
+        }
+        uint8_t hash[32];
+        svc_hash_secret(tok, hash);
+        int err = app->ops->token_lookup(app->store, hash, &c->user, NULL);
+        if (err == -ENOENT) {
+            svc_error(c, 401, "unauthenticated",
+                      "the API token is not valid (revoked, or its user disabled); run 'tbdev "
+                      "auth login' for a new one");
+            return false;
+        }
+        if (err < 0) {
+            svc_store_error(c, err, "authentication");
+            return false;
+        }
+        c->authed = c->by_token = true;
+        return true;
+    }
+    if (svc_req_cookie(c->req, "tbdev_session", c->session, sizeof(c->session))) {
+        uint8_t hash[32];
+        svc_hash_secret(c->session, hash);
+        if (app->ops->session_lookup(app->store, hash, &c->user) == 0)
+            c->authed = true;
+        else
+            c->session[0] = 0;
+    }
+    return true;
+}
+
+void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_response *res)
+{
+    struct svc_call c = {.app = ctx, .req = req, .res = res};
+    char id[80] = "";
+    const char *accept = svc_req_header(req, "Accept");
+    const char *ctype = svc_req_header(req, "Content-Type");
+    c.pb = (accept && strstr(accept, PROTOBUF)) || is_type(ctype, PROTOBUF);
+
+    const struct route *found = NULL;
+    bool path_known = false;
+    char allow[64] = "";
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!match(routes[i].pattern, req->path, &c, id, sizeof(id)))
+            continue;
+        path_known = true;
+        if (!strcmp(routes[i].method, req->method)) {
+            found = &routes[i];
+            break;
+        }
+        size_t n = strlen(allow);
+        snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", routes[i].method);
+    }
+    if (!found && !strncmp(req->path, "/api/", 5)) {
+        if (path_known) {
+            svc_res_header(res, "Allow", allow);
+            svc_error(&c, 405, "method_not_allowed", "%s is not allowed here; use %s", req->method,
+                      allow);
+        } else {
+            svc_error(&c, 404, "not_found", "no such API endpoint: see the README's API section");
+        }
+        return;
+    }
+    if (!found) {
+        svc_error(&c, 404, "not_found", "not found");
+        return;
+    }
+    c.param = id;
+    if (req->body_len) {
+        if ((found->flags & R_WRITE) && !is_type(ctype, PROTOBUF)) {
+            svc_error(&c, 415, "unsupported_media_type",
+                      "send the body as application/x-protobuf (tbdev does this for you)");
+            return;
+        }
+        if ((found->flags & R_JSON) && !is_type(ctype, "application/json")) {
+            svc_error(&c, 415, "unsupported_media_type", "send the body as application/json");
+            return;
+        }
+    }
+    if (!authenticate(&c))
+        return;
+    if ((found->flags & R_WRITE) && !svc_need_token(&c))
+        return;
+    found->handler(&c);
+}
+
+void svc_app_done(struct svc_app *app)
+{
+    struct svc_rate *r = app->rates;
+    while (r) {
+        struct svc_rate *next = r->next;
+        free(r);
+        r = next;
+    }
+    app->rates = NULL;
+    pthread_mutex_destroy(&app->rate_lock);
+}
+
+void svc_h_health(struct svc_call *c)
+{
+    struct tb_json j;
+    svc_json_begin(c, &j);
+    tb_json_obj_open(&j);
+    tb_json_key(&j, "status");
+    tb_json_str(&j, "ok");
+    tb_json_obj_close(&j);
+}

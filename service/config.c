@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* tbdev-server's options table and validation. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define O(field) offsetof(struct svc_config, field)
+
+const struct tb_opt svc_serve_options[] = {
+    {"db", 0, TB_OPT_STRING, O(db), "PATH", "TBDEV_DB",
+     "SQLite database file; created if missing (default: tbdev.db)."},
+    {"listen", 0, TB_OPT_STRING, O(listen), "HOST:PORT", "TBDEV_LISTEN",
+     "Address to listen on (default: 127.0.0.1:8080; use 0.0.0.0:443 or [::]:443 for all)."},
+    {"tls_cert", 0, TB_OPT_STRING, O(tls_cert), "FILE", "TBDEV_TLS_CERT",
+     "PEM certificate chain: serve HTTPS natively."},
+    {"tls_key", 0, TB_OPT_STRING, O(tls_key), "FILE", "TBDEV_TLS_KEY", "PEM private key."},
+    {"public_url", 0, TB_OPT_STRING, O(public_url), "URL", "TBDEV_PUBLIC_URL",
+     "How users reach the server (links, allowed Host headers), e.g. https://tb.example.org."},
+    {"threads", 0, TB_OPT_INT, O(threads), "N", "TBDEV_THREADS", "Worker threads (default: 4)."},
+    {"conn_timeout", 0, TB_OPT_INT, O(conn_timeout_s), "SECONDS", "TBDEV_CONN_TIMEOUT",
+     "Close idle connections after this (default: 30)."},
+    {"body_deadline", 0, TB_OPT_INT, O(body_deadline_s), "SECONDS", "TBDEV_BODY_DEADLINE",
+     "A request body must arrive within this, else 408 (default: 120)."},
+    {"conns_per_ip", 0, TB_OPT_INT, O(conns_per_ip), "N", "TBDEV_CONNS_PER_IP",
+     "Connections one client address may hold (default: 64)."},
+    {"max_connections", 0, TB_OPT_INT, O(conn_limit), "N", "TBDEV_MAX_CONNECTIONS",
+     "Connections in all (default: 8000)."},
+    {"request_bytes", 0, TB_OPT_INT, O(request_bytes), "BYTES", "TBDEV_REQUEST_BYTES",
+     "Largest request body after decompression (default: 32 MiB)."},
+    {"record_bytes", 0, TB_OPT_INT, O(record_bytes), "BYTES", "TBDEV_RECORD_BYTES",
+     "Largest event record accepted (default: 16 MiB)."},
+    {"blob_bytes", 0, TB_OPT_INT, O(blob_bytes), "BYTES", "TBDEV_BLOB_BYTES",
+     "Largest image, audio clip or graph (default: 16 MiB)."},
+    {"points_per_second", 0, TB_OPT_INT, O(points_per_second), "N", "TBDEV_POINTS_PER_SECOND",
+     "Sustained write rate per user, in summary values; 0 for none (default: 0)."},
+    {"quota_bytes", 0, TB_OPT_INT, O(quota_bytes), "BYTES", "TBDEV_QUOTA_BYTES",
+     "Storage per user unless set per user; 0 for none (default: 0)."},
+    {"max_runs", 0, TB_OPT_INT, O(runs_per_experiment), "N", "TBDEV_MAX_RUNS",
+     "Runs per experiment (default: 10000)."},
+    {"max_tags", 0, TB_OPT_INT, O(tags_per_run), "N", "TBDEV_MAX_TAGS",
+     "Tags per run (default: 10000)."},
+    {"allowed_plugins", 0, TB_OPT_STRING, O(allowed_plugins), "LIST", "TBDEV_ALLOWED_PLUGINS",
+     "Comma-separated plugins to accept; empty for all (default)."},
+    {"quiet", 'q', TB_OPT_FLAG, O(quiet), NULL, "TBDEV_QUIET", "No per-request log lines."},
+};
+const size_t svc_serve_options_n = sizeof(svc_serve_options) / sizeof(svc_serve_options[0]);
+
+void svc_config_defaults(struct svc_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->db = "tbdev.db";
+    c->listen = "127.0.0.1:8080";
+    c->threads = 4;
+    c->conn_timeout_s = 30;
+    c->body_deadline_s = 120;
+    c->conns_per_ip = 64;
+    c->conn_limit = 8000;
+    c->request_bytes = 32ll << 20;
+    c->record_bytes = 16ll << 20;
+    c->blob_bytes = 16ll << 20;
+    c->runs_per_experiment = 10000;
+    c->tags_per_run = 10000;
+    c->allowed_plugins = "";
+}
+
+static int fail(char *err, size_t len, const char *msg)
+{
+    snprintf(err, len, "%s", msg);
+    return -EINVAL;
+}
+
+int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
+{
+    const char *l = c->listen;
+    const char *colon = strrchr(l, ':');
+    if (!colon || colon == l)
+        return fail(err, err_len, "--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    size_t hl = (size_t)(colon - l);
+    if (l[0] == '[' && hl >= 2 && l[hl - 1] == ']') {
+        l++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(c->host))
+        return fail(err, err_len, "--listen host is too long");
+    memcpy(c->host, l, hl);
+    c->host[hl] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return fail(err, err_len, "--listen port must be 0-65535");
+    c->port = (uint16_t)port;
+    if (!c->tls_cert != !c->tls_key)
+        return fail(err, err_len, "give both --tls_cert and --tls_key, or neither");
+    if (c->threads < 1 || c->threads > 256)
+        return fail(err, err_len, "--threads must be 1-256");
+    if (c->conn_timeout_s < 1 || c->body_deadline_s < 1)
+        return fail(err, err_len, "timeouts must be at least 1 second");
+    if (c->request_bytes < 4096 || c->record_bytes < 1024 || c->blob_bytes < 1024)
+        return fail(err, err_len, "size limits are too small");
+    if (c->conns_per_ip < 1 || c->conn_limit < 1)
+        return fail(err, err_len, "connection limits must be positive");
+
+    /* Host headers we answer: the public URL's host, and the loopback names. */
+    size_t n = 0;
+    if (c->public_url && *c->public_url) {
+        const char *u = c->public_url;
+        const char *p = strstr(u, "://");
+        if (!p || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)))
+            return fail(err, err_len, "--public_url must start with http:// or https://");
+        p += 3;
+        size_t len = strcspn(p, "/:?#");
+        if (p[0] == '[')
+            len = strcspn(p, "]") + 1;
+        if (!len || len >= sizeof(c->allowed_host_buf[0]))
+            return fail(err, err_len, "--public_url has no host");
+        memcpy(c->allowed_host_buf[0], p, len);
+        c->allowed_host_buf[0][len] = 0;
+        c->allowed_hosts[n++] = c->allowed_host_buf[0];
+        snprintf(c->url_base, sizeof(c->url_base), "%s", u);
+        size_t ul = strlen(c->url_base);
+        while (ul && c->url_base[ul - 1] == '/')
+            c->url_base[--ul] = 0;
+    } else {
+        snprintf(c->url_base, sizeof(c->url_base), "%s://%s%s%s:%u", c->tls_cert ? "https" : "http",
+                 strchr(c->host, ':') ? "[" : "",
+                 !strcmp(c->host, "0.0.0.0") || !strcmp(c->host, "::") ? "localhost" : c->host,
+                 strchr(c->host, ':') ? "]" : "", c->port);
+    }
+    c->allowed_hosts[n++] = "localhost";
+    c->allowed_hosts[n++] = "127.0.0.1";
+    c->allowed_hosts[n++] = "[::1]";
+    if (strcmp(c->host, "0.0.0.0") && strcmp(c->host, "::")) {
+        snprintf(c->allowed_host_buf[1], sizeof(c->allowed_host_buf[1]),
+                 strchr(c->host, ':') ? "[%s]" : "%s", c->host);
+        c->allowed_hosts[n++] = c->allowed_host_buf[1];
+    }
+    c->allowed_hosts[n] = NULL;
+    return 0;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* Restart purging and min/max downsampling; see downsample.h. */
+#include "downsample.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t svc_purge_restarts(struct svc_point *pts, size_t n, const struct svc_restart *rs,
+                          size_t n_rs)
+{
+    size_t out = 0, r = 0;
+    int64_t max_step = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        int64_t cut = INT64_MAX;
+        while (r < n_rs && rs[r].seq < pts[i].seq) {
+            if (rs[r].step < cut)
+                cut = rs[r].step;
+            r++;
+        }
+        if (out && pts[i].step < max_step && pts[i].step < cut)
+            cut = pts[i].step;
+        if (cut != INT64_MAX && out) {
+            /* Hide what came before at steps >= cut. */
+            size_t k = 0;
+            max_step = INT64_MIN;
+            for (size_t j = 0; j < out; j++)
+                if (pts[j].step < cut) {
+                    pts[k++] = pts[j];
+                    if (pts[j].step > max_step)
+                        max_step = pts[j].step;
+                }
+            out = k;
+        }
+        pts[out++] = pts[i];
+        if (pts[i].step > max_step)
+            max_step = pts[i].step;
+    }
+    return out;
+}
+
+static int cmp_step(const void *a, const void *b)
+{
+    const struct svc_point *x = a, *y = b;
+    if (x->step != y->step)
+        return x->step < y->step ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void svc_sort_by_step(struct svc_point *pts, size_t n)
+{
+    /* Usually sorted already: check before paying for a sort. */
+    for (size_t i = 1; i < n; i++)
+        if (pts[i].step < pts[i - 1].step) {
+            /* seq ties: make arrival order explicit so qsort's instability does not matter */
+            for (size_t k = 0; k < n; k++)
+                pts[k].seq = (int64_t)k;
+            qsort(pts, n, sizeof(*pts), cmp_step);
+            return;
+        }
+}
+
+size_t svc_downsample(struct svc_point *pts, size_t n, size_t target)
+{
+    if (target < 4 || n <= target)
+        return n;
+    size_t buckets = target / 4;
+    size_t out = 0;
+    for (size_t b = 0; b < buckets; b++) {
+        size_t lo = n * b / buckets, hi = n * (b + 1) / buckets;
+        if (lo >= hi)
+            continue;
+        size_t imin = lo, imax = lo;
+        for (size_t i = lo; i < hi; i++) {
+            double v = pts[i].value;
+            if (isnan(v))
+                continue;
+            if (isnan(pts[imin].value) || v < pts[imin].value)
+                imin = i;
+            if (isnan(pts[imax].value) || v > pts[imax].value)
+                imax = i;
+        }
+        size_t keep[4] = {lo, imin, imax, hi - 1};
+        /* in index order, without repeats */
+        for (int x = 0; x < 4; x++)
+            for (int y = x + 1; y < 4; y++)
+                if (keep[y] < keep[x]) {
+                    size_t t = keep[x];
+                    keep[x] = keep[y];
+                    keep[y] = t;
+                }
+        size_t last = (size_t)-1;
+        for (int x = 0; x < 4; x++)
+            if (keep[x] != last) {
+                pts[out++] = pts[keep[x]];
+                last = keep[x];
+            }
+    }
+    return out;
+}

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP(S) server on libmicrohttpd; the only file that includes microhttpd.h. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "decompress.h"
+#include "log.h"
+
+struct svc_http {
+    struct MHD_Daemon *d;
+    struct svc_http_config cfg;
+    uint16_t port;
+};
+
+/* Per-request state: allocated on the first call, freed in the completion callback. */
+struct req_state {
+    struct tb_buf body;
+    bool too_large;
+    bool responded; /* a response was queued before the body was read (413/408) */
+    double started;
+    char ip[64];
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *svc_req_header(const struct svc_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *svc_req_query(const struct svc_request *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct each_ctx {
+    const char *key;
+    void (*cb)(void *, const char *);
+    void *ctx;
+    int n;
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    struct each_ctx *e = cls;
+    if (key && !strcmp(key, e->key)) {
+        e->n++;
+        e->cb(e->ctx, value ? value : "");
+    }
+    return MHD_YES;
+}
+
+int svc_req_query_each(const struct svc_request *r, const char *key,
+                       void (*cb)(void *, const char *), void *ctx)
+{
+    struct each_ctx e = {key, cb, ctx, 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+    return e.n;
+}
+
+bool svc_req_cookie(const struct svc_request *r, const char *name, char *out, size_t out_len)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+    if (!v || strlen(v) >= out_len)
+        return false;
+    strcpy(out, v);
+    return true;
+}
+
+void svc_res_header(struct svc_response *r, const char *name, const char *value)
+{
+    if (r->n_headers >= SVC_RES_HEADERS_MAX)
+        return;
+    snprintf(r->headers[r->n_headers][0], sizeof(r->headers[0][0]), "%s", name);
+    snprintf(r->headers[r->n_headers][1], sizeof(r->headers[0][1]), "%s", value);
+    r->n_headers++;
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 400:
+        return "bad_request";
+    case 404:
+        return "not_found";
+    case 408:
+        return "request_timeout";
+    case 413:
+        return "too_large";
+    case 415:
+        return "unsupported_media_type";
+    case 421:
+        return "misdirected_request";
+    default:
+        return "error";
+    }
+}
+
+/* Errors raised here, before the application sees the request, are JSON. */
+static void plain_error(struct svc_response *res, int status, const char *msg)
+{
+    res->status = status;
+    res->content_type = "application/json";
+    tb_buf_reset(&res->body);
+    tb_buf_addf(&res->body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", reason(status),
+                msg);
+}
+
+static enum MHD_Result send_response(struct svc_http *h, struct MHD_Connection *c,
+                                     const struct svc_request *req, struct svc_response *res,
+                                     struct req_state *st)
+{
+    int status = res->status ? res->status : 404;
+    const void *body = res->static_body ? (const void *)res->static_body : res->body.data;
+    size_t len = res->static_body ? res->static_len : res->body.len;
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, (void *)(body ? body : ""),
+        res->static_body ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    if (res->content_type)
+        MHD_add_response_header(r, "Content-Type", res->content_type);
+    MHD_add_response_header(r, "Cache-Control",
+                            res->cache_control ? res->cache_control : "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; style-src 'self'; "
+                            "img-src 'self' blob:; media-src 'self' blob:; object-src 'none'; "
+                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    if (h->cfg.tls_cert_pem)
+        MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+    for (size_t i = 0; i < res->n_headers; i++)
+        MHD_add_response_header(r, res->headers[i][0], res->headers[i][1]);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    if (h->cfg.log_requests)
+        svc_log_info("%s %s %d %zu bytes %.1f ms %s", req->method, req->path, status, len,
+                     (mono() - st->started) * 1e3, st->ip);
+    return ok;
+}
+
+static bool host_allowed(const struct svc_http *h, const char *host)
+{
+    if (!h->cfg.allowed_hosts || !h->cfg.allowed_hosts[0])
+        return true;
+    if (!host)
+        return false;
+    char name[256];
+    snprintf(name, sizeof(name), "%s", host);
+    /* strip the port: "[::1]:8080", "host:8080" */
+    char *colon = name[0] == '[' ? strchr(name, ']') : strchr(name, ':');
+    if (colon && name[0] == '[')
+        colon[1] = 0;
+    else if (colon)
+        *colon = 0;
+    for (const char *const *a = h->cfg.allowed_hosts; *a; a++)
+        if (!strcasecmp(name, *a))
+            return true;
+    return false;
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, len, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)len);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct svc_http *h = cls;
+    struct req_state *st = *con_cls;
+    struct svc_request req = {
+        .method = method, .path = url, .conn = c, .tls = h->cfg.tls_cert_pem != NULL};
+    struct svc_response res = {0};
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        tb_buf_init(&st->body, h->cfg.body_max);
+        st->started = mono();
+        client_ip(c, st->ip, sizeof(st->ip));
+        *con_cls = st;
+        req.client_ip = st->ip;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > h->cfg.body_max) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit",
+                     h->cfg.body_max);
+            tb_buf_init(&res.body, 0);
+            plain_error(&res, 413, msg);
+            st->responded = true;
+            enum MHD_Result ok = send_response(h, c, &req, &res, st);
+            tb_buf_done(&res.body);
+            return ok;
+        }
+        return MHD_YES;
+    }
+    req.client_ip = st->ip;
+    if (st->responded) {
+        *upload_size = 0; /* discard the rest of a refused body */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (mono() - st->started > h->cfg.body_deadline_s) {
+            tb_buf_init(&res.body, 0);
+            plain_error(&res, 408,
+                        "the request body did not arrive in time; send it faster "
+                        "or in smaller requests");
+            st->responded = true;
+            *upload_size = 0;
+            enum MHD_Result ok = send_response(h, c, &req, &res, st);
+            tb_buf_done(&res.body);
+            return ok;
+        }
+        if (tb_buf_add(&st->body, upload_data, *upload_size) < 0)
+            st->too_large = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    /* The whole request is here. */
+    tb_buf_init(&res.body, 0);
+    uint8_t *decoded = NULL;
+    const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    if (!host_allowed(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
+        plain_error(&res, 421,
+                    "this server does not answer for that Host; use the address "
+                    "in its --public-url");
+    } else if (st->too_large) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit", h->cfg.body_max);
+        plain_error(&res, 413, msg);
+    } else if (enc && st->body.len && strcasecmp(enc, "identity")) {
+        size_t n = 0;
+        int err =
+            svc_decompress(enc, st->body.data, st->body.len, h->cfg.body_decoded_max, &decoded, &n);
+        if (err == -ENOTSUP)
+            plain_error(&res, 415, "unsupported Content-Encoding; use zstd, gzip or none");
+        else if (err == -E2BIG) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "the decompressed body is over the %zu-byte limit",
+                     h->cfg.body_decoded_max);
+            plain_error(&res, 413, msg);
+        } else if (err < 0)
+            plain_error(&res, 400, "the body is not valid for its Content-Encoding");
+        else {
+            req.body = decoded;
+            req.body_len = n;
+            h->cfg.handler(h->cfg.handler_ctx, &req, &res);
+        }
+    } else {
+        if (st->body.len > h->cfg.body_decoded_max) {
+            plain_error(&res, 413, "the request body is over the limit");
+        } else {
+            req.body = st->body.len ? st->body.data : NULL;
+            req.body_len = st->body.len;
+            h->cfg.handler(h->cfg.handler_ctx, &req, &res);
+        }
+    }
+    enum MHD_Result ok = send_response(h, c, &req, &res, st);
+    free(decoded);
+    tb_buf_done(&res.body);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    struct req_state *st = *con_cls;
+    if (!st)
+        return;
+    tb_buf_done(&st->body);
+    free(st);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    svc_log_warn("http: %s", line);
+}
+
+int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
+{
+    struct svc_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->cfg = *cfg;
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", cfg->port);
+    if (getaddrinfo(cfg->host, port, &hints, &ai) != 0 || !ai) {
+        svc_log_error("cannot listen on '%s': give a numeric address such as 127.0.0.1, "
+                      "0.0.0.0 or ::",
+                      cfg->host);
+        free(h);
+        return -EINVAL;
+    }
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[16];
+    int n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 4, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->conns_per_ip, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t)cfg->header_bytes, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
+    if (cfg->tls_cert_pem) {
+        opts[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->d) {
+        int e = errno;
+        svc_log_error("cannot start the HTTP server on %s:%u: %s", cfg->host, cfg->port,
+                      e ? strerror(e) : "bad TLS certificate or key?");
+        free(h);
+        return e == EADDRINUSE     ? -EADDRINUSE
+               : e == EACCES       ? -EACCES
+               : cfg->tls_cert_pem ? -EINVAL
+                                   : -EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : cfg->port;
+    *ret = h;
+    return 0;
+}
+
+uint16_t svc_http_port(const struct svc_http *h)
+{
+    return h->port;
+}
+
+void svc_http_stop(struct svc_http *h, unsigned grace_s)
+{
+    if (!h)
+        return;
+    MHD_quiesce_daemon(h->d);
+    double until = mono() + grace_s;
+    while (mono() < until) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        usleep(20000);
+    }
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: MIT */
+/* POST /api/v1/experiments/{id}/events: raw records in, one transaction, exactly once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "arena.h"
+#include "auth.h"
+#include "json.h"
+#include "log.h"
+#include "map.h"
+#include "tbdev/v1/api.pb-c.h"
+#include "tfrecord.h"
+
+#define PROBLEMS_PER_GROUP 20
+
+struct builder {
+    struct svc_call *c;
+    struct tb_arena *arena;
+    struct svc_batch b;
+    size_t cap_runs, cap_series, cap_items;
+    struct tb_map runs, series; /* name -> index + 1 */
+    char **problems;            /* per group, up to PROBLEMS_PER_GROUP each */
+    size_t *n_problems;
+    const char *plugins; /* the allow-list, or "" */
+};
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return p;
+    size_t nc = *cap ? 2 * *cap : 64;
+    void *np = realloc(p, nc * size);
+    if (np)
+        *cap = nc;
+    return np;
+}
+
+static char *arena_strdup(struct tb_arena *a, const char *s, size_t n)
+{
+    char *d = tb_arena_alloc(a, n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static void note(struct builder *bb, size_t g, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void note(struct builder *bb, size_t g, const char *fmt, ...)
+{
+    bb->b.groups[g].dropped++;
+    if (bb->n_problems[g] >= PROBLEMS_PER_GROUP)
+        return;
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    char *s = arena_strdup(bb->arena, msg, strlen(msg));
+    if (s)
+        bb->problems[g * PROBLEMS_PER_GROUP + bb->n_problems[g]++] = s;
+}
+
+/* A run name: a relative path as the logdir scan makes it, or ".". Names are data: they are
+ * never used as paths, but they must be text. */
+static bool valid_run(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* A file name: a basename, no separators, no "." or "..". */
+static bool valid_file(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 255 || !strcmp(s, ".") || !strcmp(s, "..") || strchr(s, '/') ||
+        strchr(s, '\\'))
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static bool plugin_allowed(const char *list, const char *plugin)
+{
+    if (!list || !*list)
+        return true;
+    size_t n = strlen(plugin);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && !strncmp(p, plugin, n))
+            return true;
+        p += k;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static int run_index(struct builder *bb, const char *name, uint32_t *ret)
+{
+    uintptr_t v = (uintptr_t)tb_map_get(&bb->runs, name);
+    if (v) {
+        *ret = (uint32_t)(v - 1);
+        return 0;
+    }
+    const char **r = grow(bb->b.runs, &bb->cap_runs, bb->b.n_runs, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    bb->b.runs = r;
+    r[bb->b.n_runs] = name;
+    *ret = (uint32_t)bb->b.n_runs++;
+    return tb_map_put(&bb->runs, name, (void *)(uintptr_t)(*ret + 1));
+}
+
+/* The batch's series for (run, tag), made from the first value seen. -EEXIST if the tag was
+ * seen with another kind. */
+static int series_index(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+{
+    size_t tl = strlen(v->tag);
+    char *key = malloc(tl + 16);
+    if (!key)
+        return -ENOMEM;
+    snprintf(key, tl + 16, "%u\x1f%s", run, v->tag);
+    uintptr_t x = (uintptr_t)tb_map_get(&bb->series, key);
+    int err = 0;
+    if (x) {
+        *ret = (uint32_t)(x - 1);
+        if (bb->b.series[*ret].kind != v->kind)
+            err = -EEXIST;
+        goto out;
+    }
+    struct svc_series_def *s = grow(bb->b.series, &bb->cap_series, bb->b.n_series, sizeof(*s));
+    if (!s) {
+        err = -ENOMEM;
+        goto out;
+    }
+    bb->b.series = s;
+    struct svc_series_def *d = &s[bb->b.n_series];
+    memset(d, 0, sizeof(*d));
+    d->run = run;
+    d->tag = v->tag;
+    d->plugin = v->plugin_name;
+    d->display_name = v->display_name;
+    d->description = v->description;
+    d->plugin_content = v->plugin_content;
+    d->data_class = v->data_class;
+    d->kind = v->kind;
+    d->source = v->source;
+    d->dtype = v->tensor.dtype;
+    *ret = (uint32_t)bb->b.n_series++;
+    err = tb_map_put(&bb->series, key, (void *)(uintptr_t)(*ret + 1));
+out:
+    free(key);
+    return err;
+}
+
+static struct svc_item *new_item(struct builder *bb)
+{
+    struct svc_item *it = grow(bb->b.items, &bb->cap_items, bb->b.n_items, sizeof(*it));
+    if (!it)
+        return NULL;
+    bb->b.items = it;
+    it = &it[bb->b.n_items++];
+    memset(it, 0, sizeof(*it));
+    return it;
+}
+
+static const char *shape_text(struct tb_arena *a, const struct tb_tensor *t)
+{
+    if (t->rank < 0)
+        return "?";
+    char buf[16 * 22 + 4];
+    size_t n = 0;
+    buf[n++] = '[';
+    for (int i = 0; i < t->rank; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%lld", i ? "," : "",
+                              (long long)t->dims[i]);
+    buf[n++] = ']';
+    return arena_strdup(a, buf, n);
+}
+
+/* DT_STRING content as stored: each string as a u32 little-endian length and its bytes. */
+static struct tb_bytes strings_data(struct tb_arena *a, const struct tb_tensor *t)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < t->n_strings; i++)
+        total += 4 + t->strings[i].len;
+    uint8_t *p = total ? tb_arena_alloc(a, total) : NULL;
+    if (!p)
+        return (struct tb_bytes){NULL, 0};
+    size_t o = 0;
+    for (size_t i = 0; i < t->n_strings; i++) {
+        uint32_t n = (uint32_t)t->strings[i].len;
+        memcpy(p + o, &n, 4);
+        if (n)
+            memcpy(p + o + 4, t->strings[i].data, n);
+        o += 4 + n;
+    }
+    return (struct tb_bytes){p, total};
+}
+
+static struct tb_bytes pack_value(struct tb_arena *a, const Tensorboard__Summary__Value *pv)
+{
+    if (!pv)
+        return (struct tb_bytes){NULL, 0};
+    size_t n = protobuf_c_message_get_packed_size(&pv->base);
+    uint8_t *p = tb_arena_alloc(a, n ? n : 1);
+    if (!p)
+        return (struct tb_bytes){NULL, 0};
+    protobuf_c_message_pack(&pv->base, p);
+    return (struct tb_bytes){p, n};
+}
+
+/* The original value with its blob bytes emptied: blobs are stored once, by hash. */
+static struct tb_bytes pack_blanked(struct tb_arena *a, const struct tb_value *v)
+{
+    Tensorboard__Summary__Value *pv = (Tensorboard__Summary__Value *)v->pb;
+    if (!pv)
+        return (struct tb_bytes){NULL, 0};
+    if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE)
+        pv->image->encoded_image_string = (ProtobufCBinaryData){0, NULL};
+    else if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO)
+        pv->audio->encoded_audio_string = (ProtobufCBinaryData){0, NULL};
+    else if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM)
+        pv->obsolete_old_style_histogram = (ProtobufCBinaryData){0, NULL};
+    else if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR &&
+             pv->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
+        /* Which strings are blobs follows blobs_of_tensor in shared/event.c. */
+        Tensorboard__TensorProto *t = pv->tensor;
+        for (size_t i = 0; i < t->n_string_val; i++) {
+            bool blob = true;
+            if (!strcmp(v->plugin_name, "images") && v->tensor.rank == 1)
+                blob = i >= 2;
+            else if (!strcmp(v->plugin_name, "audio") && v->tensor.rank == 2 &&
+                     v->tensor.dims[1] == 2)
+                blob = i % 2 == 0;
+            if (blob)
+                t->string_val[i] = (ProtobufCBinaryData){0, NULL};
+        }
+    }
+    return pack_value(a, pv);
+}
+
+static const char *blob_meta(struct tb_arena *a, const struct tb_value *v)
+{
+    struct tb_buf out;
+    tb_buf_init(&out, 1 << 20);
+    struct tb_json j;
+    tb_json_init(&j, &out);
+    tb_json_obj_open(&j);
+    if (v->width || v->height) {
+        tb_json_key(&j, "width");
+        tb_json_int(&j, v->width);
+        tb_json_key(&j, "height");
+        tb_json_int(&j, v->height);
+    }
+    if (v->labels) {
+        tb_json_key(&j, "labels");
+        tb_json_arr_open(&j);
+        for (size_t i = 0; i < v->n_blobs; i++)
+            tb_json_strn(&j, v->labels[i].data, v->labels[i].len);
+        tb_json_arr_close(&j);
+    }
+    if (v->pb && v->pb->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO) {
+        tb_json_key(&j, "sample_rate");
+        tb_json_double(&j, v->pb->audio->sample_rate);
+        tb_json_key(&j, "content_type");
+        tb_json_str(&j, v->pb->audio->content_type ? v->pb->audio->content_type : "");
+    }
+    tb_json_obj_close(&j);
+    const char *s = out.err ? "{}" : arena_strdup(a, (const char *)out.data, out.len);
+    tb_buf_done(&out);
+    return s;
+}
+
+/* Adds one decoded value to the batch. Returns 0, or -ENOMEM. Unusable values are noted. */
+static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb_event *ev,
+                     const struct tb_value *v, uint64_t offset)
+{
+    const struct svc_config *cfg = bb->c->app->cfg;
+    if (!plugin_allowed(bb->plugins, v->plugin_name) && v->plugin_name[0]) {
+        note(bb, g, "record at offset %llu: plugin '%.40s' is not accepted by this server",
+             (unsigned long long)offset, v->plugin_name);
+        return 0;
+    }
+    if (strlen(v->tag) > SVC_EXP_NAME_MAX) {
+        note(bb, g, "record at offset %llu: a tag is over %d bytes", (unsigned long long)offset,
+             SVC_EXP_NAME_MAX);
+        return 0;
+    }
+    uint32_t si;
+    int err = series_index(bb, run, v, &si);
+    if (err == -EEXIST) {
+        note(bb, g, "record at offset %llu: tag '%.64s' changes kind; value dropped",
+             (unsigned long long)offset, v->tag);
+        return 0;
+    }
+    if (err < 0)
+        return err;
+    struct svc_item *it = new_item(bb);
+    if (!it)
+        return -ENOMEM;
+    it->series = si;
+    it->run = run;
+    it->step = ev->step;
+    it->wall_time = ev->wall_time;
+    switch (v->kind) {
+    case TB_KIND_SCALAR:
+        it->type = SVC_ITEM_SCALAR;
+        it->value = v->scalar;
+        break;
+    case TB_KIND_TENSOR:
+        it->type = SVC_ITEM_TENSOR;
+        it->dtype = v->tensor.dtype;
+        it->shape = shape_text(bb->arena, &v->tensor);
+        it->data = v->tensor.dtype == TENSORBOARD__DATA_TYPE__DT_STRING
+                       ? strings_data(bb->arena, &v->tensor)
+                       : v->tensor.content;
+        it->value_pb = pack_value(bb->arena, v->pb);
+        if (it->data.len > (size_t)cfg->blob_bytes) {
+            bb->b.n_items--;
+            note(bb, g,
+                 "record at offset %llu: tensor '%.64s' is %zu bytes, over the %lld-byte "
+                 "limit; skipped",
+                 (unsigned long long)offset, v->tag, it->data.len, cfg->blob_bytes);
+            return 0;
+        }
+        break;
+    case TB_KIND_BLOB_SEQUENCE: {
+        for (size_t k = 0; k < v->n_blobs; k++)
+            if (v->blobs[k].len > (size_t)cfg->blob_bytes) {
+                bb->b.n_items--;
+                note(bb, g,
+                     "record at offset %llu: a blob of '%.64s' is %zu bytes, over the "
+                     "%lld-byte limit; skipped",
+                     (unsigned long long)offset, v->tag, v->blobs[k].len, cfg->blob_bytes);
+                return 0;
+            }
+        it->type = SVC_ITEM_BLOBS;
+        it->n_blobs = v->n_blobs;
+        it->blobs = v->blobs;
+        it->shas = v->n_blobs ? tb_arena_alloc(bb->arena, 32 * v->n_blobs) : NULL;
+        if (v->n_blobs && !it->shas)
+            return -ENOMEM;
+        for (size_t k = 0; k < v->n_blobs; k++)
+            svc_sha256(v->blobs[k].data ? (const void *)v->blobs[k].data : "", v->blobs[k].len,
+                       it->shas[k]);
+        it->meta = blob_meta(bb->arena, v);
+        it->value_pb = pack_blanked(bb->arena, v);
+        break;
+    }
+    }
+    bb->b.groups[g].values++;
+    return 0;
+}
+
+/* Decodes one group's records into the batch. Returns 0, or answers 400 and returns -1. */
+static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup *rg, uint32_t run)
+{
+    struct svc_call *c = bb->c;
+    struct tb_tfrecord_reader *r = NULL;
+    int err = tb_tfrecord_open_mem(rg->records.data, rg->records.len, rg->offset,
+                                   (size_t)c->app->cfg->record_bytes, &r);
+    if (err < 0) {
+        svc_error(c, 500, "internal", "out of memory");
+        return -1;
+    }
+    struct svc_group *grp = &bb->b.groups[g];
+    grp->first_item = bb->b.n_items;
+    for (;;) {
+        struct tb_record rec;
+        struct tb_problem p;
+        int n = tb_tfrecord_next(r, &rec, &p);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (p.kind == TB_PROBLEM_TOO_LARGE)
+                svc_error(c, 413, "too_large",
+                          "run '%.100s' file '%.100s': a record at offset %llu is over the "
+                          "%lld-byte record limit; skip it and send the rest",
+                          rg->run, rg->file, (unsigned long long)p.offset,
+                          c->app->cfg->record_bytes);
+            else
+                svc_error(c, 400, "bad_record",
+                          "run '%.100s' file '%.100s': %s. Nothing was stored; send the group "
+                          "again",
+                          rg->run, rg->file, p.message);
+            tb_tfrecord_close(r);
+            return -1;
+        }
+        struct tb_event ev;
+        err = tb_event_decode(rec.data, rec.len, bb->arena, &ev, &p);
+        if (err < 0) {
+            if (bb->arena->over) {
+                svc_error(c, 413, "too_large",
+                          "the request decodes to more memory than the server allows; send "
+                          "fewer records per request");
+                tb_tfrecord_close(r);
+                return -1;
+            }
+            note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
+            continue;
+        }
+        if (ev.n_bad_values)
+            note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
+        if (ev.kind == TB_EVENT_SESSION_LOG &&
+            ev.session_status == TENSORBOARD__SESSION_LOG__SESSION_STATUS__START) {
+            struct svc_item *it = new_item(bb);
+            if (!it)
+                goto nomem;
+            it->type = SVC_ITEM_RESTART;
+            it->run = run;
+            it->step = ev.step;
+            it->wall_time = ev.wall_time;
+        }
+        for (size_t i = 0; i < ev.n_values; i++)
+            if (add_value(bb, g, run, &ev, &ev.values[i], rec.offset) < 0)
+                goto nomem;
+    }
+    enum tb_problem_kind tail = tb_tfrecord_tail(r, NULL);
+    uint64_t end = tb_tfrecord_offset(r);
+    tb_tfrecord_close(r);
+    if (tail != TB_PROBLEM_NONE) {
+        svc_error(c, 400, "bad_record",
+                  "run '%.100s' file '%.100s': the group ends inside a record at offset %llu; "
+                  "send whole records only",
+                  rg->run, rg->file, (unsigned long long)end);
+        return -1;
+    }
+    grp->n_items = bb->b.n_items - grp->first_item;
+    return 0;
+nomem:
+    tb_tfrecord_close(r);
+    svc_error(c, 500, "internal", "out of memory");
+    return -1;
+}
+
+static void answer(struct builder *bb)
+{
+    struct svc_call *c = bb->c;
+    struct svc_batch *b = &bb->b;
+    if (c->pb) {
+        Tbdev__V1__GroupResult *res = calloc(b->n_groups ? b->n_groups : 1, sizeof(*res));
+        Tbdev__V1__GroupResult **ptrs = calloc(b->n_groups ? b->n_groups : 1, sizeof(*ptrs));
+        if (!res || !ptrs) {
+            free(res);
+            free(ptrs);
+            svc_error(c, 500, "internal", "out of memory");
+            return;
+        }
+        for (size_t g = 0; g < b->n_groups; g++) {
+            tbdev__v1__group_result__init(&res[g]);
+            res[g].run = (char *)b->runs[b->groups[g].run];
+            res[g].file = (char *)b->groups[g].file;
+            res[g].status = b->groups[g].replay ? TBDEV__V1__GROUP_STATUS__REPLAY
+                                                : TBDEV__V1__GROUP_STATUS__COMMITTED;
+            res[g].cursor = b->groups[g].cursor;
+            res[g].values = b->groups[g].replay ? 0 : b->groups[g].values;
+            res[g].dropped = b->groups[g].replay ? 0 : b->groups[g].dropped;
+            res[g].n_problems = b->groups[g].replay ? 0 : bb->n_problems[g];
+            res[g].problems = bb->problems + g * PROBLEMS_PER_GROUP;
+            ptrs[g] = &res[g];
+        }
+        Tbdev__V1__WriteEventsResponse r = TBDEV__V1__WRITE_EVENTS_RESPONSE__INIT;
+        r.n_results = b->n_groups;
+        r.results = ptrs;
+        svc_pb_answer(c, 200, &r);
+        free(res);
+        free(ptrs);
+        return;
+    }
+    struct tb_json j;
+    svc_json_begin(c, &j);
+    tb_json_obj_open(&j);
+    tb_json_key(&j, "results");
+    tb_json_arr_open(&j);
+    for (size_t g = 0; g < b->n_groups; g++) {
+        const struct svc_group *gr = &b->groups[g];
+        tb_json_obj_open(&j);
+        tb_json_key(&j, "run");
+        tb_json_str(&j, b->runs[gr->run]);
+        tb_json_key(&j, "file");
+        tb_json_str(&j, gr->file);
+        tb_json_key(&j, "status");
+        tb_json_str(&j, gr->replay ? "replay" : "committed");
+        tb_json_key(&j, "cursor");
+        tb_json_uint(&j, gr->cursor);
+        tb_json_key(&j, "values");
+        tb_json_uint(&j, gr->replay ? 0 : gr->values);
+        tb_json_key(&j, "dropped");
+        tb_json_uint(&j, gr->replay ? 0 : gr->dropped);
+        tb_json_key(&j, "problems");
+        tb_json_arr_open(&j);
+        for (size_t k = 0; !gr->replay && k < bb->n_problems[g]; k++)
+            tb_json_str(&j, bb->problems[g * PROBLEMS_PER_GROUP + k]);
+        tb_json_arr_close(&j);
+        tb_json_obj_close(&j);
+    }
+    tb_json_arr_close(&j);
+    tb_json_obj_close(&j);
+}
+
+void svc_h_write_events(struct svc_call *c)
+{
+    struct svc_experiment e;
+    if (!svc_load_experiment(c, true, &e))
+        return;
+    const struct svc_config *cfg = c->app->cfg;
+    struct tb_arena arena;
+    /* Decoding expands a request: allow a generous multiple, but a bounded one. */
+    size_t cap = c->req->body_len * 8 + (64u << 20);
+    tb_arena_init(&arena, cap);
+    struct builder bb = {.c = c, .arena = &arena, .plugins = cfg->allowed_plugins};
+    tb_map_init(&bb.runs);
+    tb_map_init(&bb.series);
+    Tbdev__V1__WriteEventsRequest *r =
+        tbdev__v1__write_events_request__unpack(&arena.pb, c->req->body_len, c->req->body);
+    if (!r) {
+        svc_error(c, 400, "invalid_argument",
+                  "the body is not a WriteEventsRequest protobuf; is this client compatible "
+                  "with the server? (see GET /api/v1/server-info)");
+        goto out;
+    }
+    size_t ng = r->n_groups;
+    bb.b.groups = calloc(ng ? ng : 1, sizeof(*bb.b.groups));
+    bb.problems = calloc((ng ? ng : 1) * PROBLEMS_PER_GROUP, sizeof(*bb.problems));
+    bb.n_problems = calloc(ng ? ng : 1, sizeof(*bb.n_problems));
+    if (!bb.b.groups || !bb.problems || !bb.n_problems) {
+        svc_error(c, 500, "internal", "out of memory");
+        goto out;
+    }
+    bb.b.n_groups = ng;
+    uint64_t bytes = 0;
+    for (size_t g = 0; g < ng; g++) {
+        const Tbdev__V1__RecordGroup *rg = r->groups[g];
+        const char *run = rg->run ? rg->run : "";
+        const char *file = rg->file ? rg->file : "";
+        if (!valid_run(run, SVC_EXP_NAME_MAX)) {
+            svc_error(c, 400, "invalid_argument",
+                      "group %zu: the run name must be 1-%d bytes of text (\".\" for the "
+                      "logdir itself)",
+                      g, SVC_EXP_NAME_MAX);
+            goto out;
+        }
+        if (!valid_file(file)) {
+            svc_error(c, 400, "invalid_argument",
+                      "group %zu: the file must be an event file's name, without any path", g);
+            goto out;
+        }
+        uint64_t end = rg->offset + rg->records.len;
+        if (end < rg->offset || (rg->end_offset && rg->end_offset < end)) {
+            svc_error(c, 400, "invalid_argument",
+                      "group %zu: end_offset is before the end of its records", g);
+            goto out;
+        }
+        uint32_t ri;
+        if (run_index(&bb, run, &ri) < 0) {
+            svc_error(c, 500, "internal", "out of memory");
+            goto out;
+        }
+        bb.b.groups[g].run = ri;
+        bb.b.groups[g].file = file;
+        bb.b.groups[g].offset = rg->offset;
+        bb.b.groups[g].end_offset = rg->end_offset ? rg->end_offset : end;
+        if (add_group(&bb, g, rg, ri) < 0)
+            goto out;
+        bytes += rg->records.len;
+    }
+    bb.b.bytes = bytes;
+    uint64_t values = 0;
+    for (size_t g = 0; g < ng; g++)
+        values += bb.b.groups[g].values;
+    if (!svc_rate_take(c, values))
+        goto out;
+    const struct svc_user *u = &c->user;
+    uint64_t quota = u->quota_bytes ? u->quota_bytes : (uint64_t)cfg->quota_bytes;
+    int err = c->app->ops->write_batch(c->app->store, e.id, e.owner_id, quota, &bb.b);
+    if (err == -ESTALE) {
+        const struct svc_group *gr = &bb.b.groups[bb.b.gap_group];
+        const char *run = bb.b.runs[gr->run];
+        if (c->pb) {
+            Tbdev__V1__Error pe = TBDEV__V1__ERROR__INIT;
+            char msg[512];
+            snprintf(msg, sizeof(msg),
+                     "run '%.100s' file '%.100s': the group starts at offset %llu but the "
+                     "server has the file up to %llu; nothing was stored. Ask for the cursors "
+                     "and send from there",
+                     run, gr->file, (unsigned long long)gr->offset, (unsigned long long)gr->cursor);
+            pe.code = "gap";
+            pe.message = msg;
+            pe.cursor = gr->cursor;
+            pe.run = (char *)run;
+            pe.file = (char *)gr->file;
+            svc_pb_answer(c, 409, &pe);
+        } else {
+            svc_error(c, 409, "gap",
+                      "run '%.100s' file '%.100s': the group starts at offset %llu but the "
+                      "server has the file up to %llu; nothing was stored",
+                      run, gr->file, (unsigned long long)gr->offset,
+                      (unsigned long long)gr->cursor);
+        }
+        goto out;
+    }
+    if (err < 0) {
+        svc_store_error(c, err, "storing the events");
+        goto out;
+    }
+    answer(&bb);
+out:
+    if (r)
+        tbdev__v1__write_events_request__free_unpacked(r, &arena.pb);
+    tb_map_done(&bb.runs);
+    tb_map_done(&bb.series);
+    free(bb.b.groups);
+    free(bb.b.runs);
+    free(bb.b.series);
+    free(bb.b.items);
+    free(bb.problems);
+    free(bb.n_problems);
+    tb_arena_done(&arena);
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/* Storage: one table of operations, one file per backend (store_sqlite.c today). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+/*
+ * Every operation returns 0 (or a count) on success and -errno on failure:
+ *   -ENOENT  no such row (or not visible to the caller)
+ *   -EEXIST  a unique name is taken
+ *   -EBUSY   the database stayed locked past the busy timeout: answer 503 with Retry-After
+ *   -ENOSPC  the disk is full: answer 507
+ *   -EDQUOT  the user's quota would be passed: answer 507
+ *   -ESTALE  a write-events group starts past the file's cursor (a gap): answer 409
+ *   -EIO     anything else the database reported (logged once by the backend)
+ * Strings returned in structs are copied into the struct's fixed buffers or, where the struct
+ * says so, allocated and freed with the struct's _done function.
+ */
+
+#define SVC_USER_NAME_MAX 64
+#define SVC_EXP_ID_LEN 22
+#define SVC_EXP_NAME_MAX 400  /* bytes: 100 characters of up to 4 bytes */
+#define SVC_EXP_DESC_MAX 2400 /* bytes: 600 characters of up to 4 bytes */
+
+enum svc_visibility { SVC_VIS_UNLISTED = 1, SVC_VIS_PUBLIC = 2, SVC_VIS_PRIVATE = 3 };
+
+struct svc_user {
+    int64_t id;
+    char name[SVC_USER_NAME_MAX + 1];
+    bool disabled;
+    bool is_admin;
+    double created;
+    uint64_t quota_bytes; /* 0: the server default */
+    uint64_t used_bytes;
+    char password_hash[256]; /* "" when the user has no password */
+};
+
+struct svc_token_info {
+    int64_t id;
+    int64_t user_id;
+    char user[SVC_USER_NAME_MAX + 1];
+    char name[65];
+    char prefix[16]; /* the first characters of the token, to tell tokens apart */
+    double created, last_used, revoked; /* revoked 0 when live */
+};
+
+struct svc_usage {
+    uint64_t runs, tags, scalars, tensors, blobs, bytes;
+};
+
+struct svc_experiment {
+    char id[SVC_EXP_ID_LEN + 1];
+    int64_t owner_id;
+    char owner[SVC_USER_NAME_MAX + 1];
+    char name[SVC_EXP_NAME_MAX + 1];
+    char description[SVC_EXP_DESC_MAX + 1];
+    enum svc_visibility visibility;
+    double created, updated;
+    struct svc_usage usage; /* filled by experiment_get and experiment_list */
+};
+
+/* --- ingest batches, built by ingest.c and written by write_batch in one transaction --- */
+
+enum svc_item_type { SVC_ITEM_SCALAR = 1, SVC_ITEM_TENSOR, SVC_ITEM_BLOBS, SVC_ITEM_RESTART };
+
+struct svc_series_def {
+    uint32_t run; /* index into the batch's runs */
+    const char *tag, *plugin, *display_name, *description;
+    struct tb_bytes plugin_content;
+    int data_class;
+    enum tb_kind kind;
+    int source; /* enum tb_source of the first value */
+    int dtype;  /* of the first value's tensor, 0 if none */
+    int64_t id; /* set by the store */
+};
+
+struct svc_item {
+    enum svc_item_type type;
+    uint32_t series; /* index into the batch's series (unused for RESTART) */
+    uint32_t run;    /* RESTART: index into the batch's runs */
+    int64_t step;
+    double wall_time;
+    double value;             /* SCALAR */
+    int dtype;                /* TENSOR */
+    const char *shape;        /* TENSOR: "[2,3]", "[]" or "?" */
+    struct tb_bytes data;     /* TENSOR: packed content, or the strings (see ingest.c) */
+    struct tb_bytes value_pb; /* TENSOR, BLOBS: the original Summary.Value, blobs blanked */
+    const char *meta;         /* BLOBS: JSON object (width, height, labels...) */
+    size_t n_blobs;           /* BLOBS */
+    const struct tb_bytes *blobs;
+    uint8_t (*shas)[32]; /* BLOBS: SHA-256 of each blob, filled by ingest */
+};
+
+struct svc_group {
+    uint32_t run;
+    const char *file;
+    uint64_t offset, end_offset;
+    size_t first_item, n_items; /* this group's items in batch->items */
+    uint64_t values, dropped;
+    /* set by write_batch: */
+    bool replay;
+    uint64_t cursor;
+};
+
+struct svc_batch {
+    const char **runs;
+    size_t n_runs;
+    struct svc_series_def *series;
+    size_t n_series;
+    struct svc_item *items;
+    size_t n_items;
+    struct svc_group *groups;
+    size_t n_groups;
+    uint64_t bytes;   /* storage the batch will take, for the quota */
+    size_t gap_group; /* set with -ESTALE: the group that starts past its cursor */
+};
+
+/* --- reads --- */
+
+struct svc_series_info {
+    int64_t id;
+    int64_t run_id;
+    char *run; /* allocated; freed by svc_series_list_free */
+    char *tag;
+    char *plugin;
+    char *display_name;
+    char *description;
+    uint8_t *plugin_content;
+    size_t plugin_content_len;
+    int data_class;
+    enum tb_kind kind;
+    int source;
+    int dtype;
+    uint64_t points;
+    int64_t min_step, max_step;
+};
+
+struct svc_restart {
+    int64_t seq; /* points with a lower seq came before the restart */
+    int64_t step;
+};
+
+/* Called for each stored row of a series, in arrival order. Return non-zero to stop. */
+typedef int (*svc_scalar_chunk_cb)(void *ctx, int64_t seq, const uint8_t *data, size_t n_points);
+struct svc_tensor_row {
+    int64_t seq, step;
+    double wall_time;
+    int dtype;
+    const char *shape;
+    const uint8_t *data;
+    size_t len;
+    const uint8_t *value_pb;
+    size_t value_pb_len;
+    const char *meta;    /* blob rows */
+    const uint8_t *shas; /* blob rows: n_blobs * 32 bytes */
+    size_t n_blobs;
+};
+typedef int (*svc_tensor_row_cb)(void *ctx, const struct svc_tensor_row *row);
+
+/* Scalar chunk layout: n_points records of (int64 step, double wall_time, double value),
+ * little-endian, 24 bytes each. NaN and infinities are kept bit for bit. */
+#define SVC_SCALAR_POINT_BYTES 24
+#define SVC_SCALAR_CHUNK_POINTS 1024
+
+struct svc_store;
+
+struct svc_store_options {
+    int busy_timeout_ms; /* wait this long for the write lock, then -EBUSY */
+    uint64_t default_quota_bytes;
+    bool read_only;
+};
+
+struct svc_store_ops {
+    const char *name;
+    int (*open)(const char *path, const struct svc_store_options *opt, struct svc_store **ret);
+    void (*close)(struct svc_store *s);
+    /* Brings the schema up to date; *ret_from / *ret_to are the versions. */
+    int (*migrate)(struct svc_store *s, int *ret_from, int *ret_to);
+    int (*checkpoint)(struct svc_store *s);
+    int (*backup)(struct svc_store *s, const char *to_path);
+    int (*integrity_check)(struct svc_store *s, char *ret_msg, size_t msg_len);
+
+    int (*user_add)(struct svc_store *s, const char *name, const char *password_hash, bool is_admin,
+                    int64_t *ret_id);
+    int (*user_get)(struct svc_store *s, const char *name, struct svc_user *ret);
+    int (*user_get_id)(struct svc_store *s, int64_t id, struct svc_user *ret);
+    int (*user_list)(struct svc_store *s, int (*cb)(void *, const struct svc_user *), void *ctx);
+    int (*user_set_disabled)(struct svc_store *s, const char *name, bool disabled);
+    int (*user_set_password)(struct svc_store *s, const char *name, const char *password_hash);
+
+    int (*token_add)(struct svc_store *s, int64_t user_id, const uint8_t hash[32], const char *name,
+                     const char *prefix, int64_t *ret_id);
+    /* The live token with this hash, and its user (not disabled). -ENOENT otherwise. */
+    int (*token_lookup)(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret_user,
+                        int64_t *ret_token_id);
+    int (*token_revoke)(struct svc_store *s, int64_t token_id);
+    int (*token_list)(struct svc_store *s, const char *user,
+                      int (*cb)(void *, const struct svc_token_info *), void *ctx);
+
+    int (*session_add)(struct svc_store *s, const uint8_t hash[32], int64_t user_id,
+                       double expires);
+    int (*session_lookup)(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret);
+    int (*session_delete)(struct svc_store *s, const uint8_t hash[32]);
+
+    int (*device_add)(struct svc_store *s, const uint8_t device_hash[32], const char *user_code,
+                      double expires);
+    /* Approves the pending code for user_id; -ENOENT if unknown or expired. */
+    int (*device_approve)(struct svc_store *s, const char *user_code, int64_t user_id);
+    /* Returns 1 and the approving user if approved (and forgets the code), 0 if pending,
+     * -ENOENT if unknown or expired. */
+    int (*device_take)(struct svc_store *s, const uint8_t device_hash[32], double now,
+                       struct svc_user *ret);
+
+    int (*experiment_create)(struct svc_store *s, const struct svc_experiment *e);
+    int (*experiment_get)(struct svc_store *s, const char *id, struct svc_experiment *ret);
+    int (*experiment_update)(struct svc_store *s, const struct svc_experiment *e);
+    int (*experiment_delete)(struct svc_store *s, const char *id);
+    /* Experiments of owner_id (all of them, or only public ones). */
+    int (*experiment_list)(struct svc_store *s, int64_t owner_id, bool public_only,
+                           int (*cb)(void *, const struct svc_experiment *), void *ctx);
+    int (*share_set)(struct svc_store *s, const char *exp_id, int64_t user_id, bool shared);
+    int (*share_check)(struct svc_store *s, const char *exp_id, int64_t user_id);
+
+    int (*write_batch)(struct svc_store *s, const char *exp_id, int64_t owner_id,
+                       uint64_t quota_bytes, struct svc_batch *b);
+    int (*cursors)(struct svc_store *s, const char *exp_id,
+                   int (*cb)(void *, const char *run, const char *file, uint64_t offset),
+                   void *ctx);
+    int (*run_delete)(struct svc_store *s, const char *exp_id, const char *run);
+
+    /* Series of an experiment, sorted by run then tag. Free with svc_series_list_free. */
+    int (*series_list)(struct svc_store *s, const char *exp_id, struct svc_series_info **ret,
+                       size_t *ret_n);
+    int (*restarts)(struct svc_store *s, int64_t run_id, struct svc_restart **ret, size_t *ret_n);
+    int (*scalar_chunks)(struct svc_store *s, int64_t series_id, svc_scalar_chunk_cb cb, void *ctx);
+    int (*tensor_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);
+    int (*blob_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);
+    /* A blob's bytes, if exp_id references it. *ret_data is freed by the caller with free(). */
+    int (*blob_get)(struct svc_store *s, const char *exp_id, const uint8_t sha[32],
+                    uint8_t **ret_data, size_t *ret_len);
+};
+
+extern const struct svc_store_ops svc_store_sqlite;
+
+void svc_series_list_free(struct svc_series_info *list, size_t n);

@@ -1,0 +1,1720 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite storage backend: the only file that includes sqlite3.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+/*
+ * One connection per thread (libmicrohttpd's pool threads, the checkpointer, admin commands),
+ * opened on first use. Writers take the lock with BEGIN IMMEDIATE and wait at most
+ * busy_timeout_ms for it. The database runs in WAL mode with synchronous=FULL, so that an
+ * acknowledged write survives a power loss. Statements are prepared once per connection.
+ */
+
+#define SCHEMA_VERSION 1
+
+static const char *const migrations[SCHEMA_VERSION] = {
+    /* 1: the first schema */
+    "CREATE TABLE users("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL DEFAULT '',"
+    "  is_admin INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created REAL NOT NULL, quota_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  used_bytes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE tokens("
+    "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  hash BLOB NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '', prefix TEXT NOT NULL,"
+    "  created REAL NOT NULL, last_used REAL, revoked REAL);"
+    "CREATE TABLE sessions("
+    "  hash BLOB PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  expires REAL NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE device_codes("
+    "  device_hash BLOB PRIMARY KEY, user_code TEXT NOT NULL UNIQUE, expires REAL NOT NULL,"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE) WITHOUT ROWID;"
+    "CREATE TABLE experiments("
+    "  id TEXT PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, description TEXT NOT NULL, visibility INTEGER NOT NULL,"
+    "  created REAL NOT NULL, updated REAL NOT NULL,"
+    "  n_scalars INTEGER NOT NULL DEFAULT 0, n_tensors INTEGER NOT NULL DEFAULT 0,"
+    "  n_blobs INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX experiments_by_owner ON experiments(owner_id, updated);"
+    "CREATE TABLE shares("
+    "  experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY(experiment_id, user_id)) WITHOUT ROWID;"
+    "CREATE TABLE runs("
+    "  id INTEGER PRIMARY KEY,"
+    "  experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, UNIQUE(experiment_id, name));"
+    "CREATE TABLE files("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  cursor INTEGER NOT NULL, PRIMARY KEY(run_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE series("
+    "  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  tag TEXT NOT NULL, plugin TEXT NOT NULL, plugin_content BLOB NOT NULL,"
+    "  display_name TEXT NOT NULL, description TEXT NOT NULL, data_class INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL, source INTEGER NOT NULL, dtype INTEGER NOT NULL,"
+    "  points INTEGER NOT NULL DEFAULT 0, min_step INTEGER, max_step INTEGER,"
+    "  UNIQUE(run_id, tag));"
+    "CREATE TABLE scalar_chunks("
+    "  series_id INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,"
+    "  PRIMARY KEY(series_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE tensors("
+    "  series_id INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL, step INTEGER NOT NULL, wall_time REAL NOT NULL,"
+    "  dtype INTEGER NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL, value_pb BLOB NOT NULL,"
+    "  PRIMARY KEY(series_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE blob_points("
+    "  series_id INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL, step INTEGER NOT NULL, wall_time REAL NOT NULL,"
+    "  meta TEXT NOT NULL, shas BLOB NOT NULL, value_pb BLOB NOT NULL,"
+    "  PRIMARY KEY(series_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE blobs(sha BLOB PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE TABLE blob_owners("
+    "  experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,"
+    "  sha BLOB NOT NULL, PRIMARY KEY(experiment_id, sha)) WITHOUT ROWID;"
+    "CREATE INDEX blob_owners_by_sha ON blob_owners(sha);"
+    "CREATE TABLE restarts("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL, step INTEGER NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counters VALUES('seq', 1);",
+};
+
+enum stmt_id {
+    Q_USER_ADD,
+    Q_USER_GET,
+    Q_USER_GET_ID,
+    Q_USER_LIST,
+    Q_USER_DISABLE,
+    Q_USER_PASSWORD,
+    Q_TOKEN_ADD,
+    Q_TOKEN_LOOKUP,
+    Q_TOKEN_REVOKE,
+    Q_TOKEN_LIST,
+    Q_SESSION_ADD,
+    Q_SESSION_LOOKUP,
+    Q_SESSION_DELETE,
+    Q_DEVICE_ADD,
+    Q_DEVICE_APPROVE,
+    Q_DEVICE_GET,
+    Q_DEVICE_DELETE,
+    Q_DEVICE_PURGE,
+    Q_EXP_CREATE,
+    Q_EXP_GET,
+    Q_EXP_UPDATE,
+    Q_EXP_DELETE,
+    Q_EXP_LIST,
+    Q_EXP_COUNTS,
+    Q_EXP_BUMP,
+    Q_SHARE_ADD,
+    Q_SHARE_DEL,
+    Q_SHARE_CHECK,
+    Q_RUN_GET,
+    Q_RUN_ADD,
+    Q_FILE_GET,
+    Q_FILE_SET,
+    Q_SERIES_GET,
+    Q_SERIES_ADD,
+    Q_SERIES_BUMP,
+    Q_CHUNK_ADD,
+    Q_TENSOR_ADD,
+    Q_BLOBPT_ADD,
+    Q_BLOB_ADD,
+    Q_BLOB_OWN,
+    Q_RESTART_ADD,
+    Q_SEQ_GET,
+    Q_SEQ_SET,
+    Q_USER_USED,
+    Q_CURSORS,
+    Q_RUN_DELETE,
+    Q_SERIES_LIST,
+    Q_RESTARTS,
+    Q_CHUNKS,
+    Q_TENSORS,
+    Q_BLOBPTS,
+    Q_BLOB_GET,
+    Q_BLOB_GC,
+    Q_EXP_RECOUNT,
+    Q__COUNT
+};
+
+#define USER_COLS                                                                                  \
+    "u.id, u.name, u.disabled, u.is_admin, u.created, u.quota_bytes, u.used_bytes, "               \
+    "u.password_hash"
+#define EXP_COLS                                                                                   \
+    "e.id, e.owner_id, u.name, e.name, e.description, e.visibility, e.created, e.updated,"         \
+    " e.n_scalars, e.n_tensors, e.n_blobs, e.bytes,"                                               \
+    " (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id),"                                 \
+    " (SELECT COUNT(*) FROM series s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = e.id)"
+
+static const char *const sql[Q__COUNT] = {
+    [Q_USER_ADD] =
+        "INSERT INTO users(name, password_hash, is_admin, created) VALUES(?1, ?2, ?3, ?4)",
+    [Q_USER_GET] = "SELECT " USER_COLS " FROM users u WHERE u.name = ?1",
+    [Q_USER_GET_ID] = "SELECT " USER_COLS " FROM users u WHERE u.id = ?1",
+    [Q_USER_LIST] = "SELECT " USER_COLS " FROM users u ORDER BY u.name",
+    [Q_USER_DISABLE] = "UPDATE users SET disabled = ?2 WHERE name = ?1",
+    [Q_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+    [Q_TOKEN_ADD] =
+        "INSERT INTO tokens(user_id, hash, name, prefix, created) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [Q_TOKEN_LOOKUP] = "SELECT t.id, " USER_COLS " FROM tokens t JOIN users u ON u.id = t.user_id"
+                       " WHERE t.hash = ?1 AND t.revoked IS NULL AND u.disabled = 0",
+    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+    [Q_TOKEN_LIST] = "SELECT t.id, t.user_id, u.name, t.name, t.prefix, t.created, t.last_used,"
+                     " t.revoked FROM tokens t JOIN users u ON u.id = t.user_id"
+                     " WHERE ?1 IS NULL OR u.name = ?1 ORDER BY t.id",
+    [Q_SESSION_ADD] = "INSERT INTO sessions(hash, user_id, expires) VALUES(?1, ?2, ?3)",
+    [Q_SESSION_LOOKUP] = "SELECT " USER_COLS " FROM sessions s JOIN users u ON u.id = s.user_id"
+                         " WHERE s.hash = ?1 AND s.expires > ?2 AND u.disabled = 0",
+    [Q_SESSION_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
+    [Q_DEVICE_ADD] = "INSERT INTO device_codes(device_hash, user_code, expires) VALUES(?1, ?2, ?3)",
+    [Q_DEVICE_APPROVE] = "UPDATE device_codes SET user_id = ?2 WHERE user_code = ?1"
+                         " AND expires > ?3 AND user_id IS NULL",
+    [Q_DEVICE_GET] = "SELECT user_id, expires FROM device_codes WHERE device_hash = ?1",
+    [Q_DEVICE_DELETE] = "DELETE FROM device_codes WHERE device_hash = ?1",
+    [Q_DEVICE_PURGE] = "DELETE FROM device_codes WHERE expires < ?1",
+    [Q_EXP_CREATE] = "INSERT INTO experiments(id, owner_id, name, description, visibility, created,"
+                     " updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    [Q_EXP_GET] = "SELECT " EXP_COLS " FROM experiments e JOIN users u ON u.id = e.owner_id"
+                  " WHERE e.id = ?1",
+    [Q_EXP_UPDATE] = "UPDATE experiments SET name = ?2, description = ?3, visibility = ?4,"
+                     " updated = ?5 WHERE id = ?1",
+    [Q_EXP_DELETE] = "DELETE FROM experiments WHERE id = ?1",
+    [Q_EXP_LIST] = "SELECT " EXP_COLS " FROM experiments e JOIN users u ON u.id = e.owner_id"
+                   " WHERE e.owner_id = ?1 AND (?2 = 0 OR e.visibility = 2)"
+                   " ORDER BY e.updated DESC",
+    [Q_EXP_COUNTS] = "SELECT owner_id FROM experiments WHERE id = ?1",
+    [Q_EXP_BUMP] = "UPDATE experiments SET updated = ?2, n_scalars = n_scalars + ?3,"
+                   " n_tensors = n_tensors + ?4, n_blobs = n_blobs + ?5, bytes = bytes + ?6"
+                   " WHERE id = ?1",
+    [Q_SHARE_ADD] = "INSERT OR IGNORE INTO shares(experiment_id, user_id) VALUES(?1, ?2)",
+    [Q_SHARE_DEL] = "DELETE FROM shares WHERE experiment_id = ?1 AND user_id = ?2",
+    [Q_SHARE_CHECK] = "SELECT 1 FROM shares WHERE experiment_id = ?1 AND user_id = ?2",
+    [Q_RUN_GET] = "SELECT id FROM runs WHERE experiment_id = ?1 AND name = ?2",
+    [Q_RUN_ADD] = "INSERT INTO runs(experiment_id, name) VALUES(?1, ?2)",
+    [Q_FILE_GET] = "SELECT cursor FROM files WHERE run_id = ?1 AND name = ?2",
+    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor",
+    [Q_SERIES_GET] = "SELECT id FROM series WHERE run_id = ?1 AND tag = ?2",
+    [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, plugin_content, display_name,"
+                     " description, data_class, kind, source, dtype)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_SERIES_BUMP] = "UPDATE series SET points = points + ?2,"
+                      " min_step = min(coalesce(min_step, ?3), ?3),"
+                      " max_step = max(coalesce(max_step, ?4), ?4) WHERE id = ?1",
+    [Q_CHUNK_ADD] = "INSERT INTO scalar_chunks(series_id, seq, n, data) VALUES(?1, ?2, ?3, ?4)",
+    [Q_TENSOR_ADD] = "INSERT INTO tensors(series_id, seq, step, wall_time, dtype, shape, data,"
+                     " value_pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_BLOBPT_ADD] = "INSERT INTO blob_points(series_id, seq, step, wall_time, meta, shas,"
+                     " value_pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_BLOB_ADD] = "INSERT INTO blobs(sha, size, data) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    [Q_BLOB_OWN] = "INSERT OR IGNORE INTO blob_owners(experiment_id, sha) VALUES(?1, ?2)",
+    [Q_RESTART_ADD] = "INSERT OR IGNORE INTO restarts(run_id, seq, step) VALUES(?1, ?2, ?3)",
+    [Q_SEQ_GET] = "SELECT value FROM counters WHERE name = 'seq'",
+    [Q_SEQ_SET] = "UPDATE counters SET value = ?1 WHERE name = 'seq'",
+    [Q_USER_USED] = "UPDATE users SET used_bytes = max(0, used_bytes + ?2) WHERE id = ?1",
+    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor FROM files f JOIN runs r ON r.id = f.run_id"
+                  " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
+    [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
+    [Q_SERIES_LIST] = "SELECT s.id, s.run_id, r.name, s.tag, s.plugin, s.display_name,"
+                      " s.description, s.plugin_content, s.data_class, s.kind, s.source, s.dtype,"
+                      " s.points, coalesce(s.min_step, 0), coalesce(s.max_step, 0)"
+                      " FROM series s JOIN runs r ON r.id = s.run_id"
+                      " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
+    [Q_RESTARTS] = "SELECT seq, step FROM restarts WHERE run_id = ?1 ORDER BY seq",
+    [Q_CHUNKS] = "SELECT seq, n, data FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
+    [Q_TENSORS] = "SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
+                  " WHERE series_id = ?1 ORDER BY seq",
+    [Q_BLOBPTS] = "SELECT seq, step, wall_time, meta, shas, value_pb FROM blob_points"
+                  " WHERE series_id = ?1 ORDER BY seq",
+    [Q_BLOB_GET] = "SELECT b.data FROM blobs b JOIN blob_owners o ON o.sha = b.sha"
+                   " WHERE o.experiment_id = ?1 AND o.sha = ?2",
+    [Q_BLOB_GC] = "DELETE FROM blobs WHERE NOT EXISTS"
+                  " (SELECT 1 FROM blob_owners o WHERE o.sha = blobs.sha)",
+    [Q_EXP_RECOUNT] =
+        "UPDATE experiments SET"
+        " n_scalars = coalesce((SELECT sum(c.n) FROM scalar_chunks c JOIN series s ON s.id ="
+        "  c.series_id JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = ?1), 0),"
+        " n_tensors = (SELECT count(*) FROM tensors t JOIN series s ON s.id = t.series_id"
+        "  JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = ?1),"
+        " n_blobs = (SELECT count(*) FROM blob_points b JOIN series s ON s.id = b.series_id"
+        "  JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = ?1),"
+        " updated = ?2 WHERE id = ?1",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[Q__COUNT];
+    struct conn *next;
+};
+
+struct svc_store {
+    char *path;
+    struct svc_store_options opt;
+    pthread_key_t key;
+    pthread_mutex_t lock; /* guards conns */
+    struct conn *conns;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The one place SQLite result codes become errnos. */
+static int err_of(sqlite3 *db, int rc, const char *what)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_FULL:
+        svc_log_error("sqlite: %s: the disk is full", what);
+        return -ENOSPC;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_TOOBIG:
+        return -E2BIG;
+    default:
+        svc_log_error("sqlite: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                      rc);
+        return -EIO;
+    }
+}
+
+static void conn_free(struct conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static int exec(sqlite3 *db, const char *q)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, q, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        svc_log_error("sqlite: %s: %s", q, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    return err_of(db, rc, "exec");
+}
+
+static int conn_open(struct svc_store *s, struct conn **ret)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int flags =
+        s->opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(s->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        svc_log_error("sqlite: cannot open %s: %s", s->path,
+                      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_free(c);
+        return rc == SQLITE_CANTOPEN ? -ENOENT : -EIO;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : 5000);
+    int err = exec(c->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                          " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+                          " PRAGMA cache_size = -16384;");
+    if (err < 0 && !s->opt.read_only) {
+        conn_free(c);
+        return err;
+    }
+    *ret = c;
+    return 0;
+}
+
+static void conn_release(void *p)
+{
+    (void)p; /* connections are closed by close(), which knows them all */
+}
+
+static struct conn *conn_get(struct svc_store *s)
+{
+    struct conn *c = pthread_getspecific(s->key);
+    if (c)
+        return c;
+    if (conn_open(s, &c) < 0)
+        return NULL;
+    pthread_setspecific(s->key, c);
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    return c;
+}
+
+/* A reset, cleared statement; NULL (after logging) if it cannot be prepared. */
+static sqlite3_stmt *st(struct conn *c, enum stmt_id id)
+{
+    if (!c->stmt[id]) {
+        int rc =
+            sqlite3_prepare_v3(c->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id], NULL);
+        if (rc != SQLITE_OK) {
+            svc_log_error("sqlite: preparing statement %d: %s", (int)id, sqlite3_errmsg(c->db));
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->stmt[id]);
+    sqlite3_clear_bindings(c->stmt[id]);
+    return c->stmt[id];
+}
+
+/* Runs a statement that returns no rows; returns 0 or -errno. */
+static int run(struct conn *c, sqlite3_stmt *q)
+{
+    if (!q)
+        return -EIO;
+    int rc = sqlite3_step(q);
+    int err = err_of(c->db, rc, sqlite3_sql(q));
+    sqlite3_reset(q);
+    return err;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *q, int col)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static void read_user(sqlite3_stmt *q, int col, struct svc_user *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->id = sqlite3_column_int64(q, col);
+    copy_text(u->name, sizeof(u->name), q, col + 1);
+    u->disabled = sqlite3_column_int(q, col + 2) != 0;
+    u->is_admin = sqlite3_column_int(q, col + 3) != 0;
+    u->created = sqlite3_column_double(q, col + 4);
+    u->quota_bytes = (uint64_t)sqlite3_column_int64(q, col + 5);
+    u->used_bytes = (uint64_t)sqlite3_column_int64(q, col + 6);
+    copy_text(u->password_hash, sizeof(u->password_hash), q, col + 7);
+}
+
+static void read_experiment(sqlite3_stmt *q, struct svc_experiment *e)
+{
+    memset(e, 0, sizeof(*e));
+    copy_text(e->id, sizeof(e->id), q, 0);
+    e->owner_id = sqlite3_column_int64(q, 1);
+    copy_text(e->owner, sizeof(e->owner), q, 2);
+    copy_text(e->name, sizeof(e->name), q, 3);
+    copy_text(e->description, sizeof(e->description), q, 4);
+    e->visibility = (enum svc_visibility)sqlite3_column_int(q, 5);
+    e->created = sqlite3_column_double(q, 6);
+    e->updated = sqlite3_column_double(q, 7);
+    e->usage.scalars = (uint64_t)sqlite3_column_int64(q, 8);
+    e->usage.tensors = (uint64_t)sqlite3_column_int64(q, 9);
+    e->usage.blobs = (uint64_t)sqlite3_column_int64(q, 10);
+    e->usage.bytes = (uint64_t)sqlite3_column_int64(q, 11);
+    e->usage.runs = (uint64_t)sqlite3_column_int64(q, 12);
+    e->usage.tags = (uint64_t)sqlite3_column_int64(q, 13);
+}
+
+/* Steps a one-row query; returns 1 with a row, 0 without, or -errno. */
+static int one(struct conn *c, sqlite3_stmt *q)
+{
+    if (!q)
+        return -EIO;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        return 1;
+    int err = err_of(c->db, rc, sqlite3_sql(q));
+    sqlite3_reset(q);
+    return err;
+}
+
+#define CONN(s)                                                                                    \
+    struct conn *c = conn_get(s);                                                                  \
+    if (!c)                                                                                        \
+        return -EIO;
+
+static int begin(struct conn *c)
+{
+    return exec(c->db, "BEGIN IMMEDIATE");
+}
+
+static int end(struct conn *c, int err)
+{
+    if (err < 0) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    int e = exec(c->db, "COMMIT");
+    if (e < 0)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
+
+static int is_nfs(const char *path)
+{
+    /* A database on NFS corrupts under SQLite's locking: refuse it (BAD-INPUTS 34). */
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        snprintf(dir, sizeof(dir), ".");
+    struct statfs sf;
+    if (statfs(dir, &sf) != 0)
+        return 0;
+    return sf.f_type == 0x6969 /* NFS_SUPER_MAGIC */ || sf.f_type == (long)0xff534d42 /* CIFS */ ||
+           sf.f_type == 0x517b /* SMB */;
+}
+
+static int sq_open(const char *path, const struct svc_store_options *opt, struct svc_store **ret)
+{
+    if (is_nfs(path)) {
+        svc_log_error("the database %s is on a network filesystem (NFS or SMB), where SQLite's "
+                      "locks do not hold; put it on a local disk",
+                      path);
+        return -EINVAL;
+    }
+    struct svc_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->path = strdup(path);
+    if (opt)
+        s->opt = *opt;
+    if (!s->path || pthread_key_create(&s->key, conn_release) != 0) {
+        free(s->path);
+        free(s);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    if (!conn_get(s)) {
+        pthread_key_delete(s->key);
+        pthread_mutex_destroy(&s->lock);
+        free(s->path);
+        free(s);
+        return -EIO;
+    }
+    *ret = s;
+    return 0;
+}
+
+static void sq_close(struct svc_store *s)
+{
+    if (!s)
+        return;
+    struct conn *c = s->conns;
+    while (c) {
+        struct conn *next = c->next;
+        conn_free(c);
+        c = next;
+    }
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static int sq_migrate(struct svc_store *s, int *ret_from, int *ret_to)
+{
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    sqlite3_stmt *q = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version > SCHEMA_VERSION) {
+        svc_log_error("the database is at schema version %d, newer than this server's %d; "
+                      "upgrade tbdev-server",
+                      version, SCHEMA_VERSION);
+        return end(c, -EPROTO);
+    }
+    if (ret_from)
+        *ret_from = version;
+    for (int v = version; v < SCHEMA_VERSION && err == 0; v++) {
+        err = exec(c->db, migrations[v]);
+        if (err == 0) {
+            char pragma[64];
+            snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+            err = exec(c->db, pragma);
+        }
+    }
+    if (ret_to)
+        *ret_to = SCHEMA_VERSION;
+    return end(c, err);
+}
+
+static int sq_checkpoint(struct svc_store *s)
+{
+    CONN(s);
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (rc == SQLITE_BUSY)
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    return err_of(c->db, rc, "checkpoint");
+}
+
+static int sq_backup(struct svc_store *s, const char *to_path)
+{
+    CONN(s);
+    sqlite3 *dst = NULL;
+    int rc = sqlite3_open_v2(to_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        int err = err_of(dst, rc, "backup open");
+        sqlite3_close_v2(dst);
+        return err ? err : -EIO;
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", c->db, "main");
+    if (!b) {
+        int err = err_of(dst, sqlite3_errcode(dst), "backup init");
+        sqlite3_close_v2(dst);
+        return err ? err : -EIO;
+    }
+    /* Copy in steps, so that writers are not held off for the whole copy. */
+    do {
+        rc = sqlite3_backup_step(b, 1024);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            sqlite3_sleep(20);
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+    int err = rc == SQLITE_DONE ? 0 : err_of(dst, rc, "backup");
+    if (!err)
+        err = exec(dst, "PRAGMA journal_mode = DELETE");
+    sqlite3_close_v2(dst);
+    return err;
+}
+
+static int sq_integrity(struct svc_store *s, char *msg, size_t len)
+{
+    CONN(s);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "PRAGMA integrity_check", -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return err_of(c->db, rc, "integrity_check");
+    int ok = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        copy_text(msg, len, q, 0);
+        ok = !strcmp(msg, "ok");
+    }
+    sqlite3_finalize(q);
+    return ok ? 0 : -EIO;
+}
+
+static int sq_user_add(struct svc_store *s, const char *name, const char *hash, bool admin,
+                       int64_t *ret_id)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_USER_ADD);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, name);
+    bind_text(q, 2, hash ? hash : "");
+    sqlite3_bind_int(q, 3, admin);
+    sqlite3_bind_double(q, 4, now_s());
+    int err = run(c, q);
+    if (!err && ret_id)
+        *ret_id = sqlite3_last_insert_rowid(c->db);
+    return err;
+}
+
+static int user_query(struct svc_store *s, enum stmt_id id, const char *name, int64_t uid,
+                      struct svc_user *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, id);
+    if (!q)
+        return -EIO;
+    if (name)
+        bind_text(q, 1, name);
+    else
+        sqlite3_bind_int64(q, 1, uid);
+    int r = one(c, q);
+    if (r == 1) {
+        read_user(q, 0, ret);
+        sqlite3_reset(q);
+        return 0;
+    }
+    return r < 0 ? r : -ENOENT;
+}
+
+static int sq_user_get(struct svc_store *s, const char *name, struct svc_user *ret)
+{
+    return user_query(s, Q_USER_GET, name, 0, ret);
+}
+
+static int sq_user_get_id(struct svc_store *s, int64_t id, struct svc_user *ret)
+{
+    return user_query(s, Q_USER_GET_ID, NULL, id, ret);
+}
+
+static int sq_user_list(struct svc_store *s, int (*cb)(void *, const struct svc_user *), void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_USER_LIST);
+    if (!q)
+        return -EIO;
+    int rc, n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct svc_user u;
+        read_user(q, 0, &u);
+        n++;
+        if (cb(ctx, &u))
+            break;
+    }
+    int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "user list");
+    sqlite3_reset(q);
+    return err < 0 ? err : n;
+}
+
+static int update_by_name(struct svc_store *s, enum stmt_id id, const char *name, int int_val,
+                          const char *text_val)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, id);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, name);
+    if (text_val)
+        bind_text(q, 2, text_val);
+    else
+        sqlite3_bind_int(q, 2, int_val);
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
+static int sq_user_set_disabled(struct svc_store *s, const char *name, bool disabled)
+{
+    return update_by_name(s, Q_USER_DISABLE, name, disabled, NULL);
+}
+
+static int sq_user_set_password(struct svc_store *s, const char *name, const char *hash)
+{
+    return update_by_name(s, Q_USER_PASSWORD, name, 0, hash);
+}
+
+static int sq_token_add(struct svc_store *s, int64_t user_id, const uint8_t hash[32],
+                        const char *name, const char *prefix, int64_t *ret_id)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_TOKEN_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, user_id);
+    sqlite3_bind_blob(q, 2, hash, 32, SQLITE_STATIC);
+    bind_text(q, 3, name ? name : "");
+    bind_text(q, 4, prefix);
+    sqlite3_bind_double(q, 5, now_s());
+    int err = run(c, q);
+    if (!err && ret_id)
+        *ret_id = sqlite3_last_insert_rowid(c->db);
+    return err;
+}
+
+static int sq_token_lookup(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret,
+                           int64_t *ret_token)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_TOKEN_LOOKUP);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    int r = one(c, q);
+    if (r == 1) {
+        if (ret_token)
+            *ret_token = sqlite3_column_int64(q, 0);
+        read_user(q, 1, ret);
+        sqlite3_reset(q);
+        return 0;
+    }
+    return r < 0 ? r : -ENOENT;
+}
+
+static int sq_token_revoke(struct svc_store *s, int64_t id)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_TOKEN_REVOKE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_double(q, 2, now_s());
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
+static int sq_token_list(struct svc_store *s, const char *user,
+                         int (*cb)(void *, const struct svc_token_info *), void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_TOKEN_LIST);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, user);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct svc_token_info t = {0};
+        t.id = sqlite3_column_int64(q, 0);
+        t.user_id = sqlite3_column_int64(q, 1);
+        copy_text(t.user, sizeof(t.user), q, 2);
+        copy_text(t.name, sizeof(t.name), q, 3);
+        copy_text(t.prefix, sizeof(t.prefix), q, 4);
+        t.created = sqlite3_column_double(q, 5);
+        t.last_used = sqlite3_column_double(q, 6);
+        t.revoked = sqlite3_column_double(q, 7);
+        n++;
+        if (cb(ctx, &t))
+            break;
+    }
+    int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "token list");
+    sqlite3_reset(q);
+    return err < 0 ? err : n;
+}
+
+static int sq_session_add(struct svc_store *s, const uint8_t hash[32], int64_t uid, double exp)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SESSION_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, uid);
+    sqlite3_bind_double(q, 3, exp);
+    return run(c, q);
+}
+
+static int sq_session_lookup(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SESSION_LOOKUP);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_double(q, 2, now_s());
+    int r = one(c, q);
+    if (r == 1) {
+        read_user(q, 0, ret);
+        sqlite3_reset(q);
+        return 0;
+    }
+    return r < 0 ? r : -ENOENT;
+}
+
+static int sq_session_delete(struct svc_store *s, const uint8_t hash[32])
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SESSION_DELETE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    return run(c, q);
+}
+
+static int sq_device_add(struct svc_store *s, const uint8_t hash[32], const char *code, double exp)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_DEVICE_PURGE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_double(q, 1, now_s());
+    run(c, q);
+    q = st(c, Q_DEVICE_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    bind_text(q, 2, code);
+    sqlite3_bind_double(q, 3, exp);
+    return run(c, q);
+}
+
+static int sq_device_approve(struct svc_store *s, const char *code, int64_t uid)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_DEVICE_APPROVE);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, code);
+    sqlite3_bind_int64(q, 2, uid);
+    sqlite3_bind_double(q, 3, now_s());
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
+static int sq_device_take(struct svc_store *s, const uint8_t hash[32], double now,
+                          struct svc_user *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_DEVICE_GET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    int r = one(c, q);
+    if (r <= 0)
+        return r < 0 ? r : -ENOENT;
+    bool approved = sqlite3_column_type(q, 0) != SQLITE_NULL;
+    int64_t uid = sqlite3_column_int64(q, 0);
+    double expires = sqlite3_column_double(q, 1);
+    sqlite3_reset(q);
+    if (expires <= now)
+        return -ENOENT;
+    if (!approved)
+        return 0;
+    q = st(c, Q_DEVICE_DELETE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    int err = run(c, q);
+    if (err < 0)
+        return err;
+    if (sqlite3_changes(c->db) == 0)
+        return -ENOENT; /* another poll took it first */
+    err = sq_user_get_id(s, uid, ret);
+    return err < 0 ? err : 1;
+}
+
+static int sq_exp_create(struct svc_store *s, const struct svc_experiment *e)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_EXP_CREATE);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, e->id);
+    sqlite3_bind_int64(q, 2, e->owner_id);
+    bind_text(q, 3, e->name);
+    bind_text(q, 4, e->description);
+    sqlite3_bind_int(q, 5, e->visibility);
+    sqlite3_bind_double(q, 6, e->created);
+    return run(c, q);
+}
+
+static int sq_exp_get(struct svc_store *s, const char *id, struct svc_experiment *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_EXP_GET);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, id);
+    int r = one(c, q);
+    if (r == 1) {
+        read_experiment(q, ret);
+        sqlite3_reset(q);
+        return 0;
+    }
+    return r < 0 ? r : -ENOENT;
+}
+
+static int sq_exp_update(struct svc_store *s, const struct svc_experiment *e)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_EXP_UPDATE);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, e->id);
+    bind_text(q, 2, e->name);
+    bind_text(q, 3, e->description);
+    sqlite3_bind_int(q, 4, e->visibility);
+    sqlite3_bind_double(q, 5, now_s());
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
+static int sq_exp_delete(struct svc_store *s, const char *id)
+{
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    sqlite3_stmt *q = st(c, Q_EXP_COUNTS);
+    if (!q)
+        return end(c, -EIO);
+    bind_text(q, 1, id);
+    int r = one(c, q);
+    if (r <= 0)
+        return end(c, r < 0 ? r : -ENOENT);
+    sqlite3_reset(q);
+    struct svc_experiment e;
+    err = sq_exp_get(s, id, &e);
+    if (!err) {
+        q = st(c, Q_USER_USED);
+        sqlite3_bind_int64(q, 1, e.owner_id);
+        sqlite3_bind_int64(q, 2, -(int64_t)e.usage.bytes);
+        err = run(c, q);
+    }
+    if (!err) {
+        q = st(c, Q_EXP_DELETE);
+        bind_text(q, 1, id);
+        err = run(c, q);
+    }
+    if (!err)
+        err = run(c, st(c, Q_BLOB_GC));
+    return end(c, err);
+}
+
+static int sq_exp_list(struct svc_store *s, int64_t owner, bool public_only,
+                       int (*cb)(void *, const struct svc_experiment *), void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_EXP_LIST);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, owner);
+    sqlite3_bind_int(q, 2, public_only);
+    int rc, n = 0;
+    struct svc_experiment *e = malloc(sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_experiment(q, e);
+        n++;
+        if (cb(ctx, e))
+            break;
+    }
+    free(e);
+    int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "experiment list");
+    sqlite3_reset(q);
+    return err < 0 ? err : n;
+}
+
+static int sq_share_set(struct svc_store *s, const char *exp, int64_t uid, bool shared)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, shared ? Q_SHARE_ADD : Q_SHARE_DEL);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    sqlite3_bind_int64(q, 2, uid);
+    return run(c, q);
+}
+
+static int sq_share_check(struct svc_store *s, const char *exp, int64_t uid)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SHARE_CHECK);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    sqlite3_bind_int64(q, 2, uid);
+    int r = one(c, q);
+    sqlite3_reset(q);
+    return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+/* --- write_batch --- */
+
+struct wb {
+    struct conn *c;
+    const char *exp;
+    struct svc_batch *b;
+    int64_t *run_ids;
+    int64_t seq;
+    uint64_t n_scalars, n_tensors, n_blobs;
+    /* per-series scalar buffers, flushed into chunks */
+    uint8_t **sbuf;
+    size_t *sbuf_n, *sbuf_cap;
+    int64_t *smin, *smax;
+    uint64_t *spoints;
+};
+
+static int run_id(struct wb *w, uint32_t r, int64_t *ret)
+{
+    if (w->run_ids[r]) {
+        *ret = w->run_ids[r];
+        return 0;
+    }
+    struct conn *c = w->c;
+    sqlite3_stmt *q = st(c, Q_RUN_GET);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, w->exp);
+    bind_text(q, 2, w->b->runs[r]);
+    int rr = one(c, q);
+    if (rr < 0)
+        return rr;
+    if (rr == 1) {
+        w->run_ids[r] = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+    } else {
+        q = st(c, Q_RUN_ADD);
+        bind_text(q, 1, w->exp);
+        bind_text(q, 2, w->b->runs[r]);
+        int err = run(c, q);
+        if (err < 0)
+            return err;
+        w->run_ids[r] = sqlite3_last_insert_rowid(c->db);
+    }
+    *ret = w->run_ids[r];
+    return 0;
+}
+
+static int series_id(struct wb *w, uint32_t i, int64_t *ret)
+{
+    struct svc_series_def *d = &w->b->series[i];
+    if (d->id) {
+        *ret = d->id;
+        return 0;
+    }
+    int64_t rid;
+    int err = run_id(w, d->run, &rid);
+    if (err < 0)
+        return err;
+    struct conn *c = w->c;
+    sqlite3_stmt *q = st(c, Q_SERIES_GET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    bind_text(q, 2, d->tag);
+    int r = one(c, q);
+    if (r < 0)
+        return r;
+    if (r == 1) {
+        d->id = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+    } else {
+        q = st(c, Q_SERIES_ADD);
+        sqlite3_bind_int64(q, 1, rid);
+        bind_text(q, 2, d->tag);
+        bind_text(q, 3, d->plugin);
+        sqlite3_bind_blob(q, 4, d->plugin_content.data ? (const void *)d->plugin_content.data : "",
+                          (int)d->plugin_content.len, SQLITE_STATIC);
+        bind_text(q, 5, d->display_name);
+        bind_text(q, 6, d->description);
+        sqlite3_bind_int(q, 7, d->data_class);
+        sqlite3_bind_int(q, 8, d->kind);
+        sqlite3_bind_int(q, 9, d->source);
+        sqlite3_bind_int(q, 10, d->dtype);
+        err = run(c, q);
+        if (err < 0)
+            return err;
+        d->id = sqlite3_last_insert_rowid(c->db);
+    }
+    *ret = d->id;
+    return 0;
+}
+
+static int flush_series(struct wb *w, uint32_t i)
+{
+    size_t n = w->sbuf_n[i];
+    if (!n)
+        return 0;
+    int64_t sid;
+    int err = series_id(w, i, &sid);
+    if (err < 0)
+        return err;
+    for (size_t at = 0; at < n; at += SVC_SCALAR_CHUNK_POINTS) {
+        size_t k = n - at < SVC_SCALAR_CHUNK_POINTS ? n - at : SVC_SCALAR_CHUNK_POINTS;
+        sqlite3_stmt *q = st(w->c, Q_CHUNK_ADD);
+        if (!q)
+            return -EIO;
+        sqlite3_bind_int64(q, 1, sid);
+        sqlite3_bind_int64(q, 2, w->seq++);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)k);
+        sqlite3_bind_blob(q, 4, w->sbuf[i] + at * SVC_SCALAR_POINT_BYTES,
+                          (int)(k * SVC_SCALAR_POINT_BYTES), SQLITE_STATIC);
+        err = run(w->c, q);
+        if (err < 0)
+            return err;
+    }
+    w->sbuf_n[i] = 0;
+    return 0;
+}
+
+static int flush_run(struct wb *w, uint32_t run)
+{
+    for (uint32_t i = 0; i < w->b->n_series; i++)
+        if (w->b->series[i].run == run) {
+            int err = flush_series(w, i);
+            if (err < 0)
+                return err;
+        }
+    return 0;
+}
+
+static int add_scalar(struct wb *w, const struct svc_item *it)
+{
+    uint32_t i = it->series;
+    if (w->sbuf_n[i] == w->sbuf_cap[i]) {
+        size_t cap = w->sbuf_cap[i] ? 2 * w->sbuf_cap[i] : 64;
+        uint8_t *p = realloc(w->sbuf[i], cap * SVC_SCALAR_POINT_BYTES);
+        if (!p)
+            return -ENOMEM;
+        w->sbuf[i] = p;
+        w->sbuf_cap[i] = cap;
+    }
+    uint8_t *p = w->sbuf[i] + w->sbuf_n[i]++ * SVC_SCALAR_POINT_BYTES;
+    memcpy(p, &it->step, 8);
+    memcpy(p + 8, &it->wall_time, 8);
+    memcpy(p + 16, &it->value, 8);
+    w->n_scalars++;
+    return 0;
+}
+
+static void note_step(struct wb *w, const struct svc_item *it)
+{
+    uint32_t i = it->series;
+    if (!w->spoints[i]++) {
+        w->smin[i] = w->smax[i] = it->step;
+        return;
+    }
+    if (it->step < w->smin[i])
+        w->smin[i] = it->step;
+    if (it->step > w->smax[i])
+        w->smax[i] = it->step;
+}
+
+static int add_tensor(struct wb *w, const struct svc_item *it)
+{
+    int64_t sid;
+    int err = series_id(w, it->series, &sid);
+    if (err < 0)
+        return err;
+    sqlite3_stmt *q = st(w->c, Q_TENSOR_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    sqlite3_bind_int64(q, 2, w->seq++);
+    sqlite3_bind_int64(q, 3, it->step);
+    sqlite3_bind_double(q, 4, it->wall_time);
+    sqlite3_bind_int(q, 5, it->dtype);
+    bind_text(q, 6, it->shape ? it->shape : "?");
+    sqlite3_bind_blob(q, 7, it->data.data ? (const void *)it->data.data : "", (int)it->data.len,
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(q, 8, it->value_pb.data ? (const void *)it->value_pb.data : "",
+                      (int)it->value_pb.len, SQLITE_STATIC);
+    w->n_tensors++;
+    return run(w->c, q);
+}
+
+static int add_blobs(struct wb *w, const struct svc_item *it)
+{
+    int64_t sid;
+    int err = series_id(w, it->series, &sid);
+    if (err < 0)
+        return err;
+    for (size_t k = 0; k < it->n_blobs; k++) {
+        sqlite3_stmt *q = st(w->c, Q_BLOB_ADD);
+        if (!q)
+            return -EIO;
+        sqlite3_bind_blob(q, 1, it->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->blobs[k].len);
+        sqlite3_bind_blob(q, 3, it->blobs[k].data ? (const void *)it->blobs[k].data : "",
+                          (int)it->blobs[k].len, SQLITE_STATIC);
+        if ((err = run(w->c, q)) < 0)
+            return err;
+        q = st(w->c, Q_BLOB_OWN);
+        bind_text(q, 1, w->exp);
+        sqlite3_bind_blob(q, 2, it->shas[k], 32, SQLITE_STATIC);
+        if ((err = run(w->c, q)) < 0)
+            return err;
+    }
+    sqlite3_stmt *q = st(w->c, Q_BLOBPT_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    sqlite3_bind_int64(q, 2, w->seq++);
+    sqlite3_bind_int64(q, 3, it->step);
+    sqlite3_bind_double(q, 4, it->wall_time);
+    bind_text(q, 5, it->meta ? it->meta : "{}");
+    sqlite3_bind_blob(q, 6, it->n_blobs ? (const void *)it->shas : "", (int)(32 * it->n_blobs),
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(q, 7, it->value_pb.data ? (const void *)it->value_pb.data : "",
+                      (int)it->value_pb.len, SQLITE_STATIC);
+    w->n_blobs++;
+    return run(w->c, q);
+}
+
+static int add_restart(struct wb *w, const struct svc_item *it)
+{
+    /* Points of this run read before the restart must sort before it: flush them first. */
+    int err = flush_run(w, it->run);
+    if (err < 0)
+        return err;
+    int64_t rid;
+    if ((err = run_id(w, it->run, &rid)) < 0)
+        return err;
+    sqlite3_stmt *q = st(w->c, Q_RESTART_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    sqlite3_bind_int64(q, 2, w->seq++);
+    sqlite3_bind_int64(q, 3, it->step);
+    return run(w->c, q);
+}
+
+static int write_group(struct wb *w, struct svc_group *g)
+{
+    int64_t rid;
+    int err = run_id(w, g->run, &rid);
+    if (err < 0)
+        return err;
+    sqlite3_stmt *q = st(w->c, Q_FILE_GET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    bind_text(q, 2, g->file);
+    int r = one(w->c, q);
+    if (r < 0)
+        return r;
+    uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    g->cursor = cursor;
+    if (g->offset < cursor) {
+        /* Sent before and committed: acknowledge it, store nothing. */
+        g->replay = true;
+        return 0;
+    }
+    if (g->offset > cursor) {
+        w->b->gap_group = (size_t)(g - w->b->groups);
+        return -ESTALE;
+    }
+    for (size_t k = 0; k < g->n_items; k++) {
+        const struct svc_item *it = &w->b->items[g->first_item + k];
+        if (it->type != SVC_ITEM_RESTART)
+            note_step(w, it);
+        switch (it->type) {
+        case SVC_ITEM_SCALAR:
+            err = add_scalar(w, it);
+            break;
+        case SVC_ITEM_TENSOR:
+            err = add_tensor(w, it);
+            break;
+        case SVC_ITEM_BLOBS:
+            err = add_blobs(w, it);
+            break;
+        case SVC_ITEM_RESTART:
+            err = add_restart(w, it);
+            break;
+        }
+        if (err < 0)
+            return err;
+    }
+    q = st(w->c, Q_FILE_SET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    bind_text(q, 2, g->file);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)g->end_offset);
+    if ((err = run(w->c, q)) < 0)
+        return err;
+    g->cursor = g->end_offset;
+    return 0;
+}
+
+static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, uint64_t quota,
+                          struct svc_batch *b)
+{
+    CONN(s);
+    struct wb w = {.c = c, .exp = exp, .b = b};
+    size_t ns = b->n_series ? b->n_series : 1;
+    w.run_ids = calloc(b->n_runs ? b->n_runs : 1, sizeof(*w.run_ids));
+    w.sbuf = calloc(ns, sizeof(*w.sbuf));
+    w.sbuf_n = calloc(ns, sizeof(*w.sbuf_n));
+    w.sbuf_cap = calloc(ns, sizeof(*w.sbuf_cap));
+    w.smin = calloc(ns, sizeof(*w.smin));
+    w.smax = calloc(ns, sizeof(*w.smax));
+    w.spoints = calloc(ns, sizeof(*w.spoints));
+    int err = 0;
+    if (!w.run_ids || !w.sbuf || !w.sbuf_n || !w.sbuf_cap || !w.smin || !w.smax || !w.spoints) {
+        err = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < b->n_series; i++)
+        b->series[i].id = 0;
+    if ((err = begin(c)) < 0)
+        goto out;
+    struct svc_user owner_user;
+    if (quota && b->bytes && (err = sq_user_get_id(s, owner, &owner_user)) == 0 &&
+        owner_user.used_bytes + b->bytes > quota)
+        err = -EDQUOT;
+    sqlite3_stmt *q = NULL;
+    if (!err) {
+        q = st(c, Q_SEQ_GET);
+        int r = one(c, q);
+        err = r < 0 ? r : r == 0 ? -EIO : 0;
+        if (r == 1) {
+            w.seq = sqlite3_column_int64(q, 0);
+            sqlite3_reset(q);
+        }
+    }
+    bool stored = false;
+    for (size_t g = 0; !err && g < b->n_groups; g++) {
+        err = write_group(&w, &b->groups[g]);
+        stored = stored || (!err && !b->groups[g].replay);
+    }
+    for (size_t i = 0; !err && i < b->n_series; i++)
+        err = flush_series(&w, (uint32_t)i);
+    for (size_t i = 0; !err && i < b->n_series; i++) {
+        if (!w.spoints[i])
+            continue;
+        int64_t sid;
+        if ((err = series_id(&w, (uint32_t)i, &sid)) < 0)
+            break;
+        q = st(c, Q_SERIES_BUMP);
+        sqlite3_bind_int64(q, 1, sid);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)w.spoints[i]);
+        sqlite3_bind_int64(q, 3, w.smin[i]);
+        sqlite3_bind_int64(q, 4, w.smax[i]);
+        err = run(c, q);
+    }
+    if (!err && stored) {
+        q = st(c, Q_SEQ_SET);
+        sqlite3_bind_int64(q, 1, w.seq);
+        err = run(c, q);
+        if (!err) {
+            q = st(c, Q_EXP_BUMP);
+            bind_text(q, 1, exp);
+            sqlite3_bind_double(q, 2, now_s());
+            sqlite3_bind_int64(q, 3, (sqlite3_int64)w.n_scalars);
+            sqlite3_bind_int64(q, 4, (sqlite3_int64)w.n_tensors);
+            sqlite3_bind_int64(q, 5, (sqlite3_int64)w.n_blobs);
+            sqlite3_bind_int64(q, 6, (sqlite3_int64)b->bytes);
+            err = run(c, q);
+        }
+        if (!err) {
+            q = st(c, Q_USER_USED);
+            sqlite3_bind_int64(q, 1, owner);
+            sqlite3_bind_int64(q, 2, (sqlite3_int64)b->bytes);
+            err = run(c, q);
+        }
+    }
+    err = end(c, err);
+out:
+    for (size_t i = 0; w.sbuf && i < ns; i++)
+        free(w.sbuf[i]);
+    free(w.sbuf);
+    free(w.sbuf_n);
+    free(w.sbuf_cap);
+    free(w.smin);
+    free(w.smax);
+    free(w.spoints);
+    free(w.run_ids);
+    return err;
+}
+
+static int sq_cursors(struct svc_store *s, const char *exp,
+                      int (*cb)(void *, const char *, const char *, uint64_t), void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_CURSORS);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        n++;
+        if (cb(ctx, (const char *)sqlite3_column_text(q, 0),
+               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2)))
+            break;
+    }
+    int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "cursors");
+    sqlite3_reset(q);
+    return err < 0 ? err : n;
+}
+
+static int sq_run_delete(struct svc_store *s, const char *exp, const char *runname)
+{
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    sqlite3_stmt *q = st(c, Q_RUN_DELETE);
+    if (!q)
+        return end(c, -EIO);
+    bind_text(q, 1, exp);
+    bind_text(q, 2, runname);
+    err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        err = -ENOENT;
+    if (!err) {
+        q = st(c, Q_EXP_RECOUNT);
+        bind_text(q, 1, exp);
+        sqlite3_bind_double(q, 2, now_s());
+        err = run(c, q);
+    }
+    return end(c, err);
+}
+
+void svc_series_list_free(struct svc_series_info *list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].run);
+        free(list[i].tag);
+        free(list[i].plugin);
+        free(list[i].display_name);
+        free(list[i].description);
+        free(list[i].plugin_content);
+    }
+    free(list);
+}
+
+static char *dup_col(sqlite3_stmt *q, int col)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+static int sq_series_list(struct svc_store *s, const char *exp, struct svc_series_info **ret,
+                          size_t *ret_n)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SERIES_LIST);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    struct svc_series_info *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc, err = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            void *nl = realloc(list, cap * sizeof(*list));
+            if (!nl) {
+                err = -ENOMEM;
+                break;
+            }
+            list = nl;
+        }
+        struct svc_series_info *si = &list[n++];
+        memset(si, 0, sizeof(*si));
+        si->id = sqlite3_column_int64(q, 0);
+        si->run_id = sqlite3_column_int64(q, 1);
+        si->run = dup_col(q, 2);
+        si->tag = dup_col(q, 3);
+        si->plugin = dup_col(q, 4);
+        si->display_name = dup_col(q, 5);
+        si->description = dup_col(q, 6);
+        si->plugin_content_len = (size_t)sqlite3_column_bytes(q, 7);
+        si->plugin_content = malloc(si->plugin_content_len + 1);
+        if (si->plugin_content && si->plugin_content_len)
+            memcpy(si->plugin_content, sqlite3_column_blob(q, 7), si->plugin_content_len);
+        si->data_class = sqlite3_column_int(q, 8);
+        si->kind = (enum tb_kind)sqlite3_column_int(q, 9);
+        si->source = sqlite3_column_int(q, 10);
+        si->dtype = sqlite3_column_int(q, 11);
+        si->points = (uint64_t)sqlite3_column_int64(q, 12);
+        si->min_step = sqlite3_column_int64(q, 13);
+        si->max_step = sqlite3_column_int64(q, 14);
+        if (!si->run || !si->tag || !si->plugin || !si->display_name || !si->description ||
+            !si->plugin_content) {
+            err = -ENOMEM;
+            break;
+        }
+    }
+    if (!err && rc != SQLITE_DONE)
+        err = err_of(c->db, rc, "series list");
+    sqlite3_reset(q);
+    if (err < 0) {
+        svc_series_list_free(list, n);
+        return err;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+static int sq_restarts(struct svc_store *s, int64_t run, struct svc_restart **ret, size_t *ret_n)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_RESTARTS);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, run);
+    struct svc_restart *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc, err = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            void *nl = realloc(list, cap * sizeof(*list));
+            if (!nl) {
+                err = -ENOMEM;
+                break;
+            }
+            list = nl;
+        }
+        list[n].seq = sqlite3_column_int64(q, 0);
+        list[n].step = sqlite3_column_int64(q, 1);
+        n++;
+    }
+    if (!err && rc != SQLITE_DONE)
+        err = err_of(c->db, rc, "restarts");
+    sqlite3_reset(q);
+    if (err < 0) {
+        free(list);
+        return err;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+static int sq_scalar_chunks(struct svc_store *s, int64_t sid, svc_scalar_chunk_cb cb, void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_CHUNKS);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_int64(q, 1);
+        const uint8_t *data = sqlite3_column_blob(q, 2);
+        size_t len = (size_t)sqlite3_column_bytes(q, 2);
+        if (len != n * SVC_SCALAR_POINT_BYTES) {
+            svc_log_error("sqlite: scalar chunk of series %lld is %zu bytes for %zu points",
+                          (long long)sid, len, n);
+            continue;
+        }
+        if (cb(ctx, sqlite3_column_int64(q, 0), data, n))
+            break;
+    }
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : err_of(c->db, rc, "scalar chunks");
+    sqlite3_reset(q);
+    return err;
+}
+
+static int rows(struct svc_store *s, enum stmt_id id, int64_t sid, svc_tensor_row_cb cb, void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, id);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct svc_tensor_row r = {0};
+        r.seq = sqlite3_column_int64(q, 0);
+        r.step = sqlite3_column_int64(q, 1);
+        r.wall_time = sqlite3_column_double(q, 2);
+        if (id == Q_TENSORS) {
+            r.dtype = sqlite3_column_int(q, 3);
+            r.shape = (const char *)sqlite3_column_text(q, 4);
+            r.data = sqlite3_column_blob(q, 5);
+            r.len = (size_t)sqlite3_column_bytes(q, 5);
+            r.value_pb = sqlite3_column_blob(q, 6);
+            r.value_pb_len = (size_t)sqlite3_column_bytes(q, 6);
+        } else {
+            r.meta = (const char *)sqlite3_column_text(q, 3);
+            r.shas = sqlite3_column_blob(q, 4);
+            r.n_blobs = (size_t)sqlite3_column_bytes(q, 4) / 32;
+            r.value_pb = sqlite3_column_blob(q, 5);
+            r.value_pb_len = (size_t)sqlite3_column_bytes(q, 5);
+        }
+        if (cb(ctx, &r))
+            break;
+    }
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : err_of(c->db, rc, "rows");
+    sqlite3_reset(q);
+    return err;
+}
+
+static int sq_tensor_rows(struct svc_store *s, int64_t sid, svc_tensor_row_cb cb, void *ctx)
+{
+    return rows(s, Q_TENSORS, sid, cb, ctx);
+}
+
+static int sq_blob_rows(struct svc_store *s, int64_t sid, svc_tensor_row_cb cb, void *ctx)
+{
+    return rows(s, Q_BLOBPTS, sid, cb, ctx);
+}
+
+static int sq_blob_get(struct svc_store *s, const char *exp, const uint8_t sha[32], uint8_t **ret,
+                       size_t *ret_len)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_BLOB_GET);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    sqlite3_bind_blob(q, 2, sha, 32, SQLITE_STATIC);
+    int r = one(c, q);
+    if (r <= 0)
+        return r < 0 ? r : -ENOENT;
+    size_t len = (size_t)sqlite3_column_bytes(q, 0);
+    uint8_t *data = malloc(len ? len : 1);
+    if (data && len)
+        memcpy(data, sqlite3_column_blob(q, 0), len);
+    sqlite3_reset(q);
+    if (!data)
+        return -ENOMEM;
+    *ret = data;
+    *ret_len = len;
+    return 0;
+}
+
+const struct svc_store_ops svc_store_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .checkpoint = sq_checkpoint,
+    .backup = sq_backup,
+    .integrity_check = sq_integrity,
+    .user_add = sq_user_add,
+    .user_get = sq_user_get,
+    .user_get_id = sq_user_get_id,
+    .user_list = sq_user_list,
+    .user_set_disabled = sq_user_set_disabled,
+    .user_set_password = sq_user_set_password,
+    .token_add = sq_token_add,
+    .token_lookup = sq_token_lookup,
+    .token_revoke = sq_token_revoke,
+    .token_list = sq_token_list,
+    .session_add = sq_session_add,
+    .session_lookup = sq_session_lookup,
+    .session_delete = sq_session_delete,
+    .device_add = sq_device_add,
+    .device_approve = sq_device_approve,
+    .device_take = sq_device_take,
+    .experiment_create = sq_exp_create,
+    .experiment_get = sq_exp_get,
+    .experiment_update = sq_exp_update,
+    .experiment_delete = sq_exp_delete,
+    .experiment_list = sq_exp_list,
+    .share_set = sq_share_set,
+    .share_check = sq_share_check,
+    .write_batch = sq_write_batch,
+    .cursors = sq_cursors,
+    .run_delete = sq_run_delete,
+    .series_list = sq_series_list,
+    .restarts = sq_restarts,
+    .scalar_chunks = sq_scalar_chunks,
+    .tensor_rows = sq_tensor_rows,
+    .blob_rows = sq_blob_rows,
+    .blob_get = sq_blob_get,
+};
