@@ -72,6 +72,26 @@ void *tb_arena_alloc(struct tb_arena *a, size_t n)
     return p;
 }
 
+void tb_arena_mark(const struct tb_arena *a, struct tb_arena_mark *ret)
+{
+    ret->head = a->head;
+    ret->off = a->head ? a->head->off : 0;
+    ret->used = a->used;
+}
+
+void tb_arena_rewind(struct tb_arena *a, const struct tb_arena_mark *m)
+{
+    while (a->head && a->head != m->head) {
+        struct tb_arena_block *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+    if (a->head)
+        a->head->off = m->off;
+    a->used = m->used;
+    a->over = false;
+}
+
 void tb_arena_reset(struct tb_arena *a)
 {
     /* Keep one standard-size block, the oldest, and free the rest. */

@@ -39,7 +39,7 @@ static int grow(struct tb_buf *b, size_t more)
 {
     if (b->err)
         return b->err;
-    if (more > b->cap - b->len) {
+    if (more > b->cap - b->len || more >= SIZE_MAX - b->len) {
         b->err = -E2BIG;
         return b->err;
     }
@@ -49,7 +49,7 @@ static int grow(struct tb_buf *b, size_t more)
     size_t n = b->alloc ? b->alloc : 256;
     while (n < need)
         n = n > SIZE_MAX / 2 ? need : n * 2;
-    if (n > b->cap + 1)
+    if (b->cap < SIZE_MAX && n > b->cap + 1)
         n = b->cap + 1;
     uint8_t *p = realloc(b->data, n);
     if (!p) {
@@ -95,8 +95,11 @@ int tb_buf_vaddf(struct tb_buf *b, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     int n = vsnprintf(small, sizeof(small), fmt, ap2);
     va_end(ap2);
-    if (n < 0)
-        return -EINVAL;
+    if (n < 0) {
+        if (!b->err)
+            b->err = -EINVAL;
+        return b->err;
+    }
     if ((size_t)n < sizeof(small))
         return tb_buf_add(b, small, (size_t)n);
     int err = grow(b, (size_t)n);

@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 struct tb_buf {
-    uint8_t *data;  /* NUL-terminated when len > 0; owned */
+    uint8_t *data; /* NUL-terminated when len > 0; owned */
     size_t len;
     size_t alloc;
-    size_t cap;     /* appends that would pass this fail with -E2BIG */
-    int err;        /* sticky: the first failed append's -errno, 0 if none */
+    size_t cap; /* appends that would pass this fail with -E2BIG */
+    int err;    /* sticky: the first failed append's -errno, 0 if none */
 };
 
 /* Prepares an empty buffer the caller owns; cap 0 means TB_BUF_MAX. Allocates nothing. */

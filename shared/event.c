@@ -558,6 +558,10 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
 static int graph_value(struct ctx *c, enum tb_source src, const char *tag, const char *plugin,
                        ProtobufCBinaryData bytes)
 {
+    if (tag && strlen(tag) > TB_TAG_MAX) {
+        bad_value(c, tag, "its tag is longer than the limit");
+        return 0;
+    }
     struct tb_value *v = tb_arena_alloc(c->arena, sizeof(*v));
     if (!v)
         return -E2BIG;
@@ -660,7 +664,10 @@ static const char *arena_str(struct ctx *c, struct cur s)
     return out;
 }
 
-#define ONCE(bit) if (seen & (1u << (bit))) return false; seen |= 1u << (bit)
+#define ONCE(bit)                                                                                  \
+    if (seen & (1u << (bit)))                                                                      \
+        return false;                                                                              \
+    seen |= 1u << (bit)
 
 static bool fast_metadata(struct ctx *c, struct cur m, struct tb_value *v)
 {
@@ -928,10 +935,13 @@ int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
 {
     struct tb_event fast = {0};
     struct ctx fc = {arena, &fast, problem};
+    struct tb_arena_mark mark;
+    tb_arena_mark(arena, &mark);
     if (fast_decode(&fc, data, len)) {
         *ret_ev = fast;
         return 0;
     }
+    tb_arena_rewind(arena, &mark); /* the slow path gets the whole cap */
     return tb_event_decode_pb(data, len, arena, ret_ev, problem);
 }
 
@@ -944,8 +954,8 @@ int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
     if (!e) {
         if (arena->over)
             return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, E2BIG,
-                                  "decoding this %zu-byte record would need more than %zu MiB",
-                                  len, arena->cap >> 20);
+                                  "decoding this %zu-byte record would need more than %zu MiB", len,
+                                  arena->cap >> 20);
         return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, EBADMSG,
                               "the %zu-byte record passed its CRC but is not a valid Event "
                               "protobuf",

@@ -44,37 +44,37 @@ struct tb_bytes {
 };
 
 struct tb_tensor {
-    int dtype;                /* TENSORBOARD__DATA_TYPE__DT_* */
-    int rank;                 /* -1 when the shape is unknown or deeper than TB_TENSOR_RANK_MAX */
+    int dtype; /* TENSORBOARD__DATA_TYPE__DT_* */
+    int rank;  /* -1 when the shape is unknown or deeper than TB_TENSOR_RANK_MAX */
     int64_t dims[TB_TENSOR_RANK_MAX];
-    uint64_t n_elements;      /* product of dims; for unknown shapes, the elements present */
-    struct tb_bytes content;  /* numeric dtypes: n_elements packed little-endian elements */
-    size_t n_strings;         /* DT_STRING: n_elements strings */
+    uint64_t n_elements;     /* product of dims; for unknown shapes, the elements present */
+    struct tb_bytes content; /* numeric dtypes: n_elements packed little-endian elements */
+    size_t n_strings;        /* DT_STRING: n_elements strings */
     const struct tb_bytes *strings;
 };
 
 struct tb_value {
-    const char *tag;                 /* never NULL */
-    const char *plugin_name;         /* "" when the file named none; never NULL */
-    struct tb_bytes plugin_content;  /* opaque plugin metadata */
-    const char *display_name;        /* never NULL */
-    const char *description;         /* never NULL */
-    int data_class;                  /* TENSORBOARD__DATA_CLASS__*, as stored or inferred */
+    const char *tag;                /* never NULL */
+    const char *plugin_name;        /* "" when the file named none; never NULL */
+    struct tb_bytes plugin_content; /* opaque plugin metadata */
+    const char *display_name;       /* never NULL */
+    const char *description;        /* never NULL */
+    int data_class;                 /* TENSORBOARD__DATA_CLASS__*, as stored or inferred */
     enum tb_kind kind;
     enum tb_source source;
-    double scalar;                   /* TB_KIND_SCALAR */
-    struct tb_tensor tensor;         /* TB_KIND_TENSOR; also set for blob sequences from tensors */
-    size_t n_blobs;                  /* TB_KIND_BLOB_SEQUENCE */
+    double scalar;           /* TB_KIND_SCALAR */
+    struct tb_tensor tensor; /* TB_KIND_TENSOR; also set for blob sequences from tensors */
+    size_t n_blobs;          /* TB_KIND_BLOB_SEQUENCE */
     const struct tb_bytes *blobs;
-    const struct tb_bytes *labels;   /* audio labels, n_blobs of them, or NULL */
-    int width, height;               /* images, when known, else 0 */
+    const struct tb_bytes *labels; /* audio labels, n_blobs of them, or NULL */
+    int width, height;             /* images, when known, else 0 */
     /* The message the value came from, for lossless re-encoding; NULL for graph events and for
      * scalars read by the fast path (everything about a scalar is in the fields above). */
     const Tensorboard__Summary__Value *pb;
 };
 
 enum tb_event_kind {
-    TB_EVENT_EMPTY = 0,           /* wall_time and step only */
+    TB_EVENT_EMPTY = 0, /* wall_time and step only */
     TB_EVENT_FILE_VERSION,
     TB_EVENT_SUMMARY,
     TB_EVENT_GRAPH_DEF,
@@ -88,11 +88,11 @@ struct tb_event {
     double wall_time;
     int64_t step;
     enum tb_event_kind kind;
-    const char *file_version;    /* TB_EVENT_FILE_VERSION, else NULL */
-    int session_status;          /* TB_EVENT_SESSION_LOG: TENSORBOARD__SESSION_LOG__SESSION_STATUS__* */
-    size_t n_values;             /* summaries and graph events */
+    const char *file_version; /* TB_EVENT_FILE_VERSION, else NULL */
+    int session_status; /* TB_EVENT_SESSION_LOG: TENSORBOARD__SESSION_LOG__SESSION_STATUS__* */
+    size_t n_values;    /* summaries and graph events */
     struct tb_value *values;
-    size_t n_bad_values;         /* values dropped; the first is described in the problem */
+    size_t n_bad_values; /* values dropped; the first is described in the problem */
     const Tensorboard__Event *pb;
 };
 

@@ -20,9 +20,9 @@
  * "-Infinity" (the spelling JavaScript's Number() parses).
  */
 struct tb_json {
-    struct tb_buf *out;   /* borrowed */
+    struct tb_buf *out; /* borrowed */
     int depth;
-    bool first[32];       /* no member/element written yet at this depth */
+    bool first[32]; /* no member/element written yet at this depth */
     bool after_key;
 };
 

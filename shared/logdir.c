@@ -3,6 +3,7 @@
 #include "logdir.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,9 @@ struct walk {
     struct tb_logdir *ld;
     size_t cap_runs, cap_problems;
     size_t files_seen;
-    int err; /* sticky: -ENOMEM stops the walk */
+    size_t dirs_seen;
+    bool stopped; /* a limit was reached: the walk ends */
+    int err;      /* sticky: -ENOMEM stops the walk */
 };
 
 int tb_logdir_is_event_name(const char *name)
@@ -58,6 +61,9 @@ static void problem(struct walk *w, const char *path, enum tb_problem_kind kind,
                     const char *what)
 {
     struct tb_logdir *ld = w->ld;
+    ld->problems_total++;
+    if (ld->n_problems >= TB_LOGDIR_PROBLEMS_MAX)
+        return;
     if (ld->n_problems == w->cap_problems) {
         size_t cap = w->cap_problems ? 2 * w->cap_problems : 8;
         void *np = realloc(ld->problems, cap * sizeof(*ld->problems));
@@ -83,7 +89,8 @@ static void add_run(struct walk *w, const char *rel, const char *dir, char **nam
 {
     struct tb_logdir *ld = w->ld;
     if (ld->n_runs >= TB_LOGDIR_RUNS_MAX) {
-        problem(w, dir, TB_PROBLEM_LIMIT, E2BIG, "more runs than the limit; the rest are skipped");
+        problem(w, dir, TB_PROBLEM_LIMIT, E2BIG, "more runs than the limit; the walk stopped");
+        w->stopped = true;
         return;
     }
     if (ld->n_runs == w->cap_runs) {
@@ -128,6 +135,15 @@ static void add_run(struct walk *w, const char *rel, const char *dir, char **nam
 static void walk_dir(struct walk *w, int dfd, const char *dir, const char *rel, int depth,
                      const struct ancestor *up)
 {
+    if (w->stopped || ++w->dirs_seen > TB_LOGDIR_DIRS_MAX) {
+        if (!w->stopped)
+            problem(w, dir, TB_PROBLEM_LIMIT, E2BIG,
+                    "more directories than the limit (symlinks that fan out?); the walk stopped "
+                    "here");
+        w->stopped = true;
+        close(dfd);
+        return;
+    }
     DIR *d = fdopendir(dfd);
     if (!d) {
         close(dfd);
@@ -196,7 +212,7 @@ static void walk_dir(struct walk *w, int dfd, const char *dir, const char *rel, 
         add_run(w, rel, dir, events, n_events, dirfd(d));
     free(events);
 
-    for (size_t i = 0; i < n && !w->err; i++) {
+    for (size_t i = 0; i < n && !w->err && !w->stopped; i++) {
         struct stat st;
         if (fstatat(dirfd(d), names[i], &st, 0) < 0 || !S_ISDIR(st.st_mode))
             continue;
@@ -242,9 +258,10 @@ int tb_logdir_scan(const char *root, struct tb_logdir **ret)
 {
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? -ENOENT : errno == ENOTDIR ? -ENOTDIR
-                                       : errno == EACCES  ? -EACCES
-                                                          : -EIO;
+        return errno == ENOENT    ? -ENOENT
+               : errno == ENOTDIR ? -ENOTDIR
+               : errno == EACCES  ? -EACCES
+                                  : -EIO;
     struct stat st;
     if (fstat(fd, &st) < 0) {
         close(fd);

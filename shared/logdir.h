@@ -20,20 +20,20 @@
  */
 
 struct tb_logdir_file {
-    char *path;          /* full path: the logdir joined with the relative path */
-    const char *name;    /* basename, inside path */
-    uint64_t size;       /* bytes at scan time */
-    uint64_t dev, ino;   /* identity at scan time, to notice a replaced file */
+    char *path;        /* full path: the logdir joined with the relative path */
+    const char *name;  /* basename, inside path */
+    uint64_t size;     /* bytes at scan time */
+    uint64_t dev, ino; /* identity at scan time, to notice a replaced file */
 };
 
 struct tb_logdir_run {
-    char *name;          /* relative path, "." for the logdir itself */
+    char *name; /* relative path, "." for the logdir itself */
     size_t n_files;
     struct tb_logdir_file *files;
 };
 
 struct tb_logdir_problem {
-    char *path;          /* full path of what was skipped */
+    char *path; /* full path of what was skipped */
     struct tb_problem problem;
 };
 
@@ -41,8 +41,9 @@ struct tb_logdir {
     char *root;
     size_t n_runs;
     struct tb_logdir_run *runs;
-    size_t n_problems;
+    size_t n_problems; /* listed, at most TB_LOGDIR_PROBLEMS_MAX */
     struct tb_logdir_problem *problems;
+    size_t problems_total; /* found, listed or not */
 };
 
 /*

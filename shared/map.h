@@ -5,14 +5,14 @@
 #include <stddef.h>
 
 struct tb_map_slot {
-    char *key;     /* owned; NULL for an empty slot */
+    char *key; /* owned; NULL for an empty slot */
     size_t hash;
-    void *value;   /* borrowed: the map never frees values */
+    void *value; /* borrowed: the map never frees values */
 };
 
 struct tb_map {
     struct tb_map_slot *slots;
-    size_t cap;    /* a power of two, or 0 */
+    size_t cap; /* a power of two, or 0 */
     size_t len;
 };
 

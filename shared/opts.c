@@ -82,7 +82,7 @@ int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, vo
     }
     lo[k++] = (struct option){"help", no_argument, NULL, 'h'};
     shorts[s] = 0;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then forgets a half-parsed cluster from an earlier call */
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
@@ -91,7 +91,9 @@ int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, vo
             goto out;
         }
         if (c == '?' || c == ':') {
-            const char *bad = argv[optind - 1];
+            char shortname[3] = {'-', (char)optopt, 0};
+            /* optopt is set for a short option; for a long one, argv[optind - 1] is it */
+            const char *bad = optopt > 0 && optopt < 256 ? shortname : argv[optind - 1];
             if (c == ':')
                 snprintf(err, err_len, "option %s needs a value", bad);
             else

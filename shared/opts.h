@@ -6,19 +6,19 @@
 #include <stdio.h>
 
 enum tb_opt_type {
-    TB_OPT_FLAG,    /* bool; no argument */
-    TB_OPT_STRING,  /* const char *; borrowed from argv or the environment */
-    TB_OPT_INT,     /* long long; decimal */
+    TB_OPT_FLAG,   /* bool; no argument */
+    TB_OPT_STRING, /* const char *; borrowed from argv or the environment */
+    TB_OPT_INT,    /* long long; decimal */
 };
 
 struct tb_opt {
-    const char *name;     /* long name, e.g. "one_shot"; "one-shot" is accepted too */
-    char short_name;      /* 0 for none */
+    const char *name; /* long name, e.g. "one_shot"; "one-shot" is accepted too */
+    char short_name;  /* 0 for none */
     enum tb_opt_type type;
-    size_t offset;        /* offsetof the field in the command's config struct */
-    const char *metavar;  /* shown in --help, e.g. "DIR" */
-    const char *env;      /* environment variable that sets it, or NULL */
-    const char *help;     /* one sentence */
+    size_t offset;       /* offsetof the field in the command's config struct */
+    const char *metavar; /* shown in --help, e.g. "DIR" */
+    const char *env;     /* environment variable that sets it, or NULL */
+    const char *help;    /* one sentence */
 };
 
 /*

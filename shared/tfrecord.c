@@ -13,18 +13,20 @@
 #include "tblimits.h"
 
 struct tb_tfrecord_reader {
-    int fd;                  /* -1 for a memory source */
-    const uint8_t *mem;      /* memory source */
+    int fd;             /* -1 for a memory source */
+    const uint8_t *mem; /* memory source */
     size_t mem_len;
-    uint64_t base;           /* file offset of source position 0 (memory sources) */
-    uint8_t *buf;            /* source bytes [buf_off, buf_off + end) */
-    size_t cap, start, end;  /* the unread bytes are buf[start, end) */
+    uint64_t base;          /* file offset of source position 0 (memory sources) */
+    uint8_t *buf;           /* source bytes [buf_off, buf_off + end) */
+    size_t cap, start, end; /* the unread bytes are buf[start, end) */
     uint64_t buf_off;
     size_t max_record;
     enum tb_problem_kind tail;
     uint64_t tail_bytes;
-    uint64_t stuck_at;       /* a scan from here found nothing up to this source size; */
-    enum tb_problem_kind stuck_kind; /* so wait until the source grows past it */
+    uint64_t stuck_at;               /* a scan from here found nothing up to this source size; */
+    enum tb_problem_kind stuck_kind; /* so wait until the source grows past it, */
+    uint8_t stuck_head[TB_RECORD_HEADER]; /* or the bytes where it waits change */
+    size_t stuck_head_len;
 };
 
 static uint64_t le64(const uint8_t *p)
@@ -274,20 +276,18 @@ static int io_problem(struct tb_problem *p, uint64_t at, int err)
                           (unsigned long long)at, strerror(-err));
 }
 
-/* Reports that nothing good follows the current position yet, and waits there. */
-static int stuck(struct tb_tfrecord_reader *r, enum tb_problem_kind kind, struct tb_problem *p,
-                 const char *what)
+/* Nothing good follows the current position yet: wait there, and say why in the tail. A later
+ * call looks again once the source grows or the bytes at the position change. */
+static int stuck(struct tb_tfrecord_reader *r, enum tb_problem_kind kind)
 {
-    uint64_t at = tb_tfrecord_offset(r);
     r->stuck_kind = kind;
     r->tail = kind;
     r->tail_bytes = r->stuck_at - rel(r);
-    if (kind == TB_PROBLEM_ZERO_FILLED)
-        return 0; /* zeros to the end: not written yet, which is no error */
-    return tb_problem_set(p, kind, at, r->tail_bytes, kind == TB_PROBLEM_TOO_LARGE ? E2BIG : EBADMSG,
-                          "%s at offset %llu, and no good record follows in the %llu bytes after "
-                          "it; waiting for more data",
-                          what, (unsigned long long)at, (unsigned long long)r->tail_bytes);
+    if (fill(r, TB_RECORD_HEADER) < 0)
+        r->end = r->start;
+    r->stuck_head_len = avail(r) < TB_RECORD_HEADER ? avail(r) : TB_RECORD_HEADER;
+    memcpy(r->stuck_head, r->buf + r->start, r->stuck_head_len);
+    return 0;
 }
 
 /* Handles a header that failed its CRC, or a hole of zeros, at the current position. */
@@ -300,8 +300,8 @@ static int bad_header(struct tb_tfrecord_reader *r, bool zeros, struct tb_proble
         return io_problem(p, at, s);
     if (s == SCAN_NONE) {
         if (zeros && !nonzero)
-            return stuck(r, TB_PROBLEM_ZERO_FILLED, p, "zero bytes");
-        return stuck(r, TB_PROBLEM_LENGTH_CRC, p, "a record header fails its length CRC");
+            return stuck(r, TB_PROBLEM_ZERO_FILLED);
+        return stuck(r, TB_PROBLEM_LENGTH_CRC);
     }
     uint64_t skipped = tb_tfrecord_offset(r) - at;
     if (zeros)
@@ -337,7 +337,7 @@ static int too_large(struct tb_tfrecord_reader *r, uint64_t len, struct tb_probl
     if (s < 0)
         return io_problem(p, at, s);
     if (s == SCAN_NONE)
-        return stuck(r, TB_PROBLEM_TOO_LARGE, p, "a record claims more bytes than the cap");
+        return stuck(r, TB_PROBLEM_TOO_LARGE);
     uint64_t skipped = tb_tfrecord_offset(r) - at;
     return tb_problem_set(p, TB_PROBLEM_TOO_LARGE, at, skipped, E2BIG,
                           "record at offset %llu claims %llu bytes, over the %zu-byte cap, and "
@@ -347,19 +347,22 @@ static int too_large(struct tb_tfrecord_reader *r, uint64_t len, struct tb_probl
                           (unsigned long long)skipped, (unsigned long long)(at + skipped));
 }
 
-int tb_tfrecord_next(struct tb_tfrecord_reader *r, struct tb_record *ret_rec,
-                     struct tb_problem *p)
+int tb_tfrecord_next(struct tb_tfrecord_reader *r, struct tb_record *ret_rec, struct tb_problem *p)
 {
     if (r->stuck_at) {
         uint64_t size = source_size(r);
-        if (size <= r->stuck_at) {
+        /* Drop buffered bytes: a writer may have rewritten them in place (a hole filled). */
+        r->end = r->start;
+        int f = fill(r, r->stuck_head_len);
+        if (f < 0)
+            return io_problem(p, tb_tfrecord_offset(r), f);
+        bool same = f == 1 && !memcmp(r->buf + r->start, r->stuck_head, r->stuck_head_len);
+        if (size <= r->stuck_at && same) {
             r->tail = r->stuck_kind;
             r->tail_bytes = size > rel(r) ? size - rel(r) : 0;
             return 0;
         }
-        r->stuck_at = 0; /* the file grew: look again */
-        seek_to(r, rel(r));
-        r->end = r->start; /* drop buffered bytes: they may have been rewritten */
+        r->stuck_at = 0; /* the file grew or changed: look again */
     }
     r->tail = TB_PROBLEM_NONE;
     r->tail_bytes = 0;
@@ -371,7 +374,7 @@ int tb_tfrecord_next(struct tb_tfrecord_reader *r, struct tb_record *ret_rec,
         r->tail_bytes = avail(r);
         if (avail(r))
             r->tail = all_zero(r->buf + r->start, avail(r)) ? TB_PROBLEM_ZERO_FILLED
-                                                             : TB_PROBLEM_TRUNCATED;
+                                                            : TB_PROBLEM_TRUNCATED;
         return 0;
     }
     uint64_t len;

@@ -20,6 +20,8 @@
  *     good) and reported as TB_PROBLEM_DATA_CRC;
  *   - a header CRC mismatch: the reader scans forward for the next record whose header and
  *     payload CRCs both check out, and reports TB_PROBLEM_LENGTH_CRC with the bytes skipped;
+ *     if no good record follows yet, it waits there (see tb_tfrecord_tail) and looks again
+ *     once the file grows or those bytes change;
  *   - a length over the cap: refused before any allocation, reported as TB_PROBLEM_TOO_LARGE,
  *     then skipped (if the file holds it whole) or scanned past;
  *   - zero bytes where a header should be (a hole a network filesystem left): if good records
@@ -31,11 +33,11 @@
 struct tb_tfrecord_reader;
 
 struct tb_record {
-    const uint8_t *data;   /* payload; borrowed until the next call on the reader */
-    size_t len;            /* payload bytes */
-    const uint8_t *frame;  /* the whole framed record (header, payload, footer); borrowed */
-    size_t frame_len;      /* len + 16 */
-    uint64_t offset;       /* file offset of the record's header */
+    const uint8_t *data;  /* payload; borrowed until the next call on the reader */
+    size_t len;           /* payload bytes */
+    const uint8_t *frame; /* the whole framed record (header, payload, footer); borrowed */
+    size_t frame_len;     /* len + 16 */
+    uint64_t offset;      /* file offset of the record's header */
 };
 
 /* Opens path for reading from byte `offset`. max_record 0 means TB_RECORD_MAX.
@@ -71,8 +73,9 @@ uint64_t tb_tfrecord_offset(const struct tb_tfrecord_reader *r);
 
 /* What lies after tb_tfrecord_offset() when tb_tfrecord_next last returned 0:
  * TB_PROBLEM_NONE (clean end), TB_PROBLEM_TRUNCATED (an incomplete record),
- * TB_PROBLEM_ZERO_FILLED (zero bytes to the end), or TB_PROBLEM_LENGTH_CRC (corrupt bytes
- * with no good record after them yet). *ret_bytes, if not NULL, gets how many bytes. */
+ * TB_PROBLEM_ZERO_FILLED (zero bytes to the end), TB_PROBLEM_LENGTH_CRC (corrupt bytes with
+ * no good record after them yet), or TB_PROBLEM_TOO_LARGE (a header claiming more than the
+ * cap, with no good record after it yet). *ret_bytes, if not NULL, gets how many bytes. */
 enum tb_problem_kind tb_tfrecord_tail(const struct tb_tfrecord_reader *r, uint64_t *ret_bytes);
 
 /* Frames one record into out, which must have len + 16 bytes. Used by the writer and tests. */

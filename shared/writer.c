@@ -17,9 +17,9 @@
 
 struct tb_writer {
     int fd;
-    int err;            /* first error seen */
-    struct tb_buf out;  /* framed records not yet written */
-    uint8_t *pack;      /* scratch for packing events */
+    int err;           /* first error seen */
+    struct tb_buf out; /* framed records not yet written */
+    uint8_t *pack;     /* scratch for packing events */
     size_t pack_cap;
 };
 

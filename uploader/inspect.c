@@ -42,16 +42,17 @@ static void usage(FILE *f)
                "problem found (corrupt or truncated records, bad values), with file and offset.\n"
                "Nothing is uploaded and nothing is written.\n\nOptions:\n");
     tb_opts_help(f, options, sizeof(options) / sizeof(options[0]));
-    fprintf(f, "\nExit status: 0 when the logdir was read, even with problems in it;\n"
-               "%d when it cannot be read at all; %d on a usage error.\n",
+    fprintf(f,
+            "\nExit status: 0 when the logdir was read, even with problems in it;\n"
+            "%d when it cannot be read at all; %d on a usage error.\n",
             UP_EXIT_FAILURE, UP_EXIT_USAGE);
 }
 
 struct tag_stats {
-    const char *tag;      /* the map's copy of the key */
+    const char *tag; /* the map's copy of the key */
     char *plugin;
     enum tb_kind kind;
-    int dtype;            /* for tensors, the first value's dtype */
+    int dtype; /* for tensors, the first value's dtype */
     uint64_t count;
     int64_t min_step, max_step, first_step, last_step;
     double first_wall, last_wall;
@@ -67,7 +68,7 @@ struct run_stats {
     uint64_t records, values, bytes;
     uint64_t n_file_version, n_summary, n_graph_def, n_meta_graph_def, n_run_metadata;
     uint64_t n_session_start, n_session_stop, n_session_checkpoint, n_log_message, n_other;
-    const char *file_version;  /* last one seen; points into versions[] */
+    const char *file_version; /* last one seen; points into versions[] */
     char versions[64];
 };
 
@@ -119,7 +120,7 @@ static void at_record(struct tb_problem *p, uint64_t offset)
     char msg[sizeof(p->message)];
     snprintf(msg, sizeof(msg), "%s", p->message);
     p->offset = offset;
-    snprintf(p->message, sizeof(p->message), "record at offset %llu: %s",
+    snprintf(p->message, sizeof(p->message), "record at offset %llu: %.200s",
              (unsigned long long)offset, msg);
 }
 
@@ -144,8 +145,9 @@ static void count_value(struct state *s, struct run_stats *rs, const struct tb_e
         tb_problem_set(&p, TB_PROBLEM_BAD_VALUE, offset, 0, EINVAL,
                        "record at offset %llu: tag '%.64s' was %s/%s and is now %s/%s at step "
                        "%lld; counted with the first",
-                       (unsigned long long)offset, v->tag, tb_kind_name(t->kind), t->plugin ? t->plugin : "",
-                       tb_kind_name(v->kind), v->plugin_name, (long long)ev->step);
+                       (unsigned long long)offset, v->tag, tb_kind_name(t->kind),
+                       t->plugin ? t->plugin : "", tb_kind_name(v->kind), v->plugin_name,
+                       (long long)ev->step);
         add_problem(s, path, &p);
     }
     t->count++;
@@ -246,6 +248,17 @@ static void read_file(struct state *s, struct run_stats *rs, const struct tb_log
                        "the file ends inside a record: %llu bytes at offset %llu are not a whole "
                        "record (still being written, or cut short)",
                        (unsigned long long)tail_bytes, (unsigned long long)fs->end_offset);
+        add_problem(s, f->path, &p);
+    } else if (tail == TB_PROBLEM_LENGTH_CRC || tail == TB_PROBLEM_TOO_LARGE) {
+        tb_problem_set(&p, tail, fs->end_offset, tail_bytes, EBADMSG,
+                       "%s at offset %llu, and no good record follows in the %llu bytes after it "
+                       "(%s)",
+                       tail == TB_PROBLEM_TOO_LARGE ? "a record claims more bytes than the cap"
+                                                    : "a record header fails its length CRC",
+                       (unsigned long long)fs->end_offset, (unsigned long long)tail_bytes,
+                       tail == TB_PROBLEM_TOO_LARGE ? "a corrupt header, or a record too large "
+                                                      "to read"
+                                                    : "corrupt bytes at the end of the file");
         add_problem(s, f->path, &p);
     } else if (tail == TB_PROBLEM_ZERO_FILLED) {
         tb_problem_set(&p, TB_PROBLEM_ZERO_FILLED, fs->end_offset, tail_bytes, EBADMSG,
@@ -394,9 +407,9 @@ static void emit_run(struct state *s, struct tb_json *j, const struct tb_logdir_
     }
     char other[256] = "";
     size_t o = 0;
-#define OTHER(n, label)                                                                          \
-    if (n && o < sizeof(other))                                                                  \
-        o += (size_t)snprintf(other + o, sizeof(other) - o, "%s%s %llu", o ? ", " : "", label,   \
+#define OTHER(n, label)                                                                            \
+    if (n && o < sizeof(other))                                                                    \
+        o += (size_t)snprintf(other + o, sizeof(other) - o, "%s%s %llu", o ? ", " : "", label,     \
                               (unsigned long long)(n));
     OTHER(rs->n_graph_def, "graph_def");
     OTHER(rs->n_meta_graph_def, "meta_graph_def");
@@ -488,6 +501,7 @@ int up_inspect_main(int argc, char **argv)
     tb_arena_init(&s.arena, 0);
     for (size_t i = 0; i < ld->n_problems; i++)
         add_problem(&s, ld->problems[i].path, &ld->problems[i].problem);
+    s.problems_total += ld->problems_total - ld->n_problems; /* found but not listed */
 
     struct tb_buf out;
     tb_buf_init(&out, 0);

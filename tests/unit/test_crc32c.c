@@ -178,20 +178,17 @@ static void test_real_tfrecord_header(void **state)
     size_t got = fread(h, 1, sizeof(h), f);
     fclose(f);
     assert_int_equal(got, sizeof(h));
-    uint32_t stored = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
-                      (uint32_t)h[11] << 24;
+    uint32_t stored =
+        (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
     assert_int_equal(tb_crc32c_masked(h, 8), stored);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_check_string),
-        cmocka_unit_test(test_iscsi_vectors),
-        cmocka_unit_test(test_incremental),
-        cmocka_unit_test(test_alignment_and_lengths),
-        cmocka_unit_test(test_hw_reports_honestly),
-        cmocka_unit_test(test_mask),
+        cmocka_unit_test(test_check_string),         cmocka_unit_test(test_iscsi_vectors),
+        cmocka_unit_test(test_incremental),          cmocka_unit_test(test_alignment_and_lengths),
+        cmocka_unit_test(test_hw_reports_honestly),  cmocka_unit_test(test_mask),
         cmocka_unit_test(test_real_tfrecord_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

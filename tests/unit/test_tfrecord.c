@@ -165,7 +165,7 @@ static void check_rec(const struct img *im, size_t k, const struct tb_record *re
 /* The outcome of reading a source to its current end. */
 struct run {
     size_t n_recs;
-    size_t rec_id[64];      /* index into the image, found by offset */
+    size_t rec_id[64]; /* index into the image, found by offset */
     size_t n_problems;
     int rc[8];
     struct tb_problem problems[8];
@@ -555,9 +555,29 @@ static void test_zero_tail_waits(void **state)
     struct img im2 = {0};
     tb_tfrecord_close(open_at_zero_tail(*state, &im2, 5)); /* shorter than a header */
     img_free(&im2);
+
+    /* Zeros then other bytes are not a hole being filled: the tail is corrupt. */
+    struct fx *f = *state;
+    struct img im3 = {0};
+    img_rec(&im3, 0, 30);
+    uint64_t at = im3.n;
+    img_fill(&im3, 0, 100);
+    img_fill(&im3, 0xab, 20);
+    write_file(f->path, im3.b, im3.n);
+    struct tb_tfrecord_reader *r = NULL;
+    assert_int_equal(tb_tfrecord_open(f->path, 0, 0, &r), 0);
+    struct run got;
+    read_to_end(r, &im3, &got);
+    assert_int_equal(got.n_recs, 1);
+    assert_int_equal(tb_tfrecord_offset(r), at);
+    uint64_t bytes = 0;
+    assert_int_equal(tb_tfrecord_tail(r, &bytes), TB_PROBLEM_LENGTH_CRC);
+    assert_int_equal(bytes, 120);
+    tb_tfrecord_close(r);
+    img_free(&im3);
 }
 
-/* The hole is filled in place (the size does not change), then the writer appends. */
+/* The hole is filled in place: the records appear while the file keeps its size. */
 static void test_zero_tail_overwritten_in_place(void **state)
 {
     struct fx *f = *state;
@@ -575,13 +595,16 @@ static void test_zero_tail_overwritten_in_place(void **state)
      * while the file keeps its size. */
     struct run got;
     read_to_end(r, &im, &got);
-    assert_int_equal(got.n_problems, 0);
-    assert_int_equal(got.n_recs, 1);
-    assert_int_equal(got.rec_id[0], 2);
-    assert_int_equal(tb_tfrecord_tail(r, NULL), TB_PROBLEM_NONE);
-    assert_int_equal(tb_tfrecord_offset(r), im.n);
+    enum tb_problem_kind tail = tb_tfrecord_tail(r, NULL);
+    uint64_t end = tb_tfrecord_offset(r);
     tb_tfrecord_close(r);
     img_free(&im);
+    assert_int_equal(got.n_problems, 0);
+    if (got.n_recs != 1)
+        fail_msg("BUG: the record written over the zero tail was not read (size unchanged)");
+    assert_int_equal(got.rec_id[0], 2);
+    assert_int_equal(tail, TB_PROBLEM_NONE);
+    assert_int_equal(end, hole + 4096);
 }
 
 static void test_zero_tail_overwritten_then_grows(void **state)
@@ -604,7 +627,22 @@ static void test_zero_tail_overwritten_then_grows(void **state)
     img_free(&im);
 }
 
-/* Garbage at the end, then good records appended after it: all of them arrive. */
+/* Counts the problems next() reports while reading to the current end. */
+static size_t drain(struct tb_tfrecord_reader *r, const struct img *im, struct run *got)
+{
+    read_to_end(r, im, got);
+    return got->n_problems;
+}
+
+/*
+ * Garbage at the end, more garbage, then good records: all records arrive, the reader holds
+ * its position meanwhile, and the corrupt stretch is reported once, when it is skipped.
+ * BUG (tfrecord.c, stuck): while nothing good follows the garbage, next() returns -EBADMSG
+ * with a LENGTH_CRC problem although it skipped nothing and did not move, which the header
+ * reserves for "bytes were skipped; the reader has already moved past them" (for this case
+ * it promises 0 and tb_tfrecord_tail() == TB_PROBLEM_LENGTH_CRC). It does so again each time
+ * the file grows, so one corrupt stretch is reported three times here.
+ */
 static void test_garbage_tail_then_append(void **state)
 {
     struct fx *f = *state;
@@ -615,33 +653,43 @@ static void test_garbage_tail_then_append(void **state)
     write_file(f->path, im.b, im.n);
     struct tb_tfrecord_reader *r = NULL;
     assert_int_equal(tb_tfrecord_open(f->path, 0, 0, &r), 0);
-    struct tb_record rec;
-    struct tb_problem p = {0};
-    assert_int_equal(tb_tfrecord_next(r, &rec, &p), 1);
-    check_rec(&im, 0, &rec);
-    /* Nothing good after the garbage yet: at most a report, and the position holds. */
-    for (int i = 0; i < 3; i++) {
-        int rc = tb_tfrecord_next(r, &rec, &p);
-        assert_true(rc == 0 || rc == -EBADMSG);
-        assert_int_equal(tb_tfrecord_offset(r), bad_at);
-    }
-    assert_int_equal(tb_tfrecord_tail(r, NULL), TB_PROBLEM_LENGTH_CRC);
+    struct run got;
+    size_t reports = drain(r, &im, &got);
+    assert_int_equal(got.n_recs, 1);
+    assert_int_equal(tb_tfrecord_offset(r), bad_at);
+    uint64_t bytes = 0;
+    assert_int_equal(tb_tfrecord_tail(r, &bytes), TB_PROBLEM_LENGTH_CRC);
+    assert_int_equal(bytes, 50);
 
+    /* more garbage: still waiting at the same place */
     size_t old = im.n;
+    img_fill(&im, 0xcd, 30);
+    append_file(f->path, im.b + old, im.n - old);
+    reports += drain(r, &im, &got);
+    assert_int_equal(got.n_recs, 0);
+    assert_int_equal(tb_tfrecord_offset(r), bad_at);
+    assert_int_equal(tb_tfrecord_tail(r, &bytes), TB_PROBLEM_LENGTH_CRC);
+    assert_int_equal(bytes, 80);
+
+    /* good records after it: both arrive, and the skip is reported */
+    old = im.n;
     img_rec(&im, 1, 40);
     img_rec(&im, 2, 41);
     append_file(f->path, im.b + old, im.n - old);
-    struct run got;
-    read_to_end(r, &im, &got);
+    reports += drain(r, &im, &got);
     assert_int_equal(got.n_recs, 2);
     assert_int_equal(got.rec_id[0], 1);
     assert_int_equal(got.rec_id[1], 2);
-    assert_int_equal(got.n_problems, 1);
-    assert_int_equal(got.problems[0].kind, TB_PROBLEM_LENGTH_CRC);
-    assert_int_equal(got.problems[0].offset, bad_at);
-    assert_int_equal(got.problems[0].length, 50);
+    assert_true(got.n_problems >= 1);
+    struct tb_problem *last = &got.problems[got.n_problems - 1];
+    assert_int_equal(last->kind, TB_PROBLEM_LENGTH_CRC);
+    assert_int_equal(last->offset, bad_at);
+    assert_int_equal(last->length, 80);
+    assert_int_equal(tb_tfrecord_offset(r), im.n);
     tb_tfrecord_close(r);
     img_free(&im);
+    if (reports != 1)
+        fail_msg("BUG: one corrupt stretch was reported %zu times", reports);
 }
 
 static void test_empty_file(void **state)
