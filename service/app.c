@@ -50,6 +50,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/experiments/{id}/blob/{sha}", svc_h_blob, 0},
     {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, 0},
     {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0},
+    {"GET", "/api/v1/experiments/{id}/export", svc_h_export, 0},
     {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0},
     {"POST", "/api/v1/device/code", svc_h_device_code, 0},
     {"POST", "/api/v1/device/token", svc_h_device_token, 0},

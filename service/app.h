@@ -87,6 +87,7 @@ void svc_h_blobs(struct svc_call *c);
 void svc_h_blob(struct svc_call *c);
 void svc_h_hparams(struct svc_call *c);
 void svc_h_pr_curves(struct svc_call *c);
+void svc_h_export(struct svc_call *c);
 void svc_h_device_code(struct svc_call *c);
 void svc_h_device_token(struct svc_call *c);
 void svc_h_device_approve(struct svc_call *c);

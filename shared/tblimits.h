@@ -3,12 +3,13 @@
 #pragma once
 
 /* Event files. */
-#define TB_RECORD_MAX (64u << 20)      /* largest TFRecord payload read; larger ones are skipped */
-#define TB_RECORD_HEADER 12u           /* u64 length + u32 masked CRC of the length */
-#define TB_RECORD_FOOTER 4u            /* u32 masked CRC of the payload */
-#define TB_READ_CHUNK (256u << 10)     /* bytes asked of read(2) at a time */
-#define TB_RESYNC_SCAN_MAX (64u << 20) /* bytes scanned for the next good record after corruption  \
-                                        */
+#define TB_RECORD_MAX (64u << 20)  /* largest TFRecord payload read; larger ones are skipped */
+#define TB_RECORD_HEADER 12u       /* u64 length + u32 masked CRC of the length */
+#define TB_RECORD_FOOTER 4u        /* u32 masked CRC of the payload */
+#define TB_READ_CHUNK (256u << 10) /* bytes asked of read(2) at a time */
+#define TB_RESYNC_SCAN_MAX                                                                         \
+    (64u << 20) /* bytes scanned for the next good record after corruption                         \
+                 */
 
 /* Decoding. The arena caps what one record may expand into: protobuf-c allocates up to
  * eight times a repeated field's wire size, so the cap is a multiple of the record cap. */

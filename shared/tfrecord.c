@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "crc32c.h"
 #include "tblimits.h"
 
@@ -201,6 +202,19 @@ void tb_tfrecord_frame(const void *data, size_t len, uint8_t *out)
         memcpy(out + 12, data, len);
     c = tb_crc32c_masked(data, len);
     memcpy(out + 12 + len, &c, 4);
+}
+
+int tb_tfrecord_append(struct tb_buf *out, const void *data, size_t len)
+{
+    uint8_t hdr[TB_RECORD_HEADER];
+    uint64_t n = len;
+    memcpy(hdr, &n, 8);
+    uint32_t crc = tb_crc32c_masked(hdr, 8);
+    memcpy(hdr + 8, &crc, 4);
+    uint32_t foot = tb_crc32c_masked(data, len);
+    tb_buf_add(out, hdr, sizeof(hdr));
+    tb_buf_add(out, data, len);
+    return tb_buf_add(out, &foot, sizeof(foot));
 }
 
 /* Checks the header at the current position; the caller made 12 bytes available. */

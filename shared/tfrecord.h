@@ -80,3 +80,8 @@ enum tb_problem_kind tb_tfrecord_tail(const struct tb_tfrecord_reader *r, uint64
 
 /* Frames one record into out, which must have len + 16 bytes. Used by the writer and tests. */
 void tb_tfrecord_frame(const void *data, size_t len, uint8_t *out);
+
+struct tb_buf;
+
+/* Appends one framed record to a buffer. Returns 0, or the buffer's error (-E2BIG, -ENOMEM). */
+int tb_tfrecord_append(struct tb_buf *out, const void *data, size_t len);

@@ -11,7 +11,7 @@
 
 #include "buf.h"
 #include "tblimits.h"
-#include "crc32c.h"
+#include "tfrecord.h"
 
 #define FLUSH_AT (1u << 20)
 
@@ -87,16 +87,7 @@ int tb_writer_record(struct tb_writer *w, const void *data, size_t len)
         return w->err;
     if (len > TB_RECORD_MAX)
         return -E2BIG;
-    uint8_t hdr[TB_RECORD_HEADER];
-    uint64_t n = len;
-    memcpy(hdr, &n, 8);
-    uint32_t crc = tb_crc32c_masked(hdr, 8);
-    memcpy(hdr + 8, &crc, 4);
-    uint32_t foot = tb_crc32c_masked(data, len);
-    tb_buf_add(&w->out, hdr, sizeof(hdr));
-    tb_buf_add(&w->out, data, len);
-    tb_buf_add(&w->out, &foot, sizeof(foot));
-    if (w->out.err) {
+    if (tb_tfrecord_append(&w->out, data, len) < 0) {
         w->err = w->out.err;
         return w->err;
     }

@@ -5,6 +5,8 @@
 
 #include "exitcode.h"
 #include "inspect.h"
+#include "manage.h"
+#include "upload.h"
 
 #ifndef TBDEV_VERSION
 #define TBDEV_VERSION "0.0.0"
@@ -17,19 +19,27 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"upload", up_upload_main, "Upload a logdir and print the experiment's link; keeps watching."},
+    {"list", up_list_main, "List your experiments, with their usage."},
+    {"delete", up_delete_main, "Delete experiments."},
+    {"update-metadata", up_update_main, "Change an experiment's name, description or visibility."},
+    {"export", up_export_main, "Download an experiment as event files, CSV or JSON."},
+    {"auth", up_auth_main, "Log in (login), out (logout), or check (status)."},
     {"inspect", up_inspect_main,
      "Report what a logdir holds (runs, tags, steps) and any problem in its event files."},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "tbdev %s: share TensorBoard logs through a tbdev server.\n\n"
-               "Usage: tbdev COMMAND [OPTIONS]\n\nCommands:\n",
+    fprintf(f,
+            "tbdev %s: share TensorBoard logs through a tbdev server.\n\n"
+            "Usage: tbdev COMMAND [OPTIONS]\n\nCommands:\n",
             TBDEV_VERSION);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun 'tbdev COMMAND --help' for a command's options.\n"
-               "\nExit status: %d success, %d failure (the message says why), %d usage error.\n",
+    fprintf(f,
+            "\nRun 'tbdev COMMAND --help' for a command's options.\n"
+            "\nExit status: %d success, %d failure (the message says why), %d usage error.\n",
             UP_EXIT_OK, UP_EXIT_FAILURE, UP_EXIT_USAGE);
 }
 

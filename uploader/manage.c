@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* Managing experiments from the command line: list, delete, update-metadata. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "creds.h"
+#include "exitcode.h"
+#include "json.h"
+#include "manage.h"
+#include "opts.h"
+
+#define PROTOBUF "application/x-protobuf"
+
+struct common {
+    const char *server;
+    const char *cacert;
+    bool verbose;
+    bool json;
+    const char *experiment_id;
+    const char *name;
+    const char *description;
+    const char *visibility;
+    const char *share;
+    const char *unshare;
+};
+
+#define COMMON_OPTIONS                                                                             \
+    {"server",                                                                                     \
+     0,                                                                                            \
+     TB_OPT_STRING,                                                                                \
+     offsetof(struct common, server),                                                              \
+     "URL",                                                                                        \
+     "TBDEV_SERVER",                                                                               \
+     "The tbdev server (default: the one you logged in to)."},                                     \
+        {"cacert",                                                                                 \
+         0,                                                                                        \
+         TB_OPT_STRING,                                                                            \
+         offsetof(struct common, cacert),                                                          \
+         "FILE",                                                                                   \
+         "TBDEV_CACERT",                                                                           \
+         "Trust this PEM CA certificate for the server."},                                         \
+    {                                                                                              \
+        "verbose", 'v', TB_OPT_FLAG, offsetof(struct common, verbose), NULL, "TBDEV_VERBOSE",      \
+            "Log every request."                                                                   \
+    }
+
+static const struct tb_opt list_options[] = {
+    COMMON_OPTIONS,
+    {"json", 0, TB_OPT_FLAG, offsetof(struct common, json), NULL, NULL,
+     "Print one JSON document, for scripts."},
+};
+
+static const struct tb_opt delete_options[] = {
+    COMMON_OPTIONS,
+    {"experiment_id", 0, TB_OPT_STRING, offsetof(struct common, experiment_id), "ID[,ID...]", NULL,
+     "The experiments to delete, comma-separated."},
+};
+
+static const struct tb_opt update_options[] = {
+    COMMON_OPTIONS,
+    {"experiment_id", 0, TB_OPT_STRING, offsetof(struct common, experiment_id), "ID", NULL,
+     "The experiment to change."},
+    {"name", 0, TB_OPT_STRING, offsetof(struct common, name), "NAME", NULL, "A new title."},
+    {"description", 0, TB_OPT_STRING, offsetof(struct common, description), "TEXT", NULL,
+     "A new markdown description."},
+    {"visibility", 0, TB_OPT_STRING, offsetof(struct common, visibility), "V", NULL,
+     "unlisted, public or private."},
+    {"share_with", 0, TB_OPT_STRING, offsetof(struct common, share), "USERS", NULL,
+     "Let these users (comma-separated) read the experiment when it is private."},
+    {"unshare", 0, TB_OPT_STRING, offsetof(struct common, unshare), "USERS", NULL,
+     "Stop sharing with these users."},
+};
+
+#define N(a) (sizeof(a) / sizeof(a[0]))
+
+/* Parses options; answers --help and usage errors. Returns -1 to go on, else an exit code. */
+static int parse(const char *cmd, const char *synopsis, const char *about,
+                 const struct tb_opt *opts, size_t n, int argc, char **argv, struct common *c)
+{
+    char err[300] = "";
+    int optind_ = 0;
+    int rc = tb_opts_parse(opts, n, argc, argv, c, &optind_, err, sizeof(err));
+    if (rc == 1) {
+        printf("Usage: tbdev %s %s\n\n%s\n\nOptions:\n", cmd, synopsis, about);
+        tb_opts_help(stdout, opts, n);
+        printf("\nExit status: 0 success, 1 failure, 2 usage error.\n");
+        return UP_EXIT_OK;
+    }
+    if (rc == 0 && optind_ < argc) {
+        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind_]);
+        rc = -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "tbdev %s: %s\nRun 'tbdev %s --help' for usage.\n", cmd, err, cmd);
+        return UP_EXIT_USAGE;
+    }
+    return -1;
+}
+
+static int open_client(const char *cmd, const struct common *o, bool need_token,
+                       struct up_client **ret)
+{
+    struct up_creds creds;
+    char err[600];
+    if (up_creds_load(&creds, err, sizeof(err)) < 0 ||
+        up_client_open(&creds, o->server, o->cacert, need_token, o->verbose, ret, err,
+                       sizeof(err)) < 0) {
+        fprintf(stderr, "tbdev %s: %s\n", cmd, err);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *vis_name(int v)
+{
+    return v == TBDEV__V1__VISIBILITY__PUBLIC    ? "public"
+           : v == TBDEV__V1__VISIBILITY__PRIVATE ? "private"
+                                                 : "unlisted";
+}
+
+static void fmt_time(char *out, size_t len, double t)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+int up_list_main(int argc, char **argv)
+{
+    struct common o = {0};
+    int rc = parse("list", "[--json]",
+                   "Lists your experiments on the server, newest first, with their usage.",
+                   list_options, N(list_options), argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    struct up_client *cl = NULL;
+    if (open_client("list", &o, true, &cl) < 0)
+        return UP_EXIT_FAILURE;
+    struct up_reply r;
+    char err[600];
+    rc = UP_EXIT_FAILURE;
+    if (up_client_call(cl, "GET", "/api/v1/experiments", NULL, NULL, 0, false, &r, err,
+                       sizeof(err)) < 0) {
+        fprintf(stderr, "tbdev list: %s\n", err);
+        goto out;
+    }
+    if (r.status != 200 || !r.protobuf) {
+        up_reply_error(&r, err, sizeof(err), NULL, 0);
+        fprintf(stderr, "tbdev list: %s\n", err);
+        tb_buf_done(&r.body);
+        goto out;
+    }
+    Tbdev__V1__ExperimentList *l =
+        tbdev__v1__experiment_list__unpack(NULL, r.body.len, r.body.data);
+    tb_buf_done(&r.body);
+    if (!l) {
+        fprintf(stderr, "tbdev list: the server's answer is unreadable\n");
+        goto out;
+    }
+    if (o.json) {
+        struct tb_buf b;
+        tb_buf_init(&b, 0);
+        struct tb_json j;
+        tb_json_init(&j, &b);
+        tb_json_obj_open(&j);
+        tb_json_key(&j, "experiments");
+        tb_json_arr_open(&j);
+        for (size_t i = 0; i < l->n_experiments; i++) {
+            const Tbdev__V1__Experiment *e = l->experiments[i];
+            tb_json_obj_open(&j);
+            tb_json_key(&j, "id");
+            tb_json_str(&j, e->id);
+            tb_json_key(&j, "name");
+            tb_json_str(&j, e->name);
+            tb_json_key(&j, "description");
+            tb_json_str(&j, e->description);
+            tb_json_key(&j, "visibility");
+            tb_json_str(&j, vis_name(e->visibility));
+            tb_json_key(&j, "url");
+            tb_json_str(&j, e->url);
+            tb_json_key(&j, "create_time");
+            tb_json_double(&j, e->create_time);
+            tb_json_key(&j, "update_time");
+            tb_json_double(&j, e->update_time);
+            if (e->usage) {
+                tb_json_key(&j, "runs");
+                tb_json_uint(&j, e->usage->runs);
+                tb_json_key(&j, "tags");
+                tb_json_uint(&j, e->usage->tags);
+                tb_json_key(&j, "scalars");
+                tb_json_uint(&j, e->usage->scalars);
+                tb_json_key(&j, "tensors");
+                tb_json_uint(&j, e->usage->tensors);
+                tb_json_key(&j, "blobs");
+                tb_json_uint(&j, e->usage->blobs);
+                tb_json_key(&j, "bytes");
+                tb_json_uint(&j, e->usage->bytes);
+            }
+            tb_json_obj_close(&j);
+        }
+        tb_json_arr_close(&j);
+        tb_json_obj_close(&j);
+        printf("%s\n", b.data ? (const char *)b.data : "{}");
+        tb_buf_done(&b);
+    } else if (!l->n_experiments) {
+        printf("No experiments yet. Upload one with: tbdev upload --logdir DIR\n");
+    } else {
+        for (size_t i = 0; i < l->n_experiments; i++) {
+            const Tbdev__V1__Experiment *e = l->experiments[i];
+            char upd[32];
+            fmt_time(upd, sizeof(upd), e->update_time);
+            printf("%s\n", e->url);
+            printf("  Name        %s\n", e->name[0] ? e->name : "[No Name]");
+            printf("  Id          %s   (%s)\n", e->id, vis_name(e->visibility));
+            printf("  Updated     %s UTC\n", upd);
+            if (e->usage)
+                printf("  Usage       %llu runs, %llu tags, %llu scalars, %llu tensors, %llu "
+                       "blobs, %.1f MiB\n",
+                       (unsigned long long)e->usage->runs, (unsigned long long)e->usage->tags,
+                       (unsigned long long)e->usage->scalars, (unsigned long long)e->usage->tensors,
+                       (unsigned long long)e->usage->blobs, e->usage->bytes / 1048576.0);
+        }
+        printf("Total: %zu experiment%s\n", l->n_experiments, l->n_experiments == 1 ? "" : "s");
+    }
+    tbdev__v1__experiment_list__free_unpacked(l, NULL);
+    rc = UP_EXIT_OK;
+out:
+    up_client_close(cl);
+    return rc;
+}
+
+int up_delete_main(int argc, char **argv)
+{
+    struct common o = {0};
+    int rc = parse("delete", "--experiment_id ID[,ID...]",
+                   "Deletes experiments and all their data from the server. There is no undo.",
+                   delete_options, N(delete_options), argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (!o.experiment_id || !*o.experiment_id) {
+        fprintf(stderr, "tbdev delete: give --experiment_id ID (see 'tbdev list')\n");
+        return UP_EXIT_USAGE;
+    }
+    struct up_client *cl = NULL;
+    if (open_client("delete", &o, true, &cl) < 0)
+        return UP_EXIT_FAILURE;
+    rc = UP_EXIT_OK;
+    char *ids = strdup(o.experiment_id);
+    for (char *save = NULL, *id = ids ? strtok_r(ids, ",", &save) : NULL; id;
+         id = strtok_r(NULL, ",", &save)) {
+        char path[200], err[600];
+        snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", id);
+        struct up_reply r;
+        if (up_client_call(cl, "DELETE", path, NULL, NULL, 0, false, &r, err, sizeof(err)) < 0) {
+            fprintf(stderr, "tbdev delete: %s: %s\n", id, err);
+            rc = UP_EXIT_FAILURE;
+            continue;
+        }
+        if (r.status == 204) {
+            printf("Deleted experiment %s.\n", id);
+        } else {
+            up_reply_error(&r, err, sizeof(err), NULL, 0);
+            fprintf(stderr, "tbdev delete: %s: %s\n", id, err);
+            rc = UP_EXIT_FAILURE;
+        }
+        tb_buf_done(&r.body);
+    }
+    free(ids);
+    up_client_close(cl);
+    return rc;
+}
+
+static size_t split(char *s, char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *t = s ? strtok_r(s, ",", &save) : NULL; t && n < max;
+         t = strtok_r(NULL, ",", &save))
+        out[n++] = t;
+    return n;
+}
+
+int up_update_main(int argc, char **argv)
+{
+    struct common o = {0};
+    int rc =
+        parse("update-metadata", "--experiment_id ID [--name N] [--description D] [--visibility V]",
+              "Changes an experiment's title, description, visibility or sharing.", update_options,
+              N(update_options), argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (!o.experiment_id) {
+        fprintf(stderr, "tbdev update-metadata: give --experiment_id ID (see 'tbdev list')\n");
+        return UP_EXIT_USAGE;
+    }
+    const char *v = o.visibility;
+    if (v && strcmp(v, "unlisted") && strcmp(v, "public") && strcmp(v, "private")) {
+        fprintf(stderr,
+                "tbdev update-metadata: --visibility must be unlisted, public or private\n");
+        return UP_EXIT_USAGE;
+    }
+    if (!o.name && !o.description && !v && !o.share && !o.unshare) {
+        fprintf(stderr, "tbdev update-metadata: nothing to change: give --name, --description, "
+                        "--visibility, --share_with or --unshare\n");
+        return UP_EXIT_USAGE;
+    }
+    Tbdev__V1__UpdateExperimentRequest req = TBDEV__V1__UPDATE_EXPERIMENT_REQUEST__INIT;
+    char *mask[3];
+    size_t nm = 0;
+    if (o.name) {
+        req.name = (char *)o.name;
+        mask[nm++] = "name";
+    }
+    if (o.description) {
+        req.description = (char *)o.description;
+        mask[nm++] = "description";
+    }
+    if (v) {
+        req.visibility = !strcmp(v, "public")    ? TBDEV__V1__VISIBILITY__PUBLIC
+                         : !strcmp(v, "private") ? TBDEV__V1__VISIBILITY__PRIVATE
+                                                 : TBDEV__V1__VISIBILITY__UNLISTED;
+        mask[nm++] = "visibility";
+    }
+    req.n_update_mask = nm;
+    req.update_mask = mask;
+    char *share_buf = o.share ? strdup(o.share) : NULL,
+         *unshare_buf = o.unshare ? strdup(o.unshare) : NULL;
+    char *share[64], *unshare[64];
+    req.n_share_with = split(share_buf, share, 64);
+    req.share_with = share;
+    req.n_unshare = split(unshare_buf, unshare, 64);
+    req.unshare = unshare;
+    struct up_client *cl = NULL;
+    rc = UP_EXIT_FAILURE;
+    if (open_client("update-metadata", &o, true, &cl) < 0)
+        goto out;
+    size_t n;
+    void *body = up_pack(&req, &n);
+    char path[200], err[600];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", o.experiment_id);
+    struct up_reply r;
+    if (!body ||
+        up_client_call(cl, "PATCH", path, PROTOBUF, body, n, false, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tbdev update-metadata: %s\n", body ? err : "out of memory");
+        free(body);
+        goto out;
+    }
+    free(body);
+    if (r.status == 200) {
+        printf("Updated experiment %s.\n", o.experiment_id);
+        rc = UP_EXIT_OK;
+    } else {
+        up_reply_error(&r, err, sizeof(err), NULL, 0);
+        fprintf(stderr, "tbdev update-metadata: %s\n", err);
+    }
+    tb_buf_done(&r.body);
+out:
+    free(share_buf);
+    free(unshare_buf);
+    up_client_close(cl);
+    return rc;
+}
