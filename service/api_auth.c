@@ -305,11 +305,16 @@ void svc_h_logout(struct svc_call *c)
 
 void svc_h_me(struct svc_call *c)
 {
+    struct tb_json j;
     if (!c->authed) {
-        svc_error(c, 401, "unauthenticated", "not signed in");
+        /* 200, not 401: pages ask this of every visitor, and being anonymous is no error */
+        svc_json_begin(c, &j);
+        tb_json_obj_open(&j);
+        tb_json_key(&j, "user");
+        tb_json_null(&j);
+        tb_json_obj_close(&j);
         return;
     }
-    struct tb_json j;
     svc_json_begin(c, &j);
     tb_json_obj_open(&j);
     tb_json_key(&j, "user");

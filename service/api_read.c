@@ -578,7 +578,7 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
     }
     case 4: { /* blobs */
         tb_json_key(j, "meta");
-        tb_buf_adds(j->out, r->meta && r->meta[0] == '{' ? r->meta : "{}");
+        tb_json_raw(j, r->meta && r->meta[0] == '{' ? r->meta : "{}"); /* written by ingest */
         tb_json_key(j, "blobs");
         tb_json_arr_open(j);
         for (size_t k = 0; k < r->n_blobs; k++) {
@@ -942,5 +942,94 @@ void svc_h_hparams(struct svc_call *c)
     tb_json_obj_close(&j);
     for (size_t i = 0; i < n_exps; i++)
         tensorboard__hparams__hparams_plugin_data__free_unpacked(exps[i], NULL);
+    done(&ss);
+}
+
+/* --- custom scalars: the layout, decoded from its string tensor --- */
+
+#include "tensorboard/plugin_custom_scalar.pb-c.h"
+
+struct layout_ctx {
+    struct tb_json *j;
+    int n;
+};
+
+static void json_layout(struct tb_json *j, const Tensorboard__Layout *l)
+{
+    for (size_t i = 0; i < l->n_category; i++) {
+        const Tensorboard__Category *cat = l->category[i];
+        tb_json_obj_open(j);
+        tb_json_key(j, "title");
+        tb_json_str(j, cat->title);
+        tb_json_key(j, "closed");
+        tb_json_bool(j, cat->closed);
+        tb_json_key(j, "charts");
+        tb_json_arr_open(j);
+        for (size_t k = 0; k < cat->n_chart; k++) {
+            const Tensorboard__Chart *ch = cat->chart[k];
+            tb_json_obj_open(j);
+            tb_json_key(j, "title");
+            tb_json_str(j, ch->title);
+            tb_json_key(j, "tags");
+            tb_json_arr_open(j);
+            if (ch->content_case == TENSORBOARD__CHART__CONTENT_MULTILINE)
+                for (size_t t = 0; t < ch->multiline->n_tag; t++)
+                    tb_json_str(j, ch->multiline->tag[t]);
+            else if (ch->content_case == TENSORBOARD__CHART__CONTENT_MARGIN)
+                for (size_t t = 0; t < ch->margin->n_series; t++) {
+                    /* a margin chart: the value tags, drawn as lines here */
+                    char re[600];
+                    snprintf(re, sizeof(re), "^%s$", ch->margin->series[t]->value);
+                    tb_json_str(j, re);
+                }
+            tb_json_arr_close(j);
+            tb_json_obj_close(j);
+        }
+        tb_json_arr_close(j);
+        tb_json_obj_close(j);
+    }
+}
+
+static int layout_row(void *ctx, const struct svc_tensor_row *r)
+{
+    struct layout_ctx *x = ctx;
+    if (r->dtype != DT(STRING) || r->len < 4)
+        return 0;
+    uint32_t n;
+    memcpy(&n, r->data, 4);
+    if (4 + (size_t)n > r->len)
+        return 0;
+    Tensorboard__Layout *l = tensorboard__layout__unpack(NULL, n, r->data + 4);
+    if (!l)
+        return 0;
+    json_layout(x->j, l);
+    x->n++;
+    tensorboard__layout__free_unpacked(l, NULL);
+    return 0;
+}
+
+void svc_h_custom_scalars(struct svc_call *c)
+{
+    struct series_set ss;
+    if (!load(c, &ss))
+        return;
+    struct tb_json j;
+    svc_json_begin(c, &j);
+    tb_json_obj_open(&j);
+    tb_json_key(&j, "categories");
+    tb_json_arr_open(&j);
+    struct layout_ctx x = {.j = &j};
+    for (size_t i = 0; i < ss.n; i++) {
+        if (strcmp(ss.s[i].plugin, "custom_scalars") || ss.s[i].kind != TB_KIND_TENSOR)
+            continue;
+        int err = c->app->ops->tensor_rows(c->app->store, ss.s[i].id, layout_row, &x);
+        if (err < 0) {
+            svc_store_error(c, err, "reading the layout");
+            done(&ss);
+            return;
+        }
+    }
+    tb_json_arr_close(&j);
+    tb_json_obj_close(&j);
     done(&ss);
 }

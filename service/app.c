@@ -51,6 +51,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, 0},
     {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0},
     {"GET", "/api/v1/experiments/{id}/export", svc_h_export, 0},
+    {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, 0},
     {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0},
     {"POST", "/api/v1/device/code", svc_h_device_code, 0},
     {"POST", "/api/v1/device/token", svc_h_device_token, 0},
@@ -58,6 +59,12 @@ static const struct route routes[] = {
     {"POST", "/api/v1/login", svc_h_login, R_JSON},
     {"POST", "/api/v1/logout", svc_h_logout, R_JSON},
     {"GET", "/api/v1/me", svc_h_me, 0},
+    {"GET", "/static/{id}", svc_h_static, 0},
+    {"GET", "/", svc_h_page, 0},
+    {"GET", "/favicon.ico", svc_h_no_content, 0},
+    {"GET", "/device", svc_h_page, 0},
+    {"GET", "/experiment/{id}/", svc_h_page, 0},
+    {"GET", "/user/{id}", svc_h_page, 0},
 };
 
 struct svc_rate {
@@ -367,6 +374,14 @@ void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_respons
         }
         return;
     }
+    if (!found && !strncmp(req->path, "/experiment/", 12) && !strchr(req->path + 12, '/')) {
+        /* /experiment/ID without the slash: send people to the canonical link */
+        char loc[200];
+        snprintf(loc, sizeof(loc), "%.180s/", req->path);
+        svc_res_header(res, "Location", loc);
+        res->status = 301;
+        return;
+    }
     if (!found) {
         svc_error(&c, 404, "not_found", "not found");
         return;
@@ -400,6 +415,11 @@ void svc_app_done(struct svc_app *app)
     }
     app->rates = NULL;
     pthread_mutex_destroy(&app->rate_lock);
+}
+
+void svc_h_no_content(struct svc_call *c)
+{
+    c->res->status = 204;
 }
 
 void svc_h_health(struct svc_call *c)

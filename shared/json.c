@@ -206,3 +206,9 @@ void tb_json_null(struct tb_json *j)
     sep(j);
     tb_buf_adds(j->out, "null");
 }
+
+void tb_json_raw(struct tb_json *j, const char *json)
+{
+    sep(j);
+    tb_buf_adds(j->out, json);
+}

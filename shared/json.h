@@ -39,6 +39,8 @@ void tb_json_uint(struct tb_json *j, uint64_t v);
 void tb_json_double(struct tb_json *j, double v);
 void tb_json_bool(struct tb_json *j, bool v);
 void tb_json_null(struct tb_json *j);
+/* Writes `json`, which the caller guarantees is one valid JSON value, as the next value. */
+void tb_json_raw(struct tb_json *j, const char *json);
 
 /* Appends s escaped as a JSON string body (no quotes) to b. */
 void tb_json_escape(struct tb_buf *b, const void *s, size_t len);
