@@ -255,6 +255,115 @@ static int read_scalars(struct svc_call *c, const struct svc_series_info *s, str
     return 0;
 }
 
+struct sums {
+    struct svc_chunk_summary *c;
+    size_t n, cap;
+    bool failed;
+};
+
+static int sum_cb(void *ctx, int64_t seq, const struct svc_chunk_summary *cs)
+{
+    (void)seq;
+    struct sums *x = ctx;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 256;
+        void *p = realloc(x->c, cap * sizeof(*x->c));
+        if (!p) {
+            x->failed = true;
+            return 1;
+        }
+        x->c = p;
+        x->cap = cap;
+    }
+    x->c[x->n++] = *cs;
+    return 0;
+}
+
+static void point_at(const uint8_t *p, struct svc_point *out)
+{
+    memcpy(&out->step, p, 8);
+    memcpy(&out->wall_time, p + 8, 8);
+    memcpy(&out->value, p + 16, 8);
+    out->seq = 0;
+}
+
+/*
+ * Downsampling from the chunks' summaries, without reading their points: valid when the run
+ * has no restarts and every chunk's steps increase and follow the previous chunk's, because
+ * then no point is hidden and arrival order is step order. Each output bucket is a run of
+ * whole chunks, and keeps their first, minimum, maximum and last points, as svc_downsample
+ * would. Returns 1 with x filled and *ret_total set, 0 to read every point instead, or -errno.
+ */
+static int read_summarized(struct svc_call *c, const struct svc_series_info *s, size_t target,
+                           struct pts *x, size_t *ret_total)
+{
+    if (!target || s->points <= (uint64_t)target * 16)
+        return 0; /* small enough to read whole */
+    struct svc_restart *r = NULL;
+    size_t nr = 0;
+    int err = c->app->ops->restarts(c->app->store, s->run_id, &r, &nr);
+    free(r);
+    if (err < 0)
+        return err;
+    if (nr)
+        return 0;
+    struct sums sm = {0};
+    err = c->app->ops->scalar_summaries(c->app->store, s->id, sum_cb, &sm);
+    size_t buckets = target / 4;
+    int rc = 0;
+    if (err < 0 || sm.failed) {
+        rc = err < 0 ? err : -ENOMEM;
+        goto out;
+    }
+    if (sm.n < buckets * 2)
+        goto out;
+    size_t total = 0;
+    for (size_t i = 0; i < sm.n; i++) {
+        if (!sm.c[i].sorted || (i && sm.c[i].min_step <= sm.c[i - 1].max_step))
+            goto out; /* out of order somewhere: the full path applies TensorBoard's rule */
+        total += sm.c[i].n;
+    }
+    memset(x, 0, sizeof(*x));
+    x->p = malloc(4 * buckets * sizeof(*x->p));
+    if (!x->p) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t b = 0; b < buckets; b++) {
+        size_t lo = sm.n * b / buckets, hi = sm.n * (b + 1) / buckets;
+        struct svc_point first, last, mn, mx;
+        point_at(sm.c[lo].points, &first);
+        point_at(sm.c[hi - 1].points + 3 * SVC_SCALAR_POINT_BYTES, &last);
+        point_at(sm.c[lo].points + SVC_SCALAR_POINT_BYTES, &mn);
+        point_at(sm.c[lo].points + 2 * SVC_SCALAR_POINT_BYTES, &mx);
+        for (size_t k = lo + 1; k < hi; k++) {
+            struct svc_point a, z;
+            point_at(sm.c[k].points + SVC_SCALAR_POINT_BYTES, &a);
+            point_at(sm.c[k].points + 2 * SVC_SCALAR_POINT_BYTES, &z);
+            if (!isnan(a.value) && (isnan(mn.value) || a.value < mn.value))
+                mn = a;
+            if (!isnan(z.value) && (isnan(mx.value) || z.value > mx.value))
+                mx = z;
+        }
+        struct svc_point keep[4] = {first, mn, mx, last};
+        for (int i = 0; i < 4; i++) /* step order, which is arrival order here */
+            for (int k = i + 1; k < 4; k++)
+                if (keep[k].step < keep[i].step) {
+                    struct svc_point t = keep[i];
+                    keep[i] = keep[k];
+                    keep[k] = t;
+                }
+        for (int i = 0; i < 4; i++)
+            if (i == 0 || keep[i].step != keep[i - 1].step)
+                x->p[x->n++] = keep[i];
+    }
+    *ret_total = total;
+    rc = 1;
+out:
+    free(sm.c);
+    return rc;
+}
+
 static void csv_field(struct tb_buf *b, const char *s)
 {
     /* RFC 4180 quoting; a leading =, +, - or @ gets a quote mark so spreadsheets do not run it */
@@ -307,7 +416,11 @@ void svc_h_scalars(struct svc_call *c)
     }
     for (size_t i = 0; i < n; i++) {
         struct pts x;
-        int err = read_scalars(c, sel[i], &x);
+        size_t total = 0;
+        int err = read_summarized(c, sel[i], target, &x, &total);
+        bool summarized = err == 1;
+        if (err == 0)
+            err = read_scalars(c, sel[i], &x);
         if (err < 0) {
             free(x.p);
             if (err == -E2BIG)
@@ -319,8 +432,9 @@ void svc_h_scalars(struct svc_call *c)
                 svc_store_error(c, err, "reading scalars");
             goto out;
         }
-        size_t total = x.n;
-        size_t shown = target ? svc_downsample(x.p, x.n, target) : x.n;
+        if (!summarized)
+            total = x.n;
+        size_t shown = target && !summarized ? svc_downsample(x.p, x.n, target) : x.n;
         if (csv) {
             for (size_t k = 0; k < shown; k++) {
                 csv_field(&c->res->body, sel[i]->run);

@@ -99,3 +99,37 @@ size_t svc_downsample(struct svc_point *pts, size_t n, size_t target)
     }
     return out;
 }
+
+void svc_chunk_summarize(const uint8_t *p, size_t n, struct svc_chunk_summary *s)
+{
+    size_t imin = 0, imax = 0;
+    double vmin = NAN, vmax = NAN;
+    int64_t prev = 0;
+    s->n = n;
+    s->sorted = true;
+    for (size_t i = 0; i < n; i++) {
+        int64_t step;
+        double v;
+        memcpy(&step, p + i * SVC_SCALAR_POINT_BYTES, 8);
+        memcpy(&v, p + i * SVC_SCALAR_POINT_BYTES + 16, 8);
+        if (i == 0 || step < s->min_step)
+            s->min_step = step;
+        if (i == 0 || step > s->max_step)
+            s->max_step = step;
+        if (i && step <= prev)
+            s->sorted = false;
+        prev = step;
+        if (!isnan(v) && (isnan(vmin) || v < vmin)) {
+            vmin = v;
+            imin = i;
+        }
+        if (!isnan(v) && (isnan(vmax) || v > vmax)) {
+            vmax = v;
+            imax = i;
+        }
+    }
+    size_t pick[4] = {0, imin, imax, n - 1};
+    for (int k = 0; k < 4; k++)
+        memcpy(s->points + k * SVC_SCALAR_POINT_BYTES, p + pick[k] * SVC_SCALAR_POINT_BYTES,
+               SVC_SCALAR_POINT_BYTES);
+}

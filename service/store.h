@@ -166,6 +166,20 @@ typedef int (*svc_tensor_row_cb)(void *ctx, const struct svc_tensor_row *row);
 #define SVC_SCALAR_POINT_BYTES 24
 #define SVC_SCALAR_CHUNK_POINTS 1024
 
+/* What a reader needs to downsample a chunk without its points: the first, minimum, maximum
+ * and last points (in that order, 24 bytes each as above; minimum and maximum by value,
+ * ignoring NaN), the step range, and whether steps strictly increase inside the chunk. */
+struct svc_chunk_summary {
+    size_t n;
+    int64_t min_step, max_step;
+    bool sorted;
+    uint8_t points[4 * SVC_SCALAR_POINT_BYTES];
+};
+typedef int (*svc_summary_cb)(void *ctx, int64_t seq, const struct svc_chunk_summary *s);
+
+/* Fills s for n >= 1 points in the chunk layout. */
+void svc_chunk_summarize(const uint8_t *points, size_t n, struct svc_chunk_summary *s);
+
 struct svc_store;
 
 struct svc_store_options {
@@ -237,6 +251,7 @@ struct svc_store_ops {
                        size_t *ret_n);
     int (*restarts)(struct svc_store *s, int64_t run_id, struct svc_restart **ret, size_t *ret_n);
     int (*scalar_chunks)(struct svc_store *s, int64_t series_id, svc_scalar_chunk_cb cb, void *ctx);
+    int (*scalar_summaries)(struct svc_store *s, int64_t series_id, svc_summary_cb cb, void *ctx);
     int (*tensor_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);
     int (*blob_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);
     /* A blob's bytes, if exp_id references it. *ret_data is freed by the caller with free(). */

@@ -65,8 +65,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  UNIQUE(run_id, tag));"
     "CREATE TABLE scalar_chunks("
     "  series_id INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,"
-    "  seq INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,"
-    "  PRIMARY KEY(series_id, seq)) WITHOUT ROWID;"
+    "  seq INTEGER NOT NULL, n INTEGER NOT NULL, min_step INTEGER NOT NULL,"
+    "  max_step INTEGER NOT NULL, sorted INTEGER NOT NULL, summary BLOB NOT NULL,"
+    "  data BLOB NOT NULL, PRIMARY KEY(series_id, seq)) WITHOUT ROWID;"
     "CREATE TABLE tensors("
     "  series_id INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,"
     "  seq INTEGER NOT NULL, step INTEGER NOT NULL, wall_time REAL NOT NULL,"
@@ -139,6 +140,7 @@ enum stmt_id {
     Q_SERIES_LIST,
     Q_RESTARTS,
     Q_CHUNKS,
+    Q_SUMMARIES,
     Q_TENSORS,
     Q_BLOBPTS,
     Q_BLOB_GET,
@@ -211,7 +213,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_SERIES_BUMP] = "UPDATE series SET points = points + ?2,"
                       " min_step = min(coalesce(min_step, ?3), ?3),"
                       " max_step = max(coalesce(max_step, ?4), ?4) WHERE id = ?1",
-    [Q_CHUNK_ADD] = "INSERT INTO scalar_chunks(series_id, seq, n, data) VALUES(?1, ?2, ?3, ?4)",
+    [Q_CHUNK_ADD] = "INSERT INTO scalar_chunks(series_id, seq, n, min_step, max_step, sorted,"
+                    " summary, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_TENSOR_ADD] = "INSERT INTO tensors(series_id, seq, step, wall_time, dtype, shape, data,"
                      " value_pb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_BLOBPT_ADD] = "INSERT INTO blob_points(series_id, seq, step, wall_time, meta, shas,"
@@ -232,6 +235,8 @@ static const char *const sql[Q__COUNT] = {
                       " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
     [Q_RESTARTS] = "SELECT seq, step FROM restarts WHERE run_id = ?1 ORDER BY seq",
     [Q_CHUNKS] = "SELECT seq, n, data FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
+    [Q_SUMMARIES] = "SELECT seq, n, min_step, max_step, sorted, summary FROM scalar_chunks"
+                    " WHERE series_id = ?1 ORDER BY seq",
     [Q_TENSORS] = "SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
                   " WHERE series_id = ?1 ORDER BY seq",
     [Q_BLOBPTS] = "SELECT seq, step, wall_time, meta, shas, value_pb FROM blob_points"
@@ -338,7 +343,7 @@ static int conn_open(struct svc_store *s, struct conn **ret)
     sqlite3_busy_timeout(c->db, s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : 5000);
     int err = exec(c->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                           " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
-                          " PRAGMA cache_size = -16384;");
+                          " PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;");
     if (err < 0 && !s->opt.read_only) {
         conn_free(c);
         return err;
@@ -1136,14 +1141,20 @@ static int flush_series(struct wb *w, uint32_t i)
         return err;
     for (size_t at = 0; at < n; at += SVC_SCALAR_CHUNK_POINTS) {
         size_t k = n - at < SVC_SCALAR_CHUNK_POINTS ? n - at : SVC_SCALAR_CHUNK_POINTS;
+        const uint8_t *pts = w->sbuf[i] + at * SVC_SCALAR_POINT_BYTES;
+        struct svc_chunk_summary sum;
+        svc_chunk_summarize(pts, k, &sum);
         sqlite3_stmt *q = st(w->c, Q_CHUNK_ADD);
         if (!q)
             return -EIO;
         sqlite3_bind_int64(q, 1, sid);
         sqlite3_bind_int64(q, 2, w->seq++);
         sqlite3_bind_int64(q, 3, (sqlite3_int64)k);
-        sqlite3_bind_blob(q, 4, w->sbuf[i] + at * SVC_SCALAR_POINT_BYTES,
-                          (int)(k * SVC_SCALAR_POINT_BYTES), SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, sum.min_step);
+        sqlite3_bind_int64(q, 5, sum.max_step);
+        sqlite3_bind_int(q, 6, sum.sorted);
+        sqlite3_bind_blob(q, 7, sum.points, sizeof(sum.points), SQLITE_STATIC);
+        sqlite3_bind_blob(q, 8, pts, (int)(k * SVC_SCALAR_POINT_BYTES), SQLITE_STATIC);
         err = run(w->c, q);
         if (err < 0)
             return err;
@@ -1608,6 +1619,31 @@ static int sq_scalar_chunks(struct svc_store *s, int64_t sid, svc_scalar_chunk_c
     return err;
 }
 
+static int sq_scalar_summaries(struct svc_store *s, int64_t sid, svc_summary_cb cb, void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SUMMARIES);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct svc_chunk_summary sum;
+        sum.n = (size_t)sqlite3_column_int64(q, 1);
+        sum.min_step = sqlite3_column_int64(q, 2);
+        sum.max_step = sqlite3_column_int64(q, 3);
+        sum.sorted = sqlite3_column_int(q, 4) != 0;
+        if ((size_t)sqlite3_column_bytes(q, 5) != sizeof(sum.points))
+            continue;
+        memcpy(sum.points, sqlite3_column_blob(q, 5), sizeof(sum.points));
+        if (cb(ctx, sqlite3_column_int64(q, 0), &sum))
+            break;
+    }
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : err_of(c->db, rc, "scalar summaries");
+    sqlite3_reset(q);
+    return err;
+}
+
 static int rows(struct svc_store *s, enum stmt_id id, int64_t sid, svc_tensor_row_cb cb, void *ctx)
 {
     CONN(s);
@@ -1714,6 +1750,7 @@ const struct svc_store_ops svc_store_sqlite = {
     .series_list = sq_series_list,
     .restarts = sq_restarts,
     .scalar_chunks = sq_scalar_chunks,
+    .scalar_summaries = sq_scalar_summaries,
     .tensor_rows = sq_tensor_rows,
     .blob_rows = sq_blob_rows,
     .blob_get = sq_blob_get,
