@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "map.h"
 #include "tblimits.h"
 
 struct ancestor {
@@ -24,8 +25,9 @@ struct walk {
     size_t cap_runs, cap_problems;
     size_t files_seen;
     size_t dirs_seen;
-    bool stopped; /* a limit was reached: the walk ends */
-    int err;      /* sticky: -ENOMEM stops the walk */
+    struct tb_map visits; /* "dev:ino" -> times walked, to bound symlinks that fan out */
+    bool stopped;         /* a limit was reached: the walk ends */
+    int err;              /* sticky: -ENOMEM stops the walk */
 };
 
 int tb_logdir_is_event_name(const char *name)
@@ -228,9 +230,18 @@ static void walk_dir(struct walk *w, int dfd, const char *dir, const char *rel, 
         for (const struct ancestor *a = up; a; a = a->up)
             if (a->dev == st.st_dev && a->ino == st.st_ino)
                 loops = 1;
+        char id[48];
+        snprintf(id, sizeof(id), "%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+        uintptr_t seen = (uintptr_t)tb_map_get(&w->visits, id);
+        if (!loops && tb_map_put(&w->visits, id, (void *)(seen + 1)) < 0)
+            w->err = -ENOMEM;
         if (loops) {
             problem(w, path, TB_PROBLEM_LOOP, ELOOP,
                     "a symlink back to a directory above it; not followed");
+        } else if (seen >= TB_LOGDIR_ALIASES_MAX) {
+            problem(w, path, TB_PROBLEM_LIMIT, E2BIG,
+                    "this directory was already reached through too many symlinks; skipped");
         } else if (depth + 1 > TB_LOGDIR_DEPTH_MAX) {
             problem(w, path, TB_PROBLEM_LIMIT, E2BIG,
                     "deeper than the directory-depth limit; skipped");
@@ -279,8 +290,10 @@ int tb_logdir_scan(const char *root, struct tb_logdir **ret)
         return -ENOMEM;
     }
     struct walk w = {.ld = ld};
+    tb_map_init(&w.visits);
     struct ancestor top = {st.st_dev, st.st_ino, NULL};
     walk_dir(&w, fd, root, "", 0, &top);
+    tb_map_done(&w.visits);
     if (w.err < 0) {
         tb_logdir_free(ld);
         return w.err;
