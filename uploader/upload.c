@@ -485,7 +485,7 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
     }
     tbdev__v1__write_events_response__free_unpacked(res, NULL);
     if (u->cfg.verbose || !u->tty)
-        fprintf(stderr, "tbdev: sent %zu file%s' new records (%llu values so far)\n", ng,
+        fprintf(stderr, "tbdev: sent new records of %zu file%s (%llu values so far)\n", ng,
                 ng == 1 ? "" : "s", (unsigned long long)u->values);
     rc = (int)ng;
 out:

@@ -12,9 +12,10 @@
  * Usage: fuzz_<name> PATH...
  * Each PATH is a file or a directory; a directory's regular files are replayed in name order
  * (subdirectories and names starting with '.' are skipped). The empty input runs first, as
- * libFuzzer does. Each input is read into a buffer of exactly its size, so that a sanitizer
- * sees any read past its end (libFuzzer, too, never passes NULL). Exits 0 when every input ran, 1 when a path could not be read
- * or no input was found; a bug in the code under test aborts.
+ * libFuzzer does. Each input is read into a malloc'd buffer of exactly its size (never NULL,
+ * as with libFuzzer), so that a sanitizer sees any read past its end. Exits 0 when every input
+ * ran, 1 when a path could not be read or no input was found; a bug in the code under test
+ * aborts.
  */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
