@@ -9,6 +9,7 @@
 #include "app.h"
 #include "auth.h"
 #include "log.h"
+#include "json.h"
 #include "markdown.h"
 #include "tbdev/v1/api.pb-c.h"
 
@@ -26,30 +27,14 @@ static double now_s(void)
 /* Counts UTF-8 characters; -1 if s is not valid UTF-8 or holds control characters. */
 static long utf8_chars(const char *s, size_t len)
 {
+    if (!tb_utf8_valid(s, len))
+        return -1;
     long n = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = p[i];
-        size_t k;
-        if (c < 0x80) {
-            if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
-                return -1;
-            k = 1;
-        } else if (c >= 0xc2 && c <= 0xdf)
-            k = 2;
-        else if (c >= 0xe0 && c <= 0xef)
-            k = 3;
-        else if (c >= 0xf0 && c <= 0xf4)
-            k = 4;
-        else
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
             return -1;
-        if (i + k > len)
-            return -1;
-        for (size_t j = 1; j < k; j++)
-            if ((p[i + j] & 0xc0) != 0x80)
-                return -1;
-        i += k;
-        n++;
+        n += (c & 0xc0) != 0x80; /* count lead bytes */
     }
     return n;
 }
@@ -269,14 +254,12 @@ void svc_h_experiment_create(struct svc_call *c)
         svc_error(c, 500, "internal", "out of memory");
         return;
     }
-    const char *name = r->name ? r->name : "";
-    const char *desc = r->description ? r->description : "";
-    if (!check_text(c, "name", name, strlen(name), NAME_CHARS, true) ||
-        !check_text(c, "description", desc, strlen(desc), DESC_CHARS, false) ||
+    if (!svc_pb_text(c, "name", r->name, e->name, sizeof(e->name)) ||
+        !svc_pb_text(c, "description", r->description, e->description, sizeof(e->description)) ||
+        !check_text(c, "name", e->name, strlen(e->name), NAME_CHARS, true) ||
+        !check_text(c, "description", e->description, strlen(e->description), DESC_CHARS, false) ||
         !vis_ok(c, r->visibility, &e->visibility))
         goto out;
-    snprintf(e->name, sizeof(e->name), "%s", name);
-    snprintf(e->description, sizeof(e->description), "%s", desc);
     e->owner_id = c->user.id;
     snprintf(e->owner, sizeof(e->owner), "%s", c->user.name);
     e->created = e->updated = now_s();
@@ -447,17 +430,13 @@ void svc_h_experiment_update(struct svc_call *c)
                       "update_mask may name: name, description, visibility");
             goto out;
         }
-    if (in_mask(r, "name")) {
-        if (!check_text(c, "name", r->name, strlen(r->name), NAME_CHARS, true))
-            goto out;
-        snprintf(e.name, sizeof(e.name), "%s", r->name);
-    }
-    if (in_mask(r, "description")) {
-        if (!check_text(c, "description", r->description, strlen(r->description), DESC_CHARS,
-                        false))
-            goto out;
-        snprintf(e.description, sizeof(e.description), "%s", r->description);
-    }
+    if (in_mask(r, "name") && (!svc_pb_text(c, "name", r->name, e.name, sizeof(e.name)) ||
+                               !check_text(c, "name", e.name, strlen(e.name), NAME_CHARS, true)))
+        goto out;
+    if (in_mask(r, "description") &&
+        (!svc_pb_text(c, "description", r->description, e.description, sizeof(e.description)) ||
+         !check_text(c, "description", e.description, strlen(e.description), DESC_CHARS, false)))
+        goto out;
     if (in_mask(r, "visibility") && !vis_ok(c, r->visibility, &e.visibility))
         goto out;
     for (size_t pass = 0; pass < 2; pass++) {

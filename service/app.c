@@ -176,6 +176,26 @@ void svc_store_error(struct svc_call *c, int err, const char *what)
     }
 }
 
+bool svc_pb_text(struct svc_call *c, const char *field, ProtobufCBinaryData in, char *out,
+                 size_t out_len)
+{
+    const char *why = NULL;
+    if (in.len >= out_len)
+        why = "is too long";
+    else if (in.len && memchr(in.data, 0, in.len))
+        why = "holds a NUL byte";
+    else if (!tb_utf8_valid(in.data, in.len))
+        why = "is not valid UTF-8";
+    if (why) {
+        svc_error(c, 400, "invalid_argument", "the %s %s", field, why);
+        return false;
+    }
+    if (in.len)
+        memcpy(out, in.data, in.len);
+    out[in.len] = 0;
+    return true;
+}
+
 void svc_pb_answer(struct svc_call *c, int status, const void *msg)
 {
     const ProtobufCMessage *m = msg;

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "http.h"
 #include "json.h"
+#include <protobuf-c/protobuf-c.h>
 #include "store.h"
 
 struct svc_app {
@@ -55,6 +56,12 @@ bool svc_load_experiment(struct svc_call *c, bool owner, struct svc_experiment *
 
 /* Starts a JSON answer: status 200, content type, and a writer over the body. */
 void svc_json_begin(struct svc_call *c, struct tb_json *j);
+
+/* A text field of a request (declared bytes in api.proto) as a NUL-terminated string in out.
+ * Returns false, after answering 400 naming the field, if it holds a NUL, is not UTF-8, or is
+ * longer than out_len - 1 bytes. */
+bool svc_pb_text(struct svc_call *c, const char *field, ProtobufCBinaryData in, char *out,
+                 size_t out_len);
 
 /* Answers a packed protobuf message (ProtobufCMessage). */
 void svc_pb_answer(struct svc_call *c, int status, const void *msg);

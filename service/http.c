@@ -94,6 +94,17 @@ void svc_res_header(struct svc_response *r, const char *name, const char *value)
     r->n_headers++;
 }
 
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
 static const char *reason(int status)
 {
     switch (status) {
@@ -197,6 +208,42 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t len)
                   (socklen_t)len);
 }
 
+/* Percent-decoding for paths and query values, like libmicrohttpd's own, except that %00 is left
+ * as it is: a NUL would cut the C string short, and a path that means one thing to the router
+ * and another to the handler is how traversal bugs start. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    const char **cl = cls; /* [0]: first Content-Length, [1]: "x" if another differs, [2]: TE */
+    if (key && !strcasecmp(key, "Content-Length")) {
+        if (!cl[0])
+            cl[0] = value ? value : "";
+        else if (strcmp(cl[0], value ? value : ""))
+            cl[1] = "x";
+    }
+    if (key && !strcasecmp(key, "Transfer-Encoding"))
+        cl[2] = "x";
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -216,6 +263,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         client_ip(c, st->ip, sizeof(st->ip));
         *con_cls = st;
         req.client_ip = st->ip;
+        /* Framing two parsers could read two ways is refused (request smuggling). */
+        const char *framing[3] = {NULL, NULL, NULL};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, framing);
+        if (framing[1] || (framing[0] && framing[2])) {
+            tb_buf_init(&res.body, 0);
+            plain_error(&res, 400,
+                        framing[1] ? "conflicting Content-Length headers"
+                                   : "both Content-Length and Transfer-Encoding");
+            st->responded = true;
+            svc_res_header(&res, "Connection", "close");
+            enum MHD_Result ok = send_response(h, c, &req, &res, st);
+            tb_buf_done(&res.body);
+            return ok;
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->cfg.body_max) {
             char msg[160];
@@ -344,7 +405,7 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert_pem)
         flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[16];
+    struct MHD_OptionItem opts[20];
     int n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[n++] =
@@ -358,6 +419,7 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     if (cfg->tls_cert_pem) {
         opts[n++] =

@@ -71,7 +71,7 @@ static void note(struct builder *bb, size_t g, const char *fmt, ...)
 static bool valid_run(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > max)
+    if (n == 0 || n > max || !tb_utf8_valid(s, n))
         return false;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
@@ -84,7 +84,7 @@ static bool valid_file(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 255 || !strcmp(s, ".") || !strcmp(s, "..") || strchr(s, '/') ||
-        strchr(s, '\\'))
+        strchr(s, '\\') || !tb_utf8_valid(s, n))
         return false;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
@@ -367,7 +367,8 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
 }
 
 /* Decodes one group's records into the batch. Returns 0, or answers 400 and returns -1. */
-static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup *rg, uint32_t run)
+static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup *rg, uint32_t run,
+                     const char *run_name, const char *file_name)
 {
     struct svc_call *c = bb->c;
     struct tb_tfrecord_reader *r = NULL;
@@ -390,13 +391,13 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
                 svc_error(c, 413, "too_large",
                           "run '%.100s' file '%.100s': a record at offset %llu is over the "
                           "%lld-byte record limit; skip it and send the rest",
-                          rg->run, rg->file, (unsigned long long)p.offset,
+                          run_name, file_name, (unsigned long long)p.offset,
                           c->app->cfg->record_bytes);
             else
                 svc_error(c, 400, "bad_record",
                           "run '%.100s' file '%.100s': %s. Nothing was stored; send the group "
                           "again",
-                          rg->run, rg->file, p.message);
+                          run_name, file_name, p.message);
             tb_tfrecord_close(r);
             return -1;
         }
@@ -432,11 +433,25 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
     enum tb_problem_kind tail = tb_tfrecord_tail(r, NULL);
     uint64_t end = tb_tfrecord_offset(r);
     tb_tfrecord_close(r);
+    if (tail == TB_PROBLEM_TOO_LARGE) {
+        svc_error(c, 413, "too_large",
+                  "run '%.100s' file '%.100s': the record at offset %llu claims more than the "
+                  "%lld-byte record limit; skip it and send the rest",
+                  run_name, file_name, (unsigned long long)end, c->app->cfg->record_bytes);
+        return -1;
+    }
+    if (tail == TB_PROBLEM_LENGTH_CRC || tail == TB_PROBLEM_ZERO_FILLED) {
+        svc_error(c, 400, "bad_record",
+                  "run '%.100s' file '%.100s': bytes at offset %llu are not a valid record; "
+                  "send only records that pass their CRCs",
+                  run_name, file_name, (unsigned long long)end);
+        return -1;
+    }
     if (tail != TB_PROBLEM_NONE) {
         svc_error(c, 400, "bad_record",
                   "run '%.100s' file '%.100s': the group ends inside a record at offset %llu; "
                   "send whole records only",
-                  rg->run, rg->file, (unsigned long long)end);
+                  run_name, file_name, (unsigned long long)end);
         return -1;
     }
     grp->n_items = bb->b.n_items - grp->first_item;
@@ -533,6 +548,7 @@ void svc_h_write_events(struct svc_call *c)
                   "with the server? (see GET /api/v1/server-info)");
         goto out;
     }
+
     size_t ng = r->n_groups;
     bb.b.groups = calloc(ng ? ng : 1, sizeof(*bb.b.groups));
     bb.problems = calloc((ng ? ng : 1) * PROBLEMS_PER_GROUP, sizeof(*bb.problems));
@@ -542,21 +558,29 @@ void svc_h_write_events(struct svc_call *c)
         goto out;
     }
     bb.b.n_groups = ng;
-    uint64_t bytes = 0;
     for (size_t g = 0; g < ng; g++) {
         const Tbdev__V1__RecordGroup *rg = r->groups[g];
-        const char *run = rg->run ? rg->run : "";
-        const char *file = rg->file ? rg->file : "";
+        char *run = tb_arena_alloc(&arena, SVC_EXP_NAME_MAX + 2);
+        char *file = tb_arena_alloc(&arena, 258);
+        if (!run || !file) {
+            svc_error(c, 500, "internal", "out of memory");
+            goto out;
+        }
+        if (!svc_pb_text(c, "run name", rg->run, run, SVC_EXP_NAME_MAX + 2) ||
+            !svc_pb_text(c, "file name", rg->file, file, 258))
+            goto out;
         if (!valid_run(run, SVC_EXP_NAME_MAX)) {
             svc_error(c, 400, "invalid_argument",
-                      "group %zu: the run name must be 1-%d bytes of text (\".\" for the "
-                      "logdir itself)",
+                      "group %zu: the run name must be 1-%d bytes of UTF-8 text (\".\" for "
+                      "the logdir itself)",
                       g, SVC_EXP_NAME_MAX);
             goto out;
         }
         if (!valid_file(file)) {
             svc_error(c, 400, "invalid_argument",
-                      "group %zu: the file must be an event file's name, without any path", g);
+                      "group %zu: the file must be an event file's name in UTF-8, without any "
+                      "path",
+                      g);
             goto out;
         }
         uint64_t end = rg->offset + rg->records.len;
@@ -574,11 +598,10 @@ void svc_h_write_events(struct svc_call *c)
         bb.b.groups[g].file = file;
         bb.b.groups[g].offset = rg->offset;
         bb.b.groups[g].end_offset = rg->end_offset ? rg->end_offset : end;
-        if (add_group(&bb, g, rg, ri) < 0)
+        bb.b.groups[g].bytes = rg->records.len;
+        if (add_group(&bb, g, rg, ri, run, file) < 0)
             goto out;
-        bytes += rg->records.len;
     }
-    bb.b.bytes = bytes;
     uint64_t values = 0;
     for (size_t g = 0; g < ng; g++)
         values += bb.b.groups[g].values;

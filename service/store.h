@@ -101,6 +101,7 @@ struct svc_group {
     uint64_t offset, end_offset;
     size_t first_item, n_items; /* this group's items in batch->items */
     uint64_t values, dropped;
+    uint64_t bytes; /* record bytes: what storing the group costs the quota */
     /* set by write_batch: */
     bool replay;
     uint64_t cursor;

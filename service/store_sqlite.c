@@ -1366,10 +1366,6 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
         b->series[i].id = 0;
     if ((err = begin(c)) < 0)
         goto out;
-    struct svc_user owner_user;
-    if (quota && b->bytes && (err = sq_user_get_id(s, owner, &owner_user)) == 0 &&
-        owner_user.used_bytes + b->bytes > quota)
-        err = -EDQUOT;
     sqlite3_stmt *q = NULL;
     if (!err) {
         q = st(c, Q_SEQ_GET);
@@ -1381,10 +1377,19 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
         }
     }
     bool stored = false;
+    b->bytes = 0;
     for (size_t g = 0; !err && g < b->n_groups; g++) {
         err = write_group(&w, &b->groups[g]);
-        stored = stored || (!err && !b->groups[g].replay);
+        if (!err && !b->groups[g].replay) {
+            stored = true;
+            b->bytes += b->groups[g].bytes;
+        }
     }
+    /* The quota counts what is stored now: replays cost nothing. */
+    struct svc_user owner_user;
+    if (!err && quota && b->bytes && (err = sq_user_get_id(s, owner, &owner_user)) == 0 &&
+        owner_user.used_bytes + b->bytes > quota)
+        err = -EDQUOT;
     for (size_t i = 0; !err && i < b->n_series; i++)
         err = flush_series(&w, (uint32_t)i);
     for (size_t i = 0; !err && i < b->n_series; i++) {

@@ -2,9 +2,11 @@
 /* Serving the viewer: static files by name from the embedded table, and the page shell. */
 #include "web.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "app.h"
+#include "auth.h"
 
 const struct svc_asset *svc_asset_find(const char *name)
 {
@@ -31,6 +33,16 @@ void svc_h_static(struct svc_call *c)
 
 void svc_h_page(struct svc_call *c)
 {
+    /* Route parameters are checked here too, so that a malformed link is a plain 404. */
+    bool exp = !strncmp(c->req->path, "/experiment/", 12);
+    bool user = !strncmp(c->req->path, "/user/", 6);
+    if ((exp && !svc_is_experiment_id(c->param)) ||
+        (user && (strlen(c->param) > 64 || strspn(c->param, "abcdefghijklmnopqrstuvwxyz"
+                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                            "0123456789_-.") != strlen(c->param)))) {
+        svc_error(c, 404, "not_found", "not found");
+        return;
+    }
     /* One shell for every page; app.js reads the path. Unlisted pages are not indexed. */
     const struct svc_asset *a = svc_asset_find("index.html");
     if (!a) {

@@ -212,3 +212,15 @@ void tb_json_raw(struct tb_json *j, const char *json)
     sep(j);
     tb_buf_adds(j->out, json);
 }
+
+bool tb_utf8_valid(const void *s, size_t len)
+{
+    const uint8_t *p = s;
+    for (size_t i = 0; i < len;) {
+        size_t l = utf8_len(p + i, len - i);
+        if (!l)
+            return false;
+        i += l;
+    }
+    return true;
+}

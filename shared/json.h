@@ -42,5 +42,8 @@ void tb_json_null(struct tb_json *j);
 /* Writes `json`, which the caller guarantees is one valid JSON value, as the next value. */
 void tb_json_raw(struct tb_json *j, const char *json);
 
+/* True if s is valid UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+bool tb_utf8_valid(const void *s, size_t len);
+
 /* Appends s escaped as a JSON string body (no quotes) to b. */
 void tb_json_escape(struct tb_buf *b, const void *s, size_t len);

@@ -313,11 +313,11 @@ int up_update_main(int argc, char **argv)
     char *mask[3];
     size_t nm = 0;
     if (o.name) {
-        req.name = (char *)o.name;
+        req.name = (ProtobufCBinaryData){strlen(o.name), (uint8_t *)o.name};
         mask[nm++] = "name";
     }
     if (o.description) {
-        req.description = (char *)o.description;
+        req.description = (ProtobufCBinaryData){strlen(o.description), (uint8_t *)o.description};
         mask[nm++] = "description";
     }
     if (v) {

@@ -422,8 +422,10 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
     }
     for (size_t g = 0; g < ng; g++) {
         tbdev__v1__record_group__init(&groups[g]);
-        groups[g].run = pend[g].file->run;
-        groups[g].file = (char *)pend[g].file->name;
+        groups[g].run =
+            (ProtobufCBinaryData){strlen(pend[g].file->run), (uint8_t *)pend[g].file->run};
+        groups[g].file =
+            (ProtobufCBinaryData){strlen(pend[g].file->name), (uint8_t *)pend[g].file->name};
         groups[g].offset = pend[g].file->offset;
         groups[g].records = (ProtobufCBinaryData){pend[g].len, buf->data + pend[g].at};
         groups[g].end_offset = pend[g].end;
@@ -497,8 +499,10 @@ out:
 static int create_experiment(struct up *u, char *err, size_t len)
 {
     Tbdev__V1__CreateExperimentRequest req = TBDEV__V1__CREATE_EXPERIMENT_REQUEST__INIT;
-    req.name = (char *)(u->cfg.name ? u->cfg.name : "");
-    req.description = (char *)(u->cfg.description ? u->cfg.description : "");
+    const char *name = u->cfg.name ? u->cfg.name : "";
+    const char *desc = u->cfg.description ? u->cfg.description : "";
+    req.name = (ProtobufCBinaryData){strlen(name), (uint8_t *)name};
+    req.description = (ProtobufCBinaryData){strlen(desc), (uint8_t *)desc};
     const char *v = u->cfg.visibility;
     req.visibility = !v || !strcmp(v, "unlisted") ? TBDEV__V1__VISIBILITY__UNLISTED
                      : !strcmp(v, "public")       ? TBDEV__V1__VISIBILITY__PUBLIC

@@ -117,8 +117,8 @@ static struct request *build(int series, int steps, int per_request, int *ret_n,
             }
             snprintf(names[s], 64, "%sevents.out.tfevents.%d", prefix, s);
             tbdev__v1__record_group__init(&groups[s]);
-            groups[s].run = "train";
-            groups[s].file = names[s];
+            groups[s].run = (ProtobufCBinaryData){5, (uint8_t *)"train"};
+            groups[s].file = (ProtobufCBinaryData){strlen(names[s]), (uint8_t *)names[s]};
             groups[s].offset = offsets[s];
             groups[s].records = (ProtobufCBinaryData){bufs[s].len, bufs[s].data};
             offsets[s] += bufs[s].len;
