@@ -889,9 +889,6 @@ static bool fast_decode(struct ctx *c, const uint8_t *data, size_t len)
         } else if (f == 5 && w == 2) {
             ONCE(5);
             summary = sub(&e, varint(&e));
-        } else if (f == 10 && w == 2) {
-            ONCE(10);
-            sub(&e, varint(&e)); /* source_metadata: not used */
         } else {
             return false;
         }
@@ -945,6 +942,39 @@ int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
     return tb_event_decode_pb(data, len, arena, ret_ev, problem);
 }
 
+/* protobuf-c keeps a field numbered 0 (an invalid number) as an unknown field when its key
+ * takes two bytes; packing the message again would then write bytes no decoder accepts. */
+static bool has_field_zero(const ProtobufCMessage *m, int depth)
+{
+    if (!m || depth > 16)
+        return false;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return true;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+            continue; /* another member of the oneof: this pointer is not one */
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *items =
+                *(ProtobufCMessage *const *const *)(const void *)(base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                if (has_field_zero(items[k], depth + 1))
+                    return true;
+        } else if (has_field_zero(*(ProtobufCMessage *const *)(const void *)(base + f->offset),
+                                  depth + 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
                        struct tb_event *ret_ev, struct tb_problem *problem)
 {
@@ -961,6 +991,11 @@ int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
                               "protobuf",
                               len);
     }
+    if (has_field_zero(&e->base, 0))
+        return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, EBADMSG,
+                              "the %zu-byte record passed its CRC but holds a field numbered 0, "
+                              "which no Event has",
+                              len);
     if (!isfinite(e->wall_time))
         return tb_problem_set(problem, TB_PROBLEM_BAD_EVENT, 0, len, EINVAL,
                               "event at step %lld has a wall_time of %g; dropped it",

@@ -389,6 +389,7 @@ int tb_tfrecord_next(struct tb_tfrecord_reader *r, struct tb_record *ret_rec, st
         if (avail(r))
             r->tail = all_zero(r->buf + r->start, avail(r)) ? TB_PROBLEM_ZERO_FILLED
                                                             : TB_PROBLEM_TRUNCATED;
+        r->end = r->start; /* read the tail again next time: a writer may fill a hole in place */
         return 0;
     }
     uint64_t len;
@@ -403,6 +404,7 @@ int tb_tfrecord_next(struct tb_tfrecord_reader *r, struct tb_record *ret_rec, st
     if (f == 0) {
         r->tail = TB_PROBLEM_TRUNCATED;
         r->tail_bytes = avail(r);
+        r->end = r->start; /* as above: never judge a record on bytes read before it was done */
         return 0;
     }
     const uint8_t *frame = r->buf + r->start;
