@@ -16,6 +16,43 @@ static void register_extensions(void)
     cmark_gfm_core_extensions_ensure_registered();
 }
 
+/* Raw HTML in untrusted markdown is shown as the text it is, as TensorBoard shows it, rather
+ * than dropped: each HTML node becomes a text node (inside a paragraph when it was a block). */
+static void html_to_text(cmark_node *doc)
+{
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_node *pending[256];
+    size_t n = 0;
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE && n < 256) {
+        cmark_node *node = cmark_iter_get_node(it);
+        cmark_node_type t = cmark_node_get_type(node);
+        if (ev == CMARK_EVENT_ENTER && (t == CMARK_NODE_HTML_BLOCK || t == CMARK_NODE_HTML_INLINE))
+            pending[n++] = node;
+    }
+    cmark_iter_free(it);
+    for (size_t i = 0; i < n; i++) {
+        cmark_node *node = pending[i];
+        cmark_node *text = cmark_node_new(CMARK_NODE_TEXT);
+        const char *lit = cmark_node_get_literal(node);
+        if (!text)
+            continue;
+        cmark_node_set_literal(text, lit ? lit : "");
+        cmark_node *repl = text;
+        if (cmark_node_get_type(node) == CMARK_NODE_HTML_BLOCK) {
+            repl = cmark_node_new(CMARK_NODE_PARAGRAPH);
+            if (!repl) {
+                cmark_node_free(text);
+                continue;
+            }
+            cmark_node_append_child(repl, text);
+        }
+        cmark_node_replace(node, repl);
+        cmark_node_free(node);
+    }
+    /* Past 256 HTML nodes the rest stay HTML nodes, which safe mode then drops. */
+}
+
 int svc_markdown_html(const char *md, size_t len, struct tb_buf *out)
 {
     pthread_once(&once, register_extensions);
@@ -35,6 +72,7 @@ int svc_markdown_html(const char *md, size_t len, struct tb_buf *out)
     if (!doc) {
         err = -ENOMEM;
     } else {
+        html_to_text(doc);
         char *html = cmark_render_html(doc, opts, cmark_parser_get_syntax_extensions(p));
         if (!html)
             err = -ENOMEM;

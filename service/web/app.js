@@ -50,13 +50,19 @@
     return Number(v.toPrecision(6)).toString();
   }
 
+  // Width of a y axis that fits its longest label (uPlot's default is a fixed 50 px).
+  function axisSize(u, values) {
+    const longest = (values || []).reduce((m, v) => Math.max(m, String(v).length), 0);
+    return Math.max(40, longest * 7 + 18);
+  }
+
   function safeRegex(s) {
     if (!s) return null;
     try { return new RegExp(s, 'i'); } catch (e) { return undefined; }
   }
 
   // TensorBoard's categorical palette, so colours feel familiar; stable per run name order.
-  const PALETTE = ['#ff7043', '#0077bb', '#cc3311', '#33bbee', '#ee3377', '#009988', '#bbbbbb',
+  const PALETTE = ['#ff7043', '#0077bb', '#cc3311', '#33bbee', '#ee3377', '#009988', '#7f7f7f',
     '#7b1fa2', '#f9a825', '#558b2f', '#5e35b1', '#c62828', '#00838f', '#6d4c41', '#ad1457',
     '#283593', '#2e7d32', '#ef6c00', '#4527a0', '#00695c'];
 
@@ -344,7 +350,7 @@
       if (state.log) ys = ys.map((v) => (v > 0 ? v : null));
       const sm = state.smoothing > 0 ? smooth(ys, state.smoothing) : ys;
       for (const v of sm) if (Number.isFinite(v)) allY.push(v);
-      const color = ctx.colors.get(s.run);
+      const color = s.color || ctx.colors.get(s.run);
       const dots = { show: s.points.length < 30, size: 5 };
       if (state.smoothing > 0) {
         tables.push([xs, ys]);
@@ -368,7 +374,7 @@
         x: { time: state.x === 'wall' },
         y: state.log ? { distr: 3 } : (yrange ? { range: yrange } : {}),
       },
-      axes: [{ label: state.x === 'step' ? 'step' : state.x === 'relative' ? 'hours' : '' }, { values: (u2, vals) => vals.map(fmtNum) }],
+      axes: [{ label: state.x === 'step' ? 'step' : state.x === 'relative' ? 'hours' : '' }, { size: axisSize, values: (u2, vals) => vals.map(fmtNum) }],
       series: [{ label: state.x, value: (u2, v) => (v === null ? '–' : state.x === 'wall' ? fmtTime(v) : fmtNum(v)) }, ...opts],
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
@@ -424,11 +430,16 @@
       const l = num(b[0]), r = num(b[1]);
       if (Number.isFinite(l)) xmin = Math.min(xmin, l);
       if (Number.isFinite(r)) xmax = Math.max(xmax, r);
-      cmax = Math.max(cmax, num(b[2]) / Math.max(1e-12, r - l || 1));
+      cmax = Math.max(cmax, num(b[2]) / Math.max(1e-12, r > l ? r - l : 1));
     }
-    if (!points.length || !Number.isFinite(xmin) || xmax <= xmin) {
+    if (!points.length || !Number.isFinite(xmin) || !Number.isFinite(xmax)) {
       el.replaceChildren(h('div', { class: 'chart empty', text: 'Empty histograms.' }));
       return;
+    }
+    if (xmax <= xmin) { // every value the same: draw a spike at it, as TensorBoard does
+      const pad = Math.abs(xmin) * 0.1 || 0.5;
+      xmin -= pad;
+      xmax += pad;
     }
     const n = points.length;
     const offset = mode === 'offset' ? Math.min(12, (H - 2 * pad) / Math.max(1, n)) : 0;
@@ -438,8 +449,10 @@
       const base = H - pad - (mode === 'offset' ? offset * (n - 1 - i) : 0);
       let d = `M${sx(xmin)},${base}`;
       for (const b of p.buckets) {
-        const l = num(b[0]), r = num(b[1]), c = num(b[2]);
-        const dens = c / Math.max(1e-12, r - l || 1);
+        let l = num(b[0]), r = num(b[1]);
+        const c = num(b[2]);
+        if (r <= l) { const w = (xmax - xmin) / 100; l -= w / 2; r += w / 2; }
+        const dens = c / Math.max(1e-12, r - l);
         const y = base - (cmax ? dens / cmax : 0) * plotH;
         d += ` L${sx(Math.max(l, xmin))},${y} L${sx(Math.min(r, xmax))},${y}`;
       }
@@ -499,7 +512,7 @@
         const color = ctx.colors.get(t.run);
         const series = [{ label: 'step' }, ...BPS.map((bp) => ({ label: `p${bp / 100}`, stroke: color, width: bp === 5000 ? 2 : 0.5, points: { show: false }, value: (u, v) => fmtNum(v) }))];
         const bands = [[0, 8, '22'], [1, 7, '33'], [2, 6, '44'], [3, 5, '55']].map(([a, b, alpha]) => ({ series: [a + 1, b + 1], fill: color + alpha }));
-        const u = new uPlot({ width: Math.max(280, chart.clientWidth || 400), height: 240, series, bands, legend: { live: true } }, [xs, ...cols], chart);
+        const u = new uPlot({ width: Math.max(280, chart.clientWidth || 400), height: 240, scales: { x: { time: false } }, axes: [{ label: 'step' }, { size: axisSize, values: (u2, vals) => vals.map(fmtNum) }], series, bands, legend: { live: true } }, [xs, ...cols], chart);
         ctx.charts.add(u);
       });
       return card;
@@ -566,7 +579,7 @@
     const hkeys = [...new Set(sessions.flatMap((s) => Object.keys(s.hparams)))].sort();
     const mkeys = [...new Set(sessions.flatMap((s) => Object.keys(s.metrics)))].sort();
     const cols = [['Session', (s) => s.run], ['Status', (s) => s.status],
-      ...hkeys.map((k) => [k, (s) => num(s.hparams[k])]), ...mkeys.map((k) => [k, (s) => (s.metrics[k] ? num(s.metrics[k].value) : null)])];
+      ...hkeys.map((k) => [k, (s) => (k in s.hparams ? num(s.hparams[k]) : null)]), ...mkeys.map((k) => [k, (s) => (s.metrics[k] ? num(s.metrics[k].value) : null)])];
     const filter = h('input', { type: 'text', placeholder: 'filter rows (regex)', 'aria-label': 'Filter sessions', id: 'hparams-filter' });
     const table = h('table', { class: 'data hparams-table' });
     let sortCol = 0, asc = true;
@@ -644,7 +657,7 @@
           const series = [];
           for (const tag of tags) {
             if (!cache.has(tag)) cache.set(tag, api(`${ctx.base}/scalars?tag=${enc(tag)}`).then((r) => r.series));
-            for (const s of await cache.get(tag)) if (runs.includes(s.run)) series.push({ run: s.run, points: s.points, label: `${s.run}/${tag}` });
+            for (const s of await cache.get(tag)) if (runs.includes(s.run)) series.push({ run: s.run, points: s.points, label: `${s.run}/${tag}`, color: PALETTE[series.length % PALETTE.length] });
           }
           drawScalars(ctx, card, chart, series);
         });
@@ -659,7 +672,7 @@
   function listBlobs(content, ctx, tags, note) {
     const items = tags.filter((t) => visibleRuns(ctx).includes(t.run) && tagShown(t.tag)).map((t) => {
       const links = h('div', { class: 'tools' });
-      const card = h('div', { class: 'card list-card' }, runTitle(ctx, t), h('p', { class: 'sub', text: `${t.plugin} · ${t.kind} · ${t.points} points` }), links);
+      const card = h('div', { class: 'card list-card' }, runTitle(ctx, t), h('p', { class: 'sub', text: `${t.plugin} · ${t.kind} · ${t.points} point${t.points === 1 ? '' : 's'}` }), links);
       lazy(card, async () => {
         const path = t.kind === 'blob_sequence' ? 'blobs' : 'tensors';
         const r = await api(`${ctx.base}/${path}?tag=${enc(t.tag)}&run=${enc(t.run)}`);
