@@ -609,7 +609,17 @@ void svc_h_write_events(struct svc_call *c)
         goto out;
     const struct svc_user *u = &c->user;
     uint64_t quota = u->quota_bytes ? u->quota_bytes : (uint64_t)cfg->quota_bytes;
+    bb.b.max_runs = (uint64_t)cfg->runs_per_experiment;
+    bb.b.max_tags = (uint64_t)cfg->tags_per_run;
     int err = c->app->ops->write_batch(c->app->store, e.id, e.owner_id, quota, &bb.b);
+    if (err == -EMLINK) {
+        svc_error(c, 413, "too_many",
+                  "%s; nothing was stored. Split the logdir into several "
+                  "experiments, or ask the admin to raise --max_runs / "
+                  "--max_tags",
+                  bb.b.limit_msg);
+        goto out;
+    }
     if (err == -ESTALE) {
         const struct svc_group *gr = &bb.b.groups[bb.b.gap_group];
         const char *run = bb.b.runs[gr->run];

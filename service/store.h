@@ -16,6 +16,7 @@
  *   -ENOSPC  the disk is full: answer 507
  *   -EDQUOT  the user's quota would be passed: answer 507
  *   -ESTALE  a write-events group starts past the file's cursor (a gap): answer 409
+ *   -EMLINK  a batch would pass the runs-per-experiment or tags-per-run limit: answer 413
  *   -EIO     anything else the database reported (logged once by the backend)
  * Strings returned in structs are copied into the struct's fixed buffers or, where the struct
  * says so, allocated and freed with the struct's _done function.
@@ -118,6 +119,9 @@ struct svc_batch {
     size_t n_groups;
     uint64_t bytes;   /* storage the batch will take, for the quota */
     size_t gap_group; /* set with -ESTALE: the group that starts past its cursor */
+    uint64_t max_runs;   /* runs an experiment may have; 0: no limit */
+    uint64_t max_tags;   /* tags a run may have; 0: no limit */
+    char limit_msg[200]; /* set with -EMLINK: which limit, where */
 };
 
 /* --- reads --- */

@@ -146,6 +146,8 @@ enum stmt_id {
     Q_BLOB_GET,
     Q_BLOB_GC,
     Q_EXP_RECOUNT,
+    Q_RUN_COUNT,
+    Q_TAG_COUNT,
     Q__COUNT
 };
 
@@ -159,6 +161,8 @@ enum stmt_id {
     " (SELECT COUNT(*) FROM series s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = e.id)"
 
 static const char *const sql[Q__COUNT] = {
+    [Q_RUN_COUNT] = "SELECT count(*) FROM runs WHERE experiment_id = ?1",
+    [Q_TAG_COUNT] = "SELECT count(*) FROM series WHERE run_id = ?1",
     [Q_USER_ADD] =
         "INSERT INTO users(name, password_hash, is_admin, created) VALUES(?1, ?2, ?3, ?4)",
     [Q_USER_GET] = "SELECT " USER_COLS " FROM users u WHERE u.name = ?1",
@@ -297,6 +301,8 @@ static int err_of(sqlite3 *db, int rc, const char *what)
         return -ENOMEM;
     case SQLITE_TOOBIG:
         return -E2BIG;
+    case SQLITE_INTERRUPT:
+        return -EINTR;
     default:
         svc_log_error("sqlite: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
                       rc);
@@ -1073,6 +1079,22 @@ static int run_id(struct wb *w, uint32_t r, int64_t *ret)
         w->run_ids[r] = sqlite3_column_int64(q, 0);
         sqlite3_reset(q);
     } else {
+        if (w->b->max_runs) {
+            q = st(c, Q_RUN_COUNT);
+            bind_text(q, 1, w->exp);
+            int n = one(c, q);
+            if (n < 0)
+                return n;
+            uint64_t runs = (uint64_t)sqlite3_column_int64(q, 0);
+            sqlite3_reset(q);
+            if (runs >= w->b->max_runs) {
+                snprintf(w->b->limit_msg, sizeof(w->b->limit_msg),
+                         "with run '%.80s' the experiment would have more than %llu runs, the "
+                         "limit",
+                         w->b->runs[r], (unsigned long long)runs);
+                return -EMLINK;
+            }
+        }
         q = st(c, Q_RUN_ADD);
         bind_text(q, 1, w->exp);
         bind_text(q, 2, w->b->runs[r]);
@@ -1109,6 +1131,21 @@ static int series_id(struct wb *w, uint32_t i, int64_t *ret)
         d->id = sqlite3_column_int64(q, 0);
         sqlite3_reset(q);
     } else {
+        if (w->b->max_tags) {
+            q = st(c, Q_TAG_COUNT);
+            sqlite3_bind_int64(q, 1, rid);
+            int n = one(c, q);
+            if (n < 0)
+                return n;
+            uint64_t tags = (uint64_t)sqlite3_column_int64(q, 0);
+            sqlite3_reset(q);
+            if (tags >= w->b->max_tags) {
+                snprintf(w->b->limit_msg, sizeof(w->b->limit_msg),
+                         "with tag '%.60s' run '%.60s' would have more than %llu tags, the limit",
+                         d->tag, w->b->runs[d->run], (unsigned long long)tags);
+                return -EMLINK;
+            }
+        }
         q = st(c, Q_SERIES_ADD);
         sqlite3_bind_int64(q, 1, rid);
         bind_text(q, 2, d->tag);

@@ -37,9 +37,10 @@ void svc_h_page(struct svc_call *c)
     bool exp = !strncmp(c->req->path, "/experiment/", 12);
     bool user = !strncmp(c->req->path, "/user/", 6);
     if ((exp && !svc_is_experiment_id(c->param)) ||
-        (user && (strlen(c->param) > 64 || strspn(c->param, "abcdefghijklmnopqrstuvwxyz"
-                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                            "0123456789_-.") != strlen(c->param)))) {
+        (user &&
+         (strlen(c->param) > 64 || strspn(c->param, "abcdefghijklmnopqrstuvwxyz"
+                                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                    "0123456789_-.") != strlen(c->param)))) {
         svc_error(c, 404, "not_found", "not found");
         return;
     }
