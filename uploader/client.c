@@ -168,7 +168,7 @@ int up_client_call(struct up_client *c, const char *method, const char *path, co
         }
         if (rc == 0 && !transient_status(ret))
             return 0;
-        double wait = backoff * (0.5 + rand01()); /* jitter: 0.5x to 1.5x */
+        double wait = fmin(BACKOFF_MAX, backoff * (0.5 + rand01())); /* jitter: 0.5x-1.5x */
         char why[300];
         if (rc < 0)
             snprintf(why, sizeof(why), "cannot reach %s (%s)", c->server, err);

@@ -230,11 +230,12 @@ int up_net_call(struct up_net *n, const char *method, const char *path, const ch
             return -ECONNREFUSED;
         case CURLE_OPERATION_TIMEDOUT:
             return -ETIMEDOUT;
-        case CURLE_SSL_CONNECT_ERROR:
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
         case CURLE_SSL_CERTPROBLEM:
-            return -EPROTO;
+            return -EPROTO; /* the certificate: retrying will not help */
+        case CURLE_SSL_CONNECT_ERROR:
+            return -EIO; /* a handshake cut short (a server restarting): worth retrying */
         case CURLE_WRITE_ERROR:
             snprintf(err, err_len, "the server's answer is too large");
             return -E2BIG;

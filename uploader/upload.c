@@ -224,7 +224,8 @@ static void tail_warning(struct up *u, struct file_state *f, struct tb_tfrecord_
             (unsigned long long)tb_tfrecord_offset(r), (unsigned long long)bytes);
 }
 
-/* Reads one file's records from its offset into a group; returns the records' bytes added.
+/* Reads one file's records from its offset into a group, while the request (all of records)
+ * stays within budget bytes; returns the bytes added.
  * Sets *ret_end to the offset the group covers. */
 static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *records, size_t budget,
                          uint64_t *ret_end)
@@ -254,7 +255,19 @@ static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *reco
             *ret_end = tb_tfrecord_offset(r);
             continue;
         }
-        if (added && added + rec.frame_len > budget)
+        if (rec.frame_len > u->request_bytes) {
+            /* Too large for any request this server takes: skip it, say so, go on. */
+            u->dropped++;
+            if (u->tty)
+                fprintf(stderr, "\r\033[K");
+            fprintf(stderr, "tbdev: warning: %s: the record at offset %llu (%zu bytes) is larger "
+                            "than the server's request limit; skipped\n",
+                    f->path, (unsigned long long)rec.offset, rec.frame_len);
+            *ret_end = tb_tfrecord_offset(r);
+            continue;
+        }
+        /* budget counts the whole request: a record may pass it only when it is the first */
+        if (records->len && records->len + rec.frame_len > budget)
             break;
         if (keep_record(u, &rec)) {
             tb_buf_add(records, rec.frame, rec.frame_len);
@@ -262,7 +275,7 @@ static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *reco
         }
         u->records++;
         *ret_end = tb_tfrecord_offset(r);
-        if (records->err || added >= budget)
+        if (records->err || records->len >= budget)
             break;
     }
     tail_warning(u, f, r);
@@ -401,7 +414,7 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
             continue;
         size_t at = buf->len;
         uint64_t end;
-        size_t added = read_group(u, f, buf, budget - buf->len, &end);
+        size_t added = read_group(u, f, buf, budget, &end);
         if (added == 0 && end == f->offset) {
             f->idle_size = (uint64_t)st.st_size; /* an incomplete or damaged tail: wait */
             continue;
@@ -664,7 +677,9 @@ int up_upload_main(int argc, char **argv)
     }
     const Tbdev__V1__Limits *lim = u.cl->info->limits;
     u.max_record = lim->record_bytes ? (size_t)lim->record_bytes : 0;
-    u.request_bytes = lim->request_bytes > 65536 ? (size_t)lim->request_bytes - 65536 : BATCH_BYTES;
+    /* Leave room for the request's own framing: about 1% and a little more. */
+    u.request_bytes = lim->request_bytes ? (size_t)(lim->request_bytes - lim->request_bytes / 64 - 512)
+                                         : BATCH_BYTES;
     if (!u.filter && u.cl->info->n_allowed_plugins) {
         /* The server only takes these: do not send the rest. */
         static char list[2048];
