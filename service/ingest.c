@@ -25,7 +25,55 @@ struct builder {
     char **problems;            /* per group, up to PROBLEMS_PER_GROUP each */
     size_t *n_problems;
     const char *plugins; /* the allow-list, or "" */
+    const char *exp_id;
+    struct tb_map meta;      /* run name -> struct tb_meta_cache: a tag's first metadata */
+    struct tb_map looked_up; /* "run\x1ftag" already asked of the store */
 };
+
+/* The cache of first metadata for a run, primed from the store for tags whose values arrive
+ * without metadata (TensorFlow writes it on a tag's first value only, maybe in an earlier
+ * request). */
+static struct tb_meta_cache *meta_for(struct builder *bb, const char *run, const struct tb_event *ev)
+{
+    struct tb_meta_cache *mc = tb_map_get(&bb->meta, run);
+    if (!mc) {
+        mc = calloc(1, sizeof(*mc));
+        if (!mc)
+            return NULL;
+        tb_meta_cache_init(mc);
+        if (tb_map_put(&bb->meta, run, mc) < 0) {
+            tb_meta_cache_done(mc);
+            free(mc);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < ev->n_values; i++) {
+        const struct tb_value *v = &ev->values[i];
+        if (v->has_metadata || !v->pb || tb_meta_cache_get(mc, v->tag))
+            continue;
+        size_t n = strlen(run) + strlen(v->tag) + 2;
+        char *key = malloc(n);
+        if (!key)
+            return NULL;
+        snprintf(key, n, "%s\x1f%s", run, v->tag);
+        bool asked = tb_map_get(&bb->looked_up, key) != NULL;
+        if (!asked)
+            tb_map_put(&bb->looked_up, key, (void *)1);
+        free(key);
+        if (asked)
+            continue;
+        struct svc_series_info *si = NULL;
+        if (bb->c->app->ops->series_find(bb->c->app->store, bb->exp_id, run, v->tag, &si) == 0) {
+            if (si->plugin[0] || si->data_class) {
+                struct tb_tag_meta m = {si->plugin, si->plugin_content, si->plugin_content_len,
+                                        si->display_name, si->description, si->data_class};
+                tb_meta_cache_put(mc, v->tag, &m);
+            }
+            svc_series_list_free(si, 1);
+        }
+    }
+    return mc;
+}
 
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
 {
@@ -414,6 +462,9 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
             note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
             continue;
         }
+        struct tb_meta_cache *mc = meta_for(bb, run_name, &ev);
+        if (!mc || tb_meta_cache_apply(mc, &ev, bb->arena, &p) < 0)
+            goto nomem;
         if (ev.n_bad_values)
             note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
         if (ev.kind == TB_EVENT_SESSION_LOG &&
@@ -537,9 +588,11 @@ void svc_h_write_events(struct svc_call *c)
     /* Decoding expands a request: allow a generous multiple, but a bounded one. */
     size_t cap = c->req->body_len * 8 + (64u << 20);
     tb_arena_init(&arena, cap);
-    struct builder bb = {.c = c, .arena = &arena, .plugins = cfg->allowed_plugins};
+    struct builder bb = {.c = c, .arena = &arena, .plugins = cfg->allowed_plugins, .exp_id = e.id};
     tb_map_init(&bb.runs);
     tb_map_init(&bb.series);
+    tb_map_init(&bb.meta);
+    tb_map_init(&bb.looked_up);
     Tbdev__V1__WriteEventsRequest *r =
         tbdev__v1__write_events_request__unpack(&arena.pb, c->req->body_len, c->req->body);
     if (!r) {
@@ -656,6 +709,13 @@ out:
         tbdev__v1__write_events_request__free_unpacked(r, &arena.pb);
     tb_map_done(&bb.runs);
     tb_map_done(&bb.series);
+    for (size_t i = 0; i < bb.meta.cap; i++)
+        if (bb.meta.slots[i].key) {
+            tb_meta_cache_done(bb.meta.slots[i].value);
+            free(bb.meta.slots[i].value);
+        }
+    tb_map_done(&bb.meta);
+    tb_map_done(&bb.looked_up);
     free(bb.b.groups);
     free(bb.b.runs);
     free(bb.b.series);

@@ -117,8 +117,8 @@ struct svc_batch {
     size_t n_items;
     struct svc_group *groups;
     size_t n_groups;
-    uint64_t bytes;   /* storage the batch will take, for the quota */
-    size_t gap_group; /* set with -ESTALE: the group that starts past its cursor */
+    uint64_t bytes;      /* storage the batch will take, for the quota */
+    size_t gap_group;    /* set with -ESTALE: the group that starts past its cursor */
     uint64_t max_runs;   /* runs an experiment may have; 0: no limit */
     uint64_t max_tags;   /* tags a run may have; 0: no limit */
     char limit_msg[200]; /* set with -EMLINK: which limit, where */
@@ -255,6 +255,10 @@ struct svc_store_ops {
     int (*series_list)(struct svc_store *s, const char *exp_id, struct svc_series_info **ret,
                        size_t *ret_n);
     int (*restarts)(struct svc_store *s, int64_t run_id, struct svc_restart **ret, size_t *ret_n);
+    /* One series of (experiment, run, tag): its metadata, for values written without any.
+     * *ret (caller frees with svc_series_list_free(*ret, 1)) or -ENOENT. */
+    int (*series_find)(struct svc_store *s, const char *exp_id, const char *run, const char *tag,
+                       struct svc_series_info **ret);
     int (*scalar_chunks)(struct svc_store *s, int64_t series_id, svc_scalar_chunk_cb cb, void *ctx);
     int (*scalar_summaries)(struct svc_store *s, int64_t series_id, svc_summary_cb cb, void *ctx);
     int (*tensor_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);

@@ -147,6 +147,7 @@ enum stmt_id {
     Q_BLOB_GC,
     Q_EXP_RECOUNT,
     Q_RUN_COUNT,
+    Q_SERIES_FIND,
     Q_TAG_COUNT,
     Q__COUNT
 };
@@ -160,8 +161,16 @@ enum stmt_id {
     " (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id),"                                 \
     " (SELECT COUNT(*) FROM series s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = e.id)"
 
+/* What read_series_rows reads, in its order. */
+#define SERIES_COLS                                                                                \
+    "s.id, s.run_id, r.name, s.tag, s.plugin, s.display_name, s.description, s.plugin_content,"    \
+    " s.data_class, s.kind, s.source, s.dtype, s.points, coalesce(s.min_step, 0),"                 \
+    " coalesce(s.max_step, 0)"
+
 static const char *const sql[Q__COUNT] = {
     [Q_RUN_COUNT] = "SELECT count(*) FROM runs WHERE experiment_id = ?1",
+    [Q_SERIES_FIND] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
+                      " WHERE r.experiment_id = ?1 AND r.name = ?2 AND s.tag = ?3",
     [Q_TAG_COUNT] = "SELECT count(*) FROM series WHERE run_id = ?1",
     [Q_USER_ADD] =
         "INSERT INTO users(name, password_hash, is_admin, created) VALUES(?1, ?2, ?3, ?4)",
@@ -232,10 +241,7 @@ static const char *const sql[Q__COUNT] = {
     [Q_CURSORS] = "SELECT r.name, f.name, f.cursor FROM files f JOIN runs r ON r.id = f.run_id"
                   " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
     [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
-    [Q_SERIES_LIST] = "SELECT s.id, s.run_id, r.name, s.tag, s.plugin, s.display_name,"
-                      " s.description, s.plugin_content, s.data_class, s.kind, s.source, s.dtype,"
-                      " s.points, coalesce(s.min_step, 0), coalesce(s.max_step, 0)"
-                      " FROM series s JOIN runs r ON r.id = s.run_id"
+    [Q_SERIES_LIST] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
                       " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
     [Q_RESTARTS] = "SELECT seq, step FROM restarts WHERE run_id = ?1 ORDER BY seq",
     [Q_CHUNKS] = "SELECT seq, n, data FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
@@ -1541,14 +1547,23 @@ static char *dup_col(sqlite3_stmt *q, int col)
     return strdup(t ? (const char *)t : "");
 }
 
-static int sq_series_list(struct svc_store *s, const char *exp, struct svc_series_info **ret,
+static int read_series_rows(struct conn *c, sqlite3_stmt *q, struct svc_series_info **ret,
+                            size_t *ret_n);
+
+static int sq_series_list(struct svc_store *s, const char *exp_id, struct svc_series_info **ret,
                           size_t *ret_n)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_SERIES_LIST);
     if (!q)
         return -EIO;
-    bind_text(q, 1, exp);
+    bind_text(q, 1, exp_id);
+    return read_series_rows(c, q, ret, ret_n);
+}
+
+static int read_series_rows(struct conn *c, sqlite3_stmt *q, struct svc_series_info **ret,
+                            size_t *ret_n)
+{
     struct svc_series_info *list = NULL;
     size_t n = 0, cap = 0;
     int rc, err = 0;
@@ -1597,6 +1612,27 @@ static int sq_series_list(struct svc_store *s, const char *exp, struct svc_serie
     }
     *ret = list;
     *ret_n = n;
+    return 0;
+}
+
+static int sq_series_find(struct svc_store *s, const char *exp, const char *run, const char *tag,
+                          struct svc_series_info **ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SERIES_FIND);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    bind_text(q, 2, run);
+    bind_text(q, 3, tag);
+    size_t n = 0;
+    int err = read_series_rows(c, q, ret, &n);
+    if (err < 0)
+        return err;
+    if (n == 0) {
+        svc_series_list_free(*ret, 0);
+        return -ENOENT;
+    }
     return 0;
 }
 
@@ -1791,6 +1827,7 @@ const struct svc_store_ops svc_store_sqlite = {
     .run_delete = sq_run_delete,
     .series_list = sq_series_list,
     .restarts = sq_restarts,
+    .series_find = sq_series_find,
     .scalar_chunks = sq_scalar_chunks,
     .scalar_summaries = sq_scalar_summaries,
     .tensor_rows = sq_tensor_rows,

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef Tensorboard__Summary__Value pb_value;
@@ -424,6 +425,7 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
     v->plugin_name = "";
     v->display_name = "";
     v->description = "";
+    v->has_metadata = md != NULL;
     if (md) {
         if (md->plugin_data) {
             if (md->plugin_data->plugin_name)
@@ -851,6 +853,7 @@ static bool fast_value(struct ctx *c, struct cur m, struct tb_value *v)
     if (m.bad)
         return false;
     bool simple = seen & (1u << 2), is_tensor = seen & (1u << 8);
+    v->has_metadata = seen & (1u << 9);
     if (simple == is_tensor)
         return false; /* both (a oneof) or neither: leave it to protobuf-c */
     v->kind = TB_KIND_SCALAR;
@@ -1059,5 +1062,148 @@ int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
                               "decoding this %zu-byte record would need more than %zu MiB", len,
                               arena->cap >> 20);
     *ret_ev = ev;
+    return 0;
+}
+
+/* --- first-metadata inheritance --- */
+
+void tb_meta_cache_init(struct tb_meta_cache *c)
+{
+    tb_map_init(&c->tags);
+}
+
+static void meta_free(struct tb_tag_meta *m)
+{
+    if (!m)
+        return;
+    free(m->plugin_name);
+    free(m->content);
+    free(m->display_name);
+    free(m->description);
+    free(m);
+}
+
+void tb_meta_cache_done(struct tb_meta_cache *c)
+{
+    for (size_t i = 0; i < c->tags.cap; i++)
+        if (c->tags.slots[i].key)
+            meta_free(c->tags.slots[i].value);
+    tb_map_done(&c->tags);
+}
+
+const struct tb_tag_meta *tb_meta_cache_get(const struct tb_meta_cache *c, const char *tag)
+{
+    return tb_map_get(&c->tags, tag);
+}
+
+int tb_meta_cache_put(struct tb_meta_cache *c, const char *tag, const struct tb_tag_meta *m)
+{
+    if (tb_map_get(&c->tags, tag))
+        return 0;
+    struct tb_tag_meta *copy = calloc(1, sizeof(*copy));
+    if (!copy)
+        return -ENOMEM;
+    copy->plugin_name = strdup(m->plugin_name ? m->plugin_name : "");
+    copy->display_name = strdup(m->display_name ? m->display_name : "");
+    copy->description = strdup(m->description ? m->description : "");
+    copy->content = malloc(m->content_len ? m->content_len : 1);
+    copy->content_len = m->content_len;
+    copy->data_class = m->data_class;
+    if (!copy->plugin_name || !copy->display_name || !copy->description || !copy->content) {
+        meta_free(copy);
+        return -ENOMEM;
+    }
+    if (m->content_len)
+        memcpy(copy->content, m->content, m->content_len);
+    if (tb_map_put(&c->tags, tag, copy) < 0) {
+        meta_free(copy);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void tb_value_meta(const struct tb_value *v, struct tb_tag_meta *ret)
+{
+    ret->plugin_name = (char *)v->plugin_name;
+    ret->content = (uint8_t *)v->plugin_content.data;
+    ret->content_len = v->plugin_content.len;
+    ret->display_name = (char *)v->display_name;
+    ret->description = (char *)v->description;
+    ret->data_class = v->data_class;
+}
+
+int tb_value_inherit(struct tb_event *ev, size_t i, const struct tb_tag_meta *m,
+                     struct tb_arena *arena, struct tb_problem *problem)
+{
+    struct tb_value *v = &ev->values[i];
+    Tensorboard__Summary__Value *pv = (Tensorboard__Summary__Value *)v->pb;
+    if (!pv || pv->metadata)
+        return 0; /* graph events, and values with their own metadata, keep theirs */
+    Tensorboard__SummaryMetadata__PluginData pd = TENSORBOARD__SUMMARY_METADATA__PLUGIN_DATA__INIT;
+    pd.plugin_name = m->plugin_name;
+    pd.content = (ProtobufCBinaryData){m->content_len, m->content};
+    Tensorboard__SummaryMetadata md = TENSORBOARD__SUMMARY_METADATA__INIT;
+    md.plugin_data = &pd;
+    md.display_name = m->display_name;
+    md.summary_description = m->description;
+    md.data_class = (Tensorboard__DataClass)m->data_class;
+    struct ctx c = {arena, ev, problem};
+    pv->metadata = &md;
+    const char *why = value_of(&c, pv, v);
+    pv->metadata = NULL; /* the stored message stays as it was written */
+    if (why) {
+        bad_value(&c, pv->tag ? pv->tag : "", why);
+        return -EINVAL;
+    }
+    /* Strings now point into md: move them into the arena (content too). */
+    struct tb_tag_meta keep = *m;
+    char *name = tb_arena_alloc(arena, strlen(keep.plugin_name) + 1);
+    char *disp = tb_arena_alloc(arena, strlen(keep.display_name) + 1);
+    char *desc = tb_arena_alloc(arena, strlen(keep.description) + 1);
+    uint8_t *content = keep.content_len ? tb_arena_alloc(arena, keep.content_len) : NULL;
+    if (!name || !disp || !desc || (keep.content_len && !content))
+        return -ENOMEM;
+    strcpy(name, keep.plugin_name);
+    strcpy(disp, keep.display_name);
+    strcpy(desc, keep.description);
+    if (content)
+        memcpy(content, keep.content, keep.content_len);
+    if (v->plugin_name == m->plugin_name)
+        v->plugin_name = name;
+    if (v->display_name == m->display_name)
+        v->display_name = disp;
+    if (v->description == m->description)
+        v->description = desc;
+    v->plugin_content = (struct tb_bytes){content, keep.content_len};
+    v->has_metadata = false;
+    return 0;
+}
+
+int tb_meta_cache_apply(struct tb_meta_cache *c, struct tb_event *ev, struct tb_arena *arena,
+                        struct tb_problem *problem)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < ev->n_values; i++) {
+        struct tb_value *v = &ev->values[i];
+        if (v->has_metadata) {
+            struct tb_tag_meta m;
+            tb_value_meta(v, &m);
+            if (tb_meta_cache_put(c, v->tag, &m) < 0)
+                return -ENOMEM;
+        } else if (v->pb) {
+            const struct tb_tag_meta *m = tb_meta_cache_get(c, v->tag);
+            if (m) {
+                int err = tb_value_inherit(ev, i, m, arena, problem);
+                if (err == -ENOMEM)
+                    return err;
+                if (err < 0)
+                    continue; /* dropped, and counted */
+            }
+        }
+        if (out != i)
+            ev->values[out] = ev->values[i];
+        out++;
+    }
+    ev->n_values = out;
     return 0;
 }

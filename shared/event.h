@@ -3,11 +3,13 @@
  * sequence, each with its plugin name and metadata. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "arena.h"
 #include "err.h"
+#include "map.h"
 #include "tblimits.h"
 #include "tensorboard/event.pb-c.h"
 
@@ -68,6 +70,7 @@ struct tb_value {
     const struct tb_bytes *blobs;
     const struct tb_bytes *labels; /* audio labels, n_blobs of them, or NULL */
     int width, height;             /* images, when known, else 0 */
+    bool has_metadata;             /* the value carried SummaryMetadata itself */
     /* The message the value came from, for lossless re-encoding; NULL for graph events and for
      * scalars read by the fast path (everything about a scalar is in the fields above). */
     const Tensorboard__Summary__Value *pb;
@@ -115,6 +118,51 @@ int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
  * benchmark use it. */
 int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
                        struct tb_event *ret_ev, struct tb_problem *ret_problem);
+
+/*
+ * TensorFlow's writers put a tag's SummaryMetadata on its first value only; TensorBoard applies
+ * that first metadata to the tag's later values in the same run. A tb_meta_cache does the
+ * same: one per run, fed every decoded event in order.
+ */
+struct tb_tag_meta {
+    char *plugin_name; /* owned copies */
+    uint8_t *content;
+    size_t content_len;
+    char *display_name;
+    char *description;
+    int data_class;
+};
+
+struct tb_meta_cache {
+    struct tb_map tags; /* tag -> struct tb_tag_meta */
+};
+
+void tb_meta_cache_init(struct tb_meta_cache *c);
+void tb_meta_cache_done(struct tb_meta_cache *c);
+
+/* The first metadata seen for tag, or NULL. Borrowed until the cache is done. */
+const struct tb_tag_meta *tb_meta_cache_get(const struct tb_meta_cache *c, const char *tag);
+
+/* Remembers m for tag unless the tag already has metadata. Copies m. Returns 0 or -ENOMEM. */
+int tb_meta_cache_put(struct tb_meta_cache *c, const char *tag, const struct tb_tag_meta *m);
+
+/*
+ * Re-normalises ev->values[i], which carried no metadata, as if it had carried m: a rank-0
+ * float tensor of a "scalars" tag becomes a scalar, an "images" string tensor a blob sequence,
+ * and so on. Memory comes from arena. Returns 0, or -EINVAL if the value is unusable under m
+ * (it is then counted in ev->n_bad_values and described in *ret_problem, like any dropped
+ * value; the caller removes it).
+ */
+int tb_value_inherit(struct tb_event *ev, size_t i, const struct tb_tag_meta *m,
+                     struct tb_arena *arena, struct tb_problem *ret_problem);
+
+/* Applies the rule to every value of ev: values with metadata teach the cache, values without
+ * take their tag's. Unusable values are removed from ev. Returns 0 or -ENOMEM. */
+int tb_meta_cache_apply(struct tb_meta_cache *c, struct tb_event *ev, struct tb_arena *arena,
+                        struct tb_problem *ret_problem);
+
+/* The metadata a value carried (borrowed pointers, valid as long as the value). */
+void tb_value_meta(const struct tb_value *v, struct tb_tag_meta *ret);
 
 /* Name of a kind: "scalar", "tensor", "blob_sequence". */
 const char *tb_kind_name(enum tb_kind kind);

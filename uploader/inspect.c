@@ -161,7 +161,7 @@ static void count_value(struct state *s, struct run_stats *rs, const struct tb_e
 }
 
 static void read_file(struct state *s, struct run_stats *rs, const struct tb_logdir_file *f,
-                      struct file_stats *fs)
+                      struct file_stats *fs, struct tb_meta_cache *meta)
 {
     struct tb_tfrecord_reader *r = NULL;
     struct tb_problem p = {0};
@@ -194,6 +194,7 @@ static void read_file(struct state *s, struct run_stats *rs, const struct tb_log
             add_problem(s, f->path, &p);
             continue;
         }
+        tb_meta_cache_apply(meta, &ev, &s->arena, &p); /* a tag's first metadata, as TensorBoard */
         if (ev.n_bad_values) {
             at_record(&p, rec.offset);
             add_problem(s, f->path, &p);
@@ -431,10 +432,13 @@ static void do_run(struct state *s, struct tb_json *j, const struct tb_logdir_ru
     struct file_stats *fs = calloc(run->n_files ? run->n_files : 1, sizeof(*fs));
     if (!fs)
         goto out;
+    struct tb_meta_cache meta;
+    tb_meta_cache_init(&meta);
     for (size_t i = 0; i < run->n_files; i++) {
-        read_file(s, &rs, &run->files[i], &fs[i]);
+        read_file(s, &rs, &run->files[i], &fs[i], &meta);
         rs.bytes += fs[i].bytes;
     }
+    tb_meta_cache_done(&meta);
     struct tag_stats **tags = calloc(rs.tags.len ? rs.tags.len : 1, sizeof(*tags));
     size_t n = 0;
     if (!tags)

@@ -118,6 +118,7 @@ struct up {
     char exp_id[64];
     struct tb_map files;   /* "run\x1ffile" -> struct file_state */
     struct tb_map cursors; /* from the server: "run\x1ffile" -> offset + 1 */
+    struct tb_map meta;    /* run -> struct tb_meta_cache, for --plugins on later values */
     const char *filter;    /* plugins to keep, or NULL for all */
     size_t max_record;
     size_t request_bytes;
@@ -152,13 +153,25 @@ static bool in_list(const char *list, const char *item)
 
 /* With --plugins: does this record hold anything we keep? Decoding problems keep it (the
  * server reports them), as do file_version and session_log events. */
-static bool keep_record(struct up *u, const struct tb_record *rec)
+static bool keep_record(struct up *u, const char *run, const struct tb_record *rec)
 {
     if (!u->filter)
         return true;
     struct tb_event ev;
     tb_arena_reset(&u->arena);
     if (tb_event_decode(rec->data, rec->len, &u->arena, &ev, NULL) < 0)
+        return true;
+    /* A value without metadata has its tag's first metadata, as in TensorBoard. */
+    struct tb_meta_cache *mc = tb_map_get(&u->meta, run);
+    if (!mc && (mc = calloc(1, sizeof(*mc)))) {
+        tb_meta_cache_init(mc);
+        if (tb_map_put(&u->meta, run, mc) < 0) {
+            tb_meta_cache_done(mc);
+            free(mc);
+            mc = NULL;
+        }
+    }
+    if (mc && tb_meta_cache_apply(mc, &ev, &u->arena, NULL) < 0)
         return true;
     switch (ev.kind) {
     case TB_EVENT_SUMMARY:
@@ -228,9 +241,10 @@ static void tail_warning(struct up *u, struct file_state *f, struct tb_tfrecord_
  * stays within budget bytes; returns the bytes added.
  * Sets *ret_end to the offset the group covers. */
 static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *records, size_t budget,
-                         uint64_t *ret_end)
+                         uint64_t *ret_end, bool *ret_full)
 {
     *ret_end = f->offset;
+    *ret_full = false;
     struct tb_tfrecord_reader *r = NULL;
     int err = tb_tfrecord_open(f->path, f->offset, u->max_record, &r);
     if (err < 0) {
@@ -260,16 +274,19 @@ static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *reco
             u->dropped++;
             if (u->tty)
                 fprintf(stderr, "\r\033[K");
-            fprintf(stderr, "tbdev: warning: %s: the record at offset %llu (%zu bytes) is larger "
-                            "than the server's request limit; skipped\n",
+            fprintf(stderr,
+                    "tbdev: warning: %s: the record at offset %llu (%zu bytes) is larger "
+                    "than the server's request limit; skipped\n",
                     f->path, (unsigned long long)rec.offset, rec.frame_len);
             *ret_end = tb_tfrecord_offset(r);
             continue;
         }
         /* budget counts the whole request: a record may pass it only when it is the first */
-        if (records->len && records->len + rec.frame_len > budget)
+        if (records->len && records->len + rec.frame_len > budget) {
+            *ret_full = true; /* the request is full: the rest waits for the next one */
             break;
-        if (keep_record(u, &rec)) {
+        }
+        if (keep_record(u, f->run, &rec)) {
             tb_buf_add(records, rec.frame, rec.frame_len);
             added += rec.frame_len;
         }
@@ -414,8 +431,11 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
             continue;
         size_t at = buf->len;
         uint64_t end;
-        size_t added = read_group(u, f, buf, budget, &end);
+        bool full;
+        size_t added = read_group(u, f, buf, budget, &end, &full);
         if (added == 0 && end == f->offset) {
+            if (full)
+                break; /* no room left in this request: this file goes first in the next */
             f->idle_size = (uint64_t)st.st_size; /* an incomplete or damaged tail: wait */
             continue;
         }
@@ -575,7 +595,8 @@ static int dry_run(struct up *u)
             for (;;) {
                 uint64_t end;
                 tb_buf_reset(&buf);
-                size_t added = read_group(u, f, &buf, BATCH_BYTES, &end);
+                bool full;
+                size_t added = read_group(u, f, &buf, BATCH_BYTES, &end, &full);
                 bytes += added;
                 if (end == f->offset)
                     break;
@@ -609,6 +630,12 @@ static void free_files(struct up *u)
     }
     tb_map_done(&u->files);
     tb_map_done(&u->cursors);
+    for (size_t i = 0; i < u->meta.cap; i++)
+        if (u->meta.slots[i].key) {
+            tb_meta_cache_done(u->meta.slots[i].value);
+            free(u->meta.slots[i].value);
+        }
+    tb_map_done(&u->meta);
 }
 
 int up_upload_main(int argc, char **argv)
@@ -640,6 +667,7 @@ int up_upload_main(int argc, char **argv)
     }
     tb_map_init(&u.files);
     tb_map_init(&u.cursors);
+    tb_map_init(&u.meta);
     tb_arena_init(&u.arena, 0);
     u.tty = isatty(STDERR_FILENO);
     u.filter = u.cfg.plugins && *u.cfg.plugins ? u.cfg.plugins : NULL;
@@ -678,8 +706,9 @@ int up_upload_main(int argc, char **argv)
     const Tbdev__V1__Limits *lim = u.cl->info->limits;
     u.max_record = lim->record_bytes ? (size_t)lim->record_bytes : 0;
     /* Leave room for the request's own framing: about 1% and a little more. */
-    u.request_bytes = lim->request_bytes ? (size_t)(lim->request_bytes - lim->request_bytes / 64 - 512)
-                                         : BATCH_BYTES;
+    u.request_bytes = lim->request_bytes
+                          ? (size_t)(lim->request_bytes - lim->request_bytes / 64 - 512)
+                          : BATCH_BYTES;
     if (!u.filter && u.cl->info->n_allowed_plugins) {
         /* The server only takes these: do not send the rest. */
         static char list[2048];
