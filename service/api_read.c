@@ -490,66 +490,6 @@ struct rows {
     const char *exp_id;
 };
 
-static bool numeric_at(int dtype, const uint8_t *p, double *ret)
-{
-    switch (dtype) {
-    case DT(FLOAT): {
-        float f;
-        memcpy(&f, p, 4);
-        *ret = f;
-        return true;
-    }
-    case DT(DOUBLE):
-        memcpy(ret, p, 8);
-        return true;
-    case DT(INT32): {
-        int32_t v;
-        memcpy(&v, p, 4);
-        *ret = v;
-        return true;
-    }
-    case DT(INT64): {
-        int64_t v;
-        memcpy(&v, p, 8);
-        *ret = (double)v;
-        return true;
-    }
-    case DT(UINT8):
-    case DT(BOOL):
-        *ret = p[0];
-        return true;
-    case DT(INT8):
-        *ret = (int8_t)p[0];
-        return true;
-    case DT(INT16): {
-        int16_t v;
-        memcpy(&v, p, 2);
-        *ret = v;
-        return true;
-    }
-    case DT(UINT16): {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        *ret = v;
-        return true;
-    }
-    case DT(UINT32): {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        *ret = v;
-        return true;
-    }
-    case DT(UINT64): {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        *ret = (double)v;
-        return true;
-    }
-    default:
-        return false;
-    }
-}
-
 /* Writes a tensor's values as a flat JSON array (numbers or strings). */
 static void json_values(struct tb_json *j, const struct svc_tensor_row *r)
 {
@@ -567,7 +507,7 @@ static void json_values(struct tb_json *j, const struct svc_tensor_row *r)
         size_t es = tb_dtype_size(r->dtype);
         for (size_t o = 0; es && o + es <= r->len; o += es) {
             double v;
-            if (numeric_at(r->dtype, r->data + o, &v))
+            if (tb_dtype_to_double(r->dtype, r->data + o, &v))
                 tb_json_double(j, v);
             else
                 tb_json_null(j);
@@ -681,7 +621,7 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
             tb_json_arr_open(j);
             for (size_t k = 0; k < t; k++) {
                 double v;
-                if (numeric_at(r->dtype, r->data + (row * t + k) * es, &v))
+                if (tb_dtype_to_double(r->dtype, r->data + (row * t + k) * es, &v))
                     tb_json_double(j, v);
                 else
                     tb_json_null(j);

@@ -267,13 +267,9 @@ static const char *tensor_of(struct ctx *c, const pb_tensor *t, struct tb_tensor
     return NULL;
 }
 
-/* Element 0 of a numeric tensor as a double. */
-static bool first_as_double(const struct tb_tensor *t, double *ret)
+bool tb_dtype_to_double(int dtype, const uint8_t *p, double *ret)
 {
-    const uint8_t *p = t->content.data;
-    if (t->n_elements < 1 || !p)
-        return false;
-    switch (t->dtype) {
+    switch (dtype) {
     case DT(FLOAT): {
         float f;
         memcpy(&f, p, 4);
@@ -348,6 +344,14 @@ static bool first_as_double(const struct tb_tensor *t, double *ret)
     default:
         return false;
     }
+}
+
+/* Element 0 of a numeric tensor as a double. */
+static bool first_as_double(const struct tb_tensor *t, double *ret)
+{
+    if (t->n_elements < 1 || !t->content.data)
+        return false;
+    return tb_dtype_to_double(t->dtype, t->content.data, ret);
 }
 
 static bool is_blob_plugin(const char *plugin)

@@ -170,5 +170,9 @@ const char *tb_kind_name(enum tb_kind kind);
 /* Name of a TensorFlow dtype, e.g. "DT_FLOAT"; "DT_UNKNOWN" for values not in the schema. */
 const char *tb_dtype_name(int dtype);
 
+/* Converts one little-endian element of a numeric dtype (ints, floats, half, bfloat16, bool) to
+ * a double. Returns false for other dtypes (strings, complex, resources). */
+bool tb_dtype_to_double(int dtype, const uint8_t *p, double *ret);
+
 /* Bytes per element of a numeric dtype, or 0 for DT_STRING and dtypes without a fixed size. */
 size_t tb_dtype_size(int dtype);
