@@ -33,7 +33,8 @@ struct builder {
 /* The cache of first metadata for a run, primed from the store for tags whose values arrive
  * without metadata (TensorFlow writes it on a tag's first value only, maybe in an earlier
  * request). */
-static struct tb_meta_cache *meta_for(struct builder *bb, const char *run, const struct tb_event *ev)
+static struct tb_meta_cache *meta_for(struct builder *bb, const char *run,
+                                      const struct tb_event *ev)
 {
     struct tb_meta_cache *mc = tb_map_get(&bb->meta, run);
     if (!mc) {
@@ -65,8 +66,9 @@ static struct tb_meta_cache *meta_for(struct builder *bb, const char *run, const
         struct svc_series_info *si = NULL;
         if (bb->c->app->ops->series_find(bb->c->app->store, bb->exp_id, run, v->tag, &si) == 0) {
             if (si->plugin[0] || si->data_class) {
-                struct tb_tag_meta m = {si->plugin, si->plugin_content, si->plugin_content_len,
-                                        si->display_name, si->description, si->data_class};
+                struct tb_tag_meta m = {
+                    si->plugin,       si->plugin_content, si->plugin_content_len,
+                    si->display_name, si->description,    si->data_class};
                 tb_meta_cache_put(mc, v->tag, &m);
             }
             svc_series_list_free(si, 1);
@@ -533,9 +535,11 @@ static void answer(struct builder *bb)
             res[g].status = b->groups[g].replay ? TBDEV__V1__GROUP_STATUS__REPLAY
                                                 : TBDEV__V1__GROUP_STATUS__COMMITTED;
             res[g].cursor = b->groups[g].cursor;
-            res[g].values = b->groups[g].replay ? 0 : b->groups[g].values;
-            res[g].dropped = b->groups[g].replay ? 0 : b->groups[g].dropped;
-            res[g].n_problems = b->groups[g].replay ? 0 : bb->n_problems[g];
+            /* A replay reports what its first, unacknowledged commit stored, so that a client
+             * whose answer was lost still counts each value once. */
+            res[g].values = b->groups[g].values;
+            res[g].dropped = b->groups[g].dropped;
+            res[g].n_problems = bb->n_problems[g];
             res[g].problems = bb->problems + g * PROBLEMS_PER_GROUP;
             ptrs[g] = &res[g];
         }
@@ -564,12 +568,12 @@ static void answer(struct builder *bb)
         tb_json_key(&j, "cursor");
         tb_json_uint(&j, gr->cursor);
         tb_json_key(&j, "values");
-        tb_json_uint(&j, gr->replay ? 0 : gr->values);
+        tb_json_uint(&j, gr->values);
         tb_json_key(&j, "dropped");
-        tb_json_uint(&j, gr->replay ? 0 : gr->dropped);
+        tb_json_uint(&j, gr->dropped);
         tb_json_key(&j, "problems");
         tb_json_arr_open(&j);
-        for (size_t k = 0; !gr->replay && k < bb->n_problems[g]; k++)
+        for (size_t k = 0; k < bb->n_problems[g]; k++)
             tb_json_str(&j, bb->problems[g * PROBLEMS_PER_GROUP + k]);
         tb_json_arr_close(&j);
         tb_json_obj_close(&j);

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Soak: kill -9 tbdev-server at random moments of an upload, N times, restarting it each time.
+
+    python3 tests/soak/crash_server.py [--rounds 200] [--small] [--seed S] [--keep]
+                                       [--tbdev PATH] [--server PATH]
+
+Plain HTTP on 127.0.0.1 with a small --request_bytes (32 KiB), so that an upload is hundreds
+of requests. One `tbdev upload --one_shot` runs; each kill comes a random 0-60 ms after the
+uploader logged an acknowledged request to the restarted server (so kills land between
+requests, inside one, or in a commit). When an upload finishes before the kills are done, more
+events are appended and a resume (`--experiment_id`) starts.
+
+Checked:
+  * acknowledged points are never lost: after every restart, the server's stored point count
+    (runs API) >= what the uploaders had been acknowledged before the kill;
+  * `tbdev-server check --db DB` says ok after every restart (run while the server serves);
+  * the uploader retries through every crash (exits 0; a failure exit is reported);
+  * at the end `tbdev export` equals the source logdir point for point: lost 0, duplicates 0;
+  * restart time from spawn to /api/v1/health answering: p50 / p99 reported.
+
+Ends with one line `RESULT: PASS ...` or `RESULT: FAIL ...`; exit 0 / 1.
+--small (or TBDEV_SOAK_SMALL=1) is the CI size: 5 rounds unless --rounds is given, less data.
+"""
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import soak_lib as S  # noqa: E402
+from soak_lib import L  # noqa: E402
+import test_upload_faults as F  # noqa: E402  (the synthetic Logdir)
+
+
+def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
+    rng = random.Random(seed)
+    tmp = L.make_tempdir("tbdev-soak-crash-server-")
+    problems = []
+    t_start = time.monotonic()
+    server = None
+    procs = []
+    checks_ok = checks = 0
+    acked_violations = []
+    gave_up = []
+    finished_early = 0
+    kills = 0
+    try:
+        db = os.path.join(tmp, "tbdev.db")
+        token = L.add_user(server_exe, db)
+        server = S.HttpServer(server_exe, tmp, db, ["--request_bytes", str(32 << 10)])
+        server.start()
+        port = server.port
+        client = L.Client(tbdev, os.path.join(tmp, "home"), url=server.url, token=token)
+        nruns, steps = (4, 3000) if small else (20, 5000)
+        logdir = F.Logdir(os.path.join(tmp, "logdir"), nruns, seed)
+        logdir.add(steps)
+        exp_id = None
+        base = 0  # server's point count when the current uploader started
+
+        def start_uploader():
+            n = len(procs) + 1
+            out_p = os.path.join(tmp, "upload-%d.out" % n)
+            err_p = os.path.join(tmp, "upload-%d.err" % n)
+            args = ["upload", "--logdir", logdir.root, "--one_shot"]
+            args += ["--experiment_id", exp_id] if exp_id else ["--name", "soak server crash"]
+            procs.append((client.popen(args, out_p, err_p), out_p, err_p))
+
+        start_uploader()
+        while kills < rounds:
+            up, out_p, err_p = procs[-1]
+            if not exp_id:
+                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
+            if up.poll() is not None:
+                if up.returncode != 0:
+                    gave_up.append("uploader %d after kill %d: exit %s: %s" % (
+                        len(procs), kills, up.returncode, L.tail_text(err_p, 300)))
+                else:
+                    finished_early += 1
+                    logdir.add(steps_per_run=2000 if not small else 1000,
+                               new_file_every=3 if finished_early % 2 else 0)
+                if len(procs) > rounds * 3 + 10:
+                    problems.append("too many uploader restarts (%d)" % len(procs))
+                    break
+                if exp_id:
+                    base = S.experiment_points(port, token, exp_id)
+                start_uploader()
+                continue
+            nbase = S.acked_values(err_p)[1]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and up.poll() is None:
+                if S.acked_values(err_p)[1] > nbase:
+                    break
+                time.sleep(0.003)
+            else:
+                if up.poll() is None:
+                    problems.append("no uploader progress within 120 s after restart %d: %s" %
+                                    (kills, L.tail_text(err_p, 300)))
+                    break
+            if up.poll() is not None:
+                continue
+            if not exp_id:
+                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
+            time.sleep(rng.uniform(0.0, 0.06))
+            server.kill()
+            kills += 1
+            acked = base + S.acked_values(err_p)[0]
+            try:
+                server.start()
+            except RuntimeError as e:
+                problems.append("restart %d: %s" % (kills, e))
+                break
+            checks += 1
+            ok, text = S.check_db(server_exe, db)
+            if ok:
+                checks_ok += 1
+            else:
+                problems.append("check after restart %d: %s" % (kills, text))
+            if exp_id:
+                stored = S.experiment_points(port, token, exp_id)
+                if stored < acked:
+                    acked_violations.append("restart %d: server has %d points, %d were "
+                                            "acknowledged" % (kills, stored, acked))
+            if kills % 20 == 0:
+                S.log("crash_server: %d/%d kills, %d uploaders, restart p50 %.0f ms" % (
+                    kills, rounds, len(procs),
+                    S.percentile(server.start_times[1:], 50) * 1000))
+        # let the last uploader finish (resume if it gave up)
+        for _ in range(5):
+            up, out_p, err_p = procs[-1]
+            try:
+                rc = up.wait(600)
+            except subprocess.TimeoutExpired:
+                problems.append("last uploader still running 600 s after the last kill")
+                break
+            if not exp_id:
+                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
+            if rc == 0 or not exp_id:
+                break
+            gave_up.append("last uploader: exit %s: %s" % (rc, L.tail_text(err_p, 300)))
+            start_uploader()
+        retries = sum(L.tail_text(e, 1 << 30).count("retrying in") for _, _, e in procs)
+        lost = dup = unknown = -1
+        n_src = logdir.n_points()
+        if not exp_id:
+            problems.append("no experiment ID printed")
+        else:
+            got = S.export_points(client, exp_id, os.path.join(tmp, "export"))
+            want = {k: c for k, c in logdir.expected.items() if c}
+            lost, dup, unknown, lines = S.compare_points(want, got)
+            if lost or dup or unknown:
+                problems.append("export differs from source: %s" % L.short(lines, 4))
+        server.kill()
+        checks += 1
+        ok, text = S.check_db(server_exe, db)
+        checks_ok += ok
+        if not ok:
+            problems.append("check after the final SIGKILL: %s" % text)
+        if kills < rounds:
+            problems.append("only %d of %d kills done" % (kills, rounds))
+        if acked_violations:
+            problems.append("acknowledged points lost: %s" % L.short(acked_violations, 3))
+        if gave_up:
+            problems.append("uploader gave up %d times instead of retrying: %s" % (
+                len(gave_up), L.short(gave_up, 2)))
+        for what, text in L.sanitizer_reports(tmp):
+            problems.append("sanitizer report in %s: %s" % (what, text[:300]))
+        st = server.start_times[1:]  # restarts only
+        figures = ("kills=%d points=%d lost=%d duplicates=%d acked_lost_rounds=%d "
+                   "checks=%d/%d_ok restart_p50=%.0fms restart_p99=%.0fms restart_max=%.0fms "
+                   "uploaders=%d uploader_retries=%d uploader_failures=%d time=%.0fs seed=%d" % (
+                       kills, n_src, lost, dup, len(acked_violations), checks_ok, checks,
+                       S.percentile(st, 50) * 1000, S.percentile(st, 99) * 1000,
+                       (max(st) if st else float("nan")) * 1000, len(procs), retries,
+                       len(gave_up), time.monotonic() - t_start, seed))
+        return not problems, figures
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        problems.append("harness: %r %s" % (e, traceback.format_exc()[-800:]))
+        return False, "kills=%d seed=%d problems=%s" % (kills, seed, "; ".join(problems)[:1500])
+    finally:
+        for up, _, _ in procs:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+        if server is not None:
+            server.kill()
+        run.problems = problems
+        if keep:
+            S.log("kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = S.base_args(__doc__.splitlines()[1], rounds_default=200)
+    a = ap.parse_args()
+    rounds = a.rounds
+    if a.small and "--rounds" not in " ".join(sys.argv) and not os.environ.get(
+            "TBDEV_SOAK_ROUNDS"):
+        rounds = 5
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    S.log("crash_server: %d rounds, seed %d" % (rounds, seed))
+    ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), rounds, seed,
+                      a.small, a.keep)
+    print(S.result(ok, figures, getattr(run, "problems", [])))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
