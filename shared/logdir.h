@@ -15,9 +15,10 @@
  *   - a run's files are read in byte order of their names; runs are listed the same way.
  * Symlinks to directories are followed, but never into a directory that is already on the
  * path from the logdir (that would loop), and one directory is walked through at most
- * TB_LOGDIR_ALIASES_MAX different paths (symlinks that fan out would otherwise multiply). Other files are skipped quietly. Entries named like
- * event files that are not regular files (a directory, a FIFO, a dangling link), and
- * directories that cannot be read, are reported as problems and skipped; the walk goes on.
+ * TB_LOGDIR_ALIASES_MAX different paths (symlinks that fan out would otherwise multiply). Other
+ * files are skipped quietly. Entries named like event files that are not regular files (a
+ * directory, a FIFO, a dangling link), and directories that cannot be read, are reported as
+ * problems and skipped; the walk goes on.
  */
 
 struct tb_logdir_file {

@@ -27,7 +27,7 @@
 #define TB_LOGDIR_RUNS_MAX 100000
 #define TB_LOGDIR_FILES_MAX 1000000
 #define TB_LOGDIR_DIRS_MAX 100000   /* directories visited, symlinked paths included */
-#define TB_LOGDIR_ALIASES_MAX 8           /* times one directory is walked via different symlinks */
+#define TB_LOGDIR_ALIASES_MAX 8     /* times one directory is walked via different symlinks */
 #define TB_LOGDIR_PROBLEMS_MAX 1000 /* problems listed; the rest are only counted */
 
 /* Generic growable buffers: nothing grows past this unless its owner sets a smaller cap. */

@@ -113,7 +113,8 @@ static int make_wav(struct tb_buf *out, int rate, double secs, double hz)
     return out->err;
 }
 
-static int write_summary(struct tb_writer *w, double t, int64_t step, Tensorboard__Summary__Value *v)
+static int write_summary(struct tb_writer *w, double t, int64_t step,
+                         Tensorboard__Summary__Value *v)
 {
     Tensorboard__Summary__Value *vals[1] = {v};
     Tensorboard__Summary sum = TENSORBOARD__SUMMARY__INIT;
@@ -276,8 +277,9 @@ int main(int argc, char **argv)
         }
         if (!rc && s % (steps / 4 > 0 ? steps / 4 : 1) == 0) {
             char md[256];
-            snprintf(md, sizeof(md), "**Step %d**: loss is *%.3f*.\n\n| metric | value |\n|---|---|\n"
-                                     "| accuracy | %.3f |",
+            snprintf(md, sizeof(md),
+                     "**Step %d**: loss is *%.3f*.\n\n| metric | value |\n|---|---|\n"
+                     "| accuracy | %.3f |",
                      s, loss, acc);
             rc = write_image(train, t, s, "samples");
             rc = rc ? rc : write_audio(train, t, s, "tone");
