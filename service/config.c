@@ -38,6 +38,8 @@ const struct tb_opt svc_serve_options[] = {
      "Sustained write rate per user, in summary values; 0 for none (default: 0)."},
     {"quota_bytes", 0, TB_OPT_INT, O(quota_bytes), "BYTES", "TBDEV_QUOTA_BYTES",
      "Storage per user unless set per user; 0 for none (default: 0)."},
+    {"max_db_bytes", 0, TB_OPT_INT, O(max_db_bytes), "BYTES", "TBDEV_MAX_DB_BYTES",
+     "Cap the database file; past it uploads get 507 as on a full disk (default: 0, none)."},
     {"max_runs", 0, TB_OPT_INT, O(runs_per_experiment), "N", "TBDEV_MAX_RUNS",
      "Runs per experiment (default: 10000)."},
     {"max_tags", 0, TB_OPT_INT, O(tags_per_run), "N", "TBDEV_MAX_TAGS",

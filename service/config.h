@@ -24,6 +24,7 @@ struct svc_config {
     long long blob_bytes;        /* one image, audio clip or graph */
     long long points_per_second; /* per user, sustained; 0: no limit */
     long long quota_bytes;       /* per user, default; 0: none */
+    long long max_db_bytes;      /* the database file's cap; 0: the disk is the cap */
     long long runs_per_experiment;
     long long tags_per_run;
     const char *allowed_plugins; /* comma-separated; empty: all */

@@ -93,9 +93,9 @@ static char *read_file(const char *path, char *err, size_t err_len)
     return buf;
 }
 
-static int open_store(const char *db, struct svc_store **ret)
+static int open_store(const char *db, uint64_t max_bytes, struct svc_store **ret)
 {
-    struct svc_store_options o = {.busy_timeout_ms = 5000};
+    struct svc_store_options o = {.busy_timeout_ms = 5000, .max_bytes = max_bytes};
     int err = ops->open(db, &o, ret);
     if (err < 0) {
         fprintf(stderr, "tbdev-server: cannot open the database %s: %s\n", db,
@@ -155,7 +155,7 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct svc_store *store = NULL;
-    if (open_store(cfg.db, &store) < 0) {
+    if (open_store(cfg.db, (uint64_t)cfg.max_db_bytes, &store) < 0) {
         free(cert);
         free(key);
         return 1;
@@ -357,7 +357,7 @@ static int cmd_admin(int argc, char **argv)
     const char *arg = optind_ + 1 < argc ? argv[optind_ + 1] : NULL;
     svc_log_set_quiet(true);
     struct svc_store *store = NULL;
-    if (open_store(a.db, &store) < 0)
+    if (open_store(a.db, 0, &store) < 0)
         return 1;
     int ret = 0;
     struct svc_user u;

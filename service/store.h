@@ -190,6 +190,8 @@ struct svc_store;
 struct svc_store_options {
     int busy_timeout_ms; /* wait this long for the write lock, then -EBUSY */
     uint64_t default_quota_bytes;
+    uint64_t
+        max_bytes; /* the database may not grow past this (SQLITE_FULL, as a full disk); 0: none */
     bool read_only;
 };
 

@@ -360,6 +360,13 @@ static int conn_open(struct svc_store *s, struct conn **ret)
         conn_free(c);
         return err;
     }
+    if (s->opt.max_bytes) {
+        /* A cap on the file: past it, writes fail as on a full disk (507), and reads go on. */
+        char pragma[96];
+        snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count = %llu",
+                 (unsigned long long)(s->opt.max_bytes / 4096 ? s->opt.max_bytes / 4096 : 1));
+        exec(c->db, pragma);
+    }
     *ret = c;
     return 0;
 }
