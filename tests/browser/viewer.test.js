@@ -358,6 +358,7 @@ async function main() {
       } else if (key === 'custom_scalars') {
         const layout = await api('/custom_scalars');
         const charts = (layout.categories || []).flatMap((c) => c.charts || []);
+        await page.waitForSelector('.custom-card', { timeout: 15000 }).catch(() => {}); // the layout loads first
         const n = await page.$$eval('.custom-card', (cs) => cs.length);
         rep.check(n === charts.length && n > 0, `Custom Scalars: one card per layout chart (${charts.length})`, `got ${n}`);
         const r = await loadCards(page, '.custom-card', (c) => !!(c.querySelector('canvas') || c.querySelector('.chart.empty') || c.querySelector('.error')));
