@@ -759,12 +759,10 @@ void svc_h_blob(struct svc_call *c)
     c->res->status = 200;
     c->res->content_type = type ? type : "application/octet-stream";
     if (!type || !strncmp(type, "audio/", 6)) {
+        /* Unknown bytes are only ever a download; audio gets a name a player can use. */
         char cd[128];
-        snprintf(cd, sizeof(cd), "%s; filename=\"%.16s%s\"", type ? "inline" : "attachment",
-                 c->param2, type ? strchr(type, '/') + 0 : ".bin");
-        if (type) /* e.g. blob.wav */
-            snprintf(cd, sizeof(cd), "inline; filename=\"%.16s.%s\"", c->param2,
-                     strchr(type, '/') + 1);
+        snprintf(cd, sizeof(cd), "%s; filename=\"%.16s.%s\"", type ? "inline" : "attachment",
+                 c->param2, type ? strchr(type, '/') + 1 : "bin");
         svc_res_header(c->res, "Content-Disposition", cd);
     }
     c->res->cache_control = "private, max-age=31536000, immutable";

@@ -171,7 +171,7 @@ int up_client_call(struct up_client *c, const char *method, const char *path, co
         double wait = fmin(BACKOFF_MAX, backoff * (0.5 + rand01())); /* jitter: 0.5x-1.5x */
         char why[300];
         if (rc < 0)
-            snprintf(why, sizeof(why), "cannot reach %s (%s)", c->server, err);
+            snprintf(why, sizeof(why), "cannot reach %.120s (%.160s)", c->server, err);
         else {
             up_reply_error(ret, why, sizeof(why), NULL, 0);
             if (ret->retry_after > wait)

@@ -80,7 +80,7 @@ static json_t *get_json(struct up_client *cl, const char *path, char *err, size_
     json_t *j = json_loadb((const char *)b.data, b.len, 0, &je);
     tb_buf_done(&b);
     if (!j)
-        snprintf(err, len, "the server's answer to %s is not JSON (%s)", path, je.text);
+        snprintf(err, len, "the server's answer to %.300s is not JSON (%.160s)", path, je.text);
     return j;
 }
 
@@ -186,7 +186,7 @@ static int export_events(struct up_client *cl, const struct ecfg *o, char *err, 
             rc = write_file(file, data.data, data.len);
         tb_buf_done(&data);
         if (rc < 0) {
-            snprintf(err, len, "cannot write %s: %s", file, strerror(-rc));
+            snprintf(err, len, "cannot write %.500s: %s", file, strerror(-rc));
             break;
         }
         printf("wrote %s\n", file);
