@@ -115,13 +115,9 @@ static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *r
              v->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
         Tensorboard__TensorProto *t = v->tensor;
         int rank = t->tensor_shape ? (int)t->tensor_shape->n_dim : 0;
+        int64_t dim1 = rank >= 2 ? t->tensor_shape->dim[1]->size : 0;
         for (size_t i = 0; i < t->n_string_val && k < r->n_blobs; i++) {
-            bool blob = true;
-            if (!strcmp(s->plugin, "images") && rank == 1)
-                blob = i >= 2;
-            else if (!strcmp(s->plugin, "audio") && rank == 2 && t->tensor_shape->dim[1]->size == 2)
-                blob = i % 2 == 0;
-            if (blob) {
+            if (tb_string_is_blob(s->plugin, rank, dim1, i)) {
                 free(t->string_val[i].data); /* the empty placeholder */
                 t->string_val[i] = (ProtobufCBinaryData){lens[k], blobs[k]};
                 blobs[k++] = NULL;

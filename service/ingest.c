@@ -287,18 +287,10 @@ static struct tb_bytes pack_blanked(struct tb_arena *a, const struct tb_value *v
         pv->obsolete_old_style_histogram = (ProtobufCBinaryData){0, NULL};
     else if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR &&
              pv->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
-        /* Which strings are blobs follows blobs_of_tensor in shared/event.c. */
         Tensorboard__TensorProto *t = pv->tensor;
-        for (size_t i = 0; i < t->n_string_val; i++) {
-            bool blob = true;
-            if (!strcmp(v->plugin_name, "images") && v->tensor.rank == 1)
-                blob = i >= 2;
-            else if (!strcmp(v->plugin_name, "audio") && v->tensor.rank == 2 &&
-                     v->tensor.dims[1] == 2)
-                blob = i % 2 == 0;
-            if (blob)
+        for (size_t i = 0; i < t->n_string_val; i++)
+            if (tb_string_is_blob(v->plugin_name, v->tensor.rank, v->tensor.dims[1], i))
                 t->string_val[i] = (ProtobufCBinaryData){0, NULL};
-        }
     }
     return pack_value(a, pv);
 }

@@ -375,7 +375,16 @@ static int parse_dim(struct tb_bytes b)
     return v;
 }
 
-/* Turns a string tensor into a blob list, following each plugin's layout. */
+bool tb_string_is_blob(const char *plugin, int rank, int64_t dim1, size_t i)
+{
+    if (!strcmp(plugin, "images") && rank == 1)
+        return i >= 2;
+    if (!strcmp(plugin, "audio") && rank == 2 && dim1 == 2)
+        return i % 2 == 0;
+    return true;
+}
+
+/* Turns a string tensor into a blob list, following each plugin's layout (tb_string_is_blob). */
 static const char *blobs_of_tensor(struct ctx *c, struct tb_value *v)
 {
     const struct tb_tensor *t = &v->tensor;

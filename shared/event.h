@@ -170,6 +170,12 @@ const char *tb_kind_name(enum tb_kind kind);
 /* Name of a TensorFlow dtype, e.g. "DT_FLOAT"; "DT_UNKNOWN" for values not in the schema. */
 const char *tb_dtype_name(int dtype);
 
+/* Whether string i of a DT_STRING tensor of `plugin` with this rank (and second dimension) is a
+ * blob of its blob sequence: images [w, h, blob...] skip the sizes, audio [k, 2] keeps column 0
+ * (the labels are column 1), anything else is all blobs. The one statement of the layout that
+ * decoding, storing blobs apart, and exporting them back all follow. */
+bool tb_string_is_blob(const char *plugin, int rank, int64_t dim1, size_t i);
+
 /* Converts one little-endian element of a numeric dtype (ints, floats, half, bfloat16, bool) to
  * a double. Returns false for other dtypes (strings, complex, resources). */
 bool tb_dtype_to_double(int dtype, const uint8_t *p, double *ret);
