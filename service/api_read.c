@@ -831,6 +831,17 @@ void svc_h_hparams(struct svc_call *c)
     struct series_set ss;
     if (!load(c, &ss))
         return;
+    /* Each hparams series' plugin data, decoded once: NULL for other series. */
+    Tensorboard__Hparams__HParamsPluginData **pd = calloc(ss.n ? ss.n : 1, sizeof(*pd));
+    if (!pd) {
+        done(&ss);
+        svc_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < ss.n; i++)
+        if (!strcmp(ss.s[i].plugin, "hparams"))
+            pd[i] = tensorboard__hparams__hparams_plugin_data__unpack(
+                NULL, ss.s[i].plugin_content_len, ss.s[i].plugin_content);
     struct tb_json j;
     svc_json_begin(c, &j);
     tb_json_obj_open(&j);
@@ -840,22 +851,11 @@ void svc_h_hparams(struct svc_call *c)
     const char *metric_tags[256];
     const char *metric_groups[256];
     size_t n_metrics = 0;
-    Tensorboard__Hparams__HParamsPluginData *exps[64];
-    size_t n_exps = 0;
-    for (size_t i = 0; i < ss.n && n_exps < 64; i++) {
-        if (strcmp(ss.s[i].plugin, "hparams"))
+    for (size_t i = 0; i < ss.n; i++) {
+        if (!pd[i] ||
+            pd[i]->data_case != TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_EXPERIMENT)
             continue;
-        Tensorboard__Hparams__HParamsPluginData *pd =
-            tensorboard__hparams__hparams_plugin_data__unpack(NULL, ss.s[i].plugin_content_len,
-                                                              ss.s[i].plugin_content);
-        if (!pd)
-            continue;
-        if (pd->data_case != TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_EXPERIMENT) {
-            tensorboard__hparams__hparams_plugin_data__free_unpacked(pd, NULL);
-            continue;
-        }
-        exps[n_exps++] = pd;
-        const Tensorboard__Hparams__Experiment *ex = pd->experiment;
+        const Tensorboard__Hparams__Experiment *ex = pd[i]->experiment;
         for (size_t k = 0; k < ex->n_hparam_infos; k++) {
             const Tensorboard__Hparams__HParamInfo *h = ex->hparam_infos[k];
             tb_json_obj_open(&j);
@@ -911,19 +911,11 @@ void svc_h_hparams(struct svc_call *c)
     tb_json_key(&j, "sessions");
     tb_json_arr_open(&j);
     for (size_t i = 0; i < ss.n; i++) {
-        if (strcmp(ss.s[i].plugin, "hparams"))
+        if (!pd[i] ||
+            pd[i]->data_case != TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_START_INFO)
             continue;
-        Tensorboard__Hparams__HParamsPluginData *pd =
-            tensorboard__hparams__hparams_plugin_data__unpack(NULL, ss.s[i].plugin_content_len,
-                                                              ss.s[i].plugin_content);
-        if (!pd)
-            continue;
-        if (pd->data_case != TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_START_INFO) {
-            tensorboard__hparams__hparams_plugin_data__free_unpacked(pd, NULL);
-            continue;
-        }
         const char *run = ss.s[i].run;
-        const Tensorboard__Hparams__SessionStartInfo *si = pd->session_start_info;
+        const Tensorboard__Hparams__SessionStartInfo *si = pd[i]->session_start_info;
         tb_json_obj_open(&j);
         tb_json_key(&j, "run");
         tb_json_str(&j, run);
@@ -940,18 +932,12 @@ void svc_h_hparams(struct svc_call *c)
         tb_json_obj_close(&j);
         /* status from this run's session_end_info, if any */
         const char *status = "unknown";
-        for (size_t k = 0; k < ss.n; k++) {
-            if (strcmp(ss.s[k].run, run) || strcmp(ss.s[k].plugin, "hparams"))
-                continue;
-            Tensorboard__Hparams__HParamsPluginData *ed =
-                tensorboard__hparams__hparams_plugin_data__unpack(NULL, ss.s[k].plugin_content_len,
-                                                                  ss.s[k].plugin_content);
-            if (ed &&
-                ed->data_case == TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_END_INFO)
-                status = status_name(ed->session_end_info->status);
-            if (ed)
-                tensorboard__hparams__hparams_plugin_data__free_unpacked(ed, NULL);
-        }
+        for (size_t k = 0; k < ss.n; k++)
+            if (pd[k] &&
+                pd[k]->data_case ==
+                    TENSORBOARD__HPARAMS__HPARAMS_PLUGIN_DATA__DATA_SESSION_END_INFO &&
+                !strcmp(ss.s[k].run, run))
+                status = status_name(pd[k]->session_end_info->status);
         tb_json_key(&j, "status");
         tb_json_str(&j, status);
         /* metrics: the named ones, else every scalar of the session's runs */
@@ -988,12 +974,13 @@ void svc_h_hparams(struct svc_call *c)
         }
         tb_json_obj_close(&j);
         tb_json_obj_close(&j);
-        tensorboard__hparams__hparams_plugin_data__free_unpacked(pd, NULL);
     }
     tb_json_arr_close(&j);
     tb_json_obj_close(&j);
-    for (size_t i = 0; i < n_exps; i++)
-        tensorboard__hparams__hparams_plugin_data__free_unpacked(exps[i], NULL);
+    for (size_t i = 0; i < ss.n; i++)
+        if (pd[i])
+            tensorboard__hparams__hparams_plugin_data__free_unpacked(pd[i], NULL);
+    free(pd);
     done(&ss);
 }
 
