@@ -482,20 +482,35 @@ static int one(struct conn *c, sqlite3_stmt *q)
     if (!c)                                                                                        \
         return -EIO;
 
+/* Ends an open transaction without keeping it. ROLLBACK itself can fail (it needs memory to
+ * be prepared): then the transaction stays open, and begin() tries again before anything else
+ * runs in it, instead of failing every later write with "cannot start a transaction within a
+ * transaction". */
+static void rollback(struct conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static int begin(struct conn *c)
 {
+    rollback(c);
+    if (!sqlite3_get_autocommit(c->db)) {
+        svc_log_error("sqlite: a failed transaction could not be rolled back yet");
+        return -EIO;
+    }
     return exec(c->db, "BEGIN IMMEDIATE");
 }
 
 static int end(struct conn *c, int err)
 {
     if (err < 0) {
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        rollback(c);
         return err;
     }
     int e = exec(c->db, "COMMIT");
     if (e < 0)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        rollback(c);
     return e;
 }
 
