@@ -7,6 +7,9 @@ Usage:  test_reliability.py TBDEV_EXE TBDEV_SERVER_EXE
 Runs, each in its small mode:
   * tests/soak/crash_server.py: tbdev-server SIGKILLed 5 times during an upload (plain HTTP);
   * tests/soak/crash_uploader.py: `tbdev upload` SIGKILLed 5 times, resumed each time;
+  * tests/soak/power_loss.py: tbdev-server-powerloss SIGKILLed 5 times during an upload, each
+    time followed by a simulated power cut (unsynced writes dropped, torn or applied); its
+    binary is TBDEV_POWERLOSS_SERVER_EXE, else ../tests/faults/ next to the server's folder;
   * tests/soak/secrets_audit.py: no secret in clear in the database, token/ID entropy,
     token revocation within 1 s;
   * tests/soak/slowloris.py: 500 trickling connections for 15 s while a client works.
@@ -43,6 +46,7 @@ def main(argv):
         return rep.finish()
     import crash_server
     import crash_uploader
+    import power_loss
     import secrets_audit
     import slowloris
     import soak_lib as S
@@ -50,11 +54,18 @@ def main(argv):
     seed = int(seed) if seed else random.SystemRandom().randrange(1 << 31)
     rep.note("TBDEV_RELIABILITY_SEED=%d" % seed)
     keep = L.keep_tmp()
+    powerloss_exe = os.environ.get("TBDEV_POWERLOSS_SERVER_EXE") or os.path.join(
+        os.path.dirname(server_exe), "..", "tests", "faults", "tbdev-server-powerloss")
+    powerloss_exe = os.path.abspath(powerloss_exe)
     parts = [
         ("server SIGKILL x5: no acknowledged point lost, export equals source, check ok",
          crash_server, lambda: crash_server.run(tbdev, server_exe, 5, seed, True, keep)),
         ("uploader SIGKILL x5: no acknowledged point lost, export equals source, check ok",
          crash_uploader, lambda: crash_uploader.run(tbdev, server_exe, 5, seed, True, keep)),
+        ("power loss x5: unsynced writes dropped/torn after SIGKILL, no acknowledged point "
+         "lost, export equals source, check ok",
+         power_loss, lambda: power_loss.run(tbdev, server_exe, powerloss_exe, 5, seed, True,
+                                            keep)),
         ("secrets audit: nothing in clear, >=120-bit IDs and tokens, revocation < 1 s",
          secrets_audit, lambda: secrets_audit.run(tbdev, server_exe, seed, True, keep)),
         ("slowloris (500 connections, 15 s): >= 99.9% legitimate requests succeed",

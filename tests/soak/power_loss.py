@@ -1,0 +1,548 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Soak: power cuts simulated on tbdev-server's database during an upload, N times.
+
+    python3 tests/soak/power_loss.py [--rounds 200] [--small] [--self_test] [--seed S] [--keep]
+                                     [--tbdev PATH] [--server PATH] [--powerloss_server PATH]
+
+As tests/soak/crash_server.py (plain HTTP, --request_bytes 32 KiB, one `tbdev upload
+--one_shot`, a SIGKILL 0-60 ms after an acknowledged request), but the server is
+tbdev-server-powerloss (tests/faults/powerloss_vfs.c): its SQLite VFS logs every write and
+truncate of the database and WAL to "<file>-plog", with the bytes replaced, and marks which
+records each fsync made durable. After each SIGKILL, before the restart, the power cut:
+  * in each file, every record after the durable point is undone, newest first;
+  * then, oldest first, each of those writes is dropped, applied whole or torn (a random
+    subset of its 512-byte sectors), and each truncate applied with probability 1/2;
+  * the logs and the -shm file are deleted.
+See tests/faults/README.md for the model and its limits.
+
+Checked:
+  * acknowledged points are never lost: after every restart, the server's stored point count
+    >= what the uploaders had been acknowledged before the kill;
+  * `tbdev-server check --db DB` (the normal binary) says ok after every restart;
+  * the uploader retries through every crash (exits 0);
+  * at the end `tbdev export` equals the source logdir: lost 0, duplicates 0; then one more
+    kill and cut, and every point must still be there; a SIGTERM stop exits 0; check ok;
+  * the simulation bit: at least one kill undid a non-durable WAL or database record (else
+    FAIL, "the VFS logged nothing"). --self_test (implied by --small) first kills the server
+    while a WAL log holds records, until a cut undoes at least one (at most 30 tries), after
+    checking the simulator against itself (undo gives the synced bytes back, redo the final).
+
+Ends with one line `RESULT: PASS ...` or `RESULT: FAIL ...`; exit 0 / 1.
+--small (or TBDEV_SOAK_SMALL=1) is the CI size: 5 rounds unless --rounds is given, less data.
+"""
+
+import glob
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import soak_lib as S  # noqa: E402
+from soak_lib import L  # noqa: E402
+import test_upload_faults as F  # noqa: E402  (the synthetic Logdir)
+
+SECTOR = 512
+PLOG = "-plog"
+
+
+def default_powerloss_exe(server_exe):
+    """env TBDEV_POWERLOSS_SERVER_EXE, else <builddir>/tests/faults/tbdev-server-powerloss."""
+    env = os.environ.get("TBDEV_POWERLOSS_SERVER_EXE")
+    if env:
+        return env
+    builddir = os.path.dirname(os.path.dirname(os.path.abspath(server_exe)))
+    return os.path.join(builddir, "tests", "faults", "tbdev-server-powerloss")
+
+
+# --- the power cut ---
+
+def parse_plog(data):
+    """(records, durable_pos, torn_tail): records are (pos, kind, fields); the last record
+    may be cut short by the SIGKILL (its real write never started), then torn_tail is True."""
+    recs = []
+    durable = 0
+    i, n = 0, len(data)
+    while i < n:
+        kind = data[i:i + 1]
+        if kind == b"W":
+            if i + 25 > n:
+                return recs, durable, True
+            off, ln, old_size, old_len = struct.unpack_from("<QIQI", data, i + 1)
+            end = i + 25 + old_len + ln
+            if end > n:
+                return recs, durable, True
+            old = data[i + 25:i + 25 + old_len]
+            new = data[i + 25 + old_len:end]
+            recs.append((i, "W", (off, ln, old_size, old, new)))
+        elif kind == b"T":
+            if i + 21 > n:
+                return recs, durable, True
+            new_size, old_size, old_len = struct.unpack_from("<QQI", data, i + 1)
+            end = i + 21 + old_len
+            if end > n:
+                return recs, durable, True
+            recs.append((i, "T", (new_size, old_size, data[i + 21:end])))
+        elif kind == b"S":
+            if i + 9 > n:
+                return recs, durable, True
+            # Syncs can finish out of order: the highest position counts.
+            durable = max(durable, struct.unpack_from("<Q", data, i + 1)[0])
+            end = i + 9
+        else:
+            raise ValueError("bad record type %r at %d" % (kind, i))
+        i = end
+    return recs, durable, False
+
+
+def undo(fd, pending):
+    """Takes the file back to its state before pending (records, oldest first)."""
+    for k, v in reversed(pending):
+        if k == "W":
+            off, ln, old_size, old, _ = v
+            if old:
+                os.pwrite(fd, old, off)
+            if off + ln > old_size:
+                os.ftruncate(fd, old_size)
+        else:
+            new_size, old_size, old = v
+            os.ftruncate(fd, old_size)
+            if old:
+                os.pwrite(fd, old, new_size)
+
+
+def apply(fd, k, v):
+    """Does one logged operation whole."""
+    if k == "W":
+        os.pwrite(fd, v[4], v[0])
+    else:
+        os.ftruncate(fd, v[0])
+
+
+def self_check_model(rng, folder, n=300):
+    """The simulator against itself: random writes and truncates logged as the VFS logs them,
+    with syncs; undoing what follows the last sync must give the synced bytes back, and
+    redoing it all the final bytes. Returns a problem or None."""
+    path = os.path.join(folder, "model.bin")
+    data = bytearray(rng.randbytes(rng.randrange(0, 20000)))
+    with open(path, "wb") as f:
+        f.write(data)
+    log = bytearray()
+    synced = bytes(data)
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.7:
+            off = rng.randrange(0, len(data) + 3000)
+            new = rng.randbytes(rng.randrange(1, 5000))
+            old = bytes(data[off:off + len(new)])
+            log += b"W" + struct.pack("<QIQI", off, len(new), len(data), len(old)) + old + new
+            if off > len(data):
+                data.extend(bytes(off - len(data)))
+            data[off:off + len(new)] = new
+        elif r < 0.85:
+            size = rng.randrange(0, len(data) + 2000)
+            old = bytes(data[size:])
+            log += b"T" + struct.pack("<QQI", size, len(data), len(old)) + old
+            del data[size:]
+            data.extend(bytes(max(0, size - len(data))))
+        else:
+            log += b"S" + struct.pack("<Q", len(log))
+            synced = bytes(data)
+    final = bytes(data)
+    recs, durable, torn_tail = parse_plog(bytes(log) + b"W\x01")
+    pending = [(k, v) for pos, k, v in recs if pos >= durable]
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for k, v in (kv[1:] for kv in recs):
+            apply(fd, k, v)
+        if os.pread(fd, len(final) + 1, 0) != final:
+            return "simulator self-check: replaying the log does not give the final bytes"
+        undo(fd, pending)
+        if os.pread(fd, len(synced) + 1, 0) != synced:
+            return "simulator self-check: undoing the unsynced records does not give the " \
+                   "synced bytes"
+        for k, v in pending:
+            apply(fd, k, v)
+        if os.pread(fd, len(final) + 1, 0) != final:
+            return "simulator self-check: redoing the unsynced records does not give the " \
+                   "final bytes"
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    if not torn_tail:
+        return "simulator self-check: a cut-short last record was not seen"
+    return None
+
+
+def file_kind(path):
+    if path.endswith("-wal"):
+        return "wal"
+    if path.endswith("-journal"):
+        return "journal"
+    return "db"
+
+
+def power_cut(folder, rng):
+    """Takes the logged files in folder back to a state a power cut could leave, deletes the
+    logs and -shm files; returns a dict of counts."""
+    st = {"undone": 0, "undone_wal": 0, "undone_db": 0, "dropped": 0, "torn": 0,
+          "applied": 0, "trunc_applied": 0, "trunc_dropped": 0, "durable": 0, "torn_tail": 0}
+    for lp in sorted(glob.glob(os.path.join(folder, "*" + PLOG))):
+        path = lp[:-len(PLOG)]
+        with open(lp, "rb") as f:
+            data = f.read()
+        os.unlink(lp)
+        if not os.path.exists(path):
+            continue  # deleted by SQLite: nothing to take back
+        recs, durable, torn_tail = parse_plog(data)
+        st["torn_tail"] += torn_tail
+        pending = [(k, v) for pos, k, v in recs if pos >= durable]
+        st["durable"] += len(recs) - len(pending)
+        if not pending:
+            continue
+        kind = file_kind(path)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            undo(fd, pending)
+            st["undone"] += len(pending)
+            st["undone_" + kind] = st.get("undone_" + kind, 0) + len(pending)
+            for k, v in pending:  # what the disk happened to write before the cut
+                if k == "T":
+                    if rng.random() < 0.5:
+                        apply(fd, k, v)
+                        st["trunc_applied"] += 1
+                    else:
+                        st["trunc_dropped"] += 1
+                    continue
+                off, ln, _, _, new = v
+                fate = rng.randrange(3)
+                if fate == 0:
+                    st["dropped"] += 1
+                elif fate == 1:
+                    apply(fd, k, v)
+                    st["applied"] += 1
+                else:
+                    # sectors at absolute 512-byte boundaries; each one written or not
+                    cuts = [off] + list(range((off // SECTOR + 1) * SECTOR, off + ln, SECTOR))
+                    cuts.append(off + ln)
+                    chosen = [(a, b) for a, b in zip(cuts, cuts[1:]) if rng.random() < 0.5]
+                    for a, b in chosen:
+                        os.pwrite(fd, new[a - off:b - off], a)
+                    if not chosen:
+                        st["dropped"] += 1
+                    elif len(chosen) == len(cuts) - 1:
+                        st["applied"] += 1
+                    else:
+                        st["torn"] += 1
+        finally:
+            os.close(fd)
+    for shm in glob.glob(os.path.join(folder, "*-shm")):
+        os.unlink(shm)
+    return st
+
+
+def wal_log_busy(folder):
+    """True while some -wal-plog holds records (writes not yet made durable, mostly)."""
+    for lp in glob.glob(os.path.join(folder, "*-wal" + PLOG)):
+        try:
+            if os.stat(lp).st_size > 0:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def stored_points(port, token, exp_id):
+    """The server's point count for the experiment; 0 if the experiment itself is gone."""
+    try:
+        return S.experiment_points(port, token, exp_id)
+    except RuntimeError as e:
+        if "HTTP 404" in str(e):
+            return 0
+        raise
+
+
+def run(tbdev, server_exe, powerloss_exe, rounds, seed, small=False, keep=False,
+        self_test=None):
+    if self_test is None:
+        self_test = small
+    rng = random.Random(seed)
+    cut_rng = random.Random(seed ^ 0x5EED)
+    tmp = L.make_tempdir("tbdev-soak-power-loss-")
+    problems = []
+    t_start = time.monotonic()
+    server = None
+    procs = []
+    checks_ok = checks = 0
+    acked_violations = []
+    gave_up = []
+    finished_early = 0
+    kills = self_kills = 0
+    self_test_ok = None
+    bit = 0  # kills whose cut undid a WAL or database record
+    totals = {}
+
+    def cut(tag, counts=True):
+        nonlocal bit
+        c = power_cut(tmp, cut_rng)
+        for k, v in c.items():
+            totals[k] = totals.get(k, 0) + v
+        if counts and c["undone_wal"] + c["undone_db"]:
+            bit += 1
+        S.log("power_loss: %s: undone %d (wal %d, db %d), dropped %d, torn %d, applied %d, "
+              "truncates %d/%d applied, durable %d" % (
+                  tag, c["undone"], c["undone_wal"], c["undone_db"], c["dropped"], c["torn"],
+                  c["applied"], c["trunc_applied"], c["trunc_applied"] + c["trunc_dropped"],
+                  c["durable"]))
+        return c
+
+    try:
+        if not os.access(powerloss_exe, os.X_OK):
+            problems.append("no tbdev-server-powerloss at %s (build with -Dtests=true, or set "
+                            "TBDEV_POWERLOSS_SERVER_EXE / --powerloss_server)" % powerloss_exe)
+            return False, "kills=0 seed=%d" % seed
+        if self_test:
+            for i in range(20):
+                why = self_check_model(random.Random(seed + i), tmp)
+                if why:
+                    self_test_ok = False
+                    problems.append(why)
+                    break
+        db = os.path.join(tmp, "tbdev.db")
+        token = L.add_user(server_exe, db)
+        server = S.HttpServer(powerloss_exe, tmp, db, ["--request_bytes", str(32 << 10)])
+        server.start()
+        port = server.port
+        client = L.Client(tbdev, os.path.join(tmp, "home"), url=server.url, token=token)
+        nruns, steps = (4, 3000) if small else (20, 5000)
+        logdir = F.Logdir(os.path.join(tmp, "logdir"), nruns, seed)
+        logdir.add(steps)
+        exp_id = None
+        base = 0  # server's point count when the current uploader started
+        self_left = 30 if self_test else 0
+
+        def start_uploader():
+            n = len(procs) + 1
+            out_p = os.path.join(tmp, "upload-%d.out" % n)
+            err_p = os.path.join(tmp, "upload-%d.err" % n)
+            args = ["upload", "--logdir", logdir.root, "--one_shot"]
+            args += ["--experiment_id", exp_id] if exp_id else ["--name", "soak power loss"]
+            procs.append((client.popen(args, out_p, err_p), out_p, err_p))
+
+        start_uploader()
+        while kills < rounds:
+            up, out_p, err_p = procs[-1]
+            if not exp_id:
+                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
+            if up.poll() is not None:
+                if up.returncode != 0:
+                    gave_up.append("uploader %d after kill %d: exit %s: %s" % (
+                        len(procs), kills + self_kills, up.returncode,
+                        L.tail_text(err_p, 300)))
+                else:
+                    finished_early += 1
+                    logdir.add(steps_per_run=2000 if not small else 1000,
+                               new_file_every=3 if finished_early % 2 else 0)
+                if len(procs) > (rounds + 30) * 3 + 10:
+                    problems.append("too many uploader restarts (%d)" % len(procs))
+                    break
+                if exp_id:
+                    base = stored_points(port, token, exp_id)
+                start_uploader()
+                continue
+            nbase = S.acked_values(err_p)[1]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and up.poll() is None:
+                if S.acked_values(err_p)[1] > nbase:
+                    break
+                time.sleep(0.003)
+            else:
+                if up.poll() is None:
+                    problems.append("no uploader progress within 120 s after restart %d: %s" %
+                                    (kills + self_kills, L.tail_text(err_p, 300)))
+                    break
+            if up.poll() is not None:
+                continue
+            if not exp_id:
+                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
+            targeted = self_left > 0
+            if targeted:
+                # the self-test: kill while the WAL's log holds records (between a commit's
+                # writes and its fsync, mostly), so that the cut has something to undo
+                until = time.monotonic() + 2.0
+                while time.monotonic() < until and not wal_log_busy(tmp):
+                    time.sleep(0.0002)
+            else:
+                time.sleep(rng.uniform(0.0, 0.06))
+            server.kill()
+            acked = base + S.acked_values(err_p)[0]
+            if targeted:
+                self_kills += 1
+                self_left -= 1
+                c = cut("self-test kill %d" % self_kills)
+                if c["undone_wal"] + c["undone_db"]:
+                    self_left = 0
+                    if self_test_ok is None:
+                        self_test_ok = True
+                elif self_left == 0:
+                    self_test_ok = False
+                    problems.append("self-test: %d kills while the WAL log held records, and "
+                                    "no cut undid anything" % self_kills)
+            else:
+                kills += 1
+                cut("kill %d" % kills)
+            try:
+                server.start()
+            except RuntimeError as e:
+                problems.append("restart after kill %d: %s" % (kills + self_kills, e))
+                break
+            checks += 1
+            ok, text = S.check_db(server_exe, db)
+            if ok:
+                checks_ok += 1
+            else:
+                problems.append("check after restart %d: %s" % (kills + self_kills, text))
+            if exp_id:
+                stored = stored_points(port, token, exp_id)
+                if stored < acked:
+                    acked_violations.append("restart %d: server has %d points, %d were "
+                                            "acknowledged" % (kills + self_kills, stored, acked))
+            if kills and kills % 20 == 0 and not targeted:
+                S.log("power_loss: %d/%d kills, %d uploaders, restart p50 %.0f ms" % (
+                    kills, rounds, len(procs),
+                    S.percentile(server.start_times[1:], 50) * 1000))
+        # let the last uploader finish (resume if it gave up)
+        for _ in range(5):
+            up, out_p, err_p = procs[-1]
+            try:
+                rc = up.wait(600)
+            except subprocess.TimeoutExpired:
+                problems.append("last uploader still running 600 s after the last kill")
+                break
+            if not exp_id:
+                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
+            if rc == 0 or not exp_id:
+                break
+            gave_up.append("last uploader: exit %s: %s" % (rc, L.tail_text(err_p, 300)))
+            start_uploader()
+        retries = sum(L.tail_text(e, 1 << 30).count("retrying in") for _, _, e in procs)
+        lost = dup = unknown = -1
+        n_src = logdir.n_points()
+        if not exp_id:
+            problems.append("no experiment ID printed")
+        else:
+            try:
+                got = S.export_points(client, exp_id, os.path.join(tmp, "export"))
+            except RuntimeError as e:  # e.g. the experiment itself was lost
+                got = {}
+                problems.append("export: %s" % str(e)[:300])
+            want = {k: c for k, c in logdir.expected.items() if c}
+            lost, dup, unknown, lines = S.compare_points(want, got)
+            if lost or dup or unknown:
+                problems.append("export differs from source: %s" % L.short(lines, 4))
+        # a last cut: everything was acknowledged, so it all must survive
+        server.kill()
+        cut("final kill", False)
+        if exp_id:
+            try:
+                server.start()
+                stored = stored_points(port, token, exp_id)
+                if stored < n_src:
+                    acked_violations.append("after the final cut: server has %d points, %d "
+                                            "were acknowledged" % (stored, n_src))
+            except RuntimeError as e:
+                problems.append("restart after the final cut: %s" % e)
+            # a clean stop last (its TRUNCATE checkpoint and WAL delete go through the VFS,
+            # and LeakSanitizer gets to run), then one more cut
+            rc = server.stop()
+            if rc != 0:
+                problems.append("SIGTERM stop: exit %s: %s" % (
+                    rc, L.tail_text(server.err_path, 400)))
+            cut("after the clean stop", False)
+        checks += 1
+        ok, text = S.check_db(server_exe, db)
+        checks_ok += ok
+        if not ok:
+            problems.append("check after the final cut: %s" % text)
+        if kills < rounds:
+            problems.append("only %d of %d kills done" % (kills, rounds))
+        if acked_violations:
+            problems.append("acknowledged points lost: %s" % L.short(acked_violations, 3))
+        if gave_up:
+            problems.append("uploader gave up %d times instead of retrying: %s" % (
+                len(gave_up), L.short(gave_up, 2)))
+        if bit == 0:
+            problems.append("no cut undid a non-durable WAL or database record: the VFS "
+                            "logged nothing")
+        for what, text in L.sanitizer_reports(tmp):
+            problems.append("sanitizer report in %s: %s" % (what, text[:300]))
+        for ep in sorted(glob.glob(os.path.join(tmp, "server-*.err"))):
+            text = L.tail_text(ep, 1 << 20)
+            if "powerloss_vfs:" in text:
+                problems.append("%s: %s" % (os.path.basename(ep),
+                                            text[text.index("powerloss_vfs:"):][:300]))
+                break
+        st = server.start_times[1:]  # restarts only
+        figures = ("kills=%d self_test_kills=%d self_test=%s cuts_that_undid=%d points=%d "
+                   "lost=%d duplicates=%d acked_lost_rounds=%d checks=%d/%d_ok "
+                   "unsynced_records=%d (wal %d, db %d) writes_dropped=%d writes_torn=%d "
+                   "writes_applied=%d truncates_applied=%d/%d restart_p50=%.0fms "
+                   "restart_p99=%.0fms uploaders=%d uploader_retries=%d uploader_failures=%d "
+                   "time=%.0fs seed=%d" % (
+                       kills, self_kills,
+                       {None: "off", True: "ok", False: "FAILED"}[self_test_ok], bit, n_src,
+                       lost, dup, len(acked_violations), checks_ok, checks,
+                       totals.get("undone", 0), totals.get("undone_wal", 0),
+                       totals.get("undone_db", 0), totals.get("dropped", 0),
+                       totals.get("torn", 0), totals.get("applied", 0),
+                       totals.get("trunc_applied", 0),
+                       totals.get("trunc_applied", 0) + totals.get("trunc_dropped", 0),
+                       S.percentile(st, 50) * 1000, S.percentile(st, 99) * 1000, len(procs),
+                       retries, len(gave_up), time.monotonic() - t_start, seed))
+        return not problems, figures
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        problems.append("harness: %r %s" % (e, traceback.format_exc()[-800:]))
+        return False, "kills=%d seed=%d problems=%s" % (kills, seed, "; ".join(problems)[:1500])
+    finally:
+        for up, _, _ in procs:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+        if server is not None:
+            server.kill()
+        run.problems = problems
+        if keep:
+            S.log("kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = S.base_args(__doc__.splitlines()[1], rounds_default=200)
+    ap.add_argument("--powerloss_server", default=None,
+                    help="tbdev-server-powerloss (env TBDEV_POWERLOSS_SERVER_EXE; default "
+                         "<builddir of --server>/tests/faults/tbdev-server-powerloss)")
+    ap.add_argument("--self_test", action="store_true",
+                    help="first kill while the WAL log holds records until a cut undoes one "
+                         "(implied by --small)")
+    a = ap.parse_args()
+    rounds = a.rounds
+    if a.small and "--rounds" not in " ".join(sys.argv) and not os.environ.get(
+            "TBDEV_SOAK_ROUNDS"):
+        rounds = 5
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    pl = a.powerloss_server or default_powerloss_exe(a.server)
+    S.log("power_loss: %d rounds, seed %d, %s" % (rounds, seed, pl))
+    ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), os.path.abspath(pl),
+                      rounds, seed, a.small, a.keep, a.self_test or a.small)
+    print(S.result(ok, figures, getattr(run, "problems", [])))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
