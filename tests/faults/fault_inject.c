@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Injected failures: see fault_inject.h. */
 #include "fault_inject.h"
+#include "shim_vfs.h"
 
 #include <execinfo.h>
 #include <pthread.h>
@@ -168,21 +169,9 @@ static void *mem_realloc(void *p, int n)
     return should_fail(FI_ALLOC) ? NULL : real_mem.xRealloc(p, n);
 }
 
-/* --- SQLite's files: a VFS around "unix" --- */
+/* --- SQLite's files: a VFS around "unix" (shim_vfs.h) that counts and fails --- */
 
-struct fi_file {
-    sqlite3_file base;
-    sqlite3_file *real; /* right after this struct, szOsFile of the real VFS */
-};
-
-static sqlite3_vfs *real_vfs;
-
-#define REAL(f) (((struct fi_file *)(f))->real)
-
-static int f_close(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xClose(REAL(f));
-}
+#define REAL(f) (((struct shim_file *)(f))->real)
 
 static int f_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 {
@@ -212,61 +201,6 @@ static int f_sync(sqlite3_file *f, int flags)
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 
-static int f_file_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-    return REAL(f)->pMethods->xFileSize(REAL(f), size);
-}
-
-static int f_lock(sqlite3_file *f, int level)
-{
-    return REAL(f)->pMethods->xLock(REAL(f), level);
-}
-
-static int f_unlock(sqlite3_file *f, int level)
-{
-    return REAL(f)->pMethods->xUnlock(REAL(f), level);
-}
-
-static int f_check_reserved(sqlite3_file *f, int *out)
-{
-    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-
-static int f_file_control(sqlite3_file *f, int op, void *arg)
-{
-    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-
-static int f_sector_size(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xSectorSize(REAL(f));
-}
-
-static int f_device_characteristics(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-
-static int f_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **pp)
-{
-    return REAL(f)->pMethods->xShmMap(REAL(f), region, size, extend, pp);
-}
-
-static int f_shm_lock(sqlite3_file *f, int offset, int n, int flags)
-{
-    return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
-}
-
-static void f_shm_barrier(sqlite3_file *f)
-{
-    REAL(f)->pMethods->xShmBarrier(REAL(f));
-}
-
-static int f_shm_unmap(sqlite3_file *f, int delete_flag)
-{
-    return REAL(f)->pMethods->xShmUnmap(REAL(f), delete_flag);
-}
-
 /* No memory maps: every read goes through f_read, where it can be counted and failed. */
 static int f_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
 {
@@ -279,115 +213,26 @@ static int f_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
     return SQLITE_OK;
 }
 
-static const sqlite3_io_methods fi_io = {
-    .iVersion = 3,
-    .xClose = f_close,
-    .xRead = f_read,
-    .xWrite = f_write,
-    .xTruncate = f_truncate,
-    .xSync = f_sync,
-    .xFileSize = f_file_size,
-    .xLock = f_lock,
-    .xUnlock = f_unlock,
-    .xCheckReservedLock = f_check_reserved,
-    .xFileControl = f_file_control,
-    .xSectorSize = f_sector_size,
-    .xDeviceCharacteristics = f_device_characteristics,
-    .xShmMap = f_shm_map,
-    .xShmLock = f_shm_lock,
-    .xShmBarrier = f_shm_barrier,
-    .xShmUnmap = f_shm_unmap,
-    .xFetch = f_fetch,
-    .xUnfetch = f_unfetch,
-};
-
-static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags,
+                  int *out_flags)
 {
-    struct fi_file *ff = (struct fi_file *)f;
-    ff->real = (sqlite3_file *)(ff + 1);
-    int rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out_flags);
-    ff->base.pMethods = ff->real->pMethods ? &fi_io : NULL;
-    return rc;
+    struct shim_file *sf = (struct shim_file *)f;
+    int rc = shim_open(sf, sizeof(*sf), name, flags, out_flags);
+    if (rc != SQLITE_OK)
+        return rc;
+    sf->methods.xRead = f_read;
+    sf->methods.xWrite = f_write;
+    sf->methods.xTruncate = f_truncate;
+    sf->methods.xSync = f_sync;
+    if (sf->methods.iVersion >= 3) {
+        sf->methods.xFetch = f_fetch;
+        sf->methods.xUnfetch = f_unfetch;
+    }
+    sf->base.pMethods = &sf->methods;
+    return SQLITE_OK;
 }
 
-static int v_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
-{
-    return real_vfs->xDelete(real_vfs, name, sync_dir);
-}
-
-static int v_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-    return real_vfs->xAccess(real_vfs, name, flags, out);
-}
-
-static int v_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-    return real_vfs->xFullPathname(real_vfs, name, n, out);
-}
-
-static void *v_dlopen(sqlite3_vfs *vfs, const char *name)
-{
-    return real_vfs->xDlOpen(real_vfs, name);
-}
-
-static void v_dlerror(sqlite3_vfs *vfs, int n, char *msg)
-{
-    real_vfs->xDlError(real_vfs, n, msg);
-}
-
-static void (*v_dlsym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
-{
-    return real_vfs->xDlSym(real_vfs, h, sym);
-}
-
-static void v_dlclose(sqlite3_vfs *vfs, void *h)
-{
-    real_vfs->xDlClose(real_vfs, h);
-}
-
-static int v_randomness(sqlite3_vfs *vfs, int n, char *out)
-{
-    return real_vfs->xRandomness(real_vfs, n, out);
-}
-
-static int v_sleep(sqlite3_vfs *vfs, int us)
-{
-    return real_vfs->xSleep(real_vfs, us);
-}
-
-static int v_current_time(sqlite3_vfs *vfs, double *out)
-{
-    return real_vfs->xCurrentTime(real_vfs, out);
-}
-
-static int v_get_last_error(sqlite3_vfs *vfs, int n, char *out)
-{
-    return real_vfs->xGetLastError(real_vfs, n, out);
-}
-
-static int v_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-    return real_vfs->xCurrentTimeInt64(real_vfs, out);
-}
-
-static sqlite3_vfs fi_vfs = {
-    .iVersion = 2,
-    .mxPathname = 0, /* set from the real VFS */
-    .zName = "fault-inject",
-    .xOpen = v_open,
-    .xDelete = v_delete,
-    .xAccess = v_access,
-    .xFullPathname = v_full_pathname,
-    .xDlOpen = v_dlopen,
-    .xDlError = v_dlerror,
-    .xDlSym = v_dlsym,
-    .xDlClose = v_dlclose,
-    .xRandomness = v_randomness,
-    .xSleep = v_sleep,
-    .xCurrentTime = v_current_time,
-    .xGetLastError = v_get_last_error,
-    .xCurrentTimeInt64 = v_current_time_int64,
-};
+static sqlite3_vfs fi_vfs;
 
 int fi_install(void)
 {
@@ -405,13 +250,11 @@ int fi_install(void)
         fprintf(stderr, "fault_inject: SQLITE_CONFIG_MALLOC failed\n");
         return -1;
     }
-    real_vfs = sqlite3_vfs_find("unix");
-    if (!real_vfs) {
+    if (shim_vfs_init(&fi_vfs, "fault-inject", sizeof(struct shim_file)) != SQLITE_OK) {
         fprintf(stderr, "fault_inject: no \"unix\" SQLite VFS\n");
         return -1;
     }
-    fi_vfs.szOsFile = (int)sizeof(struct fi_file) + real_vfs->szOsFile;
-    fi_vfs.mxPathname = real_vfs->mxPathname;
+    fi_vfs.xOpen = v_open;
     if (sqlite3_vfs_register(&fi_vfs, 1) != SQLITE_OK) {
         fprintf(stderr, "fault_inject: sqlite3_vfs_register failed\n");
         return -1;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shim_vfs.h"
+
 /*
  * Linked into tbdev-server-powerloss only (a test build of the server; the one other file of
  * that binary that includes sqlite3.h). A constructor registers "powerloss", a shim around
@@ -42,14 +44,11 @@ struct plog {
 };
 
 struct pl_file {
-    sqlite3_file base;
-    sqlite3_io_methods methods; /* ours, with the real file's iVersion */
-    struct plog *log;           /* NULL: not logged */
-    sqlite3_file *real;         /* the unix file, right after this struct */
+    struct shim_file shim; /* base, methods, real (the unix file, right after this struct) */
+    struct plog *log;      /* NULL: not logged */
 };
 
 static sqlite3_vfs pl_vfs;
-static sqlite3_vfs *real_vfs;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct plog *table;
 
@@ -271,30 +270,19 @@ static void plog_put(struct plog *l)
 
 /* --- the file methods --- */
 
-static sqlite3_file *real_of(sqlite3_file *f)
-{
-    return ((struct pl_file *)f)->real;
-}
-
 static int pl_close(sqlite3_file *f)
 {
     struct pl_file *p = (struct pl_file *)f;
-    int rc = p->real->pMethods->xClose(p->real);
+    int rc = p->shim.real->pMethods->xClose(p->shim.real);
     plog_put(p->log);
     p->log = NULL;
     return rc;
 }
 
-static int pl_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xRead(r, buf, amt, off);
-}
-
 static int pl_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
     struct pl_file *p = (struct pl_file *)f;
-    sqlite3_file *r = p->real;
+    sqlite3_file *r = p->shim.real;
     if (!p->log || amt <= 0 || off < 0)
         return r->pMethods->xWrite(r, buf, amt, off);
     pthread_mutex_lock(&p->log->lock);
@@ -309,7 +297,7 @@ static int pl_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off
 static int pl_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
     struct pl_file *p = (struct pl_file *)f;
-    sqlite3_file *r = p->real;
+    sqlite3_file *r = p->shim.real;
     if (!p->log || size < 0)
         return r->pMethods->xTruncate(r, size);
     pthread_mutex_lock(&p->log->lock);
@@ -324,7 +312,7 @@ static int pl_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int pl_sync(sqlite3_file *f, int flags)
 {
     struct pl_file *p = (struct pl_file *)f;
-    sqlite3_file *r = p->real;
+    sqlite3_file *r = p->shim.real;
     struct plog *l = p->log;
     if (!l)
         return r->pMethods->xSync(r, flags);
@@ -358,136 +346,34 @@ out:
     return rc;
 }
 
-static int pl_file_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xFileSize(r, size);
-}
-
-static int pl_lock(sqlite3_file *f, int level)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xLock(r, level);
-}
-
-static int pl_unlock(sqlite3_file *f, int level)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xUnlock(r, level);
-}
-
-static int pl_check_reserved_lock(sqlite3_file *f, int *out)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xCheckReservedLock(r, out);
-}
-
-static int pl_file_control(sqlite3_file *f, int op, void *arg)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xFileControl(r, op, arg);
-}
-
-static int pl_sector_size(sqlite3_file *f)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xSectorSize(r);
-}
-
-static int pl_device_characteristics(sqlite3_file *f)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xDeviceCharacteristics(r);
-}
-
-static int pl_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **pp)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xShmMap(r, region, size, extend, pp);
-}
-
-static int pl_shm_lock(sqlite3_file *f, int offset, int n, int flags)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xShmLock(r, offset, n, flags);
-}
-
-static void pl_shm_barrier(sqlite3_file *f)
-{
-    sqlite3_file *r = real_of(f);
-    r->pMethods->xShmBarrier(r);
-}
-
-static int pl_shm_unmap(sqlite3_file *f, int delete_flag)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xShmUnmap(r, delete_flag);
-}
-
-/* Memory-mapped reads only: SQLite writes through xWrite unless built with MMAP_READWRITE. */
-static int pl_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **pp)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xFetch(r, off, amt, pp);
-}
-
-static int pl_unfetch(sqlite3_file *f, sqlite3_int64 off, void *ptr)
-{
-    sqlite3_file *r = real_of(f);
-    return r->pMethods->xUnfetch(r, off, ptr);
-}
-
 /* --- the VFS methods --- */
 
 static int pl_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags,
                    int *out_flags)
 {
     struct pl_file *p = (struct pl_file *)f;
-    memset(p, 0, sizeof(*p));
-    p->real = (sqlite3_file *)(p + 1);
-    /* The same name pointer: SQLite finds URI parameters and the database behind it. */
-    int rc = real_vfs->xOpen(real_vfs, name, p->real, flags, out_flags);
+    p->log = NULL;
+    int rc = shim_open(&p->shim, sizeof(*p), name, flags, out_flags);
     if (rc != SQLITE_OK)
-        return rc; /* base.pMethods stays NULL, so SQLite will not call xClose */
-    const sqlite3_io_methods *rm = p->real->pMethods;
+        return rc;
     if (name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL))) {
         p->log = plog_get(name);
         if (!p->log) {
-            rm->xClose(p->real);
+            p->shim.real->pMethods->xClose(p->shim.real);
             return SQLITE_CANTOPEN;
         }
     }
-    sqlite3_io_methods *m = &p->methods;
-    m->iVersion = rm->iVersion;
-    m->xClose = pl_close;
-    m->xRead = pl_read;
-    m->xWrite = pl_write;
-    m->xTruncate = pl_truncate;
-    m->xSync = pl_sync;
-    m->xFileSize = pl_file_size;
-    m->xLock = pl_lock;
-    m->xUnlock = pl_unlock;
-    m->xCheckReservedLock = pl_check_reserved_lock;
-    m->xFileControl = pl_file_control;
-    m->xSectorSize = pl_sector_size;
-    m->xDeviceCharacteristics = pl_device_characteristics;
-    if (rm->iVersion >= 2 && rm->xShmMap) {
-        m->xShmMap = pl_shm_map;
-        m->xShmLock = pl_shm_lock;
-        m->xShmBarrier = pl_shm_barrier;
-        m->xShmUnmap = pl_shm_unmap;
-    }
-    if (rm->iVersion >= 3 && rm->xFetch) {
-        m->xFetch = pl_fetch;
-        m->xUnfetch = pl_unfetch;
-    }
-    p->base.pMethods = m;
+    p->shim.methods.xClose = pl_close;
+    p->shim.methods.xWrite = pl_write;
+    p->shim.methods.xTruncate = pl_truncate;
+    p->shim.methods.xSync = pl_sync;
+    p->shim.base.pMethods = &p->shim.methods;
     return SQLITE_OK;
 }
 
 static int pl_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
 {
-    int rc = real_vfs->xDelete(real_vfs, name, sync_dir);
+    int rc = shim_real->xDelete(shim_real, name, sync_dir);
     if (rc != SQLITE_OK)
         return rc;
     /* Still open here (unusual): empty its log rather than orphan the descriptor, and read
@@ -514,109 +400,15 @@ static int pl_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
     return SQLITE_OK;
 }
 
-static int pl_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-    return real_vfs->xAccess(real_vfs, name, flags, out);
-}
-
-static int pl_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-    return real_vfs->xFullPathname(real_vfs, name, n, out);
-}
-
-static void *pl_dl_open(sqlite3_vfs *vfs, const char *path)
-{
-    return real_vfs->xDlOpen(real_vfs, path);
-}
-
-static void pl_dl_error(sqlite3_vfs *vfs, int n, char *msg)
-{
-    real_vfs->xDlError(real_vfs, n, msg);
-}
-
-static void (*pl_dl_sym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
-{
-    return real_vfs->xDlSym(real_vfs, h, sym);
-}
-
-static void pl_dl_close(sqlite3_vfs *vfs, void *h)
-{
-    real_vfs->xDlClose(real_vfs, h);
-}
-
-static int pl_randomness(sqlite3_vfs *vfs, int n, char *out)
-{
-    return real_vfs->xRandomness(real_vfs, n, out);
-}
-
-static int pl_sleep(sqlite3_vfs *vfs, int us)
-{
-    return real_vfs->xSleep(real_vfs, us);
-}
-
-static int pl_current_time(sqlite3_vfs *vfs, double *out)
-{
-    return real_vfs->xCurrentTime(real_vfs, out);
-}
-
-static int pl_get_last_error(sqlite3_vfs *vfs, int n, char *out)
-{
-    return real_vfs->xGetLastError ? real_vfs->xGetLastError(real_vfs, n, out) : 0;
-}
-
-static int pl_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-    return real_vfs->xCurrentTimeInt64(real_vfs, out);
-}
-
-static int pl_set_system_call(sqlite3_vfs *vfs, const char *name, sqlite3_syscall_ptr fn)
-{
-    return real_vfs->xSetSystemCall(real_vfs, name, fn);
-}
-
-static sqlite3_syscall_ptr pl_get_system_call(sqlite3_vfs *vfs, const char *name)
-{
-    return real_vfs->xGetSystemCall(real_vfs, name);
-}
-
-static const char *pl_next_system_call(sqlite3_vfs *vfs, const char *name)
-{
-    return real_vfs->xNextSystemCall(real_vfs, name);
-}
-
 __attribute__((constructor)) static void powerloss_vfs_register(void)
 {
-    real_vfs = sqlite3_vfs_find("unix");
-    if (!real_vfs) {
+    sqlite3_vfs *v = &pl_vfs;
+    if (shim_vfs_init(v, "powerloss", sizeof(struct pl_file)) != SQLITE_OK) {
         fprintf(stderr, "powerloss_vfs: no \"unix\" VFS to wrap\n");
         abort();
     }
-    sqlite3_vfs *v = &pl_vfs;
-    v->iVersion = real_vfs->iVersion;
-    v->szOsFile = (int)sizeof(struct pl_file) + real_vfs->szOsFile;
-    v->mxPathname = real_vfs->mxPathname;
-    v->zName = "powerloss";
     v->xOpen = pl_open;
     v->xDelete = pl_delete;
-    v->xAccess = pl_access;
-    v->xFullPathname = pl_full_pathname;
-    if (real_vfs->xDlOpen) {
-        v->xDlOpen = pl_dl_open;
-        v->xDlError = pl_dl_error;
-        v->xDlSym = pl_dl_sym;
-        v->xDlClose = pl_dl_close;
-    }
-    v->xRandomness = pl_randomness;
-    v->xSleep = pl_sleep;
-    v->xCurrentTime = pl_current_time;
-    v->xGetLastError = pl_get_last_error;
-    if (real_vfs->iVersion >= 2 && real_vfs->xCurrentTimeInt64)
-        v->xCurrentTimeInt64 = pl_current_time_int64;
-    if (real_vfs->iVersion >= 3 && real_vfs->xSetSystemCall) {
-        v->xSetSystemCall = pl_set_system_call;
-        v->xGetSystemCall = pl_get_system_call;
-        v->xNextSystemCall = pl_next_system_call;
-    }
     if (sqlite3_vfs_register(v, 1) != SQLITE_OK) {
         fprintf(stderr, "powerloss_vfs: cannot register the VFS\n");
         abort();
