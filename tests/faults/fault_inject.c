@@ -30,7 +30,7 @@ static struct {
 static _Thread_local bool tl_exempt;
 static _Thread_local bool tl_inside; /* recording a site: backtrace() may allocate */
 
-static void record_site(void)
+__attribute__((noinline)) static void record_site(void)
 {
     void *frames[STACK_FRAMES];
     tl_inside = true;
@@ -51,7 +51,7 @@ static void record_site(void)
     pthread_mutex_unlock(&F.lock);
 }
 
-static bool should_fail(int kind)
+__attribute__((noinline)) static bool should_fail(int kind)
 {
     if (!atomic_load_explicit(&F.armed, memory_order_acquire) || tl_exempt || tl_inside)
         return false;

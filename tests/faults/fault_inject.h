@@ -39,7 +39,7 @@ void fi_disarm(void);
 uint64_t fi_count(int kind);
 /* Failures injected since fi_arm. */
 uint64_t fi_injected(void);
-/* The distinct injection points hit since fi_arm: a hash of the caller's stack (6 frames above
+/* The distinct injection points hit since fi_arm: a hash of the caller's stack (5 frames above
  * the failing call), so that the same line reached from two places counts twice. Up to max
  * are copied to out; returns how many there are. */
 size_t fi_sites(uint64_t *out, size_t max);
