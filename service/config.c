@@ -24,6 +24,10 @@ const struct tb_opt svc_serve_options[] = {
      "Close idle connections after this (default: 30)."},
     {"body_deadline", 0, TB_OPT_INT, O(body_deadline_s), "SECONDS", "TBDEV_BODY_DEADLINE",
      "A request body must arrive within this, else 408 (default: 120)."},
+    {"header_deadline", 0, TB_OPT_INT, O(header_deadline_s), "SECONDS", "TBDEV_HEADER_DEADLINE",
+     "A request's line and headers must arrive within this of the connection opening or the "
+     "previous answer, else the connection is closed (slow-header attacks); this also ends "
+     "idle keep-alive connections (default: 30)."},
     {"conns_per_ip", 0, TB_OPT_INT, O(conns_per_ip), "N", "TBDEV_CONNS_PER_IP",
      "Connections one client address may hold (default: 64)."},
     {"max_connections", 0, TB_OPT_INT, O(conn_limit), "N", "TBDEV_MAX_CONNECTIONS",
@@ -58,6 +62,7 @@ void svc_config_defaults(struct svc_config *c)
     c->threads = 4;
     c->conn_timeout_s = 30;
     c->body_deadline_s = 120;
+    c->header_deadline_s = 30;
     c->conns_per_ip = 64;
     c->conn_limit = 8000;
     c->request_bytes = 32ll << 20;
@@ -98,7 +103,7 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
         return fail(err, err_len, "give both --tls_cert and --tls_key, or neither");
     if (c->threads < 1 || c->threads > 256)
         return fail(err, err_len, "--threads must be 1-256");
-    if (c->conn_timeout_s < 1 || c->body_deadline_s < 1)
+    if (c->conn_timeout_s < 1 || c->body_deadline_s < 1 || c->header_deadline_s < 1)
         return fail(err, err_len, "timeouts must be at least 1 second");
     if (c->request_bytes < 4096 || c->record_bytes < 1024 || c->blob_bytes < 1024)
         return fail(err, err_len, "size limits are too small");

@@ -17,6 +17,7 @@ struct svc_config {
     long long threads;
     long long conn_timeout_s;
     long long body_deadline_s;
+    long long header_deadline_s;
     long long conns_per_ip;
     long long conn_limit;
     long long request_bytes;     /* decompressed request body cap */

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,26 @@
 #include "decompress.h"
 #include "log.h"
 
+/* One connection, for the header deadline: from libmicrohttpd's "started" to "closed". */
+struct conn_track {
+    struct conn_track *prev, *next; /* guarded by svc_http.lock */
+    int fd;
+    atomic_llong since_ms;  /* opened, or the previous answer finished */
+    atomic_bool in_request; /* its headers are complete: the handler has the request */
+    bool cut;               /* shut down by the sweeper */
+};
+
 struct svc_http {
     struct MHD_Daemon *d;
     struct svc_http_config cfg;
     uint16_t port;
+    /* The header deadline: every connection, and a thread that cuts the slow ones. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct conn_track *conns;
+    bool stopping;
+    bool sweeping; /* the sweeper thread runs */
+    pthread_t sweeper;
 };
 
 /* Per-request state: allocated on the first call, freed in the completion callback. */
@@ -37,6 +55,91 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long long mono_ms(void)
+{
+    return (long long)(mono() * 1000);
+}
+
+static struct conn_track *track_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct svc_http *h = cls;
+    struct conn_track *t = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t = ci ? calloc(1, sizeof(*t)) : NULL;
+        if (!t)
+            return; /* not tracked: only the idle timeout applies to it */
+        t->fd = ci->connect_fd;
+        atomic_store(&t->since_ms, mono_ms());
+        pthread_mutex_lock(&h->lock);
+        t->next = h->conns;
+        if (h->conns)
+            h->conns->prev = t;
+        h->conns = t;
+        pthread_mutex_unlock(&h->lock);
+        *socket_context = t;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && t) {
+        pthread_mutex_lock(&h->lock);
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            h->conns = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&h->lock);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+/*
+ * The header deadline. libmicrohttpd's timeout is an idle timeout: a client that sends one
+ * header byte every few seconds keeps its connection, and its slot, for ever. Once a second
+ * this thread shuts down (shutdown(2), not close: the descriptor stays libmicrohttpd's) every
+ * connection whose request has not reached the handler within header_deadline_s of the
+ * connection opening or of its previous answer. libmicrohttpd then sees the end of the stream
+ * and closes it.
+ */
+static void *sweep(void *arg)
+{
+    struct svc_http *h = arg;
+    long long limit_ms = (long long)h->cfg.header_deadline_s * 1000;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&h->wake, &h->lock, &until);
+        if (h->stopping)
+            break;
+        long long now = mono_ms();
+        unsigned cut = 0;
+        for (struct conn_track *t = h->conns; t; t = t->next) {
+            if (t->cut || atomic_load(&t->in_request) ||
+                now - atomic_load(&t->since_ms) <= limit_ms)
+                continue;
+            shutdown(t->fd, SHUT_RDWR);
+            t->cut = true;
+            cut++;
+        }
+        if (cut)
+            svc_log_warn("http: closed %u connection%s whose request line and headers took over "
+                         "%u s (--header_deadline)",
+                         cut, cut == 1 ? "" : "s", h->cfg.header_deadline_s);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
 }
 
 const char *svc_req_header(const struct svc_request *r, const char *name)
@@ -260,6 +363,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         tb_buf_init(&st->body, h->cfg.body_max);
         st->started = mono();
+        struct conn_track *t = track_of(c);
+        if (t)
+            atomic_store(&t->in_request, true);
         client_ip(c, st->ip, sizeof(st->ip));
         *con_cls = st;
         req.client_ip = st->ip;
@@ -362,7 +468,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)cls, (void)toe;
+    struct conn_track *t = track_of(c);
+    if (t) {
+        atomic_store(&t->since_ms, mono_ms());
+        atomic_store(&t->in_request, false);
+    }
     struct req_state *st = *con_cls;
     if (!st)
         return;
@@ -388,6 +499,8 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     if (!h)
         return -ENOMEM;
     h->cfg = *cfg;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
     char port[8];
@@ -419,6 +532,9 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                         (intptr_t)cfg->header_bytes, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+    if (cfg->header_deadline_s)
+        opts[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
@@ -443,6 +559,11 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : cfg->port;
+    if (cfg->header_deadline_s) {
+        h->sweeping = pthread_create(&h->sweeper, NULL, sweep, h) == 0;
+        if (!h->sweeping)
+            svc_log_warn("http: no thread for --header_deadline: only the idle timeout applies");
+    }
     *ret = h;
     return 0;
 }
@@ -465,6 +586,15 @@ void svc_http_stop(struct svc_http *h, unsigned grace_s)
             break;
         usleep(20000);
     }
-    MHD_stop_daemon(h->d);
+    if (h->sweeping) {
+        pthread_mutex_lock(&h->lock);
+        h->stopping = true;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        pthread_join(h->sweeper, NULL);
+    }
+    MHD_stop_daemon(h->d); /* every connection's "closed" notification frees its track */
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
     free(h);
 }

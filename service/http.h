@@ -55,6 +55,9 @@ struct svc_http_config {
     unsigned threads;         /* pool size */
     unsigned conn_timeout_s;  /* idle connections are closed after this */
     unsigned body_deadline_s; /* a request body must arrive within this, else 408 */
+    /* A request's line and headers must arrive within this of the connection opening or the
+     * previous answer, else the connection is closed; 0: no such deadline. */
+    unsigned header_deadline_s;
     unsigned conns_per_ip;
     unsigned conn_limit;
     size_t header_bytes;              /* memory for one connection's request headers */

@@ -170,6 +170,7 @@ static int cmd_serve(int argc, char **argv)
         .threads = (unsigned)cfg.threads,
         .conn_timeout_s = (unsigned)cfg.conn_timeout_s,
         .body_deadline_s = (unsigned)cfg.body_deadline_s,
+        .header_deadline_s = (unsigned)cfg.header_deadline_s,
         .conns_per_ip = (unsigned)cfg.conns_per_ip,
         .conn_limit = (unsigned)cfg.conn_limit,
         .header_bytes = 64 * 1024,
