@@ -36,9 +36,50 @@ from soak_lib import L  # noqa: E402
 import test_upload_faults as F  # noqa: E402  (the synthetic Logdir)
 
 
-def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
+class Variant:
+    """What a variant of this kill loop changes; the plain SIGKILL soak uses it as it is
+    (tests/soak/power_loss.py overrides it)."""
+
+    name = "crash_server"
+    experiment_name = "soak server crash"
+    uncounted_kills = 0  # kills the variant may add that do not count as rounds
+
+    def serve_exe(self, server_exe):
+        return server_exe
+
+    def wait_to_kill(self, rng, tmp):
+        """Waits for the moment to kill; returns False when that kill is not a round."""
+        time.sleep(rng.uniform(0.0, 0.06))
+        return True
+
+    def after_kill(self, tmp, label, counted):
+        """Between a kill and the restart (power_loss.py: the power cut)."""
+
+    def before_final_check(self, server, tmp, port, token, exp_id, n_src, problems,
+                           acked_violations):
+        """After the final SIGKILL, before the last check."""
+
+    def figures(self):
+        return ""
+
+    def problems(self, tmp):
+        return []
+
+
+def stored_points(port, token, exp_id):
+    """The server's point count for the experiment; 0 if the experiment itself is gone."""
+    try:
+        return S.experiment_points(port, token, exp_id)
+    except RuntimeError as e:
+        if "HTTP 404" in str(e):
+            return 0
+        raise
+
+
+def run(tbdev, server_exe, rounds, seed, small=False, keep=False, variant=None):
+    v = variant or Variant()
     rng = random.Random(seed)
-    tmp = L.make_tempdir("tbdev-soak-crash-server-")
+    tmp = L.make_tempdir("tbdev-soak-%s-" % v.name.replace("_", "-"))
     problems = []
     t_start = time.monotonic()
     server = None
@@ -47,11 +88,12 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
     acked_violations = []
     gave_up = []
     finished_early = 0
-    kills = 0
+    kills = extra_kills = 0
     try:
         db = os.path.join(tmp, "tbdev.db")
         token = L.add_user(server_exe, db)
-        server = S.HttpServer(server_exe, tmp, db, ["--request_bytes", str(32 << 10)])
+        server = S.HttpServer(v.serve_exe(server_exe), tmp, db,
+                              ["--request_bytes", str(32 << 10)])
         server.start()
         port = server.port
         client = L.Client(tbdev, os.path.join(tmp, "home"), url=server.url, token=token)
@@ -66,7 +108,7 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
             out_p = os.path.join(tmp, "upload-%d.out" % n)
             err_p = os.path.join(tmp, "upload-%d.err" % n)
             args = ["upload", "--logdir", logdir.root, "--one_shot"]
-            args += ["--experiment_id", exp_id] if exp_id else ["--name", "soak server crash"]
+            args += ["--experiment_id", exp_id] if exp_id else ["--name", v.experiment_name]
             procs.append((client.popen(args, out_p, err_p), out_p, err_p))
 
         start_uploader()
@@ -77,16 +119,17 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
             if up.poll() is not None:
                 if up.returncode != 0:
                     gave_up.append("uploader %d after kill %d: exit %s: %s" % (
-                        len(procs), kills, up.returncode, L.tail_text(err_p, 300)))
+                        len(procs), kills + extra_kills, up.returncode,
+                        L.tail_text(err_p, 300)))
                 else:
                     finished_early += 1
                     logdir.add(steps_per_run=2000 if not small else 1000,
                                new_file_every=3 if finished_early % 2 else 0)
-                if len(procs) > rounds * 3 + 10:
+                if len(procs) > (rounds + v.uncounted_kills) * 3 + 10:
                     problems.append("too many uploader restarts (%d)" % len(procs))
                     break
                 if exp_id:
-                    base = S.experiment_points(port, token, exp_id)
+                    base = stored_points(port, token, exp_id)
                 start_uploader()
                 continue
             nbase = S.acked_values(err_p)[1]
@@ -98,35 +141,40 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
             else:
                 if up.poll() is None:
                     problems.append("no uploader progress within 120 s after restart %d: %s" %
-                                    (kills, L.tail_text(err_p, 300)))
+                                    (kills + extra_kills, L.tail_text(err_p, 300)))
                     break
             if up.poll() is not None:
                 continue
             if not exp_id:
                 exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
-            time.sleep(rng.uniform(0.0, 0.06))
+            counted = v.wait_to_kill(rng, tmp)
             server.kill()
-            kills += 1
             acked = base + S.acked_values(err_p)[0]
+            if counted:
+                kills += 1
+            else:
+                extra_kills += 1
+            v.after_kill(tmp, "kill %d" % kills if counted else "extra kill %d" % extra_kills,
+                         counted)
             try:
                 server.start()
             except RuntimeError as e:
-                problems.append("restart %d: %s" % (kills, e))
+                problems.append("restart %d: %s" % (kills + extra_kills, e))
                 break
             checks += 1
             ok, text = S.check_db(server_exe, db)
             if ok:
                 checks_ok += 1
             else:
-                problems.append("check after restart %d: %s" % (kills, text))
+                problems.append("check after restart %d: %s" % (kills + extra_kills, text))
             if exp_id:
-                stored = S.experiment_points(port, token, exp_id)
+                stored = stored_points(port, token, exp_id)
                 if stored < acked:
                     acked_violations.append("restart %d: server has %d points, %d were "
-                                            "acknowledged" % (kills, stored, acked))
-            if kills % 20 == 0:
-                S.log("crash_server: %d/%d kills, %d uploaders, restart p50 %.0f ms" % (
-                    kills, rounds, len(procs),
+                                            "acknowledged" % (kills + extra_kills, stored, acked))
+            if counted and kills % 20 == 0:
+                S.log("%s: %d/%d kills, %d uploaders, restart p50 %.0f ms" % (
+                    v.name, kills, rounds, len(procs),
                     S.percentile(server.start_times[1:], 50) * 1000))
         # let the last uploader finish (resume if it gave up)
         for _ in range(5):
@@ -148,12 +196,18 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
         if not exp_id:
             problems.append("no experiment ID printed")
         else:
-            got = S.export_points(client, exp_id, os.path.join(tmp, "export"))
+            try:
+                got = S.export_points(client, exp_id, os.path.join(tmp, "export"))
+            except RuntimeError as e:  # e.g. the experiment itself was lost
+                got = {}
+                problems.append("export: %s" % str(e)[:300])
             want = {k: c for k, c in logdir.expected.items() if c}
             lost, dup, unknown, lines = S.compare_points(want, got)
             if lost or dup or unknown:
                 problems.append("export differs from source: %s" % L.short(lines, 4))
         server.kill()
+        v.before_final_check(server, tmp, port, token, exp_id, n_src, problems,
+                             acked_violations)
         checks += 1
         ok, text = S.check_db(server_exe, db)
         checks_ok += ok
@@ -168,12 +222,13 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
                 len(gave_up), L.short(gave_up, 2)))
         for what, text in L.sanitizer_reports(tmp):
             problems.append("sanitizer report in %s: %s" % (what, text[:300]))
+        problems += v.problems(tmp)
         st = server.start_times[1:]  # restarts only
-        figures = ("kills=%d points=%d lost=%d duplicates=%d acked_lost_rounds=%d "
+        figures = ("kills=%d %spoints=%d lost=%d duplicates=%d acked_lost_rounds=%d "
                    "checks=%d/%d_ok restart_p50=%.0fms restart_p99=%.0fms restart_max=%.0fms "
                    "uploaders=%d uploader_retries=%d uploader_failures=%d time=%.0fs seed=%d" % (
-                       kills, n_src, lost, dup, len(acked_violations), checks_ok, checks,
-                       S.percentile(st, 50) * 1000, S.percentile(st, 99) * 1000,
+                       kills, v.figures(), n_src, lost, dup, len(acked_violations), checks_ok,
+                       checks, S.percentile(st, 50) * 1000, S.percentile(st, 99) * 1000,
                        (max(st) if st else float("nan")) * 1000, len(procs), retries,
                        len(gave_up), time.monotonic() - t_start, seed))
         return not problems, figures

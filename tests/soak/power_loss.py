@@ -37,14 +37,13 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import soak_lib as S  # noqa: E402
 from soak_lib import L  # noqa: E402
-import test_upload_faults as F  # noqa: E402  (the synthetic Logdir)
+import crash_server  # noqa: E402  (the kill loop)
 
 SECTOR = 512
 PLOG = "-plog"
@@ -256,43 +255,32 @@ def wal_log_busy(folder):
     return False
 
 
-def stored_points(port, token, exp_id):
-    """The server's point count for the experiment; 0 if the experiment itself is gone."""
-    try:
-        return S.experiment_points(port, token, exp_id)
-    except RuntimeError as e:
-        if "HTTP 404" in str(e):
-            return 0
-        raise
+class PowerLoss(crash_server.Variant):
+    """crash_server.py's kill loop, on tbdev-server-powerloss, with a power cut after each
+    kill (and a self-test's extra kills, which are not rounds)."""
 
+    name = "power_loss"
+    experiment_name = "soak power loss"
 
-def run(tbdev, server_exe, powerloss_exe, rounds, seed, small=False, keep=False,
-        self_test=None):
-    if self_test is None:
-        self_test = small
-    rng = random.Random(seed)
-    cut_rng = random.Random(seed ^ 0x5EED)
-    tmp = L.make_tempdir("tbdev-soak-power-loss-")
-    problems = []
-    t_start = time.monotonic()
-    server = None
-    procs = []
-    checks_ok = checks = 0
-    acked_violations = []
-    gave_up = []
-    finished_early = 0
-    kills = self_kills = 0
-    self_test_ok = None
-    bit = 0  # kills whose cut undid a WAL or database record
-    totals = {}
+    def __init__(self, powerloss_exe, seed, self_test):
+        self.exe = powerloss_exe
+        self.cut_rng = random.Random(seed ^ 0x5EED)
+        self.self_left = self.uncounted_kills = 30 if self_test else 0
+        self.self_kills = 0
+        self.self_test_ok = None
+        self.bit = 0  # kills whose cut undid a WAL or database record
+        self.totals = {}
+        self.more_problems = []
 
-    def cut(tag, counts=True):
-        nonlocal bit
-        c = power_cut(tmp, cut_rng)
+    def serve_exe(self, server_exe):
+        return self.exe
+
+    def cut(self, tmp, tag, counts=True):
+        c = power_cut(tmp, self.cut_rng)
         for k, v in c.items():
-            totals[k] = totals.get(k, 0) + v
+            self.totals[k] = self.totals.get(k, 0) + v
         if counts and c["undone_wal"] + c["undone_db"]:
-            bit += 1
+            self.bit += 1
         S.log("power_loss: %s: undone %d (wal %d, db %d), dropped %d, torn %d, applied %d, "
               "truncates %d/%d applied, durable %d" % (
                   tag, c["undone"], c["undone_wal"], c["undone_db"], c["dropped"], c["torn"],
@@ -300,226 +288,102 @@ def run(tbdev, server_exe, powerloss_exe, rounds, seed, small=False, keep=False,
                   c["durable"]))
         return c
 
-    try:
-        if not os.access(powerloss_exe, os.X_OK):
-            problems.append("no tbdev-server-powerloss at %s (build with -Dtests=true, or set "
-                            "TBDEV_POWERLOSS_SERVER_EXE / --powerloss_server)" % powerloss_exe)
-            return False, "kills=0 seed=%d" % seed
-        if self_test:
-            for i in range(20):
-                why = self_check_model(random.Random(seed + i), tmp)
-                if why:
-                    self_test_ok = False
-                    problems.append(why)
-                    break
-        db = os.path.join(tmp, "tbdev.db")
-        token = L.add_user(server_exe, db)
-        server = S.HttpServer(powerloss_exe, tmp, db, ["--request_bytes", str(32 << 10)])
-        server.start()
-        port = server.port
-        client = L.Client(tbdev, os.path.join(tmp, "home"), url=server.url, token=token)
-        nruns, steps = (4, 3000) if small else (20, 5000)
-        logdir = F.Logdir(os.path.join(tmp, "logdir"), nruns, seed)
-        logdir.add(steps)
-        exp_id = None
-        base = 0  # server's point count when the current uploader started
-        self_left = 30 if self_test else 0
+    def wait_to_kill(self, rng, tmp):
+        if self.self_left > 0:
+            # the self-test: kill while the WAL's log holds records (between a commit's
+            # writes and its fsync, mostly), so that the cut has something to undo
+            until = time.monotonic() + 2.0
+            while time.monotonic() < until and not wal_log_busy(tmp):
+                time.sleep(0.0002)
+            return False
+        time.sleep(rng.uniform(0.0, 0.06))
+        return True
 
-        def start_uploader():
-            n = len(procs) + 1
-            out_p = os.path.join(tmp, "upload-%d.out" % n)
-            err_p = os.path.join(tmp, "upload-%d.err" % n)
-            args = ["upload", "--logdir", logdir.root, "--one_shot"]
-            args += ["--experiment_id", exp_id] if exp_id else ["--name", "soak power loss"]
-            procs.append((client.popen(args, out_p, err_p), out_p, err_p))
+    def after_kill(self, tmp, label, counted):
+        if counted:
+            self.cut(tmp, label)
+            return
+        self.self_kills += 1
+        self.self_left -= 1
+        c = self.cut(tmp, "self-test " + label)
+        if c["undone_wal"] + c["undone_db"]:
+            self.self_left = 0
+            if self.self_test_ok is None:
+                self.self_test_ok = True
+        elif self.self_left == 0:
+            self.self_test_ok = False
+            self.more_problems.append("self-test: %d kills while the WAL log held records, "
+                                      "and no cut undid anything" % self.self_kills)
 
-        start_uploader()
-        while kills < rounds:
-            up, out_p, err_p = procs[-1]
-            if not exp_id:
-                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
-            if up.poll() is not None:
-                if up.returncode != 0:
-                    gave_up.append("uploader %d after kill %d: exit %s: %s" % (
-                        len(procs), kills + self_kills, up.returncode,
-                        L.tail_text(err_p, 300)))
-                else:
-                    finished_early += 1
-                    logdir.add(steps_per_run=2000 if not small else 1000,
-                               new_file_every=3 if finished_early % 2 else 0)
-                if len(procs) > (rounds + 30) * 3 + 10:
-                    problems.append("too many uploader restarts (%d)" % len(procs))
-                    break
-                if exp_id:
-                    base = stored_points(port, token, exp_id)
-                start_uploader()
-                continue
-            nbase = S.acked_values(err_p)[1]
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and up.poll() is None:
-                if S.acked_values(err_p)[1] > nbase:
-                    break
-                time.sleep(0.003)
-            else:
-                if up.poll() is None:
-                    problems.append("no uploader progress within 120 s after restart %d: %s" %
-                                    (kills + self_kills, L.tail_text(err_p, 300)))
-                    break
-            if up.poll() is not None:
-                continue
-            if not exp_id:
-                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
-            targeted = self_left > 0
-            if targeted:
-                # the self-test: kill while the WAL's log holds records (between a commit's
-                # writes and its fsync, mostly), so that the cut has something to undo
-                until = time.monotonic() + 2.0
-                while time.monotonic() < until and not wal_log_busy(tmp):
-                    time.sleep(0.0002)
-            else:
-                time.sleep(rng.uniform(0.0, 0.06))
-            server.kill()
-            acked = base + S.acked_values(err_p)[0]
-            if targeted:
-                self_kills += 1
-                self_left -= 1
-                c = cut("self-test kill %d" % self_kills)
-                if c["undone_wal"] + c["undone_db"]:
-                    self_left = 0
-                    if self_test_ok is None:
-                        self_test_ok = True
-                elif self_left == 0:
-                    self_test_ok = False
-                    problems.append("self-test: %d kills while the WAL log held records, and "
-                                    "no cut undid anything" % self_kills)
-            else:
-                kills += 1
-                cut("kill %d" % kills)
-            try:
-                server.start()
-            except RuntimeError as e:
-                problems.append("restart after kill %d: %s" % (kills + self_kills, e))
-                break
-            checks += 1
-            ok, text = S.check_db(server_exe, db)
-            if ok:
-                checks_ok += 1
-            else:
-                problems.append("check after restart %d: %s" % (kills + self_kills, text))
-            if exp_id:
-                stored = stored_points(port, token, exp_id)
-                if stored < acked:
-                    acked_violations.append("restart %d: server has %d points, %d were "
-                                            "acknowledged" % (kills + self_kills, stored, acked))
-            if kills and kills % 20 == 0 and not targeted:
-                S.log("power_loss: %d/%d kills, %d uploaders, restart p50 %.0f ms" % (
-                    kills, rounds, len(procs),
-                    S.percentile(server.start_times[1:], 50) * 1000))
-        # let the last uploader finish (resume if it gave up)
-        for _ in range(5):
-            up, out_p, err_p = procs[-1]
-            try:
-                rc = up.wait(600)
-            except subprocess.TimeoutExpired:
-                problems.append("last uploader still running 600 s after the last kill")
-                break
-            if not exp_id:
-                exp_id = L.experiment_id_of(L.tail_text(out_p, 1 << 20))
-            if rc == 0 or not exp_id:
-                break
-            gave_up.append("last uploader: exit %s: %s" % (rc, L.tail_text(err_p, 300)))
-            start_uploader()
-        retries = sum(L.tail_text(e, 1 << 30).count("retrying in") for _, _, e in procs)
-        lost = dup = unknown = -1
-        n_src = logdir.n_points()
-        if not exp_id:
-            problems.append("no experiment ID printed")
-        else:
-            try:
-                got = S.export_points(client, exp_id, os.path.join(tmp, "export"))
-            except RuntimeError as e:  # e.g. the experiment itself was lost
-                got = {}
-                problems.append("export: %s" % str(e)[:300])
-            want = {k: c for k, c in logdir.expected.items() if c}
-            lost, dup, unknown, lines = S.compare_points(want, got)
-            if lost or dup or unknown:
-                problems.append("export differs from source: %s" % L.short(lines, 4))
+    def before_final_check(self, server, tmp, port, token, exp_id, n_src, problems,
+                           acked_violations):
         # a last cut: everything was acknowledged, so it all must survive
-        server.kill()
-        cut("final kill", False)
-        if exp_id:
-            try:
-                server.start()
-                stored = stored_points(port, token, exp_id)
-                if stored < n_src:
-                    acked_violations.append("after the final cut: server has %d points, %d "
-                                            "were acknowledged" % (stored, n_src))
-            except RuntimeError as e:
-                problems.append("restart after the final cut: %s" % e)
-            # a clean stop last (its TRUNCATE checkpoint and WAL delete go through the VFS,
-            # and LeakSanitizer gets to run), then one more cut
-            rc = server.stop()
-            if rc != 0:
-                problems.append("SIGTERM stop: exit %s: %s" % (
-                    rc, L.tail_text(server.err_path, 400)))
-            cut("after the clean stop", False)
-        checks += 1
-        ok, text = S.check_db(server_exe, db)
-        checks_ok += ok
-        if not ok:
-            problems.append("check after the final cut: %s" % text)
-        if kills < rounds:
-            problems.append("only %d of %d kills done" % (kills, rounds))
-        if acked_violations:
-            problems.append("acknowledged points lost: %s" % L.short(acked_violations, 3))
-        if gave_up:
-            problems.append("uploader gave up %d times instead of retrying: %s" % (
-                len(gave_up), L.short(gave_up, 2)))
-        if bit == 0:
-            problems.append("no cut undid a non-durable WAL or database record: the VFS "
-                            "logged nothing")
-        for what, text in L.sanitizer_reports(tmp):
-            problems.append("sanitizer report in %s: %s" % (what, text[:300]))
+        self.cut(tmp, "final kill", False)
+        if not exp_id:
+            return
+        try:
+            server.start()
+            stored = crash_server.stored_points(port, token, exp_id)
+            if stored < n_src:
+                acked_violations.append("after the final cut: server has %d points, %d were "
+                                        "acknowledged" % (stored, n_src))
+        except RuntimeError as e:
+            problems.append("restart after the final cut: %s" % e)
+        # a clean stop last (its TRUNCATE checkpoint and WAL delete go through the VFS, and
+        # LeakSanitizer gets to run), then one more cut
+        rc = server.stop()
+        if rc != 0:
+            problems.append("SIGTERM stop: exit %s: %s" % (rc, L.tail_text(server.err_path, 400)))
+        self.cut(tmp, "after the clean stop", False)
+
+    def problems(self, tmp):
+        out = list(self.more_problems)
+        if self.bit == 0:
+            out.append("no cut undid a non-durable WAL or database record: the VFS logged "
+                       "nothing")
         for ep in sorted(glob.glob(os.path.join(tmp, "server-*.err"))):
             text = L.tail_text(ep, 1 << 20)
             if "powerloss_vfs:" in text:
-                problems.append("%s: %s" % (os.path.basename(ep),
-                                            text[text.index("powerloss_vfs:"):][:300]))
+                out.append("%s: %s" % (os.path.basename(ep),
+                                       text[text.index("powerloss_vfs:"):][:300]))
                 break
-        st = server.start_times[1:]  # restarts only
-        figures = ("kills=%d self_test_kills=%d self_test=%s cuts_that_undid=%d points=%d "
-                   "lost=%d duplicates=%d acked_lost_rounds=%d checks=%d/%d_ok "
-                   "unsynced_records=%d (wal %d, db %d) writes_dropped=%d writes_torn=%d "
-                   "writes_applied=%d truncates_applied=%d/%d restart_p50=%.0fms "
-                   "restart_p99=%.0fms uploaders=%d uploader_retries=%d uploader_failures=%d "
-                   "time=%.0fs seed=%d" % (
-                       kills, self_kills,
-                       {None: "off", True: "ok", False: "FAILED"}[self_test_ok], bit, n_src,
-                       lost, dup, len(acked_violations), checks_ok, checks,
-                       totals.get("undone", 0), totals.get("undone_wal", 0),
-                       totals.get("undone_db", 0), totals.get("dropped", 0),
-                       totals.get("torn", 0), totals.get("applied", 0),
-                       totals.get("trunc_applied", 0),
-                       totals.get("trunc_applied", 0) + totals.get("trunc_dropped", 0),
-                       S.percentile(st, 50) * 1000, S.percentile(st, 99) * 1000, len(procs),
-                       retries, len(gave_up), time.monotonic() - t_start, seed))
-        return not problems, figures
-    except Exception as e:  # noqa: BLE001
-        import traceback
-        problems.append("harness: %r %s" % (e, traceback.format_exc()[-800:]))
-        return False, "kills=%d seed=%d problems=%s" % (kills, seed, "; ".join(problems)[:1500])
-    finally:
-        for up, _, _ in procs:
-            if up.poll() is None:
-                up.kill()
-                up.wait()
-        if server is not None:
-            server.kill()
-        run.problems = problems
-        if keep:
-            S.log("kept %s" % tmp)
-        else:
+        return out
+
+    def figures(self):
+        t = self.totals
+        return ("self_test_kills=%d self_test=%s cuts_that_undid=%d unsynced_records=%d "
+                "(wal %d, db %d) writes_dropped=%d writes_torn=%d writes_applied=%d "
+                "truncates_applied=%d/%d " % (
+                    self.self_kills, {None: "off", True: "ok", False: "FAILED"}[
+                        self.self_test_ok], self.bit, t.get("undone", 0),
+                    t.get("undone_wal", 0), t.get("undone_db", 0), t.get("dropped", 0),
+                    t.get("torn", 0), t.get("applied", 0), t.get("trunc_applied", 0),
+                    t.get("trunc_applied", 0) + t.get("trunc_dropped", 0)))
+
+
+def run(tbdev, server_exe, powerloss_exe, rounds, seed, small=False, keep=False,
+        self_test=None):
+    if self_test is None:
+        self_test = small
+    run.problems = []
+    if not os.access(powerloss_exe, os.X_OK):
+        run.problems = ["no tbdev-server-powerloss at %s (build with -Dtests=true, or set "
+                        "TBDEV_POWERLOSS_SERVER_EXE / --powerloss_server)" % powerloss_exe]
+        return False, "kills=0 seed=%d" % seed
+    if self_test:
+        tmp = L.make_tempdir("tbdev-soak-power-model-")
+        try:
+            for i in range(20):
+                why = self_check_model(random.Random(seed + i), tmp)
+                if why:
+                    run.problems = [why]
+                    return False, "self_test=FAILED seed=%d" % seed
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    ok, figures = crash_server.run(tbdev, server_exe, rounds, seed, small, keep,
+                                   PowerLoss(powerloss_exe, seed, self_test))
+    run.problems = crash_server.run.problems
+    return ok, figures
 
 
 def main():
