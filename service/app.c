@@ -425,6 +425,28 @@ void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_respons
     found->handler(&c);
 }
 
+void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
+{
+    const struct svc_config *cfg = app->cfg;
+    *ret = (struct svc_http_config){
+        .host = cfg->host,
+        .port = cfg->port,
+        .threads = (unsigned)cfg->threads,
+        .conn_timeout_s = (unsigned)cfg->conn_timeout_s,
+        .body_deadline_s = (unsigned)cfg->body_deadline_s,
+        .header_deadline_s = (unsigned)cfg->header_deadline_s,
+        .conns_per_ip = (unsigned)cfg->conns_per_ip,
+        .conn_limit = (unsigned)cfg->conn_limit,
+        .header_bytes = 64 * 1024,
+        .body_max = (size_t)cfg->request_bytes,
+        .body_decoded_max = (size_t)cfg->request_bytes,
+        .allowed_hosts = cfg->allowed_hosts,
+        .handler = svc_app_handle,
+        .handler_ctx = app,
+        .log_requests = !cfg->quiet,
+    };
+}
+
 void svc_app_done(struct svc_app *app)
 {
     struct svc_rate *r = app->rates;

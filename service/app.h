@@ -36,6 +36,10 @@ struct svc_call {
 /* Frees what the app allocated while serving (rate buckets). */
 void svc_app_done(struct svc_app *app);
 
+/* The HTTP settings for serving app as its configuration says (app->cfg, validated), without
+ * TLS material: the caller adds tls_cert_pem / tls_key_pem, or changes what it must. */
+void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret);
+
 /* The HTTP handler given to svc_http_start; ctx is the struct svc_app. */
 void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_response *res);
 

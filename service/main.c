@@ -162,25 +162,10 @@ static int cmd_serve(int argc, char **argv)
     }
     struct svc_app app = {.cfg = &cfg, .ops = ops, .store = store};
     pthread_mutex_init(&app.rate_lock, NULL);
-    struct svc_http_config hc = {
-        .host = cfg.host,
-        .port = cfg.port,
-        .tls_cert_pem = cert,
-        .tls_key_pem = key,
-        .threads = (unsigned)cfg.threads,
-        .conn_timeout_s = (unsigned)cfg.conn_timeout_s,
-        .body_deadline_s = (unsigned)cfg.body_deadline_s,
-        .header_deadline_s = (unsigned)cfg.header_deadline_s,
-        .conns_per_ip = (unsigned)cfg.conns_per_ip,
-        .conn_limit = (unsigned)cfg.conn_limit,
-        .header_bytes = 64 * 1024,
-        .body_max = (size_t)cfg.request_bytes,
-        .body_decoded_max = (size_t)cfg.request_bytes,
-        .allowed_hosts = cfg.allowed_hosts,
-        .handler = svc_app_handle,
-        .handler_ctx = &app,
-        .log_requests = !cfg.quiet,
-    };
+    struct svc_http_config hc;
+    svc_app_http_config(&app, &hc);
+    hc.tls_cert_pem = cert;
+    hc.tls_key_pem = key;
     struct svc_http *http = NULL;
     rc = svc_http_start(&hc, &http);
     if (rc < 0) {

@@ -301,6 +301,17 @@ static int err_of(sqlite3 *db, int rc, const char *what)
     case SQLITE_FULL:
         svc_log_error("sqlite: %s: the disk is full", what);
         return -ENOSPC;
+    case SQLITE_IOERR:
+        /* A WAL past each 4096 frames grows the -shm file by writing to it; on a full disk
+         * that write fails with ENOSPC, and SQLite says SQLITE_IOERR_SHMSIZE (not
+         * SQLITE_FULL, and with no errno kept): a full disk too, so 507, not 500. */
+        if (rc == SQLITE_IOERR_SHMSIZE) {
+            svc_log_error("sqlite: %s: the disk is full (the -shm file cannot grow)", what);
+            return -ENOSPC;
+        }
+        svc_log_error("sqlite: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                      rc);
+        return -EIO;
     case SQLITE_CONSTRAINT:
         return -EEXIST;
     case SQLITE_NOMEM:

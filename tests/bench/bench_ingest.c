@@ -250,18 +250,12 @@ static int start(struct server *sv, const char *db)
     e.visibility = SVC_VIS_UNLISTED;
     svc_store_sqlite.experiment_create(sv->app.store, &e);
     memcpy(sv->exp, e.id, sizeof(sv->exp));
-    struct svc_http_config hc = {.host = "127.0.0.1",
-                                 .threads = 2,
-                                 .conn_timeout_s = 30,
-                                 .body_deadline_s = 60,
-                                 .conns_per_ip = 64,
-                                 .conn_limit = 1000,
-                                 .header_bytes = 65536,
-                                 .body_max = 256u << 20,
-                                 .body_decoded_max = 256u << 20,
-                                 .allowed_hosts = sv->cfg.allowed_hosts,
-                                 .handler = svc_app_handle,
-                                 .handler_ctx = &sv->app};
+    struct svc_http_config hc;
+    svc_app_http_config(&sv->app, &hc);
+    hc.threads = 2;
+    hc.body_deadline_s = 60;
+    hc.conn_limit = 1000;
+    hc.body_max = hc.body_decoded_max = 256u << 20;
     if (svc_http_start(&hc, &sv->http) < 0)
         return -1;
     snprintf(sv->url, sizeof(sv->url), "http://127.0.0.1:%u", svc_http_port(sv->http));

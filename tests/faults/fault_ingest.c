@@ -267,18 +267,9 @@ static int server_open(struct server *s, char *why, size_t why_len)
         snprintf(why, why_len, "store open: %s", strerror(-err));
         return err;
     }
-    struct svc_http_config hc = {.host = "127.0.0.1",
-                                 .threads = 2,
-                                 .conn_timeout_s = 30,
-                                 .body_deadline_s = 30,
-                                 .conns_per_ip = 100,
-                                 .conn_limit = 100,
-                                 .header_bytes = 16384,
-                                 .body_max = (size_t)s->cfg.request_bytes,
-                                 .body_decoded_max = (size_t)s->cfg.request_bytes,
-                                 .allowed_hosts = s->cfg.allowed_hosts,
-                                 .handler = svc_app_handle,
-                                 .handler_ctx = &s->app};
+    struct svc_http_config hc;
+    svc_app_http_config(&s->app, &hc);
+    hc.threads = 2;
     if ((err = svc_http_start(&hc, &s->http)) < 0) {
         snprintf(why, why_len, "svc_http_start: %s", strerror(-err));
         s->app.ops->close(s->app.store);

@@ -143,18 +143,12 @@ static void setup(void)
     make_experiment();
 
     /* The limits of a default tbdev-server, on fewer threads. */
-    struct svc_http_config hc = {.host = "127.0.0.1",
-                                 .threads = 2,
-                                 .conn_timeout_s = 10,
-                                 .body_deadline_s = 10,
-                                 .conns_per_ip = 1000,
-                                 .conn_limit = 1000,
-                                 .header_bytes = 16384,
-                                 .body_max = (size_t)S.cfg.request_bytes,
-                                 .body_decoded_max = (size_t)S.cfg.request_bytes,
-                                 .allowed_hosts = S.cfg.allowed_hosts,
-                                 .handler = svc_app_handle,
-                                 .handler_ctx = &S.app};
+    struct svc_http_config hc;
+    svc_app_http_config(&S.app, &hc);
+    hc.threads = 2;
+    hc.conn_timeout_s = hc.body_deadline_s = 10;
+    hc.conns_per_ip = hc.conn_limit = 1000;
+    hc.header_bytes = 16384;
     CHECK(svc_http_start(&hc, &S.http) == 0, "svc_http_start");
     S.port = svc_http_port(S.http);
     S.up = true;
