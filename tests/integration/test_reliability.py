@@ -12,8 +12,11 @@ Runs, each in its small mode:
     binary is TBDEV_POWERLOSS_SERVER_EXE, else ../tests/faults/ next to the server's folder;
   * tests/soak/secrets_audit.py: no secret in clear in the database, token/ID entropy,
     token revocation within 1 s;
-  * tests/soak/slowloris.py: 500 trickling connections for 15 s while a client works.
-Every part checks acknowledged points lost 0, duplicates 0 (export equals source),
+  * tests/soak/slowloris.py: 500 trickling connections for 15 s while a client works;
+  * tests/soak/load.py --small: 5 live uploaders and 20 viewers for 30 s: no 500 or
+    SQLITE_BUSY reaches a client, the WAL stays under 512 MB, every uploader exits 0 on
+    SIGINT, `tbdev-server check` ok.
+The upload parts check acknowledged points lost 0, duplicates 0 (export equals source),
 `tbdev-server check` ok, etc.; see each script's docstring. The soak sizes are the scripts'
 defaults (run them by hand). TBDEV_RELIABILITY_SEED fixes the seed (printed).
 
@@ -46,6 +49,7 @@ def main(argv):
         return rep.finish()
     import crash_server
     import crash_uploader
+    import load
     import power_loss
     import secrets_audit
     import slowloris
@@ -70,6 +74,9 @@ def main(argv):
          secrets_audit, lambda: secrets_audit.run(tbdev, server_exe, seed, True, keep)),
         ("slowloris (500 connections, 15 s): >= 99.9% legitimate requests succeed",
          slowloris, lambda: slowloris.run(server_exe, 500, 15, seed, keep)),
+        ("load (5 uploaders, 20 viewers, 30 s): no SQLITE_BUSY or 500 reaches a client, WAL "
+         "bounded, integrity ok",
+         load, lambda: load.run_small(tbdev, server_exe, seed, keep)),
     ]
     t0 = time.monotonic()
     for name, mod, fn in parts:

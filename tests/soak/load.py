@@ -547,6 +547,25 @@ def run(a):
     return 0 if ok else 1
 
 
+def run_small(tbdev, server_exe, seed, keep=False):
+    """The --small run (5 uploaders, 20 viewers, 30 s; main()'s other defaults) for
+    tests/integration/test_reliability.py: returns (ok, figures) and sets run.problems, like
+    the other soak scripts' run(). run() prints its RESULT line; it is taken here instead."""
+    import argparse
+    import contextlib
+    import io
+    a = argparse.Namespace(tbdev=tbdev, server=server_exe, seed=seed, keep=keep, small=True,
+                           seconds=30, uploaders=5, viewers=20, users=5, steps_per_sec=40,
+                           think_ms=50, max_wal_mb=512)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = run(a)
+    line = next((ln for ln in out.getvalue().splitlines() if ln.startswith("RESULT: ")), "")
+    figures, _, probs = line[len("RESULT: PASS "):].partition(" | problems: ")
+    run.problems = [probs] if probs else ([] if rc == 0 else ["no RESULT line: %r" % line])
+    return rc == 0 and line.startswith("RESULT: PASS"), figures + " seed=%d" % seed
+
+
 def main():
     ap = S.base_args(__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=None, help="duration (default 600)")
