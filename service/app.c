@@ -432,6 +432,7 @@ void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
         .host = cfg->host,
         .port = cfg->port,
         .threads = (unsigned)cfg->threads,
+        .write_threads = (unsigned)cfg->write_threads,
         .conn_timeout_s = (unsigned)cfg->conn_timeout_s,
         .body_deadline_s = (unsigned)cfg->body_deadline_s,
         .header_deadline_s = (unsigned)cfg->header_deadline_s,

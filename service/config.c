@@ -19,7 +19,12 @@ const struct tb_opt svc_serve_options[] = {
     {"tls_key", 0, TB_OPT_STRING, O(tls_key), "FILE", "TBDEV_TLS_KEY", "PEM private key."},
     {"public_url", 0, TB_OPT_STRING, O(public_url), "URL", "TBDEV_PUBLIC_URL",
      "How users reach the server (links, allowed Host headers), e.g. https://tb.example.org."},
-    {"threads", 0, TB_OPT_INT, O(threads), "N", "TBDEV_THREADS", "Worker threads (default: 4)."},
+    {"threads", 0, TB_OPT_INT, O(threads), "N", "TBDEV_THREADS",
+     "Threads that serve connections and reads (default: 4)."},
+    {"write_threads", 0, TB_OPT_INT, O(write_threads), "N", "TBDEV_WRITE_THREADS",
+     "Threads that run writes (uploads, sign-in, changes), so that a write waiting for the "
+     "database never holds up the reads of other connections; 0 runs them on the connection's "
+     "own thread (default: 4)."},
     {"conn_timeout", 0, TB_OPT_INT, O(conn_timeout_s), "SECONDS", "TBDEV_CONN_TIMEOUT",
      "Close idle connections after this (default: 30)."},
     {"body_deadline", 0, TB_OPT_INT, O(body_deadline_s), "SECONDS", "TBDEV_BODY_DEADLINE",
@@ -60,6 +65,7 @@ void svc_config_defaults(struct svc_config *c)
     c->db = "tbdev.db";
     c->listen = "127.0.0.1:8080";
     c->threads = 4;
+    c->write_threads = 4;
     c->conn_timeout_s = 30;
     c->body_deadline_s = 120;
     c->header_deadline_s = 30;
@@ -103,6 +109,8 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
         return fail(err, err_len, "give both --tls_cert and --tls_key, or neither");
     if (c->threads < 1 || c->threads > 256)
         return fail(err, err_len, "--threads must be 1-256");
+    if (c->write_threads < 0 || c->write_threads > 256)
+        return fail(err, err_len, "--write_threads must be 0-256");
     if (c->conn_timeout_s < 1 || c->body_deadline_s < 1 || c->header_deadline_s < 1)
         return fail(err, err_len, "timeouts must be at least 1 second");
     if (c->request_bytes < 4096 || c->record_bytes < 1024 || c->blob_bytes < 1024)

@@ -15,6 +15,7 @@ struct svc_config {
     const char *tls_key;
     const char *public_url; /* how users reach the server, e.g. https://tb.example.org */
     long long threads;
+    long long write_threads;
     long long conn_timeout_s;
     long long body_deadline_s;
     long long header_deadline_s;

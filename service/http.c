@@ -39,10 +39,27 @@ struct svc_http {
     bool stopping;
     bool sweeping; /* the sweeper thread runs */
     pthread_t sweeper;
+    /* Write threads: a queue of jobs, guarded by lock, signalled by work. */
+    struct job *queue, *queue_tail;
+    pthread_cond_t work;
+    pthread_t *writers;
+    unsigned n_writers;
+    bool writers_stop;
+};
+
+/* A request handed to a write thread: its connection is suspended meanwhile. */
+struct job {
+    struct job *next;
+    struct MHD_Connection *c;
+    struct svc_request req; /* method, path and headers stay in the suspended connection */
+    struct svc_response res;
+    uint8_t *decoded; /* the decompressed body, owned */
+    bool done;        /* res is ready: set before the connection is resumed */
 };
 
 /* Per-request state: allocated on the first call, freed in the completion callback. */
 struct req_state {
+    struct job *job; /* handed to a write thread, or done there */
     struct tb_buf body;
     bool too_large;
     bool responded; /* a response was queued before the body was read (413/408) */
@@ -347,6 +364,77 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/*
+ * Writes run on write threads. A write can wait up to the store's busy timeout for the
+ * database's write lock (then 503), and sign-in spends tens of milliseconds in scrypt: on the
+ * connection's own thread that would hold up every other connection of that thread, reads
+ * included. So the connection is suspended, the request queued, and a write thread runs the
+ * handler and resumes the connection; libmicrohttpd then calls on_request again, which sends
+ * the answer. Returns false (the caller runs the handler itself) for GET and HEAD, without
+ * write threads, or when out of memory. On true, *decoded belongs to the job.
+ */
+static bool hand_over(struct svc_http *h, struct MHD_Connection *c, struct req_state *st,
+                      const struct svc_request *req, struct svc_response *res, uint8_t **decoded)
+{
+    if (!h->n_writers || !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))
+        return false;
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return false;
+    j->c = c;
+    j->req = *req;
+    j->res = *res; /* its body buffer, still empty */
+    j->decoded = *decoded;
+    *decoded = NULL;
+    st->job = j;
+    MHD_suspend_connection(c);
+    pthread_mutex_lock(&h->lock);
+    if (h->queue_tail)
+        h->queue_tail->next = j;
+    else
+        h->queue = j;
+    h->queue_tail = j;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->lock);
+    return true;
+}
+
+static void *write_thread(void *arg)
+{
+    struct svc_http *h = arg;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        while (!h->queue && !h->writers_stop)
+            pthread_cond_wait(&h->work, &h->lock);
+        struct job *j = h->queue;
+        if (!j)
+            break; /* stopping, and nothing left to run */
+        h->queue = j->next;
+        if (!h->queue)
+            h->queue_tail = NULL;
+        pthread_mutex_unlock(&h->lock);
+        h->cfg.handler(h->cfg.handler_ctx, &j->req, &j->res);
+        j->done = true;
+        MHD_resume_connection(j->c); /* after this, the job is on_request's */
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+static void stop_writers(struct svc_http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->writers_stop = true;
+    pthread_cond_broadcast(&h->work);
+    pthread_mutex_unlock(&h->lock);
+    for (unsigned i = 0; i < h->n_writers; i++)
+        pthread_join(h->writers[i], NULL);
+    free(h->writers);
+    h->writers = NULL;
+    h->n_writers = 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -398,6 +486,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     req.client_ip = st->ip;
+    if (st->job) {
+        /* Called again after a write thread resumed the connection: its answer is ready. */
+        struct job *j = st->job;
+        if (!j->done)
+            return MHD_YES; /* not expected: a suspended connection is not called */
+        st->job = NULL;
+        enum MHD_Result ok = send_response(h, c, &j->req, &j->res, st);
+        tb_buf_done(&j->res.body);
+        free(j->decoded);
+        free(j);
+        return ok;
+    }
     if (st->responded) {
         *upload_size = 0; /* discard the rest of a refused body */
         return MHD_YES;
@@ -448,6 +548,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         else {
             req.body = decoded;
             req.body_len = n;
+            if (hand_over(h, c, st, &req, &res, &decoded))
+                return MHD_YES;
             h->cfg.handler(h->cfg.handler_ctx, &req, &res);
         }
     } else {
@@ -456,6 +558,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         } else {
             req.body = st->body.len ? st->body.data : NULL;
             req.body_len = st->body.len;
+            if (hand_over(h, c, st, &req, &res, &decoded))
+                return MHD_YES;
             h->cfg.handler(h->cfg.handler_ctx, &req, &res);
         }
     }
@@ -477,6 +581,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct req_state *st = *con_cls;
     if (!st)
         return;
+    if (st->job) { /* resumed, but the client went away before the answer was sent */
+        tb_buf_done(&st->job->res.body);
+        free(st->job->decoded);
+        free(st->job);
+    }
     tb_buf_done(&st->body);
     free(st);
     *con_cls = NULL;
@@ -501,6 +610,7 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     h->cfg = *cfg;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->wake, NULL);
+    pthread_cond_init(&h->work, NULL);
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
     char port[8];
@@ -514,6 +624,8 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     }
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (cfg->write_threads)
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert_pem)
@@ -559,6 +671,14 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : cfg->port;
+    if (cfg->write_threads) {
+        h->writers = calloc(cfg->write_threads, sizeof(*h->writers));
+        while (h->writers && h->n_writers < cfg->write_threads &&
+               pthread_create(&h->writers[h->n_writers], NULL, write_thread, h) == 0)
+            h->n_writers++;
+        if (h->n_writers < cfg->write_threads)
+            svc_log_warn("http: %u of %u write threads started", h->n_writers, cfg->write_threads);
+    }
     if (cfg->header_deadline_s) {
         h->sweeping = pthread_create(&h->sweeper, NULL, sweep, h) == 0;
         if (!h->sweeping)
@@ -586,6 +706,9 @@ void svc_http_stop(struct svc_http *h, unsigned grace_s)
             break;
         usleep(20000);
     }
+    /* Queued writes are run (each resumes its connection) before the daemon stops: it may not
+     * stop with a connection still suspended. */
+    stop_writers(h);
     if (h->sweeping) {
         pthread_mutex_lock(&h->lock);
         h->stopping = true;
@@ -596,5 +719,6 @@ void svc_http_stop(struct svc_http *h, unsigned grace_s)
     MHD_stop_daemon(h->d); /* every connection's "closed" notification frees its track */
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->work);
     free(h);
 }

@@ -52,7 +52,10 @@ struct svc_http_config {
     uint16_t port;            /* 0 picks a free port (tests) */
     const char *tls_cert_pem; /* PEM text; both NULL for plain HTTP */
     const char *tls_key_pem;
-    unsigned threads;         /* pool size */
+    unsigned threads; /* pool size */
+    /* Threads that run the handler for requests other than GET and HEAD, while their
+     * connection is suspended; 0: the connection's own thread runs them. */
+    unsigned write_threads;
     unsigned conn_timeout_s;  /* idle connections are closed after this */
     unsigned body_deadline_s; /* a request body must arrive within this, else 408 */
     /* A request's line and headers must arrive within this of the connection opening or the
