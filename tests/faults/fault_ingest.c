@@ -574,8 +574,10 @@ static void show_tail(const char *path, size_t max)
 {
     uint8_t *d;
     size_t n;
-    if (read_file(path, &d, &n) < 0)
+    if (read_file(path, &d, &n) < 0) {
+        fprintf(stderr, "fault_ingest: the failing child wrote nothing to stderr\n");
         return;
+    }
     size_t from = n > max ? n - max : 0;
     fprintf(stderr, "fault_ingest: the failing child's stderr (last %zu bytes):\n%.*s\n", n - from,
             (int)(n - from), (const char *)d + from);
@@ -701,13 +703,14 @@ static void usage(FILE *f)
 {
     fputs("usage: fault_ingest [--small] [--kinds alloc,read,write,sync] [--modes "
           "once,persistent]\n"
-          "                    [--max_per_case N] [--data DIR] [--verbose]\n"
+          "                    [--max_per_case N] [--nth N] [--data DIR] [--verbose]\n"
           "Fails the Nth allocation / storage read / write / fsync of an upload to an "
           "in-process\n"
           "tbdev-server, for every N (or --max_per_case values of N), once and persistently, and\n"
           "checks: no crash, no leak, acknowledged data kept, exact content, integrity_check ok.\n"
           "--data: the real event files (default $TBDEV_REAL_DATA or ../shared/testdata/real).\n"
-          "--small: at most 24 values of N per kind and mode (the CI size).\n",
+          "--small: at most 24 values of N per kind and mode (the CI size).\n"
+          "--nth N: only that N (with --verbose, to look at one failure).\n",
           f);
 }
 
@@ -726,7 +729,7 @@ int main(int argc, char **argv)
     if (!data || !*data)
         data = "../shared/testdata/real";
     char kinds_arg[64] = "alloc,read,write,sync", modes_arg[64] = "once,persistent";
-    uint64_t max_per_case = 0;
+    uint64_t max_per_case = 0, only_nth = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -745,6 +748,9 @@ int main(int argc, char **argv)
             i++;
         } else if (v && !strcmp(a, "--max_per_case")) {
             max_per_case = strtoull(v, NULL, 10);
+            i++;
+        } else if (v && !strcmp(a, "--nth")) {
+            only_nth = strtoull(v, NULL, 10);
             i++;
         } else if (v && !strcmp(a, "--data")) {
             data = v;
@@ -808,6 +814,8 @@ int main(int argc, char **argv)
                 continue;
             uint64_t total = ref->counts[kind];
             uint64_t n_values = max_per_case && max_per_case < total ? max_per_case : total;
+            if (only_nth)
+                n_values = 1;
             unsigned case_fail = 0, case_hit = 0;
             uint64_t case_injected = 0;
             char first[700] = "";
