@@ -602,6 +602,7 @@ static void run_forked(int kind, uint64_t nth, bool persistent, struct result *r
         alarm(120);
         if (!verbose && !freopen(err_path, "w", stderr))
             _exit(3);
+        setvbuf(stderr, NULL, _IONBF, 0); /* an abort() must not lose what was said before */
         struct result *r = calloc(1, sizeof(*r));
         if (r) {
             child(kind, nth, persistent, r);
