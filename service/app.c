@@ -155,7 +155,7 @@ void svc_store_error(struct svc_call *c, int err, const char *what)
         svc_error(c, 503, "busy", "%s: the server is busy; retry in a second", what);
         break;
     case -ENOSPC:
-        svc_res_header(c->res, "Retry-After", "60");
+        svc_res_header(c->res, "Retry-After", "15");
         svc_error(c, 507, "disk_full",
                   "%s: the server's disk is full; nothing was stored. Ask the admin to free "
                   "space, then retry",
