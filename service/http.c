@@ -41,11 +41,18 @@ struct svc_http {
     pthread_t sweeper;
     /* Write threads: a queue of jobs, guarded by lock, signalled by work. */
     struct job *queue, *queue_tail;
+    size_t queued, queued_bytes; /* jobs waiting for a write thread, and their bodies */
     pthread_cond_t work;
     pthread_t *writers;
-    unsigned n_writers;
+    unsigned n_writers; /* set before the daemon starts, fixed after */
     bool writers_stop;
 };
+
+/* Writes waiting for a write thread, at most (per write thread, and in bytes of bodies): past
+ * either limit a write is answered 503 at once, instead of holding its connection and its
+ * body while the database is slow. */
+enum { QUEUE_PER_WRITER = 64 };
+#define QUEUE_BYTES_MAX ((size_t)256 << 20)
 
 /* A request handed to a write thread: its connection is suspended meanwhile. */
 struct job {
@@ -53,8 +60,11 @@ struct job {
     struct MHD_Connection *c;
     struct svc_request req; /* method, path and headers stay in the suspended connection */
     struct svc_response res;
-    uint8_t *decoded; /* the decompressed body, owned */
-    bool done;        /* res is ready: set before the connection is resumed */
+    struct req_state *st; /* its body (as sent) */
+    const char *enc;      /* Content-Encoding, in the connection's memory */
+    uint8_t *decoded;     /* the decompressed body, owned */
+    size_t bytes;         /* the body as sent: counted in svc_http.queued_bytes */
+    bool done;            /* res is ready: set before the connection is resumed */
 };
 
 /* Per-request state: allocated on the first call, freed in the completion callback. */
@@ -135,7 +145,7 @@ static void *sweep(void *arg)
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += 1;
         pthread_cond_timedwait(&h->wake, &h->lock, &until);
         if (h->stopping)
@@ -150,10 +160,13 @@ static void *sweep(void *arg)
             t->cut = true;
             cut++;
         }
-        if (cut)
+        if (cut) {
+            pthread_mutex_unlock(&h->lock);
             svc_log_warn("http: closed %u connection%s whose request line and headers took over "
                          "%u s (--header_deadline)",
                          cut, cut == 1 ? "" : "s", h->cfg.header_deadline_s);
+            pthread_mutex_lock(&h->lock);
+        }
     }
     pthread_mutex_unlock(&h->lock);
     return NULL;
@@ -364,36 +377,96 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* Decodes the body as its Content-Encoding says, then runs the handler; *decoded is the
+ * decompressed body, for the caller to free after the answer is sent. */
+static void run_handler(struct svc_http *h, struct svc_request *req, const struct req_state *st,
+                        const char *enc, struct svc_response *res, uint8_t **decoded)
+{
+    if (enc && st->body.len && strcasecmp(enc, "identity")) {
+        size_t n = 0;
+        int err =
+            svc_decompress(enc, st->body.data, st->body.len, h->cfg.body_decoded_max, decoded, &n);
+        if (err == -ENOTSUP) {
+            plain_error(res, 415, "unsupported Content-Encoding; use zstd, gzip or none");
+        } else if (err == -E2BIG) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "the decompressed body is over the %zu-byte limit",
+                     h->cfg.body_decoded_max);
+            plain_error(res, 413, msg);
+        } else if (err < 0) {
+            plain_error(res, 400, "the body is not valid for its Content-Encoding");
+        } else {
+            req->body = *decoded;
+            req->body_len = n;
+            h->cfg.handler(h->cfg.handler_ctx, req, res);
+        }
+    } else if (st->body.len > h->cfg.body_decoded_max) {
+        plain_error(res, 413, "the request body is over the limit");
+    } else {
+        req->body = st->body.len ? st->body.data : NULL;
+        req->body_len = st->body.len;
+        h->cfg.handler(h->cfg.handler_ctx, req, res);
+    }
+}
+
 /*
  * Writes run on write threads. A write can wait up to the store's busy timeout for the
  * database's write lock (then 503), and sign-in spends tens of milliseconds in scrypt: on the
  * connection's own thread that would hold up every other connection of that thread, reads
- * included. So the connection is suspended, the request queued, and a write thread runs the
- * handler and resumes the connection; libmicrohttpd then calls on_request again, which sends
- * the answer. Returns false (the caller runs the handler itself) for GET and HEAD, without
- * write threads, or when out of memory. On true, *decoded belongs to the job.
+ * included. So the connection is suspended, the request queued, and a write thread decodes
+ * the body, runs the handler and resumes the connection; libmicrohttpd then calls on_request
+ * again, which sends the answer. Returns false (the caller runs the handler itself) for GET
+ * and HEAD, without write threads, or when out of memory. A full queue answers 503 in *res
+ * and returns false with *busy set.
  */
 static bool hand_over(struct svc_http *h, struct MHD_Connection *c, struct req_state *st,
-                      const struct svc_request *req, struct svc_response *res, uint8_t **decoded)
+                      const struct svc_request *req, const char *enc, struct svc_response *res,
+                      bool *busy)
 {
+    *busy = false;
     if (!h->n_writers || !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))
         return false;
+    pthread_mutex_lock(&h->lock);
+    bool full = h->queued >= QUEUE_PER_WRITER * (size_t)h->n_writers ||
+                h->queued_bytes + st->body.len > QUEUE_BYTES_MAX;
+    bool stopping = h->writers_stop;
+    pthread_mutex_unlock(&h->lock);
+    if (stopping)
+        return false; /* shutting down: the connection's thread runs it */
+    if (full) {
+        svc_res_header(res, "Retry-After", "1");
+        plain_error(res, 503, "the server has too many writes waiting; retry in a second");
+        *busy = true;
+        return false;
+    }
     struct job *j = calloc(1, sizeof(*j));
     if (!j)
         return false;
     j->c = c;
     j->req = *req;
     j->res = *res; /* its body buffer, still empty */
-    j->decoded = *decoded;
-    *decoded = NULL;
+    j->st = st;
+    j->enc = enc;
+    j->bytes = st->body.len;
     st->job = j;
     MHD_suspend_connection(c);
     pthread_mutex_lock(&h->lock);
+    if (h->writers_stop) {
+        /* The writers stopped meanwhile: nothing would resume this connection, and the daemon
+         * may not stop with it suspended. Run it here; resuming from the handler is allowed. */
+        pthread_mutex_unlock(&h->lock);
+        run_handler(h, &j->req, st, enc, &j->res, &j->decoded);
+        j->done = true;
+        MHD_resume_connection(c);
+        return true;
+    }
     if (h->queue_tail)
         h->queue_tail->next = j;
     else
         h->queue = j;
     h->queue_tail = j;
+    h->queued++;
+    h->queued_bytes += j->bytes;
     pthread_cond_signal(&h->work);
     pthread_mutex_unlock(&h->lock);
     return true;
@@ -412,8 +485,10 @@ static void *write_thread(void *arg)
         h->queue = j->next;
         if (!h->queue)
             h->queue_tail = NULL;
+        h->queued--;
+        h->queued_bytes -= j->bytes;
         pthread_mutex_unlock(&h->lock);
-        h->cfg.handler(h->cfg.handler_ctx, &j->req, &j->res);
+        run_handler(h, &j->req, j->st, j->enc, &j->res, &j->decoded);
         j->done = true;
         MHD_resume_connection(j->c); /* after this, the job is on_request's */
         pthread_mutex_lock(&h->lock);
@@ -430,9 +505,6 @@ static void stop_writers(struct svc_http *h)
     pthread_mutex_unlock(&h->lock);
     for (unsigned i = 0; i < h->n_writers; i++)
         pthread_join(h->writers[i], NULL);
-    free(h->writers);
-    h->writers = NULL;
-    h->n_writers = 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -524,6 +596,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     tb_buf_init(&res.body, 0);
     uint8_t *decoded = NULL;
     const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    bool busy = false;
     if (!host_allowed(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
         plain_error(&res, 421,
                     "this server does not answer for that Host; use the address "
@@ -532,36 +605,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         char msg[160];
         snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit", h->cfg.body_max);
         plain_error(&res, 413, msg);
-    } else if (enc && st->body.len && strcasecmp(enc, "identity")) {
-        size_t n = 0;
-        int err =
-            svc_decompress(enc, st->body.data, st->body.len, h->cfg.body_decoded_max, &decoded, &n);
-        if (err == -ENOTSUP)
-            plain_error(&res, 415, "unsupported Content-Encoding; use zstd, gzip or none");
-        else if (err == -E2BIG) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "the decompressed body is over the %zu-byte limit",
-                     h->cfg.body_decoded_max);
-            plain_error(&res, 413, msg);
-        } else if (err < 0)
-            plain_error(&res, 400, "the body is not valid for its Content-Encoding");
-        else {
-            req.body = decoded;
-            req.body_len = n;
-            if (hand_over(h, c, st, &req, &res, &decoded))
-                return MHD_YES;
-            h->cfg.handler(h->cfg.handler_ctx, &req, &res);
-        }
-    } else {
-        if (st->body.len > h->cfg.body_decoded_max) {
-            plain_error(&res, 413, "the request body is over the limit");
-        } else {
-            req.body = st->body.len ? st->body.data : NULL;
-            req.body_len = st->body.len;
-            if (hand_over(h, c, st, &req, &res, &decoded))
-                return MHD_YES;
-            h->cfg.handler(h->cfg.handler_ctx, &req, &res);
-        }
+    } else if (hand_over(h, c, st, &req, enc, &res, &busy)) {
+        return MHD_YES;
+    } else if (!busy) {
+        run_handler(h, &req, st, enc, &res, &decoded);
     }
     enum MHD_Result ok = send_response(h, c, &req, &res, st);
     free(decoded);
@@ -602,6 +649,18 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     svc_log_warn("http: %s", line);
 }
 
+/* Stops the write threads (once) and frees h; the daemon is stopped or was never started. */
+static void free_http(struct svc_http *h)
+{
+    if (!h->writers_stop)
+        stop_writers(h);
+    free(h->writers);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->work);
+    free(h);
+}
+
 int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
 {
     struct svc_http *h = calloc(1, sizeof(*h));
@@ -609,8 +668,21 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
         return -ENOMEM;
     h->cfg = *cfg;
     pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->wake, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the sweeper's waits */
+    pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&h->work, NULL);
+    /* The write threads exist before the first request can be handed to them. */
+    if (cfg->write_threads) {
+        h->writers = calloc(cfg->write_threads, sizeof(*h->writers));
+        while (h->writers && h->n_writers < cfg->write_threads &&
+               pthread_create(&h->writers[h->n_writers], NULL, write_thread, h) == 0)
+            h->n_writers++;
+        if (h->n_writers < cfg->write_threads)
+            svc_log_warn("http: %u of %u write threads started", h->n_writers, cfg->write_threads);
+    }
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
     char port[8];
@@ -619,12 +691,12 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
         svc_log_error("cannot listen on '%s': give a numeric address such as 127.0.0.1, "
                       "0.0.0.0 or ::",
                       cfg->host);
-        free(h);
+        free_http(h);
         return -EINVAL;
     }
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    if (cfg->write_threads)
+    if (h->n_writers)
         flags |= MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -663,7 +735,7 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
         int e = errno;
         svc_log_error("cannot start the HTTP server on %s:%u: %s", cfg->host, cfg->port,
                       e ? strerror(e) : "bad TLS certificate or key?");
-        free(h);
+        free_http(h);
         return e == EADDRINUSE     ? -EADDRINUSE
                : e == EACCES       ? -EACCES
                : cfg->tls_cert_pem ? -EINVAL
@@ -671,14 +743,6 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : cfg->port;
-    if (cfg->write_threads) {
-        h->writers = calloc(cfg->write_threads, sizeof(*h->writers));
-        while (h->writers && h->n_writers < cfg->write_threads &&
-               pthread_create(&h->writers[h->n_writers], NULL, write_thread, h) == 0)
-            h->n_writers++;
-        if (h->n_writers < cfg->write_threads)
-            svc_log_warn("http: %u of %u write threads started", h->n_writers, cfg->write_threads);
-    }
     if (cfg->header_deadline_s) {
         h->sweeping = pthread_create(&h->sweeper, NULL, sweep, h) == 0;
         if (!h->sweeping)
@@ -697,7 +761,7 @@ void svc_http_stop(struct svc_http *h, unsigned grace_s)
 {
     if (!h)
         return;
-    MHD_quiesce_daemon(h->d);
+    MHD_socket listen_fd = MHD_quiesce_daemon(h->d); /* not closed by MHD_stop_daemon */
     double until = mono() + grace_s;
     while (mono() < until) {
         const union MHD_DaemonInfo *di =
@@ -717,8 +781,7 @@ void svc_http_stop(struct svc_http *h, unsigned grace_s)
         pthread_join(h->sweeper, NULL);
     }
     MHD_stop_daemon(h->d); /* every connection's "closed" notification frees its track */
-    pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->wake);
-    pthread_cond_destroy(&h->work);
-    free(h);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    free_http(h);
 }

@@ -355,6 +355,44 @@ def main(argv):
                       "got %r" % (r.short(200) if r is not None else w.get("error")))
         finally:
             srv1.stop()
+
+        # --- (g) a bounded queue: with one write thread (64 may wait), 80 writes at once ------
+        # The first waits in the busy timeout, 64 wait for it, the rest get 503 at once.
+        srv2 = S.Server(server_exe, tmp, args=["--write_threads", "1", "--conns_per_ip", "200"],
+                        name="busy2")
+        srv2.start()
+        try:
+            tk2 = srv2.add_user("carol")
+            eid2 = srv2.create_experiment(tk2, "busy2")
+            lock = WriteLock(srv2.db).take()
+            try:
+                boxes = []
+                for i in range(80):
+                    boxes.append(in_thread(lambda i=i: srv2.write(
+                        tk2, eid2, [("r%d" % i, "f", 0, bytes(first.data))], timeout=120)))
+                    time.sleep(0.005)
+                time.sleep(1.0)
+                quick = [b for b, _ in boxes if "value" in b]
+            finally:
+                lock.release()
+            for _, t in boxes:
+                t.join(120)
+            statuses = sorted(b["value"].status for b, _ in boxes if "value" in b)
+            full = [b["value"] for b in quick if b["value"].status == 503]
+            rep.note("(g) %d answered within 1 s of the burst; statuses after the release: %s" % (
+                len(quick), {s_: statuses.count(s_) for s_ in set(statuses)}))
+            rep.check("(g) 80 writes, one write thread, lock held: over 64 waiting, 503 at once "
+                      "with Retry-After and a message",
+                      None if len(full) >= 10 and all(
+                          r.header("Retry-After") and "too many writes" in
+                          (r.error().get("message") or "") for r in full) else
+                      "%d quick 503s: %s" % (len(full), full[0].short(200) if full else quick))
+            rep.check("(g) every write is answered (200, or 503 to retry), none lost in the queue",
+                      None if len(statuses) == 80 and set(statuses) <= {200, 503} else
+                      "statuses %r, errors %r" % (statuses, [b.get("error") for b, _ in boxes
+                                                             if "error" in b][:3]))
+        finally:
+            srv2.stop()
     except Exception as e:  # noqa: BLE001
         import traceback
         rep.check("test harness", "%s\n%s" % (e, traceback.format_exc()[-1500:]))

@@ -114,7 +114,11 @@ def main(argv):
         if cut is not None:
             rep.check("... and not before the deadline (%.1f s)" % cut,
                       None if cut >= 1.5 else "cut after %.1f s" % cut)
+        end = time.monotonic() + 3.0  # the line comes just after the cut
         err = L.tail_text(server.err_path, 4000)
+        while "--header_deadline" not in err and time.monotonic() < end:
+            time.sleep(0.05)
+            err = L.tail_text(server.err_path, 4000)
         rep.check("the server says why it closed it",
                   None if "--header_deadline" in err else "no log line: %s" % err[-300:])
 
