@@ -22,10 +22,11 @@ Cases 1-20 are the ones listed in the issue; 21-29 cover the other items of
 shared/BAD-INPUTS.md that `inspect` can observe (1, 2, 6, 8, 9, 11, 13, 14, 15), and
 the directory-depth limit.
 
-The test carries its own TFRecord writer and protobuf encoder and shares no code
-with the C reader: crc32c (Castagnoli, reflected 0x82F63B78) is a table-driven
-pure-Python loop, with long runs of zero bytes folded in by a GF(2) operator
-power (as zlib's crc32_combine does) so that a 40 MB all-zero tensor is cheap.
+The test's TFRecord writer and protobuf encoder (wire.py, shared with the other
+Python tests) share no code with the C reader: crc32c (Castagnoli, reflected
+0x82F63B78) is a table-driven pure-Python loop, with long runs of zero bytes
+folded in by a GF(2) operator power (as zlib's crc32_combine does) so that a
+40 MB all-zero tensor is cheap.
 
 Output is TAP-like: "ok - NAME" or "not ok - NAME: WHY" per case.
 Exit status: 0 if all cases pass, 1 otherwise.
@@ -42,154 +43,12 @@ import sys
 import tempfile
 import time
 
-# ---------------------------------------------------------------------------
-# CRC32C (Castagnoli), pure Python.
-
-_CRC_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
-
-
-def _crc_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ _CRC_POLY if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def _crc_bytes(crc, data):
-    """Feeds data to the raw (pre-conditioned, not yet inverted) register."""
-    t = _CRC_TABLE
-    for b in data:
-        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc
-
-
-# Feeding zero bytes is a linear map on the 32-bit register; it is kept as the
-# images of the 32 basis vectors, and raised to the n-th power by squaring.
-
-def _op_apply(op, v):
-    r = 0
-    i = 0
-    while v:
-        if v & 1:
-            r ^= op[i]
-        v >>= 1
-        i += 1
-    return r
-
-
-def _op_compose(a, b):
-    """a after b."""
-    return [_op_apply(a, col) for col in b]
-
-
-_ZERO_BYTE_OP = [_crc_bytes(1 << i, b"\0") for i in range(32)]
-
-
-def _crc_zeros(crc, n):
-    op = _ZERO_BYTE_OP
-    while n:
-        if n & 1:
-            crc = _op_apply(op, crc)
-        n >>= 1
-        if n:
-            op = _op_compose(op, op)
-    return crc
-
-
-_ZERO_RUN = 1 << 16
-
-
-def crc32c(data):
-    data = bytes(data)
-    crc = 0xFFFFFFFF
-    pos = 0
-    n = len(data)
-    zblock = b"\0" * _ZERO_RUN
-    while pos < n:
-        z = data.find(zblock, pos)
-        if z < 0:
-            crc = _crc_bytes(crc, data[pos:])
-            break
-        crc = _crc_bytes(crc, data[pos:z])
-        rest = data[z:]
-        zeros = len(rest) - len(rest.lstrip(b"\0"))
-        crc = _crc_zeros(crc, zeros)
-        pos = z + zeros
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data):
-    c = crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def _crc_selftest():
-    # RFC 3720 B.4 test vectors, and the zero-run path against the plain loop.
-    assert crc32c(b"123456789") == 0xE3069283
-    assert crc32c(b"\0" * 32) == 0x8A9136AA
-    assert crc32c(b"\xff" * 32) == 0x62A8AB43
-    assert crc32c(bytes(range(32))) == 0x46DD794E
-    blob = b"ab" + b"\0" * (3 * _ZERO_RUN + 17) + b"cd"
-    plain = _crc_bytes(0xFFFFFFFF, blob) ^ 0xFFFFFFFF
-    assert crc32c(blob) == plain
-
+from wire import (crc_selftest, f_bytes, f_double, f_float, f_varint, frame, frame_header, pkey,
+                  varint)
 
 # ---------------------------------------------------------------------------
-# TFRecord framing.
-
-def frame_header(length):
-    h = struct.pack("<Q", length)
-    return h + struct.pack("<I", masked_crc32c(h))
-
-
-def frame(payload):
-    return frame_header(len(payload)) + payload + struct.pack("<I", masked_crc32c(payload))
-
-
-# ---------------------------------------------------------------------------
-# A minimal protobuf encoder: just enough of tensorflow.Event.
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def pkey(field, wire):
-    return varint((field << 3) | wire)
-
-
-def f_varint(field, v):
-    return pkey(field, 0) + varint(v)
-
-
-def f_double(field, v):
-    return pkey(field, 1) + struct.pack("<d", v)
-
-
-def f_float(field, v):
-    return pkey(field, 5) + struct.pack("<f", v)
-
-
-def f_bytes(field, b):
-    if isinstance(b, str):
-        b = b.encode()
-    return pkey(field, 2) + varint(len(b)) + b
-
+# A minimal protobuf encoder: just enough of tensorflow.Event (the wire format, the
+# CRC32C and the TFRecord framing are in wire.py).
 
 DT_FLOAT = 1
 
@@ -1364,7 +1223,7 @@ def main(argv):
         print("not ok - %s is not an executable" % exe)
         return 1
     only = set(argv[2:])
-    _crc_selftest()
+    crc_selftest()
     failed = 0
     ran = 0
     for name, fn in CASES:

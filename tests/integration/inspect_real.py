@@ -7,8 +7,9 @@ Usage:  inspect_real.py TBDEV_EXE
 Data:   $TBDEV_REAL_DATA, else <repo root>/../shared/testdata/real (read-only;
         nothing is ever written there).
 
-The test carries its own decoder, written from the format descriptions and
-sharing no code with the C reader, so that the two can be compared:
+The test carries its own decoder (with wire.py, the tests' shared TFRecord and
+protobuf code), written from the format descriptions and sharing no code with
+the C reader, so that the two can be compared:
 
   * TFRecord framing: u64le length, u32le masked crc32c(length), data,
     u32le masked crc32c(data). crc32c (Castagnoli, reflected 0x82F63B78) is a
@@ -37,95 +38,15 @@ import collections
 import json
 import os
 import re
-import stat
 import struct
 import subprocess
 import sys
 
-# ---------------------------------------------------------------------------
-# CRC32C (Castagnoli), pure Python.
-
-_CRC_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
-
-
-def _crc_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ _CRC_POLY if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    t = _CRC_TABLE
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data):
-    c = crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
+from uploader_lib import Reporter, discover_runs, real_data_dir, short
+from wire import DecodeError, crc32c, fields, masked_crc32c
 
 # ---------------------------------------------------------------------------
-# Protobuf wire format.
-
-
-class DecodeError(Exception):
-    pass
-
-
-def _varint(buf, i):
-    result = 0
-    shift = 0
-    n = len(buf)
-    while True:
-        if i >= n:
-            raise DecodeError("truncated varint")
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        shift += 7
-        if shift >= 70:
-            raise DecodeError("varint too long")
-    return result & 0xFFFFFFFFFFFFFFFF, i
-
-
-def fields(buf):
-    """Yield (field_number, wire_type, value). value is an int for varints,
-    a memoryview for the other wire types."""
-    buf = memoryview(buf)
-    i = 0
-    n = len(buf)
-    while i < n:
-        key, i = _varint(buf, i)
-        fn, wt = key >> 3, key & 7
-        if fn == 0:
-            raise DecodeError("field number 0")
-        if wt == 0:
-            v, i = _varint(buf, i)
-        elif wt == 1:
-            v, i = buf[i:i + 8], i + 8
-        elif wt == 2:
-            ln, i = _varint(buf, i)
-            v, i = buf[i:i + ln], i + ln
-        elif wt == 5:
-            v, i = buf[i:i + 4], i + 4
-        else:
-            raise DecodeError("unsupported wire type %d" % wt)
-        if i > n:
-            raise DecodeError("field %d overruns its message" % fn)
-        yield fn, wt, v
+# Protobuf wire format (the CRC32C and the field reader are in wire.py).
 
 
 def _int64(u):
@@ -353,31 +274,7 @@ def _decode_event(body, events, labels, values):
 
 
 # ---------------------------------------------------------------------------
-# Logdir discovery (TensorBoard's rule).
-
-
-def _is_regular(path):
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def discover_runs(logdir):
-    """{run name: [event file paths in name order]}."""
-    runs = {}
-    for dirpath, dirnames, filenames in os.walk(logdir):
-        dirnames.sort()
-        event_files = sorted(
-            fn for fn in filenames
-            if "tfevents" in fn and _is_regular(os.path.join(dirpath, fn)))
-        if not event_files:
-            continue
-        rel = os.path.relpath(dirpath, logdir)
-        name = "." if rel == os.curdir else rel.replace(os.sep, "/")
-        runs[name] = [os.path.join(dirpath, fn) for fn in event_files]
-    return runs
-
+# Logdir discovery: TensorBoard's rule, uploader_lib.discover_runs.
 
 _FILE_CACHE = {}
 
@@ -417,43 +314,6 @@ def expected_run(files):
             notes.append("tag %r classified differently across values: %s" % (
                 tag, dict(t["classes"])))
     return tags, notes
-
-
-# ---------------------------------------------------------------------------
-# Reporting.
-
-
-class Reporter:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def check(self, name, why=None):
-        self.n += 1
-        if why:
-            self.failed += 1
-            print("not ok - %s: %s" % (name, why))
-        else:
-            print("ok - %s" % name)
-        sys.stdout.flush()
-        return not why
-
-    def note(self, text):
-        print("# " + text)
-
-    def finish(self):
-        print("1..%d" % self.n)
-        if self.failed:
-            print("# %d of %d checks failed" % (self.failed, self.n))
-        return 1 if self.failed else 0
-
-
-def _short(items, limit=8):
-    items = list(items)
-    s = "; ".join(str(x) for x in items[:limit])
-    if len(items) > limit:
-        s += "; ... (%d more)" % (len(items) - limit)
-    return s
 
 
 # ---------------------------------------------------------------------------
@@ -581,7 +441,7 @@ def check_manifest(data_dir, rep):
             if p not in listed:
                 unlisted.append(os.path.relpath(p, data_dir))
     rep.check("manifest lists every file on disk",
-              ("not listed: " + _short(unlisted)) if unlisted else None)
+              ("not listed: " + short(unlisted)) if unlisted else None)
 
 
 # ---------------------------------------------------------------------------
@@ -632,11 +492,11 @@ def check_folder(tbdev, folder, name, rep):
     extra = sorted(set(got_runs) - set(runs))
     why = []
     if missing:
-        why.append("missing runs: " + _short(missing))
+        why.append("missing runs: " + short(missing))
     if extra:
-        why.append("unexpected runs: " + _short(extra))
+        why.append("unexpected runs: " + short(extra))
     if dup_runs:
-        why.append("duplicate runs: " + _short(dup_runs))
+        why.append("duplicate runs: " + short(dup_runs))
     rep.check(label + " runs (%d)" % len(runs), "; ".join(why) or None)
 
     for run in sorted(runs):
@@ -656,7 +516,7 @@ def check_folder(tbdev, folder, name, rep):
                 dup_tags.append(t["tag"])
             got[t["tag"]] = t
         if dup_tags:
-            bad.append("duplicate tags: " + _short(map(repr, dup_tags)))
+            bad.append("duplicate tags: " + short(map(repr, dup_tags)))
         for tag in sorted(set(want) - set(got)):
             bad.append("missing tag %r" % tag)
         for tag in sorted(set(got) - set(want)):
@@ -680,22 +540,12 @@ def check_folder(tbdev, folder, name, rep):
                         tag, key, g[key], w[key]))
         if extra_diffs:
             rep.note("%s run %s (informational): %s" % (
-                name, run, _short(extra_diffs)))
+                name, run, short(extra_diffs)))
         rep.check("%s run %s (%d tags)" % (label, run, len(want)),
-                  _short(bad, 12) if bad else None)
+                  short(bad, 12) if bad else None)
 
 
 # ---------------------------------------------------------------------------
-
-
-def data_dir():
-    env = os.environ.get("TBDEV_REAL_DATA")
-    if env:
-        return os.path.abspath(env)
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo_root = os.path.dirname(os.path.dirname(here))
-    return os.path.normpath(os.path.join(repo_root, "..", "shared",
-                                         "testdata", "real"))
 
 
 def main(argv):
@@ -703,7 +553,7 @@ def main(argv):
         sys.stderr.write("usage: %s TBDEV_EXE | --decoder-only\n" % argv[0])
         return 2
     decoder_only = argv[1] == "--decoder-only"
-    root = data_dir()
+    root = real_data_dir()
     if not os.path.isdir(root):
         print("# SKIP: real data folder %s not found" % root)
         return 77

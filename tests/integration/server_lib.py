@@ -6,10 +6,10 @@
   "listening on URL" line; stopped with SIGTERM (or killed) at the end;
 - the admin commands (user add, token create/list/revoke, check) on the same database;
 - HTTPS requests with http.client and an ssl context that trusts only that certificate;
-- a minimal protobuf encoder and a schema-driven decoder for the tbdev.v1 messages;
-- TFRecord framing with the masked CRC32C, and encoders for the TensorBoard Event messages
-  the tests upload (scalars, tensors, histograms, images, audio, text, PR curves, hparams,
-  SessionLog);
+- a schema-driven decoder for the tbdev.v1 messages, and encoders for them (the protobuf
+  wire format, the masked CRC32C and TFRecord framing are wire.py's, re-exported here);
+- encoders for the TensorBoard Event messages the tests upload (scalars, tensors,
+  histograms, images, audio, text, PR curves, hparams, SessionLog);
 - a TAP-like reporter: "ok - NAME" / "not ok - NAME: WHY"; exit 0, 1, or 77 to skip.
 
 Nothing here is shared with the C code: the encoders follow the .proto files in schema/.
@@ -34,120 +34,16 @@ import time
 import traceback
 import zlib
 
+from wire import (  # noqa: F401  (re-exported: S.frame, S.f_msg, S.DecodeError...)
+    DecodeError, crc32c, f_bool, f_bytes, f_double, f_float, f_msg, f_packed_doubles,
+    f_packed_floats, f_packed_varints, f_str, f_varint, fields, frame, masked_crc32c, pkey,
+    read_varint, varint)
+
 SKIP = 77
 PROTOBUF = "application/x-protobuf"
 
 # ---------------------------------------------------------------------------
-# Protobuf encoding.
-
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def pkey(field, wire):
-    return varint((field << 3) | wire)
-
-
-def f_varint(field, v):
-    return pkey(field, 0) + varint(int(v))
-
-
-def f_bool(field, v):
-    return f_varint(field, 1 if v else 0)
-
-
-def f_double(field, v):
-    return pkey(field, 1) + struct.pack("<d", v)
-
-
-def f_float(field, v):
-    return pkey(field, 5) + struct.pack("<f", v)
-
-
-def f_bytes(field, b):
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return pkey(field, 2) + varint(len(b)) + bytes(b)
-
-
-f_str = f_bytes
-f_msg = f_bytes
-
-
-def f_packed_floats(field, values):
-    return f_bytes(field, b"".join(struct.pack("<f", v) for v in values))
-
-
-def f_packed_doubles(field, values):
-    return f_bytes(field, b"".join(struct.pack("<d", v) for v in values))
-
-
-def f_packed_varints(field, values):
-    return f_bytes(field, b"".join(varint(v) for v in values))
-
-
-# ---------------------------------------------------------------------------
-# Protobuf decoding: a generic field reader and schemas for the tbdev.v1 messages.
-
-
-class DecodeError(Exception):
-    pass
-
-
-def _read_varint(b, i):
-    shift = 0
-    v = 0
-    while True:
-        if i >= len(b):
-            raise DecodeError("truncated varint")
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << shift
-        if not c & 0x80:
-            return v, i
-        shift += 7
-        if shift >= 70:
-            raise DecodeError("varint too long")
-
-
-def raw_fields(b):
-    """Yields (field, wire, value): an int for varint/fixed, bytes for length-delimited."""
-    b = bytes(b)
-    i = 0
-    while i < len(b):
-        k, i = _read_varint(b, i)
-        field, wire = k >> 3, k & 7
-        if wire == 0:
-            v, i = _read_varint(b, i)
-        elif wire == 1:
-            if i + 8 > len(b):
-                raise DecodeError("truncated fixed64")
-            v = b[i:i + 8]
-            i += 8
-        elif wire == 2:
-            n, i = _read_varint(b, i)
-            if i + n > len(b):
-                raise DecodeError("truncated bytes")
-            v = b[i:i + n]
-            i += n
-        elif wire == 5:
-            if i + 4 > len(b):
-                raise DecodeError("truncated fixed32")
-            v = b[i:i + 4]
-            i += 4
-        else:
-            raise DecodeError("wire type %d" % wire)
-        yield field, wire, v
+# Protobuf decoding: schemas for the tbdev.v1 messages, read with wire.fields.
 
 
 def _scalar(kind, wire, v):
@@ -183,7 +79,7 @@ def decode(schema_name, b):
             out[name] = None
         else:
             out[name] = _DEFAULTS[kind]
-    for field, wire, v in raw_fields(b):
+    for field, wire, v in fields(bytes(b)):
         if field not in schema:
             continue
         name, kind, rep = schema[field]
@@ -206,7 +102,7 @@ def decode(schema_name, b):
                     out[name].append(struct.unpack("<f", v[i:i + 4])[0])
                     i += 4
                 else:
-                    x, i = _read_varint(v, i)
+                    x, i = read_varint(v, i)
                     out[name].append(_scalar(kind, 0, x))
             continue
         val = _scalar(kind, wire, v)
@@ -312,49 +208,6 @@ def write_events_req(groups):
 
 def device_token_req(code):
     return f_str(1, code)
-
-
-# ---------------------------------------------------------------------------
-# CRC32C and TFRecord framing.
-
-_CRC_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
-
-
-def _make_crc_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ _CRC_POLY if c & 1 else c >> 1
-        t.append(c)
-    return tuple(t)
-
-
-_CRC_TABLE = _make_crc_table()
-
-
-def crc32c(data):
-    t = _CRC_TABLE
-    crc = 0xFFFFFFFF
-    for b in bytes(data):
-        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-assert crc32c(b"123456789") == 0xE3069283  # RFC 3720 B.4
-
-
-def masked_crc32c(data):
-    c = crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def frame(payload, bad_length_crc=False, bad_data_crc=False):
-    h = struct.pack("<Q", len(payload))
-    hc = masked_crc32c(h) ^ (1 if bad_length_crc else 0)
-    dc = masked_crc32c(payload) ^ (1 if bad_data_crc else 0)
-    return h + struct.pack("<I", hc) + bytes(payload) + struct.pack("<I", dc)
 
 
 # ---------------------------------------------------------------------------

@@ -27,7 +27,6 @@ keeps the temporary folder.
 
 import os
 import re
-import shutil
 import sqlite3
 import sys
 import threading
@@ -400,11 +399,7 @@ def main(argv):
         if srv is not None and srv.alive():
             srv.kill()
         rep.note("total %.1f s" % (time.monotonic() - t_start))
-        L.check_sanitizers(rep, tmp)
-        if L.keep_tmp():
-            rep.note("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        L.finish_tmp(rep, tmp)
     return rep.finish()
 
 

@@ -57,6 +57,8 @@ import time
 import traceback
 import urllib.parse
 
+from wire import DecodeError, f_bytes, f_double, f_varint, fields, frame, masked_crc32c, read_varint
+
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -299,79 +301,8 @@ def user_add(server_exe, db, name, env):
 EXP_ID_RE = re.compile(r"Experiment ID: ([A-Za-z0-9_\-]+)")
 
 # ---------------------------------------------------------------------------
-# TFRecords and the few protobuf messages written and read here (schema/tensorboard/).
-
-_CRC_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
-
-
-def _crc_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ _CRC_POLY if c & 1 else c >> 1
-        t.append(c)
-    return tuple(t)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    t = _CRC_TABLE
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-assert crc32c(b"123456789") == 0xE3069283  # RFC 3720 B.4
-
-
-def masked_crc32c(data):
-    c = crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-_HEADER_CACHE = {}
-
-
-def frame(payload):
-    n = len(payload)
-    h = _HEADER_CACHE.get(n)
-    if h is None:
-        hb = struct.pack("<Q", n)
-        h = _HEADER_CACHE[n] = hb + struct.pack("<I", masked_crc32c(hb))
-    return h + payload + struct.pack("<I", masked_crc32c(payload))
-
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def f_varint(field, v):
-    return varint(field << 3) + varint(v)
-
-
-def f_double(field, v):
-    return varint((field << 3) | 1) + struct.pack("<d", v)
-
-
-def f_bytes(field, b):
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return varint((field << 3) | 2) + varint(len(b)) + b
-
+# TFRecords and the few protobuf messages written and read here (schema/tensorboard/; the
+# CRC32C, the TFRecord framing and the protobuf wire format are in wire.py).
 
 DT_FLOAT, DT_DOUBLE, DT_INT32, DT_STRING, DT_INT64 = 1, 2, 3, 7, 9
 
@@ -409,46 +340,6 @@ def image_value_pb(tag, w, h, blobs):
     tensor = f_varint(1, DT_STRING) + f_bytes(2, f_bytes(2, f_varint(1, len(strs))))
     tensor += b"".join(f_bytes(8, s) for s in strs)
     return (f_bytes(1, tag) + f_bytes(9, metadata_pb("images", 3)) + f_bytes(8, tensor))
-
-
-class DecodeError(Exception):
-    pass
-
-
-def _rv(b, i):
-    shift = v = 0
-    while True:
-        if i >= len(b):
-            raise DecodeError("truncated varint")
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << shift
-        if not c & 0x80:
-            return v, i
-        shift += 7
-        if shift > 63:
-            raise DecodeError("varint too long")
-
-
-def fields(b):
-    i, n = 0, len(b)
-    while i < n:
-        k, i = _rv(b, i)
-        f, w = k >> 3, k & 7
-        if w == 0:
-            v, i = _rv(b, i)
-        elif w == 1:
-            v, i = b[i:i + 8], i + 8
-        elif w == 2:
-            ln, i = _rv(b, i)
-            v, i = b[i:i + ln], i + ln
-        elif w == 5:
-            v, i = b[i:i + 4], i + 4
-        else:
-            raise DecodeError("wire type %d" % w)
-        if i > n:
-            raise DecodeError("truncated field %d" % f)
-        yield f, w, v
 
 
 def read_records(path):
@@ -499,7 +390,7 @@ def _tensor_payload(t):
             if w == 2:
                 j = 0
                 while j < len(v):
-                    x, j = _rv(v, j)
+                    x, j = read_varint(v, j)
                     ints.append(x - (1 << 64) if x >= 1 << 63 else x)
             else:
                 ints.append(v - (1 << 64) if v >= 1 << 63 else v)

@@ -29,7 +29,6 @@ Prints "ok - NAME" / "not ok - NAME: WHY"; exits 0 or 1 (77 when openssl is miss
 import collections
 import os
 import re
-import shutil
 import signal
 import struct
 import sys
@@ -327,11 +326,7 @@ def main(argv):
             up.wait()
         if server is not None:
             server.kill()
-        L.check_sanitizers(rep, tmp)
-        if L.keep_tmp():
-            rep.note("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        L.finish_tmp(rep, tmp)
     return rep.finish()
 
 

@@ -29,7 +29,6 @@ import collections
 import json
 import math
 import os
-import shutil
 import struct
 import sys
 
@@ -418,11 +417,7 @@ def main(argv):
     finally:
         if server is not None:
             server.kill()
-        L.check_sanitizers(rep, ctx.tmp)
-        if L.keep_tmp():
-            rep.note("kept %s" % ctx.tmp)
-        else:
-            shutil.rmtree(ctx.tmp, ignore_errors=True)
+        L.finish_tmp(rep, ctx.tmp)
     return rep.finish()
 
 

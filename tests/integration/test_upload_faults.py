@@ -48,7 +48,6 @@ import collections
 import os
 import random
 import re
-import shutil
 import signal
 import struct
 import subprocess
@@ -561,11 +560,7 @@ def main(argv):
         if server is not None:
             server.kill()
         rep.note("total %.1f s" % (time.monotonic() - t0))
-        L.check_sanitizers(rep, ctx.tmp)
-        if L.keep_tmp():
-            rep.note("kept %s" % ctx.tmp)
-        else:
-            shutil.rmtree(ctx.tmp, ignore_errors=True)
+        L.finish_tmp(rep, ctx.tmp)
     return rep.finish()
 
 

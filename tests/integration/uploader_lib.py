@@ -2,7 +2,8 @@
 """Helpers for the `tbdev upload` / `tbdev export` integration tests (Python 3 stdlib only).
 
 Used by test_roundtrip.py, test_live_tail.py and test_upload_faults.py. Nothing here is
-shared with the C code, nor with server_lib.py (another helper's file):
+shared with the C code; the TFRecord and protobuf wire-format code (shared with
+server_lib.py and the other tests) is in wire.py, and re-exported here:
 
   * a writer: TFRecord framing with the masked CRC32C (pure Python), a protobuf encoder and
     builders for tensorflow.Event / Summary / Value / SummaryMetadata / TensorProto /
@@ -41,6 +42,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from wire import (  # noqa: F401  (re-exported: L.frame, L.fields, L.DecodeError...)
+    DecodeError, crc32c, f_bytes, f_double, f_float, f_varint, fields, frame, key,
+    masked_crc32c, read_varint, varint)
 
 SKIP = 77
 
@@ -109,80 +114,7 @@ def real_data_dir():
 
 
 # ---------------------------------------------------------------------------
-# CRC32C (Castagnoli, reflected 0x82F63B78), pure Python.
-
-_CRC_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
-
-
-def _crc_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ _CRC_POLY if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    t = _CRC_TABLE
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data):
-    c = crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def frame(payload):
-    """One TFRecord: u64le length, masked crc of it, data, masked crc of data."""
-    header = struct.pack("<Q", len(payload))
-    return (header + struct.pack("<I", masked_crc32c(header)) + payload +
-            struct.pack("<I", masked_crc32c(payload)))
-
-
-# ---------------------------------------------------------------------------
-# Protobuf encoding.
-
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def key(field, wire):
-    return varint((field << 3) | wire)
-
-
-def f_varint(field, v):
-    return key(field, 0) + varint(int(v))
-
-
-def f_double(field, v):
-    return key(field, 1) + struct.pack("<d", v)
-
-
-def f_float(field, v):
-    return key(field, 5) + struct.pack("<f", v)
-
-
-def f_bytes(field, b):
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return key(field, 2) + varint(len(b)) + bytes(b)
-
+# Event builders (the CRC32C, TFRecord framing and protobuf encoder are in wire.py).
 
 DT_FLOAT, DT_DOUBLE, DT_INT32, DT_UINT8, DT_STRING, DT_INT64, DT_BOOL, DT_HALF = (
     1, 2, 3, 4, 7, 9, 10, 19)
@@ -297,55 +229,7 @@ def scalar_event(wall, step, values):
 
 
 # ---------------------------------------------------------------------------
-# Protobuf wire parsing.
-
-
-class DecodeError(Exception):
-    pass
-
-
-def _varint(buf, i):
-    result = 0
-    shift = 0
-    n = len(buf)
-    while True:
-        if i >= n:
-            raise DecodeError("truncated varint")
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result & 0xFFFFFFFFFFFFFFFF, i
-        shift += 7
-        if shift >= 70:
-            raise DecodeError("varint too long")
-
-
-def fields(buf):
-    """[(field, wire, value)]: an int for varints, bytes otherwise."""
-    out = []
-    i = 0
-    n = len(buf)
-    while i < n:
-        k, i = _varint(buf, i)
-        fn, wt = k >> 3, k & 7
-        if fn == 0:
-            raise DecodeError("field number 0")
-        if wt == 0:
-            v, i = _varint(buf, i)
-        elif wt == 1:
-            v, i = buf[i:i + 8], i + 8
-        elif wt == 2:
-            ln, i = _varint(buf, i)
-            v, i = buf[i:i + ln], i + ln
-        elif wt == 5:
-            v, i = buf[i:i + 4], i + 4
-        else:
-            raise DecodeError("unsupported wire type %d" % wt)
-        if i > n:
-            raise DecodeError("field %d overruns its message" % fn)
-        out.append((fn, wt, v))
-    return out
+# Protobuf wire parsing (DecodeError, fields, read_varint: in wire.py).
 
 
 def _int64(u):
@@ -458,7 +342,7 @@ def _packed_varints(wt, v):
     out = []
     i = 0
     while i < len(v):
-        x, i = _varint(v, i)
+        x, i = read_varint(v, i)
         out.append(x)
     return out
 
@@ -899,7 +783,45 @@ def add_user(server_exe, db, name="alice"):
     return tok
 
 
-class Server:
+class ChildProcess:
+    """alive / kill / stop for a wrapper whose child process (a subprocess.Popen) is
+    self.proc, None when there is none. Also used by tests/soak/soak_lib.HttpServer."""
+
+    proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL and reap. Returns the exit status (None without a process)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        rc = self.proc.wait()
+        self.proc = None
+        return rc
+
+    def stop(self, timeout=15):
+        """SIGTERM, then SIGKILL after timeout. Returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+
+class Server(ChildProcess):
     """A tbdev-server serve process with stdout/stderr in files of workdir."""
 
     def __init__(self, exe, workdir, db, cert, key_, extra_args=()):
@@ -950,37 +872,6 @@ class Server:
             time.sleep(0.01)
         self.kill()
         raise RuntimeError("tbdev-server printed no 'listening on' line within %.0f s" % timeout)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL and reap."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        rc = self.proc.wait()
-        self.proc = None
-        return rc
-
-    def stop(self, timeout=15):
-        """SIGTERM, then SIGKILL after timeout. Returns the exit status."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGKILL)
-                self.proc.wait()
-        rc = self.proc.returncode
-        self.proc = None
-        return rc
 
 
 def server_check(server_exe, db):
@@ -1156,6 +1047,16 @@ def make_tempdir(prefix):
 
 def keep_tmp():
     return bool(os.environ.get("TBDEV_KEEP_TMP"))
+
+
+def finish_tmp(rep, tmp):
+    """The end of a test: a check that tbdev / tbdev-server left no sanitizer report under
+    tmp, then tmp is removed (or kept, with a note, under TBDEV_KEEP_TMP)."""
+    check_sanitizers(rep, tmp)
+    if keep_tmp():
+        rep.note("kept %s" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_exes(rep, tbdev, server):

@@ -25,7 +25,6 @@ Ends with one line `RESULT: PASS ...` or `RESULT: FAIL ...`; exit 0 / 1.
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -244,25 +243,11 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False, variant=None):
         if server is not None:
             server.kill()
         run.problems = problems
-        if keep:
-            S.log("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        S.remove_tmp(tmp, keep)
 
 
 def main():
-    ap = S.base_args(__doc__.splitlines()[1], rounds_default=200)
-    a = ap.parse_args()
-    rounds = a.rounds
-    if a.small and "--rounds" not in " ".join(sys.argv) and not os.environ.get(
-            "TBDEV_SOAK_ROUNDS"):
-        rounds = 5
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
-    S.log("crash_server: %d rounds, seed %d" % (rounds, seed))
-    ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), rounds, seed,
-                      a.small, a.keep)
-    print(S.result(ok, figures, getattr(run, "problems", [])))
-    return 0 if ok else 1
+    return S.rounds_main("crash_server", __doc__, run)
 
 
 if __name__ == "__main__":

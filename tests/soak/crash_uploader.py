@@ -30,7 +30,6 @@ Ends with one line `RESULT: PASS ...` or `RESULT: FAIL ...`; exit 0 / 1.
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -174,25 +173,11 @@ def run(tbdev, server_exe, rounds, seed, small=False, keep=False):
     finally:
         if server is not None:
             server.kill()
-        if keep:
-            S.log("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        S.remove_tmp(tmp, keep)
 
 
 def main():
-    ap = S.base_args(__doc__.splitlines()[1], rounds_default=200)
-    a = ap.parse_args()
-    rounds = a.rounds
-    if a.small and "--rounds" not in " ".join(sys.argv) and not os.environ.get(
-            "TBDEV_SOAK_ROUNDS"):
-        rounds = 5
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
-    S.log("crash_uploader: %d rounds, seed %d" % (rounds, seed))
-    ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), rounds, seed,
-                      a.small, a.keep)
-    print(S.result(ok, figures, getattr(run, "problems", [])))
-    return 0 if ok else 1
+    return S.rounds_main("crash_uploader", __doc__, run)
 
 
 if __name__ == "__main__":

@@ -73,14 +73,11 @@ def main():
     ap.add_argument("--steps", type=int, default=None,
                     help="events per run and cycle, 2 points each (default 30000)")
     a = ap.parse_args()
-    rounds = a.rounds
-    explicit_rounds = "--rounds" in " ".join(sys.argv) or os.environ.get("TBDEV_SOAK_ROUNDS")
-    if a.small and not explicit_rounds:
-        rounds = 2
+    rounds = S.rounds_of(a, 2)
     size_mb = a.size_mb or (64 if a.small else 256)
     runs = a.runs or (8 if a.small else 12)
     steps = a.steps or (8000 if a.small else 30000)
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    seed = S.seed_of(a)
     tbdev, server_exe = os.path.abspath(a.tbdev), os.path.abspath(a.server)
     signal.signal(signal.SIGTERM, D._term_to_exit)  # so that the tmpfs is unmounted
     if not L.have_openssl():
@@ -136,9 +133,7 @@ def main():
                    ",".join(str(f.get("probe")) for f in done),
                    ",".join(str(x) for x in shm.get("statuses", [])) or "none",
                    time.monotonic() - t0, seed))
-    ok = not rep.failures
-    print(S.result(ok, figures, rep.failures))
-    return 0 if ok else 1
+    return S.finish(not rep.failures, figures, rep.failures)
 
 
 if __name__ == "__main__":

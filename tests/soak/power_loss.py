@@ -395,17 +395,12 @@ def main():
                     help="first kill while the WAL log holds records until a cut undoes one "
                          "(implied by --small)")
     a = ap.parse_args()
-    rounds = a.rounds
-    if a.small and "--rounds" not in " ".join(sys.argv) and not os.environ.get(
-            "TBDEV_SOAK_ROUNDS"):
-        rounds = 5
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    rounds, seed = S.rounds_of(a, 5), S.seed_of(a)
     pl = a.powerloss_server or default_powerloss_exe(a.server)
     S.log("power_loss: %d rounds, seed %d, %s" % (rounds, seed, pl))
     ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), os.path.abspath(pl),
                       rounds, seed, a.small, a.keep, a.self_test or a.small)
-    print(S.result(ok, figures, getattr(run, "problems", [])))
-    return 0 if ok else 1
+    return S.finish(ok, figures, getattr(run, "problems", []))
 
 
 if __name__ == "__main__":

@@ -356,20 +356,16 @@ def run(tbdev, server_exe, seed, small=False, keep=False):
     finally:
         if server is not None:
             server.kill()
-        if keep:
-            S.log("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        S.remove_tmp(tmp, keep)
 
 
 def main():
     ap = S.base_args(__doc__.splitlines()[1])
     a = ap.parse_args()
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    seed = S.seed_of(a)
     ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), seed, a.small,
                       a.keep)
-    print(S.result(ok, figures, getattr(run, "problems", [])))
-    return 0 if ok else 1
+    return S.finish(ok, figures, getattr(run, "problems", []))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import os
 import random
 import resource
 import selectors
-import shutil
 import socket
 import sys
 import threading
@@ -234,10 +233,7 @@ def run(server_exe, conns, seconds, seed, keep=False):
             att.join(30)
         if server is not None:
             server.kill()
-        if keep:
-            S.log("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        S.remove_tmp(tmp, keep)
 
 
 def main():
@@ -247,11 +243,10 @@ def main():
     a = ap.parse_args()
     conns = a.conns or (500 if a.small else 5000)
     seconds = a.seconds or (15 if a.small else 60)
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    seed = S.seed_of(a)
     S.log("slowloris: %d connections, %.0f s, seed %d" % (conns, seconds, seed))
     ok, figures = run(os.path.abspath(a.server), conns, seconds, seed, a.keep)
-    print(S.result(ok, figures, getattr(run, "problems", [])))
-    return 0 if ok else 1
+    return S.finish(ok, figures, getattr(run, "problems", []))
 
 
 if __name__ == "__main__":

@@ -4,15 +4,17 @@
 Reuses tests/integration/uploader_lib.py (event writer and independent reader, `tbdev`
 runner) and the synthetic Logdir of tests/integration/test_upload_faults.py. Adds a plain-HTTP
 tbdev-server wrapper that times each start from spawn to the first answer of
-/api/v1/health, a tiny HTTP client, and the RESULT line.
+/api/v1/health, a tiny HTTP client, the RESULT line, and the common parts of the scripts'
+main() (--rounds under --small, the seed, the temporary folder, a kill-loop main).
 """
 
 import argparse
 import http.client as httpc
 import json
 import os
+import random
 import re
-import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -48,6 +50,39 @@ def base_args(description, rounds_default=None):
                     default=bool(os.environ.get("TBDEV_SOAK_SMALL")),
                     help="CI size (env TBDEV_SOAK_SMALL=1)")
     return ap
+
+
+def rounds_of(a, small_rounds):
+    """a.rounds; under --small, small_rounds unless --rounds or TBDEV_SOAK_ROUNDS says."""
+    if a.small and "--rounds" not in " ".join(sys.argv) and not os.environ.get(
+            "TBDEV_SOAK_ROUNDS"):
+        return small_rounds
+    return a.rounds
+
+
+def seed_of(a):
+    """--seed, else a random one (the scripts print it)."""
+    return a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+
+
+def rounds_main(name, doc, run):
+    """main() of a kill-loop script: its run(tbdev, server, rounds, seed, small, keep)
+    returns (ok, figures) and may leave a list of problems in run.problems; --rounds
+    defaults to 200, and to 5 under --small."""
+    a = base_args(doc.splitlines()[1], rounds_default=200).parse_args()
+    rounds, seed = rounds_of(a, 5), seed_of(a)
+    log("%s: %d rounds, seed %d" % (name, rounds, seed))
+    ok, figures = run(os.path.abspath(a.tbdev), os.path.abspath(a.server), rounds, seed,
+                      a.small, a.keep)
+    return finish(ok, figures, getattr(run, "problems", []))
+
+
+def remove_tmp(tmp, keep):
+    """Removes the temporary folder, or logs where it is kept (--keep)."""
+    if keep:
+        log("kept %s" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def log(msg):
@@ -98,8 +133,9 @@ def check_db(server_exe, db):
     return ok, "exit %s: %s %s" % (rc, out.strip()[-300:], err.strip()[-300:])
 
 
-class HttpServer:
-    """`tbdev-server serve` on plain HTTP, 127.0.0.1:PORT (a fixed port across restarts)."""
+class HttpServer(L.ChildProcess):
+    """`tbdev-server serve` on plain HTTP, 127.0.0.1:PORT (a fixed port across restarts);
+    alive / kill / stop are L.ChildProcess's."""
 
     def __init__(self, exe, workdir, db, extra=(), port=None):
         self.exe, self.workdir, self.db = exe, workdir, db
@@ -152,34 +188,8 @@ class HttpServer:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        rc = self.proc.wait()
-        self.proc = None
-        return rc
-
     def stop(self, timeout=20):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.send_signal(signal.SIGKILL)
-                self.proc.wait()
-        rc = self.proc.returncode
-        self.proc = None
-        return rc
+        return L.ChildProcess.stop(self, timeout)
 
 
 def proc_status(pid, field):
@@ -242,6 +252,12 @@ def export_points(client, exp_id, outdir):
     if rc != 0:
         raise RuntimeError("tbdev export exit %s: %s" % (rc, err[-500:]))
     return L.multisets(L.decode_logdir(outdir, verify="sample"))
+
+
+def finish(ok, figures, problems=()):
+    """Prints the RESULT line and returns the exit status."""
+    print(result(ok, figures, problems))
+    return 0 if ok else 1
 
 
 def result(ok, figures, problems=()):
