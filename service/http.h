@@ -81,5 +81,6 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret);
 /* The bound port. */
 uint16_t svc_http_port(const struct svc_http *h);
 
-/* Stops accepting, waits up to grace_s for requests in flight to finish, then stops. */
+/* Waits up to grace_s for the requests in flight to finish (serving new ones meanwhile), then
+ * stops. */
 void svc_http_stop(struct svc_http *h, unsigned grace_s);

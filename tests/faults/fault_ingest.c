@@ -97,6 +97,7 @@ struct result {
     uint64_t counts[FI_NKINDS];
     uint64_t injected;
     uint64_t fingerprint;
+    char content[300]; /* what the fingerprint hashed: usage, and each run's export size+hash */
     unsigned acked, failed_requests;
     size_t nsites;
     uint64_t sites[SITES_PER_CHILD];
@@ -385,7 +386,8 @@ out:
 }
 
 /* The experiment's content: its usage counts and every run's export, hashed. */
-static int fingerprint(CURL *h, uint16_t port, uint64_t *fp, char *why, size_t n)
+static int fingerprint(CURL *h, uint16_t port, uint64_t *fp, char *what, size_t what_len, char *why,
+                       size_t n)
 {
     uint64_t x = 1469598103934665603ull;
     struct tb_buf b;
@@ -404,6 +406,7 @@ static int fingerprint(CURL *h, uint16_t port, uint64_t *fp, char *why, size_t n
     if (verbose)
         fprintf(stderr, "fault_ingest: usage %s\n", u ? u : "?");
     x = fnv(x, u, u ? strlen(u) : 0);
+    size_t at = (size_t)snprintf(what, what_len, "%s", u ? u : "?");
     free(u);
     for (size_t f = 0; f < nfiles; f++) {
         snprintf(path, sizeof(path), "/api/v1/experiments/%s/export?run=%s", exp_id, files[f].run);
@@ -412,7 +415,11 @@ static int fingerprint(CURL *h, uint16_t port, uint64_t *fp, char *why, size_t n
             snprintf(why, n, "GET export of run %s: status %ld", files[f].run, st);
             goto out;
         }
+        uint64_t one = fnv(1469598103934665603ull, b.data, b.len);
         x = fnv(x, b.data, b.len);
+        if (at < what_len)
+            at += (size_t)snprintf(what + at, what_len - at, " %s:%zu:%08x", files[f].run, b.len,
+                                   (unsigned)one);
     }
     *fp = x;
     err = 0;
@@ -532,7 +539,8 @@ static void child(int kind, uint64_t nth, bool persistent, struct result *res)
                     b.len ? (char *)b.data : "");
     }
     uint64_t fp = 0, fp2 = 0;
-    if (!res->problem[0] && fingerprint(h, s.port, &fp, why, sizeof(why)) < 0)
+    if (!res->problem[0] &&
+        fingerprint(h, s.port, &fp, res->content, sizeof(res->content), why, sizeof(why)) < 0)
         PROBLEM("%s", why);
     res->fingerprint = fp;
 
@@ -548,7 +556,9 @@ static void child(int kind, uint64_t nth, bool persistent, struct result *res)
         int err = s.app.ops->integrity_check(s.app.store, msg, sizeof(msg));
         if (err < 0)
             PROBLEM("integrity_check after restart: %s", msg);
-        if (!res->problem[0] && fingerprint(h, s.port, &fp2, why, sizeof(why)) < 0)
+        char again[sizeof(res->content)];
+        if (!res->problem[0] &&
+            fingerprint(h, s.port, &fp2, again, sizeof(again), why, sizeof(why)) < 0)
             PROBLEM("after restart: %s", why);
         if (!res->problem[0] && fp2 != fp)
             PROBLEM("content changed across the restart");
@@ -796,6 +806,7 @@ int main(int argc, char **argv)
         rmdir(workdir);
         return 1;
     }
+    printf("# reference content: %s\n", ref->content);
     printf("ok - the run without failures: %zu bodies, %u acknowledged; operations counted: "
            "alloc %" PRIu64 ", read %" PRIu64 ", write %" PRIu64 ", sync %" PRIu64 "\n",
            nreqs, ref->acked, ref->counts[FI_ALLOC], ref->counts[FI_READ], ref->counts[FI_WRITE],
@@ -844,6 +855,11 @@ int main(int argc, char **argv)
                         snprintf(first, sizeof(first), "N=%" PRIu64 ": %s", nth,
                                  mismatch ? "the content differs from the run without failures"
                                           : res->problem);
+                    if (!res->ok || mismatch)
+                        printf("# %s %s N=%" PRIu64 ": %s%s%s\n", k,
+                               persistent ? "persistent" : "once", nth,
+                               mismatch ? "content " : res->problem, mismatch ? res->content : "",
+                               mismatch ? "" : "");
                 }
                 if (verbose)
                     fprintf(stderr,
