@@ -322,7 +322,9 @@ static const char *blob_meta(struct tb_arena *a, const struct tb_value *v)
         tb_json_str(&j, v->pb->audio->content_type ? v->pb->audio->content_type : "");
     }
     tb_json_obj_close(&j);
-    const char *s = out.err ? "{}" : arena_strdup(a, (const char *)out.data, out.len);
+    /* NULL (out of memory) fails the request: "{}" would store the blobs without their size,
+     * labels or sample rate. */
+    const char *s = out.err ? NULL : arena_strdup(a, (const char *)out.data, out.len);
     tb_buf_done(&out);
     return s;
 }
@@ -401,9 +403,15 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                        it->shas[k]);
         it->meta = blob_meta(bb->arena, v);
         it->value_pb = pack_blanked(bb->arena, v);
+        if (!it->meta)
+            return -ENOMEM;
         break;
     }
     }
+    /* A shape, strings or packed value the arena could not hold: fail the request rather than
+     * store the item without it (the resend would be a replay, and the part lost). */
+    if (bb->arena->over)
+        return -ENOMEM;
     bb->b.groups[g].values++;
     return 0;
 }
@@ -445,14 +453,12 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
         }
         struct tb_event ev;
         err = tb_event_decode(rec.data, rec.len, bb->arena, &ev, &p);
-        if (err < 0) {
-            if (bb->arena->over) {
-                svc_error(c, 413, "too_large",
-                          "the request decodes to more memory than the server allows; send "
-                          "fewer records per request");
-                tb_tfrecord_close(r);
-                return -1;
-            }
+        /* A decode that ran out of arena drops values: never store what is left of it. */
+        if (err < 0 || bb->arena->over) {
+            if (bb->arena->no_memory)
+                goto nomem;
+            if (bb->arena->over)
+                goto too_large;
             note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
             continue;
         }
@@ -502,8 +508,16 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
     grp->n_items = bb->b.n_items - grp->first_item;
     return 0;
 nomem:
+    if (bb->arena->over && !bb->arena->no_memory)
+        goto too_large; /* the arena's cap, not malloc */
     tb_tfrecord_close(r);
     svc_error(c, 500, "internal", "out of memory");
+    return -1;
+too_large:
+    tb_tfrecord_close(r);
+    svc_error(c, 413, "too_large",
+              "the request decodes to more memory than the server allows; send fewer records "
+              "per request");
     return -1;
 }
 

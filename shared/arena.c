@@ -28,7 +28,7 @@ void tb_arena_init(struct tb_arena *a, size_t cap)
     a->head = NULL;
     a->used = 0;
     a->cap = cap ? cap : TB_DECODE_ARENA_MAX;
-    a->over = false;
+    a->over = a->no_memory = false;
     a->pb.alloc = pb_alloc;
     a->pb.free = pb_free;
     a->pb.allocator_data = a;
@@ -58,7 +58,7 @@ void *tb_arena_alloc(struct tb_arena *a, size_t n)
         size_t size = need > TB_DECODE_ARENA_BLOCK ? need : TB_DECODE_ARENA_BLOCK;
         b = malloc(sizeof(*b) + size);
         if (!b) {
-            a->over = true;
+            a->over = a->no_memory = true;
             return NULL;
         }
         b->size = size;
@@ -89,7 +89,7 @@ void tb_arena_rewind(struct tb_arena *a, const struct tb_arena_mark *m)
     if (a->head)
         a->head->off = m->off;
     a->used = m->used;
-    a->over = false;
+    a->over = a->no_memory = false;
 }
 
 void tb_arena_reset(struct tb_arena *a)
@@ -110,5 +110,5 @@ void tb_arena_reset(struct tb_arena *a)
     }
     a->head = keep;
     a->used = 0;
-    a->over = false;
+    a->over = a->no_memory = false;
 }

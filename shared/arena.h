@@ -13,6 +13,7 @@ struct tb_arena {
     size_t used;                 /* bytes handed out since the last reset */
     size_t cap;                  /* tb_arena_alloc fails past this */
     bool over;                   /* an allocation failed since the last reset */
+    bool no_memory;              /* ... and one of them because malloc failed, not the cap */
     ProtobufCAllocator pb;       /* hands this arena to protobuf-c's unpack */
 };
 
@@ -23,7 +24,7 @@ void tb_arena_init(struct tb_arena *a, size_t cap);
 void tb_arena_done(struct tb_arena *a);
 
 /* Returns n bytes aligned to 16, valid until the next reset or done, or NULL when the cap
- * would be passed or malloc fails (and sets a->over). */
+ * would be passed or malloc fails (and sets a->over; a->no_memory too when malloc failed). */
 void *tb_arena_alloc(struct tb_arena *a, size_t n);
 
 /* A point to go back to: everything allocated after it can be forgotten at once. */
