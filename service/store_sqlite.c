@@ -267,7 +267,7 @@ static const char *const sql[Q__COUNT] = {
 };
 
 struct conn {
-    sqlite3 *db;
+    sqlite3 *db; /* NULL after a transaction could not be rolled back: reopened on next use */
     sqlite3_stmt *stmt[Q__COUNT];
     struct conn *next;
 };
@@ -327,13 +327,22 @@ static int err_of(sqlite3 *db, int rc, const char *what)
     }
 }
 
+/* Closes the handle (which ends any transaction and lets go of its locks); c stays. */
+static void conn_close_db(struct conn *c)
+{
+    for (int i = 0; i < Q__COUNT; i++) {
+        sqlite3_finalize(c->stmt[i]);
+        c->stmt[i] = NULL;
+    }
+    sqlite3_close_v2(c->db);
+    c->db = NULL;
+}
+
 static void conn_free(struct conn *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < Q__COUNT; i++)
-        sqlite3_finalize(c->stmt[i]);
-    sqlite3_close_v2(c->db);
+    conn_close_db(c);
     free(c);
 }
 
@@ -348,18 +357,16 @@ static int exec(sqlite3 *db, const char *q)
     return err_of(db, rc, "exec");
 }
 
-static int conn_open(struct svc_store *s, struct conn **ret)
+/* Opens c->db with the connection settings. On failure c->db is NULL. */
+static int conn_open_db(struct svc_store *s, struct conn *c)
 {
-    struct conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
     int flags =
         s->opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(s->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         svc_log_error("sqlite: cannot open %s: %s", s->path,
                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        conn_free(c);
+        conn_close_db(c);
         return rc == SQLITE_CANTOPEN ? -ENOENT : -EIO;
     }
     sqlite3_extended_result_codes(c->db, 1);
@@ -368,7 +375,7 @@ static int conn_open(struct svc_store *s, struct conn **ret)
                           " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
                           " PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;");
     if (err < 0 && !s->opt.read_only) {
-        conn_free(c);
+        conn_close_db(c);
         return err;
     }
     if (s->opt.max_bytes) {
@@ -377,6 +384,19 @@ static int conn_open(struct svc_store *s, struct conn **ret)
         snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count = %llu",
                  (unsigned long long)(s->opt.max_bytes / 4096 ? s->opt.max_bytes / 4096 : 1));
         exec(c->db, pragma);
+    }
+    return 0;
+}
+
+static int conn_open(struct svc_store *s, struct conn **ret)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int err = conn_open_db(s, c);
+    if (err < 0) {
+        free(c);
+        return err;
     }
     *ret = c;
     return 0;
@@ -390,6 +410,8 @@ static void conn_release(void *p)
 static struct conn *conn_get(struct svc_store *s)
 {
     struct conn *c = pthread_getspecific(s->key);
+    if (c && !c->db && conn_open_db(s, c) < 0)
+        return NULL; /* closed after a failed rollback, and cannot be opened again yet */
     if (c)
         return c;
     if (conn_open(s, &c) < 0)
@@ -494,22 +516,27 @@ static int one(struct conn *c, sqlite3_stmt *q)
         return -EIO;
 
 /* Ends an open transaction without keeping it. ROLLBACK itself can fail (it needs memory to
- * be prepared): then the transaction stays open, and begin() tries again before anything else
- * runs in it, instead of failing every later write with "cannot start a transaction within a
- * transaction". */
+ * be prepared): then the handle is closed rather than left inside the transaction, where it
+ * would fail this thread's later writes ("cannot start a transaction within a transaction")
+ * and hold the write lock against every other thread's (found by tests/faults/fault_ingest). */
 static void rollback(struct conn *c)
 {
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(c->db)) {
+        /* Still inside it, holding the write lock that every other thread's writes wait
+         * for: close the handle, which lets go of it; the thread's next call reopens. */
+        svc_log_error("sqlite: a failed transaction could not be rolled back; closing the "
+                      "connection");
+        conn_close_db(c);
+    }
 }
 
 static int begin(struct conn *c)
 {
-    rollback(c);
-    if (!sqlite3_get_autocommit(c->db)) {
-        svc_log_error("sqlite: a failed transaction could not be rolled back yet");
+    rollback(c); /* a transaction some path left open */
+    if (!c->db)
         return -EIO;
-    }
     return exec(c->db, "BEGIN IMMEDIATE");
 }
 
