@@ -9,9 +9,9 @@
 #   CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 #   ninja -C build-fuzz
 # Work goes to $TBDEV_FUZZ_WORK (default /tmp/tbdev-fuzz-long): per target a corpus folder, a
-# log, and crash-*/leak-*/timeout-* artifacts. Prints one line per target (executions, seconds,
-# corpus size, artifacts) and ends with "RESULT: PASS|FAIL ..."; exit 0 when no target found a
-# crash, leak or timeout.
+# log, and crash-*/leak-*/timeout-*/oom-* artifacts (and slow-unit-*, reported only). Prints one
+# line per target (executions, seconds, corpus size, artifacts) and ends with
+# "RESULT: PASS|FAIL ..."; exit 0 when no target found a crash, leak, timeout or OOM.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: run_long.sh BUILD_DIR [SECONDS] [JOBS] [TARGET...]}
@@ -73,12 +73,15 @@ for t in "${targets[@]}"; do
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$dir/log" | grep -o '[0-9]*$' | tail -1)
     took=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$dir/log" | tail -1 | awk '{print $5}')
     n=$(find "$dir/corpus" -type f | wc -l)
-    arts=$(find "$dir/artifacts" -type f | wc -l)
+    # slow-unit-* files are inputs that took over 10 s once (a busy machine can cause that):
+    # reported, not failures. crash-, leak-, timeout- and oom- files are failures.
+    arts=$(find "$dir/artifacts" -type f ! -name 'slow-unit-*' | wc -l)
+    slow=$(find "$dir/artifacts" -type f -name 'slow-unit-*' | wc -l)
     st=$(cat "$dir/status" 2>/dev/null || echo '?')
     verdict=ok
     if [ "$st" != 0 ] || [ "$arts" != 0 ]; then verdict="not ok"; fail=$((fail + 1)); fi
-    printf '%s - fuzz_%s: %s executions in %s s, corpus %s files, %s artifacts, exit %s\n' \
-        "$verdict" "$t" "${execs:-?}" "${took:-?}" "$n" "$arts" "$st"
+    printf '%s - fuzz_%s: %s executions in %s s, corpus %s files, %s failure artifacts, %s slow units, exit %s\n' \
+        "$verdict" "$t" "${execs:-?}" "${took:-?}" "$n" "$arts" "$slow" "$st"
     total=$((total + ${execs:-0}))
 done
 if [ "$fail" = 0 ]; then r=PASS; else r=FAIL; fi
