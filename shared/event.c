@@ -1028,10 +1028,9 @@ int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
     int scan = tb_wirescan_check(&tensorboard__event__descriptor, data, len, TB_PB_DEPTH_MAX, NULL);
     if (scan == -E2BIG)
         return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, EBADMSG,
-                              "the %zu-byte record nests messages more than %d levels deep",
-                              len, TB_PB_DEPTH_MAX);
-    Tensorboard__Event *e =
-        scan < 0 ? NULL : tensorboard__event__unpack(&arena->pb, len, data);
+                              "the %zu-byte record nests messages more than %d levels deep", len,
+                              TB_PB_DEPTH_MAX);
+    Tensorboard__Event *e = scan < 0 ? NULL : tensorboard__event__unpack(&arena->pb, len, data);
     if (!e) {
         if (arena->over)
             return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, E2BIG,
