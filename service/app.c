@@ -362,6 +362,26 @@ static bool authenticate(struct svc_call *c)
     return true;
 }
 
+/* The one check of every handler's answer: a body that could not be built whole (past
+ * --answer_bytes, or out of memory; the error sticks in the buffer) never goes out as if it
+ * were, with the handler's status and headers. */
+static void answer_check(struct svc_call *c)
+{
+    struct svc_response *res = c->res;
+    int err = res->body.err;
+    if (!err || res->static_body)
+        return;
+    res->n_headers = 0; /* a Content-Disposition, an immutable cache... */
+    res->cache_control = NULL;
+    if (err == -E2BIG)
+        svc_error(c, 413, "too_large",
+                  "the answer would be over this server's %zu-byte limit (--answer_bytes); ask "
+                  "for less: fewer runs or tags, ?points=N, or a paged answer's pages",
+                  res->body.cap);
+    else
+        svc_error(c, 500, "internal", "the server ran out of memory building the answer; retry");
+}
+
 void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_response *res)
 {
     struct svc_call c = {.app = ctx, .req = req, .res = res};
@@ -422,7 +442,9 @@ void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_respons
         return;
     if ((found->flags & R_WRITE) && !svc_need_token(&c))
         return;
+    res->body.cap = (size_t)c.app->cfg->answer_bytes;
     found->handler(&c);
+    answer_check(&c);
 }
 
 void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)

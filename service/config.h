@@ -24,6 +24,7 @@ struct svc_config {
     long long request_bytes;     /* decompressed request body cap */
     long long record_bytes;      /* TFRecord payload cap */
     long long blob_bytes;        /* one image, audio clip or graph */
+    long long answer_bytes;      /* one answer's body (JSON, CSV, an export) */
     long long points_per_second; /* per user, sustained; 0: no limit */
     long long quota_bytes;       /* per user, default; 0: none */
     long long max_db_bytes;      /* the database file's cap; 0: the disk is the cap */
