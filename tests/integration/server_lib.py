@@ -788,8 +788,7 @@ class Server:
             + coalesce((SELECT sum({r} + length(CAST(f.name AS BLOB))) FROM files f
                         WHERE f.run_id = r.id), 0)
             + coalesce((SELECT sum({r} + length(CAST(s.tag AS BLOB)) + length(CAST(s.plugin AS BLOB))
-                        + coalesce((SELECT length(sc.content) FROM series_content sc
-                                    WHERE sc.series_id = s.id), 0)
+                        + {content}
                         + length(CAST(s.display_name AS BLOB))
                         + length(CAST(s.description AS BLOB))) FROM series s
                         WHERE s.run_id = r.id), 0)
@@ -806,11 +805,14 @@ class Server:
             FROM runs r WHERE r.experiment_id = e.id), 0)
           + coalesce((SELECT sum({r} + b.size) FROM blob_owners o JOIN blobs b ON b.sha = o.sha
                       WHERE o.experiment_id = e.id), 0)
-        FROM experiments e""".format(r=row)
+        FROM experiments e"""
         import sqlite3
         con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=30)
         try:
-            got = dict(con.execute(q).fetchall())
+            new = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'series_content'").fetchone()
+            content = ("coalesce((SELECT length(sc.content) FROM series_content sc"
+                       " WHERE sc.series_id = s.id), 0)" if new else "length(s.plugin_content)")
+            got = dict(con.execute(q.format(r=row, content=content)).fetchall())
         finally:
             con.close()
         return got if exp_id is None else got.get(exp_id)
