@@ -118,15 +118,23 @@ static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *r
         goto out;
     }
     size_t k = 0;
-    if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE && r->n_blobs == 1)
-        v->image->encoded_image_string = (ProtobufCBinaryData){lens[0], blobs[0]};
-    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO && r->n_blobs == 1)
-        v->audio->encoded_audio_string = (ProtobufCBinaryData){lens[0], blobs[0]};
-    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM &&
-             r->n_blobs == 1)
-        v->obsolete_old_style_histogram = (ProtobufCBinaryData){lens[0], blobs[0]};
-    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR &&
-             v->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
+    /* The stored value had its blob bytes emptied; one stored otherwise (by hand, or by an older
+     * server) has its own bytes there, freed before they are replaced. */
+    ProtobufCBinaryData *one = NULL;
+    if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE)
+        one = &v->image->encoded_image_string;
+    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO)
+        one = &v->audio->encoded_audio_string;
+    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM)
+        one = &v->obsolete_old_style_histogram;
+    if (one && r->n_blobs == 1) {
+        free(one->data);
+        *one = (ProtobufCBinaryData){lens[0], blobs[0]};
+    } else if (one) {
+        one = NULL; /* not ours to give back below */
+    }
+    if (!one && v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR &&
+        v->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
         Tensorboard__TensorProto *t = v->tensor;
         int rank = t->tensor_shape ? (int)t->tensor_shape->n_dim : 0;
         int64_t dim1 = rank >= 2 ? t->tensor_shape->dim[1]->size : 0;
@@ -143,9 +151,7 @@ static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *r
     if (out)
         protobuf_c_message_pack(&v->base, out);
     /* The blob buffers now belong to v (image/audio/histogram cases) or were moved above. */
-    if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE ||
-        v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO ||
-        v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM)
+    if (one)
         blobs[0] = NULL;
     protobuf_c_message_free_unpacked(&v->base, NULL);
 out:
