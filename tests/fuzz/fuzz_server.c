@@ -558,35 +558,38 @@ static void read_all(const char *run)
         snprintf(path, sizeof(path), "%s/%s/%s?run=%s", base, S.exp, lists[i], esc_run);
         get_checked(path, NULL);
     }
-    static const char *const tags[] = {"_hparams_/session_start_info",
-                                       "custom_scalars__config__",
-                                       "text",
-                                       "table",
-                                       "tensor",
-                                       "histogram",
-                                       "pr",
-                                       "hp",
-                                       "cs",
-                                       "txt",
-                                       "num",
-                                       "hist"};
-    static const char *const routes[] = {"tensors", "histograms", "text", "pr_curves"};
-    for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
-        for (size_t r = 0; r < sizeof(routes) / sizeof(routes[0]); r++) {
-            char tok[128] = "";
-            for (int page = 0; page < 4; page++) {
-                snprintf(path, sizeof(path),
-                         "%s/%s/%s?tag=%s&run=%s&points=all&page_bytes=4096%s%s", base, S.exp,
-                         routes[r], tags[t], esc_run, tok[0] ? "&page_token=" : "", tok);
-                struct tb_buf a;
-                get_checked(path, &a);
-                size_t at = 0;
-                bool more = json_string_after(&a, "next_page_token", &at, tok, sizeof(tok));
-                tb_buf_done(&a);
-                if (!more)
-                    break;
-            }
+    /* each tag with the route that shows it (the upload's names, then the direct store's) */
+    static const char *const pairs[][2] = {
+        {"_hparams_/session_start_info", "tensors"},
+        {"custom_scalars__config__", "tensors"},
+        {"text", "text"},
+        {"table", "text"},
+        {"tensor", "tensors"},
+        {"histogram", "histograms"},
+        {"pr", "pr_curves"},
+        {"hp", "tensors"},
+        {"cs", "tensors"},
+        {"txt", "text"},
+        {"num", "tensors"},
+        {"num", "histograms"},
+        {"hist", "histograms"},
+        {"pr", "tensors"},
+    };
+    for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+        char tok[128] = "";
+        for (int page = 0; page < 4; page++) {
+            snprintf(path, sizeof(path), "%s/%s/%s?tag=%s&run=%s&points=all&page_bytes=4096%s%s",
+                     base, S.exp, pairs[k][1], pairs[k][0], esc_run, tok[0] ? "&page_token=" : "",
+                     tok);
+            struct tb_buf a;
+            get_checked(path, &a);
+            size_t at = 0;
+            bool more = json_string_after(&a, "next_page_token", &at, tok, sizeof(tok));
+            tb_buf_done(&a);
+            if (!more)
+                break;
         }
+    }
     static const char *const blob_tags[] = {"image", "img"};
     for (size_t t = 0; t < 2; t++) {
         snprintf(path, sizeof(path), "%s/%s/blobs?tag=%s&run=%s", base, S.exp, blob_tags[t],
