@@ -102,7 +102,12 @@ struct svc_group {
     uint64_t offset, end_offset;
     size_t first_item, n_items; /* this group's items in batch->items */
     uint64_t values, dropped;
-    uint64_t bytes; /* record bytes: what storing the group costs the quota */
+    uint64_t bytes;           /* record bytes: what storing the group costs the quota */
+    uint32_t fingerprint_len; /* the file's fingerprint as the client took it; 0: none */
+    uint32_t fingerprint;
+    /* set by ingest before write_batch, or by write_batch: the group is not stored, the
+     * others are ("name", "file_changed"; NULL otherwise) */
+    const char *refused;
     /* set by write_batch: */
     bool replay;
     uint64_t cursor;
@@ -248,8 +253,10 @@ struct svc_store_ops {
 
     int (*write_batch)(struct svc_store *s, const char *exp_id, int64_t owner_id,
                        uint64_t quota_bytes, struct svc_batch *b);
+    /* Every file's cursor, with the fingerprint its first group gave (len 0 if none). */
     int (*cursors)(struct svc_store *s, const char *exp_id,
-                   int (*cb)(void *, const char *run, const char *file, uint64_t offset),
+                   int (*cb)(void *, const char *run, const char *file, uint64_t offset,
+                             uint32_t fingerprint_len, uint32_t fingerprint),
                    void *ctx);
     int (*run_delete)(struct svc_store *s, const char *exp_id, const char *run);
 

@@ -19,7 +19,7 @@
  * acknowledged write survives a power loss. Statements are prepared once per connection.
  */
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema */
@@ -88,6 +88,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  seq INTEGER NOT NULL, step INTEGER NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO counters VALUES('seq', 1);",
+    /* 2: each file's fingerprint (api.proto, RecordGroup), kept from its first group */
+    "ALTER TABLE files ADD COLUMN fp_len INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE files ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -216,9 +219,12 @@ static const char *const sql[Q__COUNT] = {
     [Q_SHARE_CHECK] = "SELECT 1 FROM shares WHERE experiment_id = ?1 AND user_id = ?2",
     [Q_RUN_GET] = "SELECT id FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_RUN_ADD] = "INSERT INTO runs(experiment_id, name) VALUES(?1, ?2)",
-    [Q_FILE_GET] = "SELECT cursor FROM files WHERE run_id = ?1 AND name = ?2",
-    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor) VALUES(?1, ?2, ?3)"
-                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor",
+    [Q_FILE_GET] = "SELECT cursor, fp_len, fp FROM files WHERE run_id = ?1 AND name = ?2",
+    /* the first fingerprint a file gets is kept */
+    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor, fp_len, fp) VALUES(?1, ?2, ?3, ?4, ?5)"
+                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor,"
+                   " fp = CASE WHEN fp_len = 0 THEN excluded.fp ELSE fp END,"
+                   " fp_len = CASE WHEN fp_len = 0 THEN excluded.fp_len ELSE fp_len END",
     [Q_SERIES_GET] = "SELECT id FROM series WHERE run_id = ?1 AND tag = ?2",
     [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, plugin_content, display_name,"
                      " description, data_class, kind, source, dtype)"
@@ -238,7 +244,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_SEQ_GET] = "SELECT value FROM counters WHERE name = 'seq'",
     [Q_SEQ_SET] = "UPDATE counters SET value = ?1 WHERE name = 'seq'",
     [Q_USER_USED] = "UPDATE users SET used_bytes = max(0, used_bytes + ?2) WHERE id = ?1",
-    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor FROM files f JOIN runs r ON r.id = f.run_id"
+    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor, f.fp_len, f.fp FROM files f"
+                  " JOIN runs r ON r.id = f.run_id"
                   " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
     [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_SERIES_LIST] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
@@ -1390,6 +1397,8 @@ static int add_restart(struct wb *w, const struct svc_item *it)
 
 static int write_group(struct wb *w, struct svc_group *g)
 {
+    if (g->refused)
+        return 0; /* refused by ingest (a bad name): the other groups go on */
     int64_t rid;
     int err = run_id(w, g->run, &rid);
     if (err < 0)
@@ -1403,8 +1412,15 @@ static int write_group(struct wb *w, struct svc_group *g)
     if (r < 0)
         return r;
     uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    uint32_t fp_len = r == 1 ? (uint32_t)sqlite3_column_int64(q, 1) : 0;
+    uint32_t fp = r == 1 ? (uint32_t)sqlite3_column_int64(q, 2) : 0;
     sqlite3_reset(q);
     g->cursor = cursor;
+    if (fp_len && g->fingerprint_len == fp_len && g->fingerprint != fp) {
+        /* Another file under the same run and name: never append it from the old cursor. */
+        g->refused = "file_changed";
+        return 0;
+    }
     if (g->offset < cursor) {
         /* Sent before and committed: acknowledge it, store nothing. */
         g->replay = true;
@@ -1441,6 +1457,8 @@ static int write_group(struct wb *w, struct svc_group *g)
     sqlite3_bind_int64(q, 1, rid);
     bind_text(q, 2, g->file);
     sqlite3_bind_int64(q, 3, (sqlite3_int64)g->end_offset);
+    sqlite3_bind_int64(q, 4, g->fingerprint_len);
+    sqlite3_bind_int64(q, 5, g->fingerprint);
     if ((err = run(w->c, q)) < 0)
         return err;
     g->cursor = g->end_offset;
@@ -1483,7 +1501,7 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     b->bytes = 0;
     for (size_t g = 0; !err && g < b->n_groups; g++) {
         err = write_group(&w, &b->groups[g]);
-        if (!err && !b->groups[g].replay) {
+        if (!err && !b->groups[g].replay && !b->groups[g].refused) {
             stored = true;
             b->bytes += b->groups[g].bytes;
         }
@@ -1544,7 +1562,8 @@ out:
 }
 
 static int sq_cursors(struct svc_store *s, const char *exp,
-                      int (*cb)(void *, const char *, const char *, uint64_t), void *ctx)
+                      int (*cb)(void *, const char *, const char *, uint64_t, uint32_t, uint32_t),
+                      void *ctx)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_CURSORS);
@@ -1555,7 +1574,8 @@ static int sq_cursors(struct svc_store *s, const char *exp,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         n++;
         if (cb(ctx, (const char *)sqlite3_column_text(q, 0),
-               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2)))
+               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+               (uint32_t)sqlite3_column_int64(q, 3), (uint32_t)sqlite3_column_int64(q, 4)))
             break;
     }
     int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "cursors");

@@ -463,7 +463,7 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
     memset(v, 0, sizeof(*v));
     v->pb = pv;
     v->tag = pv->tag ? pv->tag : "";
-    if (strlen(v->tag) > TB_TAG_MAX)
+    if (strlen(v->tag) > TB_NAME_MAX)
         return "its tag is longer than the limit";
     v->plugin_name = "";
     v->display_name = "";
@@ -583,7 +583,7 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
 static int graph_value(struct ctx *c, enum tb_source src, const char *tag, const char *plugin,
                        ProtobufCBinaryData bytes)
 {
-    if (tag && strlen(tag) > TB_TAG_MAX) {
+    if (tag && strlen(tag) > TB_NAME_MAX) {
         bad_value(c, tag, "its tag is longer than the limit");
         return 0;
     }
@@ -971,7 +971,7 @@ static bool fast_value(struct ctx *c, struct cur m, struct tb_value *v)
         if (f == 1 && w == 2) {
             ONCE(1);
             struct cur s = sub(&m, varint(&m));
-            if ((size_t)(s.end - s.p) > TB_TAG_MAX || memchr(s.p, 0, (size_t)(s.end - s.p)))
+            if ((size_t)(s.end - s.p) > TB_NAME_MAX || memchr(s.p, 0, (size_t)(s.end - s.p)))
                 return false;
             v->tag = arena_str(c, s);
             if (!v->tag)

@@ -148,7 +148,7 @@ static uint64_t check_value(const struct tb_value *v, bool pb_only)
     mix_str(&h, v->plugin_name);
     mix_str(&h, v->display_name);
     mix_str(&h, v->description);
-    CHECK(strlen(v->tag) <= TB_TAG_MAX);
+    CHECK(strlen(v->tag) <= TB_NAME_MAX);
     CHECK(strlen(v->plugin_name) <= TB_PLUGIN_NAME_MAX);
     mix_bytes(&h, v->plugin_content);
     mix_u64(&h, (uint64_t)v->data_class);

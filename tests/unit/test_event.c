@@ -879,7 +879,7 @@ static void test_bad_value_dropped_others_kept(void **state)
 static void test_bad_value_kinds(void **state)
 {
     struct fx *f = *state;
-    char long_tag[TB_TAG_MAX + 2];
+    char long_tag[TB_NAME_MAX + 2];
     memset(long_tag, 't', sizeof(long_tag) - 1);
     long_tag[sizeof(long_tag) - 1] = 0;
     char long_plugin[TB_PLUGIN_NAME_MAX + 2];
@@ -889,7 +889,7 @@ static void test_bad_value_kinds(void **state)
     ProtobufCBinaryData s2[2] = {str("x"), str("y")};
 
     struct val bad[9];
-    val_init(&bad[0], long_tag, NULL, 0); /* tag over TB_TAG_MAX */
+    val_init(&bad[0], long_tag, NULL, 0); /* tag over TB_NAME_MAX */
     bad[0].v.value_case = VCASE(SIMPLE_VALUE);
     val_init(&bad[1], "plugin", long_plugin, 0); /* plugin name over the limit */
     bad[1].v.value_case = VCASE(SIMPLE_VALUE);
@@ -946,11 +946,11 @@ static void test_bad_value_kinds(void **state)
 }
 
 /* BUG (event.c, graph_value): a tagged_run_metadata tag becomes a value's tag but is not held
- * to TB_TAG_MAX ("longer tags are an error") the way summary tags are in value_of. */
+ * to TB_NAME_MAX ("longer tags are an error") the way summary tags are in value_of. */
 static void test_run_metadata_long_tag(void **state)
 {
     struct fx *f = *state;
-    char long_tag[TB_TAG_MAX + 2];
+    char long_tag[TB_NAME_MAX + 2];
     memset(long_tag, 'r', sizeof(long_tag) - 1);
     long_tag[sizeof(long_tag) - 1] = 0;
     Tensorboard__TaggedRunMetadata rm = TENSORBOARD__TAGGED_RUN_METADATA__INIT;
@@ -1343,18 +1343,18 @@ static void test_fast_path_agrees(void **state)
     assert_int_equal(ev.n_values, 1);
     assert_string_equal(ev.values[0].display_name, "Shown");
 
-    /* a tag of exactly TB_TAG_MAX bytes is kept, one more is dropped */
-    static char tag[TB_TAG_MAX + 1];
+    /* a tag of exactly TB_NAME_MAX bytes is kept, one more is dropped */
+    static char tag[TB_NAME_MAX + 1];
     memset(tag, 'k', sizeof(tag));
     memset(&v3, 0, sizeof(v3));
-    w_bytes(&v3, 1, tag, TB_TAG_MAX);
+    w_bytes(&v3, 1, tag, TB_NAME_MAX);
     w_f32(&v3, 2, 1.0f);
     vals[0] = &v3;
     w_event(&e, 7, vals, 1);
     assert_int_equal(decode_wire(f, &e, &ev), 0);
     assert_int_equal(ev.n_values, 1);
     memset(&v3, 0, sizeof(v3));
-    w_bytes(&v3, 1, tag, TB_TAG_MAX + 1);
+    w_bytes(&v3, 1, tag, TB_NAME_MAX + 1);
     w_f32(&v3, 2, 1.0f);
     w_event(&e, 7, vals, 1);
     assert_int_equal(decode_wire(f, &e, &ev), 0);
