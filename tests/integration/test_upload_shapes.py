@@ -115,7 +115,7 @@ def check_form(c, client, api, form, steps, tags=5):
         if abs(value - want) > tol:
             bad.append((step, value, want))
     rep.check("%s: values exact" % form, None if not bad else "e.g. %r" % bad[:3])
-    m = re.search(r"(\d+) values", err)
+    m = re.search(r"(\d+) values, ", err)
     rep.check("%s: the summary counts every value" % form,
               None if m and int(m.group(1)) == steps * tags else "stderr: %s" % err[-300:])
 
@@ -293,7 +293,7 @@ def check_counting(c, client, api):
     want = inspect_totals(client, d)
     rc, out, err = upload(client, d)
     exp = L.experiment_id_of(out)
-    m = re.search(r"(\d+) values", err)
+    m = re.search(r"(\d+) values, ", err)
     rc2, lout, lerr = client.run(["list", "--json"])
     listed = [e for e in json.loads(lout)["experiments"] if e["id"] == exp] if rc2 == 0 else []
     lv = (listed[0]["scalars"] + listed[0]["tensors"] + listed[0]["blobs"]) if listed else None
