@@ -259,21 +259,51 @@ static int run_index(struct builder *bb, const char *name, uint32_t *ret)
 
 /* The batch's series for (run, tag), made from the first value seen. -EEXIST if the tag was
  * seen with another kind. */
-static int series_index(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+/* The batch's key of (run, tag): the run index in decimal, 0x1f, the tag (this runs for every
+ * value: no printf, no malloc for ordinary tags). */
+static char *series_key(char *stack, size_t size, uint32_t run, const char *tag, size_t tl)
 {
+    char digits[12];
+    size_t nd = 0;
+    do
+        digits[nd++] = (char)('0' + run % 10);
+    while ((run /= 10));
+    char *key = nd + tl + 2 <= size ? stack : malloc(nd + tl + 2);
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < nd; i++)
+        key[i] = digits[nd - 1 - i];
+    key[nd] = 0x1f;
+    memcpy(key + nd + 1, tag, tl + 1);
+    return key;
+}
+
+/* Looks up the batch's series for (run, tag): 1 with *ret set, 0 if the batch has none yet,
+ * -EEXIST if it has one of another kind, -ENOMEM. */
+static int series_find(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+{
+    char stack[256];
     size_t tl = strlen(v->tag);
-    char *key = malloc(tl + 16);
+    char *key = series_key(stack, sizeof(stack), run, v->tag, tl);
     if (!key)
         return -ENOMEM;
-    snprintf(key, tl + 16, "%u\x1f%s", run, v->tag);
     uintptr_t x = (uintptr_t)tb_map_get(&bb->series, key);
+    if (key != stack)
+        free(key);
+    if (!x)
+        return 0;
+    *ret = (uint32_t)(x - 1);
+    return bb->b.series[*ret].kind != v->kind ? -EEXIST : 1;
+}
+
+static int series_index(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+{
+    char stack[256];
+    size_t tl = strlen(v->tag);
+    char *key = series_key(stack, sizeof(stack), run, v->tag, tl);
+    if (!key)
+        return -ENOMEM;
     int err = 0;
-    if (x) {
-        *ret = (uint32_t)(x - 1);
-        if (bb->b.series[*ret].kind != v->kind)
-            err = -EEXIST;
-        goto out;
-    }
     struct svc_series_def *s = grow(bb, bb->b.series, &bb->cap_series, bb->b.n_series, sizeof(*s));
     if (!s) {
         err = -ENOMEM;
@@ -300,7 +330,8 @@ static int series_index(struct builder *bb, uint32_t run, const struct tb_value 
     *ret = (uint32_t)bb->b.n_series++;
     err = tb_map_put(&bb->series, key, (void *)(uintptr_t)(*ret + 1));
 out:
-    free(key);
+    if (key != stack)
+        free(key);
     return err;
 }
 
@@ -436,8 +467,12 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
              (unsigned long long)offset, v->plugin_name);
         return 0;
     }
-    size_t tl = strlen(v->tag);
-    if (tl > TB_NAME_MAX || !is_text(v->tag, tl)) {
+    uint32_t si;
+    int err = series_find(bb, run, v, &si);
+    if (err == -ENOMEM)
+        return err;
+    size_t tl = err ? 0 : strlen(v->tag); /* a tag the batch has is already checked */
+    if (!err && (tl > TB_NAME_MAX || !is_text(v->tag, tl))) {
         drop(bb, g, "name", v->tag, "record at offset %llu: tag '%.64s%s' is %s; value dropped",
              (unsigned long long)offset, v->tag, tl > 64 ? "..." : "",
              tl > TB_NAME_MAX ? "over the server's name limit"
@@ -445,8 +480,8 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                                 "characters");
         return 0;
     }
-    uint32_t si;
-    int err = series_index(bb, run, v, &si);
+    if (err == 0)
+        err = series_index(bb, run, v, &si);
     if (err == -EEXIST) {
         drop(bb, g, "kind", v->tag,
              "record at offset %llu: tag '%.64s' changes kind; value dropped",
@@ -481,11 +516,16 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                  (unsigned long long)offset, v->tag, len, cfg->blob_bytes);
             return 0;
         }
+        struct svc_item_data *x = tb_arena_alloc(bb->arena, sizeof(*x));
+        if (!x)
+            return -ENOMEM;
+        memset(x, 0, sizeof(*x));
         it->type = SVC_ITEM_TENSOR;
-        it->dtype = v->tensor.dtype;
-        it->shape = shape_text(bb->arena, &v->tensor);
-        it->data = str ? strings_data(bb->arena, &v->tensor) : keep(bb, v->tensor.content);
-        it->value_pb = pack_value(bb->arena, v);
+        it->x = x;
+        x->dtype = v->tensor.dtype;
+        x->shape = shape_text(bb->arena, &v->tensor);
+        x->data = str ? strings_data(bb->arena, &v->tensor) : keep(bb, v->tensor.content);
+        x->value_pb = pack_value(bb->arena, v);
         break;
     }
     case TB_KIND_BLOB_SEQUENCE: {
@@ -498,22 +538,27 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                      (unsigned long long)offset, v->tag, v->blobs[k].len, cfg->blob_bytes);
                 return 0;
             }
+        struct svc_item_data *x = tb_arena_alloc(bb->arena, sizeof(*x));
+        if (!x)
+            return -ENOMEM;
+        memset(x, 0, sizeof(*x));
         it->type = SVC_ITEM_BLOBS;
-        it->n_blobs = v->n_blobs;
+        it->x = x;
+        x->n_blobs = v->n_blobs;
         struct tb_bytes *blobs =
             v->n_blobs ? tb_arena_alloc(bb->arena, v->n_blobs * sizeof(*blobs)) : NULL;
-        it->shas = v->n_blobs ? tb_arena_alloc(bb->arena, 32 * v->n_blobs) : NULL;
-        if (v->n_blobs && (!blobs || !it->shas))
+        x->shas = v->n_blobs ? tb_arena_alloc(bb->arena, 32 * v->n_blobs) : NULL;
+        if (v->n_blobs && (!blobs || !x->shas))
             return -ENOMEM;
         for (size_t k = 0; k < v->n_blobs; k++) {
             blobs[k] = keep(bb, v->blobs[k]);
             svc_sha256(v->blobs[k].data ? (const void *)v->blobs[k].data : "", v->blobs[k].len,
-                       it->shas[k]);
+                       x->shas[k]);
         }
-        it->blobs = blobs;
-        it->meta = blob_meta(bb->arena, v);
-        it->value_pb = pack_blanked(bb->arena, v);
-        if (!it->meta)
+        x->blobs = blobs;
+        x->meta = blob_meta(bb->arena, v);
+        x->value_pb = pack_blanked(bb->arena, v);
+        if (!x->meta)
             return -ENOMEM;
         break;
     }
@@ -821,6 +866,14 @@ void svc_h_write_events(struct svc_call *c)
         goto out;
     }
     bb.b.n_groups = ng;
+    /* About one point per 40 bytes of records (a scalar event): reserved at once, so that the
+     * items array does not grow by copying itself a dozen times. */
+    size_t guess = c->req->body_len / 40 + 16;
+    if (guess * sizeof(*bb.b.items) < cap / 4 &&
+        (bb.b.items = malloc(guess * sizeof(*bb.b.items)))) {
+        bb.cap_items = guess;
+        bb.extra += guess * sizeof(*bb.b.items);
+    }
     for (size_t g = 0; g < ng; g++) {
         const Tbdev__V1__RecordGroup *rg = r->groups[g];
         uint64_t end = rg->offset + rg->records.len;

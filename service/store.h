@@ -79,13 +79,8 @@ struct svc_series_def {
     int64_t id; /* set by the store */
 };
 
-struct svc_item {
-    enum svc_item_type type;
-    uint32_t series; /* index into the batch's series (unused for RESTART) */
-    uint32_t run;    /* RESTART: index into the batch's runs */
-    int64_t step;
-    double wall_time;
-    double value;             /* SCALAR */
+/* What a tensor or blob-sequence item holds besides its point (in the batch's memory). */
+struct svc_item_data {
     int dtype;                /* TENSOR */
     const char *shape;        /* TENSOR: "[2,3]", "[]" or "?" */
     struct tb_bytes data;     /* TENSOR: packed content, or the strings (see ingest.c) */
@@ -94,6 +89,17 @@ struct svc_item {
     size_t n_blobs;           /* BLOBS */
     const struct tb_bytes *blobs;
     uint8_t (*shas)[32]; /* BLOBS: SHA-256 of each blob, filled by ingest */
+};
+
+/* One point of a batch: 48 bytes, since a request may hold a million scalars. */
+struct svc_item {
+    enum svc_item_type type;
+    uint32_t series; /* index into the batch's series (unused for RESTART) */
+    uint32_t run;    /* RESTART: index into the batch's runs */
+    int64_t step;
+    double wall_time;
+    double value;            /* SCALAR */
+    struct svc_item_data *x; /* TENSOR, BLOBS */
 };
 
 struct svc_group {

@@ -1329,12 +1329,12 @@ static int add_tensor(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    sqlite3_bind_int(q, 5, it->dtype);
-    bind_text(q, 6, it->shape ? it->shape : "?");
-    sqlite3_bind_blob(q, 7, it->data.data ? (const void *)it->data.data : "", (int)it->data.len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 8, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, it->x->dtype);
+    bind_text(q, 6, it->x->shape ? it->x->shape : "?");
+    sqlite3_bind_blob(q, 7, it->x->data.data ? (const void *)it->x->data.data : "",
+                      (int)it->x->data.len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 8, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_tensors++;
     return run(w->c, q);
 }
@@ -1345,19 +1345,19 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     int err = series_id(w, it->series, &sid);
     if (err < 0)
         return err;
-    for (size_t k = 0; k < it->n_blobs; k++) {
+    for (size_t k = 0; k < it->x->n_blobs; k++) {
         sqlite3_stmt *q = st(w->c, Q_BLOB_ADD);
         if (!q)
             return -EIO;
-        sqlite3_bind_blob(q, 1, it->shas[k], 32, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->blobs[k].len);
-        sqlite3_bind_blob(q, 3, it->blobs[k].data ? (const void *)it->blobs[k].data : "",
-                          (int)it->blobs[k].len, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 1, it->x->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->x->blobs[k].len);
+        sqlite3_bind_blob(q, 3, it->x->blobs[k].data ? (const void *)it->x->blobs[k].data : "",
+                          (int)it->x->blobs[k].len, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
         q = st(w->c, Q_BLOB_OWN);
         bind_text(q, 1, w->exp);
-        sqlite3_bind_blob(q, 2, it->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 2, it->x->shas[k], 32, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
     }
@@ -1368,11 +1368,11 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    bind_text(q, 5, it->meta ? it->meta : "{}");
-    sqlite3_bind_blob(q, 6, it->n_blobs ? (const void *)it->shas : "", (int)(32 * it->n_blobs),
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 7, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    bind_text(q, 5, it->x->meta ? it->x->meta : "{}");
+    sqlite3_bind_blob(q, 6, it->x->n_blobs ? (const void *)it->x->shas : "",
+                      (int)(32 * it->x->n_blobs), SQLITE_STATIC);
+    sqlite3_bind_blob(q, 7, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_blobs++;
     return run(w->c, q);
 }

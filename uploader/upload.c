@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -136,9 +137,10 @@ static double now_mono(void)
 struct file_state {
     char *run;
     char *path;
-    const char *base; /* the file's name, inside path */
-    char *upname;     /* its name on the server: base, or base#K when another file has base */
-    uint64_t offset;  /* committed on the server */
+    const char *base;     /* the file's name, inside path */
+    char *upname;         /* its name on the server: base, or base#K when another file has base */
+    uint64_t offset;      /* committed on the server */
+    uint64_t read_offset; /* where the next group starts: past offset while one is on the wire */
     uint64_t dev, ino;
     uint32_t fp_len, fp; /* fingerprint of the first bytes (api.proto); fp_len 0: not taken */
     bool dead;           /* truncated, or its run skipped: no longer read */
@@ -440,11 +442,11 @@ static void take_fingerprint(struct up *u, struct file_state *f)
 static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *records, size_t budget,
                          uint64_t *ret_end, uint64_t *ret_first, bool *ret_full)
 {
-    *ret_end = f->offset;
+    *ret_end = f->read_offset;
     *ret_full = false;
-    *ret_first = f->offset;
+    *ret_first = f->read_offset;
     struct tb_tfrecord_reader *r = NULL;
-    int err = tb_tfrecord_open(f->path, f->offset, u->max_record, &r);
+    int err = tb_tfrecord_open(f->path, f->read_offset, u->max_record, &r);
     if (err < 0) {
         if (err != -ENOENT)
             fprintf(stderr, "tbdev: warning: cannot read %s: %s\n", f->path, strerror(-err));
@@ -564,7 +566,7 @@ static int place(struct up *u, struct file_state *f, bool announce)
             return -ENOMEM;
         free(f->upname);
         f->upname = dup;
-        f->offset = c ? c->offset : 0;
+        f->offset = f->read_offset = c ? c->offset : 0;
         f->fp_len = c ? c->fp_len : 0;
         f->fp = c ? c->fp : 0;
         f->idle_size = 0;
@@ -717,6 +719,7 @@ struct pending {
     size_t at, len; /* the group's records in the batch buffer */
     uint64_t end, first;
     size_t n_records;
+    uint64_t start; /* the group's offset */
 };
 
 static int cmp_files(const void *a, const void *b)
@@ -765,21 +768,54 @@ static void group_result(struct up *u, struct pending *pg, const Tbdev__V1__Grou
         return;
     }
     f->offset = gr->cursor;
+    if (gr->cursor != pg->end)
+        f->read_offset = gr->cursor; /* what was read ahead is read again */
     cursor_set(u, f->run, f->upname, (struct cursor){gr->cursor, f->fp_len, f->fp});
     u->values += gr->values;
 }
 
-/* Sends one request with as many groups as fit. Returns the groups sent or retried (0 when no
- * file has anything new), or a negative errno with a message in err. */
-static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_len)
+/*
+ * Requests are pipelined: while one is on the wire (on its own thread), the next is read,
+ * decoded and compressed from where the first ends, as if it will be committed; when the
+ * answer says otherwise (a gap, a refusal, a split), the prepared one is dropped and reading
+ * starts again from the server's cursors. So reading and the server's work overlap, and
+ * exactly-once still rests on the cursors alone.
+ */
+struct batch {
+    struct pending *pend;
+    size_t ng, n_records, bytes;
+    void *body;
+    size_t body_len;
+    /* filled by the request's thread: */
+    struct up_reply reply;
+    int rc;
+    char err[600];
+};
+
+static void batch_free(struct batch *b)
 {
+    if (!b)
+        return;
+    free(b->pend);
+    free(b->body);
+    free(b);
+}
+
+/* Reads the next request from the files' read offsets. NULL when no file has anything new
+ * (or on -ENOMEM, *ret_err). */
+static struct batch *prepare(struct up *u, struct tb_buf *buf, int *ret_err)
+{
+    *ret_err = 0;
     size_t nf = u->files.len, n = 0;
     struct file_state **order = calloc(nf ? nf : 1, sizeof(*order));
-    struct pending *pend = calloc(nf ? nf : 1, sizeof(*pend));
-    if (!order || !pend) {
+    struct batch *b = calloc(1, sizeof(*b));
+    if (b)
+        b->pend = calloc(nf ? nf : 1, sizeof(*b->pend));
+    if (!order || !b || !b->pend) {
         free(order);
-        free(pend);
-        return -ENOMEM;
+        batch_free(b);
+        *ret_err = -ENOMEM;
+        return NULL;
     }
     for (size_t i = 0; i < u->files.cap; i++)
         if (u->files.slots[i].key)
@@ -787,11 +823,11 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
     qsort(order, n, sizeof(*order), cmp_files);
     tb_buf_reset(buf);
     size_t budget = u->budget.cur;
-    size_t ng = 0, n_records = 0;
+    struct pending *pend = b->pend;
     for (size_t i = 0; i < n && buf->len < budget; i++) {
         struct file_state *f = order[i];
         struct stat st;
-        if (f->dead || stat(f->path, &st) != 0 || (uint64_t)st.st_size <= f->offset ||
+        if (f->dead || stat(f->path, &st) != 0 || (uint64_t)st.st_size <= f->read_offset ||
             (uint64_t)st.st_size == f->idle_size)
             continue;
         take_fingerprint(u, f);
@@ -799,95 +835,142 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
         uint64_t end, first;
         bool full;
         size_t added = read_group(u, f, buf, budget, &end, &first, &full);
-        if (added == 0 && end == f->offset) {
+        if (added == 0 && end == f->read_offset) {
             if (full)
                 break; /* no room left in this request: this file goes first in the next */
             f->idle_size = (uint64_t)st.st_size; /* an incomplete or damaged tail: wait */
             continue;
         }
         f->idle_size = 0;
-        n_records += added;
-        pend[ng++] = (struct pending){f, at, buf->len - at, end, first, added};
+        b->n_records += added;
+        pend[b->ng++] = (struct pending){f, at, buf->len - at, end, first, added, f->read_offset};
+        f->read_offset = end;
     }
-    int rc = 0;
-    if (ng == 0)
-        goto out;
-    Tbdev__V1__RecordGroup *groups = calloc(ng, sizeof(*groups));
-    Tbdev__V1__RecordGroup **ptrs = calloc(ng, sizeof(*ptrs));
-    if (!groups || !ptrs) {
-        free(groups);
-        free(ptrs);
-        rc = -ENOMEM;
-        goto out;
+    free(order);
+    if (b->ng == 0) {
+        batch_free(b);
+        return NULL;
     }
-    for (size_t g = 0; g < ng; g++) {
-        struct file_state *f = pend[g].file;
-        tbdev__v1__record_group__init(&groups[g]);
-        groups[g].run = (ProtobufCBinaryData){strlen(f->run), (uint8_t *)f->run};
-        groups[g].file = (ProtobufCBinaryData){strlen(f->upname), (uint8_t *)f->upname};
-        groups[g].offset = f->offset;
-        groups[g].records = (ProtobufCBinaryData){pend[g].len, buf->data + pend[g].at};
-        groups[g].end_offset = pend[g].end;
-        groups[g].fingerprint_len = f->fp_len;
-        groups[g].fingerprint = f->fp;
-        ptrs[g] = &groups[g];
+    b->bytes = buf->len;
+    Tbdev__V1__RecordGroup *groups = calloc(b->ng, sizeof(*groups));
+    Tbdev__V1__RecordGroup **ptrs = calloc(b->ng, sizeof(*ptrs));
+    if (groups && ptrs) {
+        for (size_t g = 0; g < b->ng; g++) {
+            struct file_state *f = pend[g].file;
+            tbdev__v1__record_group__init(&groups[g]);
+            groups[g].run = (ProtobufCBinaryData){strlen(f->run), (uint8_t *)f->run};
+            groups[g].file = (ProtobufCBinaryData){strlen(f->upname), (uint8_t *)f->upname};
+            groups[g].offset = pend[g].start;
+            groups[g].records = (ProtobufCBinaryData){pend[g].len, buf->data + pend[g].at};
+            groups[g].end_offset = pend[g].end;
+            groups[g].fingerprint_len = f->fp_len;
+            groups[g].fingerprint = f->fp;
+            ptrs[g] = &groups[g];
+        }
+        Tbdev__V1__WriteEventsRequest req = TBDEV__V1__WRITE_EVENTS_REQUEST__INIT;
+        req.n_groups = b->ng;
+        req.groups = ptrs;
+        b->body = up_pack(&req, &b->body_len);
     }
-    Tbdev__V1__WriteEventsRequest req = TBDEV__V1__WRITE_EVENTS_REQUEST__INIT;
-    req.n_groups = ng;
-    req.groups = ptrs;
-    size_t body_len = 0;
-    void *body = up_pack(&req, &body_len);
     free(groups);
     free(ptrs);
-    if (!body) {
-        rc = -ENOMEM;
-        goto out;
+    if (!b->body) {
+        batch_free(b);
+        *ret_err = -ENOMEM;
+        return NULL;
     }
+    return b;
+}
+
+/* Forgets what was read ahead of the cursors: the next request starts from them. */
+static void rewind_reads(struct up *u)
+{
+    for (size_t i = 0; i < u->files.cap; i++) {
+        struct file_state *f = u->files.slots[i].key ? u->files.slots[i].value : NULL;
+        if (f)
+            f->read_offset = f->offset;
+    }
+}
+
+struct sender {
+    struct up *u;
+    struct batch *b;
+    pthread_t thread;
+    bool running;
+};
+
+static void *send_thread(void *p)
+{
+    struct sender *s = p;
     char path[160];
-    snprintf(path, sizeof(path), "/api/v1/experiments/%s/events", u->exp_id);
-    struct up_reply r;
-    rc = up_client_call(u->cl, "POST", path, PROTOBUF, body, body_len, true, &r, err, err_len);
-    free(body);
-    if (rc < 0)
-        goto out;
+    snprintf(path, sizeof(path), "/api/v1/experiments/%s/events", s->u->exp_id);
+    s->b->rc = up_client_call(s->u->cl, "POST", path, PROTOBUF, s->b->body, s->b->body_len, true,
+                              &s->b->reply, s->b->err, sizeof(s->b->err));
+    return NULL;
+}
+
+static int send_start(struct sender *s, struct up *u, struct batch *b)
+{
+    s->u = u;
+    s->b = b;
+    if (pthread_create(&s->thread, NULL, send_thread, s) != 0)
+        return -EAGAIN;
+    s->running = true;
+    return 0;
+}
+
+static struct batch *send_wait(struct sender *s)
+{
+    if (!s->running)
+        return NULL;
+    pthread_join(s->thread, NULL);
+    s->running = false;
+    return s->b;
+}
+
+/* What the server answered to b. Returns 1 when it went as prepared (the next batch may go),
+ * 0 when what was read ahead must be read again (a gap, a split, a refusal), or -errno with
+ * a message in err. */
+static int complete(struct up *u, struct batch *b, char *err, size_t err_len)
+{
+    if (b->rc < 0) {
+        snprintf(err, err_len, "%s", b->err);
+        return b->rc;
+    }
+    struct up_reply *r = &b->reply;
     u->requests++;
-    if (r.status == 409) {
+    int rc;
+    if (r->status == 409) {
         /* A gap: our idea of a cursor is behind or ahead of the server's. Ask again. */
-        tb_buf_done(&r.body);
         rc = fetch_cursors(u, err, err_len);
-        if (rc == 0)
-            rc = (int)ng;
         goto out;
     }
     char code[64] = "";
-    if (r.status == 413) {
-        up_reply_error(&r, err, err_len, code, sizeof(code));
+    if (r->status == 413) {
+        up_reply_error(r, err, err_len, code, sizeof(code));
         if (!strcmp(code, "too_large")) {
             /* More than the server takes at once, whatever it advertised: send less. */
-            tb_buf_done(&r.body);
-            if (up_budget_refused(&u->budget, n_records, buf->len) == UP_SKIP_RECORD) {
-                for (size_t g = 0; g < ng; g++)
-                    if (pend[g].n_records)
-                        pend[g].file->skip_at = pend[g].first;
+            if (up_budget_refused(&u->budget, b->n_records, b->bytes) == UP_SKIP_RECORD) {
+                for (size_t g = 0; g < b->ng; g++)
+                    if (b->pend[g].n_records)
+                        b->pend[g].file->skip_at = b->pend[g].first;
             } else if (u->cfg.verbose) {
                 fprintf(stderr, "tbdev: the server refused %zu bytes at once; sending %zu\n",
-                        buf->len, u->budget.cur);
+                        b->bytes, u->budget.cur);
             }
-            rc = (int)ng;
+            rc = 0;
             goto out;
         }
     }
-    if (r.status != 200 || !r.protobuf) {
+    if (r->status != 200 || !r->protobuf) {
         if (!code[0])
-            up_reply_error(&r, err, err_len, NULL, 0);
-        tb_buf_done(&r.body);
+            up_reply_error(r, err, err_len, NULL, 0);
         rc = -EPROTO;
         goto out;
     }
     Tbdev__V1__WriteEventsResponse *res =
-        tbdev__v1__write_events_response__unpack(NULL, r.body.len, r.body.data);
-    tb_buf_done(&r.body);
-    if (!res || res->n_results != ng) {
+        tbdev__v1__write_events_response__unpack(NULL, r->body.len, r->body.data);
+    if (!res || res->n_results != b->ng) {
         if (res)
             tbdev__v1__write_events_response__free_unpacked(res, NULL);
         snprintf(err, err_len, "the server's answer does not match the request");
@@ -895,17 +978,71 @@ static int send_batch(struct up *u, struct tb_buf *buf, char *err, size_t err_le
         goto out;
     }
     up_budget_taken(&u->budget);
-    for (size_t g = 0; g < ng; g++)
-        group_result(u, &pend[g], res->results[g]);
+    rc = 1;
+    for (size_t g = 0; g < b->ng; g++) {
+        const Tbdev__V1__GroupResult *gr = res->results[g];
+        group_result(u, &b->pend[g], gr);
+        if (gr->status == TBDEV__V1__GROUP_STATUS__REFUSED || gr->cursor != b->pend[g].end)
+            rc = 0;
+    }
     tbdev__v1__write_events_response__free_unpacked(res, NULL);
     if (u->cfg.verbose || !u->tty)
-        fprintf(stderr, "tbdev: sent new records of %zu file%s (%llu values so far)\n", ng,
-                ng == 1 ? "" : "s", (unsigned long long)u->values);
-    rc = (int)ng;
+        fprintf(stderr, "tbdev: sent new records of %zu file%s (%llu values so far)\n", b->ng,
+                b->ng == 1 ? "" : "s", (unsigned long long)u->values);
 out:
-    free(order);
-    free(pend);
+    tb_buf_done(&r->body);
     return rc;
+}
+
+/* Sends everything there is to send now, two requests in the pipe. Returns the requests sent
+ * (0 when nothing was new), or -errno with a message in err (-EINTR after Ctrl-C). */
+static int send_all(struct up *u, struct tb_buf *buf, char *err, size_t err_len)
+{
+    struct sender s = {0};
+    struct batch *next = NULL;
+    int sent = 0, rc = 0;
+    for (;;) {
+        if (!next && !stop_flag) {
+            next = prepare(u, buf, &rc); /* the body is packed: buf is free again after */
+            if (rc < 0)
+                break;
+        }
+        if (!s.running) {
+            if (!next)
+                break;
+            if ((rc = send_start(&s, u, next)) < 0)
+                break;
+            next = NULL;
+            continue; /* prepare the one after it while it is on the wire */
+        }
+        struct batch *done = send_wait(&s);
+        rc = complete(u, done, err, err_len);
+        batch_free(done);
+        if (rc < 0)
+            break;
+        sent++;
+        progress(u, false);
+        if (rc == 0) {
+            batch_free(next);
+            next = NULL;
+            rewind_reads(u);
+        }
+        rc = 0;
+    }
+    if (s.running) { /* stopped or failed with one on the wire: see it through */
+        struct batch *done = send_wait(&s);
+        char ignore[600];
+        if (done->rc >= 0 &&
+            complete(u, done, rc < 0 ? ignore : err, rc < 0 ? sizeof(ignore) : err_len) < 0 &&
+            rc == 0)
+            rc = -EPROTO;
+        batch_free(done);
+    }
+    batch_free(next);
+    rewind_reads(u);
+    if (rc == 0 && stop_flag)
+        rc = sent ? sent : -EINTR;
+    return rc < 0 ? rc : sent;
 }
 
 /* GET cursors: where the server's data for each file ends, with each file's fingerprint. */
@@ -940,7 +1077,7 @@ static int fetch_cursors(struct up *u, char *err, size_t len)
         if (!f || f->dead || !f->upname)
             continue;
         const struct cursor *c = cursor_get(u, f->run, f->upname);
-        f->offset = c ? c->offset : 0;
+        f->offset = f->read_offset = c ? c->offset : 0;
     }
     return 0;
 }
@@ -1089,7 +1226,7 @@ static int dry_run(struct up *u)
             free(key);
             if (!f)
                 continue;
-            f->offset = 0;
+            f->offset = f->read_offset = 0;
             struct tb_buf buf;
             tb_buf_init(&buf, 0);
             for (;;) { /* the whole file, a group at a time, as uploading reads it */
@@ -1097,9 +1234,9 @@ static int dry_run(struct up *u)
                 bool full;
                 tb_buf_reset(&buf);
                 read_group(u, f, &buf, BATCH_BYTES, &end, &first, &full);
-                if (end == f->offset)
+                if (end == f->read_offset)
                     break;
-                f->offset = end; /* only in memory: nothing is sent */
+                f->offset = f->read_offset = end; /* only in memory: nothing is sent */
             }
             tb_buf_done(&buf);
         }
@@ -1417,11 +1554,7 @@ int up_upload_main(int argc, char **argv)
             rc = UP_EXIT_FAILURE;
             break;
         }
-        int sent = 0, total = 0;
-        while (!stop_flag && (sent = send_batch(&u, &batch, err, sizeof(err))) > 0) {
-            total += sent;
-            progress(&u, false);
-        }
+        int sent = send_all(&u, &batch, err, sizeof(err)), total = sent > 0 ? sent : 0;
         if (sent < 0) {
             if (sent == -EINTR)
                 break;
