@@ -127,8 +127,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  seq INTEGER NOT NULL, step INTEGER NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO counters VALUES('seq', 1);",
-    /* 2: the lead's (issue 11), added at the merge; nothing on this branch */
-    "",
+    /* 2: each file's fingerprint (api.proto, RecordGroup), kept from its first group */
+    "ALTER TABLE files ADD COLUMN fp_len INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE files ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;",
     /* 3 (issue 12): the quota charges what is stored, row overhead included, and a run knows
      * its part, so that a deleted run gives its bytes back; usage is recounted for data stored
      * before, which was charged its record bytes. A series' plugin content moves to a table of
@@ -300,9 +301,12 @@ static const char *const sql[Q__COUNT] = {
     [Q_SHARE_CHECK] = "SELECT 1 FROM shares WHERE experiment_id = ?1 AND user_id = ?2",
     [Q_RUN_GET] = "SELECT id FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_RUN_ADD] = "INSERT INTO runs(experiment_id, name) VALUES(?1, ?2)",
-    [Q_FILE_GET] = "SELECT cursor FROM files WHERE run_id = ?1 AND name = ?2",
-    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor) VALUES(?1, ?2, ?3)"
-                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor",
+    [Q_FILE_GET] = "SELECT cursor, fp_len, fp FROM files WHERE run_id = ?1 AND name = ?2",
+    /* the first fingerprint a file gets is kept */
+    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor, fp_len, fp) VALUES(?1, ?2, ?3, ?4, ?5)"
+                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor,"
+                   " fp = CASE WHEN fp_len = 0 THEN excluded.fp ELSE fp END,"
+                   " fp_len = CASE WHEN fp_len = 0 THEN excluded.fp_len ELSE fp_len END",
     [Q_SERIES_GET] = "SELECT id FROM series WHERE run_id = ?1 AND tag = ?2",
     [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, display_name, description,"
                      " data_class, kind, source, dtype) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -322,7 +326,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_SEQ_GET] = "SELECT value FROM counters WHERE name = 'seq'",
     [Q_SEQ_SET] = "UPDATE counters SET value = ?1 WHERE name = 'seq'",
     [Q_USER_USED] = "UPDATE users SET used_bytes = max(0, used_bytes + ?2) WHERE id = ?1",
-    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor FROM files f JOIN runs r ON r.id = f.run_id"
+    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor, f.fp_len, f.fp FROM files f"
+                  " JOIN runs r ON r.id = f.run_id"
                   " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
     [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_SERIES_LIST] = "SELECT " SERIES_LEAN " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
@@ -1439,15 +1444,16 @@ static int add_tensor(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    sqlite3_bind_int(q, 5, it->dtype);
-    bind_text(q, 6, it->shape ? it->shape : "?");
-    sqlite3_bind_blob(q, 7, it->data.data ? (const void *)it->data.data : "", (int)it->data.len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 8, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, it->x->dtype);
+    bind_text(q, 6, it->x->shape ? it->x->shape : "?");
+    sqlite3_bind_blob(q, 7, it->x->data.data ? (const void *)it->x->data.data : "",
+                      (int)it->x->data.len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 8, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_tensors++;
-    w->run_bytes[w->b->series[it->series].run] +=
-        TB_QUOTA_ROW_BYTES + it->data.len + it->value_pb.len + strlen(it->shape ? it->shape : "?");
+    w->run_bytes[w->b->series[it->series].run] += TB_QUOTA_ROW_BYTES + it->x->data.len +
+                                                  it->x->value_pb.len +
+                                                  strlen(it->x->shape ? it->x->shape : "?");
     return run(w->c, q);
 }
 
@@ -1457,23 +1463,23 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     int err = series_id(w, it->series, &sid);
     if (err < 0)
         return err;
-    for (size_t k = 0; k < it->n_blobs; k++) {
+    for (size_t k = 0; k < it->x->n_blobs; k++) {
         sqlite3_stmt *q = st(w->c, Q_BLOB_ADD);
         if (!q)
             return -EIO;
-        sqlite3_bind_blob(q, 1, it->shas[k], 32, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->blobs[k].len);
-        sqlite3_bind_blob(q, 3, it->blobs[k].data ? (const void *)it->blobs[k].data : "",
-                          (int)it->blobs[k].len, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 1, it->x->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->x->blobs[k].len);
+        sqlite3_bind_blob(q, 3, it->x->blobs[k].data ? (const void *)it->x->blobs[k].data : "",
+                          (int)it->x->blobs[k].len, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
         q = st(w->c, Q_BLOB_OWN);
         bind_text(q, 1, w->exp);
-        sqlite3_bind_blob(q, 2, it->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 2, it->x->shas[k], 32, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
         if (sqlite3_changes(w->c->db)) /* a blob the experiment did not own yet */
-            w->blob_bytes += TB_QUOTA_ROW_BYTES + it->blobs[k].len;
+            w->blob_bytes += TB_QUOTA_ROW_BYTES + it->x->blobs[k].len;
     }
     sqlite3_stmt *q = st(w->c, Q_BLOBPT_ADD);
     if (!q)
@@ -1482,15 +1488,15 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    bind_text(q, 5, it->meta ? it->meta : "{}");
-    sqlite3_bind_blob(q, 6, it->n_blobs ? (const void *)it->shas : "", (int)(32 * it->n_blobs),
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 7, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    bind_text(q, 5, it->x->meta ? it->x->meta : "{}");
+    sqlite3_bind_blob(q, 6, it->x->n_blobs ? (const void *)it->x->shas : "",
+                      (int)(32 * it->x->n_blobs), SQLITE_STATIC);
+    sqlite3_bind_blob(q, 7, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_blobs++;
     w->run_bytes[w->b->series[it->series].run] += TB_QUOTA_ROW_BYTES +
-                                                  strlen(it->meta ? it->meta : "{}") +
-                                                  32 * it->n_blobs + it->value_pb.len;
+                                                  strlen(it->x->meta ? it->x->meta : "{}") +
+                                                  32 * it->x->n_blobs + it->x->value_pb.len;
     return run(w->c, q);
 }
 
@@ -1518,6 +1524,8 @@ static int add_restart(struct wb *w, const struct svc_item *it)
 
 static int write_group(struct wb *w, struct svc_group *g)
 {
+    if (g->refused)
+        return 0; /* refused by ingest (a bad name): the other groups go on */
     int64_t rid;
     int err = run_id(w, g->run, &rid);
     if (err < 0)
@@ -1532,8 +1540,15 @@ static int write_group(struct wb *w, struct svc_group *g)
         return r;
     uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
     bool new_file = r == 0;
+    uint32_t fp_len = r == 1 ? (uint32_t)sqlite3_column_int64(q, 1) : 0;
+    uint32_t fp = r == 1 ? (uint32_t)sqlite3_column_int64(q, 2) : 0;
     sqlite3_reset(q);
     g->cursor = cursor;
+    if (fp_len && g->fingerprint_len == fp_len && g->fingerprint != fp) {
+        /* Another file under the same run and name: never append it from the old cursor. */
+        g->refused = "file_changed";
+        return 0;
+    }
     if (g->offset < cursor) {
         /* Sent before and committed: acknowledge it, store nothing. */
         g->replay = true;
@@ -1570,6 +1585,8 @@ static int write_group(struct wb *w, struct svc_group *g)
     sqlite3_bind_int64(q, 1, rid);
     bind_text(q, 2, g->file);
     sqlite3_bind_int64(q, 3, (sqlite3_int64)g->end_offset);
+    sqlite3_bind_int64(q, 4, g->fingerprint_len);
+    sqlite3_bind_int64(q, 5, g->fingerprint);
     if ((err = run(w->c, q)) < 0)
         return err;
     /* A file row costs the quota even when its group holds nothing (issue 12: 100,000 empty
@@ -1618,7 +1635,7 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     b->bytes = 0;
     for (size_t g = 0; !err && g < b->n_groups; g++) {
         err = write_group(&w, &b->groups[g]);
-        if (!err && !b->groups[g].replay)
+        if (!err && !b->groups[g].replay && !b->groups[g].refused)
             stored = true;
     }
     for (size_t i = 0; !err && i < b->n_series; i++)
@@ -1688,7 +1705,8 @@ out:
 }
 
 static int sq_cursors(struct svc_store *s, const char *exp,
-                      int (*cb)(void *, const char *, const char *, uint64_t), void *ctx)
+                      int (*cb)(void *, const char *, const char *, uint64_t, uint32_t, uint32_t),
+                      void *ctx)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_CURSORS);
@@ -1699,7 +1717,8 @@ static int sq_cursors(struct svc_store *s, const char *exp,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         n++;
         if (cb(ctx, (const char *)sqlite3_column_text(q, 0),
-               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2)))
+               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+               (uint32_t)sqlite3_column_int64(q, 3), (uint32_t)sqlite3_column_int64(q, 4)))
             break;
     }
     int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "cursors");

@@ -507,11 +507,13 @@ static void store_directly(const uint8_t *data, size_t size, const char *run)
                                            "histograms", "pr_curves",      "images"};
     static const int dtypes[7] = {7, 7, 7, -1, 2, -1, 0};
     struct svc_item it[7];
+    struct svc_item_data xd[7];
     uint8_t sha[1][32];
     struct tb_bytes blob = {d, size};
     svc_sha256(d, size, sha[0]);
     memset(sd, 0, sizeof(sd));
     memset(it, 0, sizeof(it));
+    memset(xd, 0, sizeof(xd));
     for (int i = 0; i < 7; i++) {
         sd[i].tag = tags[i];
         sd[i].plugin = plugins[i];
@@ -520,16 +522,17 @@ static void store_directly(const uint8_t *data, size_t size, const char *run)
         sd[i].kind = i == 6 ? TB_KIND_BLOB_SEQUENCE : TB_KIND_TENSOR;
         it[i].type = i == 6 ? SVC_ITEM_BLOBS : SVC_ITEM_TENSOR;
         it[i].series = (uint32_t)i;
+        it[i].x = &xd[i];
         it[i].step = i;
-        it[i].dtype = dtypes[i] < 0 ? dtype : dtypes[i];
-        it[i].shape = shape;
-        it[i].data = blob;
-        it[i].value_pb = blob;
+        xd[i].dtype = dtypes[i] < 0 ? dtype : dtypes[i];
+        xd[i].shape = shape;
+        xd[i].data = blob;
+        xd[i].value_pb = blob;
     }
-    it[6].n_blobs = 1;
-    it[6].blobs = &blob;
-    it[6].shas = sha;
-    it[6].meta = meta;
+    xd[6].n_blobs = 1;
+    xd[6].blobs = &blob;
+    xd[6].shas = sha;
+    xd[6].meta = meta;
     struct svc_group g = {.file = "stored", .end_offset = 1, .n_items = 7};
     struct svc_batch b = {.runs = runs,
                           .n_runs = 1,

@@ -82,6 +82,7 @@ struct bb {
     const char *runs[8];
     struct svc_series_def series[8];
     struct svc_item items[64];
+    struct svc_item_data xs[64];
     struct svc_group groups[1100];
     char names[1100][260];
 };
@@ -137,8 +138,11 @@ static void bb_group(struct bb *x, uint32_t run, const char *file, uint64_t offs
 static struct svc_item *bb_item(struct bb *x, enum svc_item_type type, uint32_t series,
                                 int64_t step)
 {
+    struct svc_item_data *d = &x->xs[x->b.n_items];
     struct svc_item *it = &x->items[x->b.n_items++];
     memset(it, 0, sizeof(*it));
+    memset(d, 0, sizeof(*d));
+    it->x = d;
     it->type = type;
     it->series = series;
     it->step = step;
@@ -174,9 +178,10 @@ static void fill_shas(void)
         memset(shas[i], 'a' + i, 32);
 }
 
-static int no_cursor(void *ctx, const char *run, const char *file, uint64_t offset)
+static int no_cursor(void *ctx, const char *run, const char *file, uint64_t offset, uint32_t fp_len,
+                     uint32_t fp)
 {
-    (void)ctx, (void)run, (void)file, (void)offset;
+    (void)ctx, (void)run, (void)file, (void)offset, (void)fp_len, (void)fp;
     fail_msg("a cursor was stored");
     return 1;
 }
@@ -225,15 +230,15 @@ static void test_charge_what_is_stored(void **state)
         bb_item(&x, SVC_ITEM_SCALAR, sc, i)->value = i;
     static uint8_t data[5000];
     struct svc_item *t = bb_item(&x, SVC_ITEM_TENSOR, te, 0);
-    t->dtype = 1;
-    t->shape = "[1250]";
-    t->data = (struct tb_bytes){data, sizeof(data)};
-    t->value_pb = (struct tb_bytes){(const uint8_t *)"vpb", 3};
+    t->x->dtype = 1;
+    t->x->shape = "[1250]";
+    t->x->data = (struct tb_bytes){data, sizeof(data)};
+    t->x->value_pb = (struct tb_bytes){(const uint8_t *)"vpb", 3};
     struct svc_item *b = bb_item(&x, SVC_ITEM_BLOBS, im, 0);
-    b->n_blobs = 2;
-    b->blobs = blob_data;
-    b->shas = shas;
-    b->meta = "{}";
+    b->x->n_blobs = 2;
+    b->x->blobs = blob_data;
+    b->x->shas = shas;
+    b->x->meta = "{}";
     struct svc_item *rs = bb_item(&x, SVC_ITEM_RESTART, 0, 5);
     rs->run = r;
     bb_group(&x, r, "f", 0, 100);
@@ -260,10 +265,10 @@ static void test_run_delete_releases_blobs(void **state)
     uint32_t sa = bb_series(&x, ra, "img", "images", "", TB_KIND_BLOB_SEQUENCE);
     uint32_t sb = bb_series(&x, rb, "img", "images", "", TB_KIND_BLOB_SEQUENCE);
     struct svc_item *it = bb_item(&x, SVC_ITEM_BLOBS, sa, 0);
-    it->n_blobs = 2, it->blobs = blob_data, it->shas = shas, it->meta = "{}";
+    it->x->n_blobs = 2, it->x->blobs = blob_data, it->x->shas = shas, it->x->meta = "{}";
     bb_group(&x, ra, "fa", 0, 10);
     it = bb_item(&x, SVC_ITEM_BLOBS, sb, 0);
-    it->n_blobs = 2, it->blobs = blob_data + 1, it->shas = shas + 1, it->meta = "{}";
+    it->x->n_blobs = 2, it->x->blobs = blob_data + 1, it->x->shas = shas + 1, it->x->meta = "{}";
     bb_group(&x, rb, "fb", 0, 10);
     assert_int_equal(f->ops->write_batch(f->s, f->exp, f->uid, 0, &x.b), 0);
     uint64_t total = used(f);
@@ -271,7 +276,7 @@ static void test_run_delete_releases_blobs(void **state)
     uint32_t r2 = bb_run(&x, "C");
     uint32_t s2 = bb_series(&x, r2, "img", "images", "", TB_KIND_BLOB_SEQUENCE);
     it = bb_item(&x, SVC_ITEM_BLOBS, s2, 0);
-    it->n_blobs = 1, it->blobs = blob_data, it->shas = shas, it->meta = "{}";
+    it->x->n_blobs = 1, it->x->blobs = blob_data, it->x->shas = shas, it->x->meta = "{}";
     bb_group(&x, r2, "fc", 0, 10);
     assert_int_equal(f->ops->write_batch(f->s, f->exp2, f->uid, 0, &x.b), 0);
     uint64_t exp2 = exp_bytes(f, f->exp2);
@@ -320,8 +325,8 @@ static void test_series_listing_is_lean(void **state)
     uint32_t ser[3] = {a, b, c};
     for (int i = 0; i < 3; i++) {
         struct svc_item *it = bb_item(&x, SVC_ITEM_TENSOR, ser[i], 0);
-        it->dtype = 7;
-        it->shape = "[]";
+        it->x->dtype = 7;
+        it->x->shape = "[]";
         bb_group(&x, i ? r2 : r1, i == 2 ? "g" : "f", 0, 1);
     }
     assert_int_equal(f->ops->write_batch(f->s, f->exp, f->uid, 0, &x.b), 0);
@@ -365,8 +370,8 @@ static void test_rows_from_seq(void **state)
     uint32_t t = bb_series(&x, r, "t", "custom", "", TB_KIND_TENSOR);
     for (int i = 0; i < 5; i++) {
         struct svc_item *it = bb_item(&x, SVC_ITEM_TENSOR, t, i);
-        it->dtype = 1;
-        it->shape = "[]";
+        it->x->dtype = 1;
+        it->x->shape = "[]";
     }
     bb_group(&x, r, "f", 0, 1);
     assert_int_equal(f->ops->write_batch(f->s, f->exp, f->uid, 0, &x.b), 0);
