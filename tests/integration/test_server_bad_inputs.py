@@ -771,8 +771,8 @@ def body(rep, exe, tmp):
     rep.note("quota 6000 bytes; file of %d bytes in groups %s"
              % (len(f), [len(c) for _, c in chunks]))
     # The quota charges what is stored (rows and their bytes, not record bytes: see
-    # test_stored_data.py), so the group that crosses it is found by asking the server what the
-    # experiment uses: the first group whose refusal leaves the usage at or under the quota.
+    # test_stored_data.py), so groups are sent until one is refused with 507, and the usage the
+    # server reports then must be within the quota.
     stop_at = None
     for i, (off, data) in enumerate(chunks):
         r = q.write(qa, qe, [("q", "f", off, data)])

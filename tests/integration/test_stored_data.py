@@ -723,7 +723,7 @@ def body(rep, exe, tmp):
     ls.stop()
 
     # ---------------------------------------------------------------------------------
-    # Migration 3 on a database an older server wrote: taken back to schema 1 (plugin content
+    # Migration 3 on a database an older server wrote: taken back to schema 2 (plugin content
     # in the series table, no runs.bytes, usage counted in record bytes), then opened.
     srv.start()
     usage_new = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
@@ -738,11 +738,11 @@ def body(rep, exe, tmp):
         ALTER TABLE runs DROP COLUMN bytes;
         UPDATE experiments SET bytes = 1000;
         UPDATE users SET used_bytes = 7;
-        PRAGMA user_version = 1;
+        PRAGMA user_version = 2;
         COMMIT;""")
     con.close()
     srv.start()
-    rep.check("schema version 1 -> 3" in srv.log_text(), "the server migrates a schema-1 "
+    rep.check("schema version 2 -> 3" in srv.log_text(), "the server migrates a schema-2 "
               "database to 3", srv.log_tail(4))
     got = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
     rep.eq(got, srv.stored_bytes(), "after migration 3, every experiment's usage is a recount "
