@@ -17,7 +17,6 @@
 #include "plugin_check.h"
 #include "tfrecord.h"
 
-
 /* An hparams SessionStartInfo {"lr": levels ListValues around 0.5}, packed by protobuf-c. */
 static uint8_t *session_nested(size_t levels, size_t *ret_len)
 {
