@@ -9,6 +9,7 @@ enum tb_opt_type {
     TB_OPT_FLAG,   /* bool; no argument */
     TB_OPT_STRING, /* const char *; borrowed from argv or the environment */
     TB_OPT_INT,    /* long long; decimal */
+    TB_OPT_LEVEL,  /* long long; an optional digit (--verbose 0, --verbose=2, -v): 2 without */
 };
 
 struct tb_opt {

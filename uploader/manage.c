@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "client.h"
 #include "creds.h"
 #include "exitcode.h"
@@ -17,9 +18,7 @@
 #define PROTOBUF "application/x-protobuf"
 
 struct common {
-    const char *server;
-    const char *cacert;
-    bool verbose;
+    struct up_common c; /* first: the common options */
     bool json;
     const char *experiment_id;
     const char *name;
@@ -29,40 +28,17 @@ struct common {
     const char *unshare;
 };
 
-#define COMMON_OPTIONS                                                                             \
-    {"server",                                                                                     \
-     0,                                                                                            \
-     TB_OPT_STRING,                                                                                \
-     offsetof(struct common, server),                                                              \
-     "URL",                                                                                        \
-     "TBDEV_SERVER",                                                                               \
-     "The tbdev server (default: the one you logged in to)."},                                     \
-        {"cacert",                                                                                 \
-         0,                                                                                        \
-         TB_OPT_STRING,                                                                            \
-         offsetof(struct common, cacert),                                                          \
-         "FILE",                                                                                   \
-         "TBDEV_CACERT",                                                                           \
-         "Trust this PEM CA certificate for the server."},                                         \
-    {                                                                                              \
-        "verbose", 'v', TB_OPT_FLAG, offsetof(struct common, verbose), NULL, "TBDEV_VERBOSE",      \
-            "Log every request."                                                                   \
-    }
-
 static const struct tb_opt list_options[] = {
-    COMMON_OPTIONS,
     {"json", 0, TB_OPT_FLAG, offsetof(struct common, json), NULL, NULL,
-     "Print one JSON document, for scripts."},
+     "Print one JSON document, for scripts (README: \"JSON output\")."},
 };
 
 static const struct tb_opt delete_options[] = {
-    COMMON_OPTIONS,
     {"experiment_id", 0, TB_OPT_STRING, offsetof(struct common, experiment_id), "ID[,ID...]", NULL,
      "The experiments to delete, comma-separated."},
 };
 
 static const struct tb_opt update_options[] = {
-    COMMON_OPTIONS,
     {"experiment_id", 0, TB_OPT_STRING, offsetof(struct common, experiment_id), "ID", NULL,
      "The experiment to change."},
     {"name", 0, TB_OPT_STRING, offsetof(struct common, name), "NAME", NULL, "A new title."},
@@ -78,28 +54,49 @@ static const struct tb_opt update_options[] = {
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
+/* The --help of the command being parsed (up_cli_parse calls a function without arguments). */
+static struct {
+    const char *cmd, *synopsis, *about;
+    const struct tb_opt *opts;
+    size_t n;
+} help;
+
+static void print_help(void)
+{
+    printf("Usage: tbdev %s %s\n\n%s\n\nOptions:\n", help.cmd, help.synopsis, help.about);
+    tb_opts_help(stdout, help.opts, help.n);
+    up_cli_help_common();
+    printf("\nExit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
+}
+
 /* Parses options; answers --help and usage errors. Returns -1 to go on, else an exit code. */
 static int parse(const char *cmd, const char *synopsis, const char *about,
                  const struct tb_opt *opts, size_t n, int argc, char **argv, struct common *c)
 {
-    char err[300] = "";
-    int optind_ = 0;
-    int rc = tb_opts_parse(opts, n, argc, argv, c, &optind_, err, sizeof(err));
-    if (rc == 1) {
-        printf("Usage: tbdev %s %s\n\n%s\n\nOptions:\n", cmd, synopsis, about);
-        tb_opts_help(stdout, opts, n);
-        printf("\nExit status: 0 success, 1 failure, 2 usage error.\n");
-        return UP_EXIT_OK;
-    }
-    if (rc == 0 && optind_ < argc) {
-        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind_]);
-        rc = -1;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "tbdev %s: %s\nRun 'tbdev %s --help' for usage.\n", cmd, err, cmd);
-        return UP_EXIT_USAGE;
-    }
-    return -1;
+    help.cmd = cmd;
+    help.synopsis = synopsis;
+    help.about = about;
+    help.opts = opts;
+    help.n = n;
+    return up_cli_parse(cmd, opts, n, print_help, argc, argv, c, true, NULL);
+}
+
+/* Checks comma-separated experiment IDs locally. Returns false after a usage message. */
+static bool ids_ok(const char *cmd, const char *list)
+{
+    char *copy = strdup(list ? list : "");
+    bool ok = copy && *copy;
+    for (char *save = NULL, *id = copy ? strtok_r(copy, ",", &save) : NULL; ok && id;
+         id = strtok_r(NULL, ",", &save))
+        if (!up_experiment_id_ok(id)) {
+            fprintf(stderr,
+                    "tbdev %s: '%.80s' is not an experiment ID (22 letters, digits, '-' and '_', "
+                    "as in the link; see 'tbdev list')\n",
+                    cmd, id);
+            ok = false;
+        }
+    free(copy);
+    return ok;
 }
 
 static int open_client(const char *cmd, const struct common *o, bool need_token,
@@ -107,9 +104,9 @@ static int open_client(const char *cmd, const struct common *o, bool need_token,
 {
     struct up_creds creds;
     char err[600];
-    if (up_creds_load(&creds, err, sizeof(err)) < 0 ||
-        up_client_open(&creds, o->server, o->cacert, need_token, o->verbose, ret, err,
-                       sizeof(err)) < 0) {
+    if (up_creds_load(&creds, o->c.server, err, sizeof(err)) < 0 ||
+        up_client_open(&creds, o->c.server, o->c.cacert, need_token, o->c.verbose >= UP_REQUESTS,
+                       ret, err, sizeof(err)) < 0) {
         fprintf(stderr, "tbdev %s: %s\n", cmd, err);
         return -1;
     }
@@ -247,6 +244,8 @@ int up_delete_main(int argc, char **argv)
         fprintf(stderr, "tbdev delete: give --experiment_id ID (see 'tbdev list')\n");
         return UP_EXIT_USAGE;
     }
+    if (!ids_ok("delete", o.experiment_id))
+        return UP_EXIT_USAGE;
     struct up_client *cl = NULL;
     if (open_client("delete", &o, true, &cl) < 0)
         return UP_EXIT_FAILURE;
@@ -348,6 +347,8 @@ int up_update_main(int argc, char **argv)
         fprintf(stderr, "tbdev update-metadata: give --experiment_id ID (see 'tbdev list')\n");
         return UP_EXIT_USAGE;
     }
+    if (!ids_ok("update-metadata", o.experiment_id) || strchr(o.experiment_id, ','))
+        return UP_EXIT_USAGE;
     const char *v = o.visibility;
     if (v && strcmp(v, "unlisted") && strcmp(v, "public") && strcmp(v, "private")) {
         fprintf(stderr,
@@ -366,8 +367,8 @@ int up_update_main(int argc, char **argv)
     if (open_client("update-metadata", &o, true, &cl) < 0)
         goto out;
     char err[600];
-    if (up_experiment_update(cl, o.experiment_id, o.name, o.description, v, share_buf,
-                             unshare_buf, err, sizeof(err)) < 0) {
+    if (up_experiment_update(cl, o.experiment_id, o.name, o.description, v, share_buf, unshare_buf,
+                             err, sizeof(err)) < 0) {
         fprintf(stderr, "tbdev update-metadata: %s\n", err);
         goto out;
     }

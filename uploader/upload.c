@@ -17,6 +17,7 @@
 #include "arena.h"
 #include "budget.h"
 #include "buf.h"
+#include "cli.h"
 #include "client.h"
 #include "crc32c.h"
 #include "creds.h"
@@ -35,6 +36,7 @@
 #define DROPS_LISTED 20 /* kinds of skipped data named in the final summary */
 
 struct cfg {
+    struct up_common common; /* first: the common options' offsets hold for this struct */
     const char *logdir;
     const char *name;
     const char *description;
@@ -44,9 +46,6 @@ struct cfg {
     bool dry_run;
     bool json;
     const char *plugins;
-    bool verbose;
-    const char *server;
-    const char *cacert;
     long long poll_interval;
 };
 
@@ -70,12 +69,6 @@ static const struct tb_opt options[] = {
      "With --dry_run: print one JSON document on stdout instead of a table."},
     {"plugins", 0, TB_OPT_STRING, offsetof(struct cfg, plugins), "LIST", NULL,
      "Only upload these plugins' data, e.g. scalars,histograms (graphs for graph events)."},
-    {"verbose", 'v', TB_OPT_FLAG, offsetof(struct cfg, verbose), NULL, "TBDEV_VERBOSE",
-     "Log every request."},
-    {"server", 0, TB_OPT_STRING, offsetof(struct cfg, server), "URL", "TBDEV_SERVER",
-     "The tbdev server (default: the one you logged in to)."},
-    {"cacert", 0, TB_OPT_STRING, offsetof(struct cfg, cacert), "FILE", "TBDEV_CACERT",
-     "Trust this PEM CA certificate for the server (self-hosted certificates)."},
     {"poll_interval", 0, TB_OPT_INT, offsetof(struct cfg, poll_interval), "SECONDS",
      "TBDEV_POLL_INTERVAL", "How often to look for new data when watching (default: 5)."},
 };
@@ -99,8 +92,9 @@ static const char *const known_plugins[] = {
 };
 #define N_KNOWN (sizeof(known_plugins) / sizeof(known_plugins[0]))
 
-static void usage(FILE *f)
+static void usage(void)
 {
+    FILE *f = stdout;
     fprintf(f,
             "Usage: tbdev upload --logdir DIR [OPTIONS]\n\n"
             "Uploads a TensorBoard logdir to a tbdev server and prints the experiment's link at "
@@ -109,6 +103,7 @@ static void usage(FILE *f)
             "once:\nafter a crash, run again with --experiment_id to continue where the server's "
             "data\nends. Nothing in the logdir is ever written.\n\nOptions:\n");
     tb_opts_help(f, options, N_OPTIONS);
+    up_cli_help_common();
     fprintf(f, "\nA value is one summary value (a scalar point, a histogram, an image, a text...) "
                "or one\ngraph event; `tbdev inspect` and `tbdev list` count the same way.\n"
                "Runs and tags whose names are over the server's limit are skipped with a "
@@ -954,7 +949,7 @@ static int complete(struct up *u, struct batch *b, char *err, size_t err_len)
                 for (size_t g = 0; g < b->ng; g++)
                     if (b->pend[g].n_records)
                         b->pend[g].file->skip_at = b->pend[g].first;
-            } else if (u->cfg.verbose) {
+            } else if (u->cfg.common.verbose >= UP_REQUESTS) {
                 fprintf(stderr, "tbdev: the server refused %zu bytes at once; sending %zu\n",
                         b->bytes, u->budget.cur);
             }
@@ -986,7 +981,8 @@ static int complete(struct up *u, struct batch *b, char *err, size_t err_len)
             rc = 0;
     }
     tbdev__v1__write_events_response__free_unpacked(res, NULL);
-    if (u->cfg.verbose || !u->tty)
+    /* on a pipe (a job's log), a line per request: the terminal has the progress line */
+    if (u->cfg.common.verbose >= UP_REQUESTS || (!u->tty && u->cfg.common.verbose >= UP_NORMAL))
         fprintf(stderr, "tbdev: sent new records of %zu file%s (%llu values so far)\n", b->ng,
                 b->ng == 1 ? "" : "s", (unsigned long long)u->values);
 out:
@@ -1418,12 +1414,10 @@ int up_upload_main(int argc, char **argv)
     struct up u = {0};
     u.cfg.poll_interval = 5;
     char err[1024] = "";
-    int optind_ = 0;
-    int rc = tb_opts_parse(options, N_OPTIONS, argc, argv, &u.cfg, &optind_, err, sizeof(err));
-    if (rc == 1) {
-        usage(stdout);
-        return UP_EXIT_OK;
-    }
+    int rc = up_cli_parse("upload", options, N_OPTIONS, usage, argc, argv, &u.cfg, true, NULL);
+    if (rc >= 0)
+        return rc;
+    rc = 0;
     const char *v = u.cfg.visibility;
     if (rc == 0 && v && strcmp(v, "unlisted") && strcmp(v, "public") && strcmp(v, "private"))
         snprintf(err, sizeof(err), "--visibility must be unlisted, public or private"), rc = -1;
@@ -1432,8 +1426,6 @@ int up_upload_main(int argc, char **argv)
                  "missing --logdir DIR (the folder your training writes "
                  "event files to)"),
             rc = -1;
-    if (rc == 0 && optind_ < argc)
-        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind_]), rc = -1;
     if (rc == 0 && u.cfg.poll_interval < 1)
         snprintf(err, sizeof(err), "--poll_interval must be at least 1 second"), rc = -1;
     if (rc == 0 && u.cfg.plugins && !check_plugins(u.cfg.plugins, err, sizeof(err)))
@@ -1467,14 +1459,16 @@ int up_upload_main(int argc, char **argv)
         goto out;
     }
     struct up_creds creds;
-    if (up_creds_load(&creds, err, sizeof(err)) < 0 ||
-        up_client_open(&creds, u.cfg.server, u.cfg.cacert, true, u.cfg.verbose, &u.cl, err,
-                       sizeof(err)) < 0) {
+    if (up_creds_load(&creds, u.cfg.common.server, err, sizeof(err)) < 0 ||
+        up_client_open(&creds, u.cfg.common.server, u.cfg.common.cacert, true,
+                       u.cfg.common.verbose >= UP_REQUESTS, &u.cl, err, sizeof(err)) < 0) {
         fprintf(stderr, "tbdev upload: %s\n", err);
         rc = UP_EXIT_FAILURE;
         goto out;
     }
     u.cl->stop = &stop_flag;
+    u.cl->max_attempts = 0;     /* an upload waits out any transient failure: nothing is lost */
+    u.cl->retry_refused = true; /* a server restarting refuses connections for a while */
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
