@@ -143,6 +143,12 @@ out:
 
 void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n)
 {
+    tb_opts_help_list(f, opts, n);
+    fprintf(f, "%-32s %s\n", "  -h, --help", "Show this help and exit.");
+}
+
+void tb_opts_help_list(FILE *f, const struct tb_opt *opts, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         const struct tb_opt *o = &opts[i];
         char left[96];
@@ -158,5 +164,4 @@ void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n)
             fprintf(f, " [env %s]", o->env);
         fputc('\n', f);
     }
-    fprintf(f, "%-32s %s\n", "  -h, --help", "Show this help and exit.");
 }

@@ -32,5 +32,8 @@ struct tb_opt {
 int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, void *cfg,
                   int *ret_optind, char *err, size_t err_len);
 
-/* Prints the option list, aligned, with each option's environment variable. */
+/* Prints the option list, aligned, with each option's environment variable, then -h. */
 void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n);
+
+/* The same without the -h line: for a second part of one command's options. */
+void tb_opts_help_list(FILE *f, const struct tb_opt *opts, size_t n);

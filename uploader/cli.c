@@ -29,7 +29,7 @@ const size_t up_common_options_n = sizeof(up_common_options) / sizeof(up_common_
 
 void up_cli_help_common(void)
 {
-    tb_opts_help(stdout, up_common_options, up_common_options_n);
+    tb_opts_help_list(stdout, up_common_options, up_common_options_n);
 }
 
 int up_cli_parse(const char *cmd, const struct tb_opt *own, size_t n_own, void (*usage_fn)(void),

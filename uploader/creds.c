@@ -46,9 +46,14 @@ static int config_dir(char *out, size_t len)
     return n < 0 || (size_t)n >= len ? -E2BIG : 0;
 }
 
+/* Copies v, cut to len - 1 bytes (the fields are larger than any sane value). */
 static void set(char *dst, size_t len, const char *v)
 {
-    snprintf(dst, len, "%s", v);
+    size_t n = strlen(v);
+    if (n >= len)
+        n = len - 1;
+    memmove(dst, v, n);
+    dst[n] = 0;
 }
 
 static void norm(char *dst, size_t len, const char *url)
