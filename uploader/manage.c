@@ -120,12 +120,12 @@ static const char *vis_name(int v)
                                                  : "unlisted";
 }
 
-static void fmt_time(char *out, size_t len, double t)
+static void fmt_time(char *out, size_t len, double t, bool rfc3339)
 {
     time_t s = (time_t)t;
     struct tm tm;
     gmtime_r(&s, &tm);
-    strftime(out, len, "%Y-%m-%d %H:%M", &tm);
+    strftime(out, len, rfc3339 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M", &tm);
 }
 
 int up_list_main(int argc, char **argv)
@@ -181,10 +181,20 @@ int up_list_main(int argc, char **argv)
             tb_json_str(&j, vis_name(e->visibility));
             tb_json_key(&j, "url");
             tb_json_str(&j, e->url);
+            /* TensorBoard.dev's fields (created, updated as RFC 3339), and ours beside them */
+            char t[40];
+            fmt_time(t, sizeof(t), e->create_time, true);
+            tb_json_key(&j, "created");
+            tb_json_str(&j, t);
+            fmt_time(t, sizeof(t), e->update_time, true);
+            tb_json_key(&j, "updated");
+            tb_json_str(&j, t);
             tb_json_key(&j, "create_time");
             tb_json_double(&j, e->create_time);
             tb_json_key(&j, "update_time");
             tb_json_double(&j, e->update_time);
+            tb_json_key(&j, "owner");
+            tb_json_str(&j, e->owner);
             if (e->usage) {
                 tb_json_key(&j, "runs");
                 tb_json_uint(&j, e->usage->runs);
@@ -210,18 +220,24 @@ int up_list_main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < l->n_experiments; i++) {
             const Tbdev__V1__Experiment *e = l->experiments[i];
-            char upd[32];
-            fmt_time(upd, sizeof(upd), e->update_time);
+            char upd[32], created[32];
+            fmt_time(upd, sizeof(upd), e->update_time, false);
+            fmt_time(created, sizeof(created), e->create_time, false);
             printf("%s\n", e->url);
             printf("  Name        %s\n", e->name[0] ? e->name : "[No Name]");
             printf("  Id          %s   (%s)\n", e->id, vis_name(e->visibility));
-            printf("  Updated     %s UTC\n", upd);
-            if (e->usage)
-                printf("  Usage       %llu runs, %llu tags, %llu scalars, %llu tensors, %llu "
-                       "blobs, %.1f MiB\n",
-                       (unsigned long long)e->usage->runs, (unsigned long long)e->usage->tags,
-                       (unsigned long long)e->usage->scalars, (unsigned long long)e->usage->tensors,
-                       (unsigned long long)e->usage->blobs, e->usage->bytes / 1048576.0);
+            printf("  Created     %s UTC, updated %s UTC\n", created, upd);
+            if (e->usage) {
+                char ru[32], t[32], sc[40], te[40], bl[40], by[32];
+                up_human_bytes(by, sizeof(by), (double)e->usage->bytes);
+                printf(
+                    "  Usage       %s, %s, %s, %s, %s, %s\n",
+                    up_plural(e->usage->runs, "run", "runs", r, sizeof(r)),
+                    up_plural(e->usage->tags, "tag", "tags", t, sizeof(t)),
+                    up_plural(e->usage->scalars, "scalar point", "scalar points", sc, sizeof(sc)),
+                    up_plural(e->usage->tensors, "tensor point", "tensor points", te, sizeof(te)),
+                    up_plural(e->usage->blobs, "blob point", "blob points", bl, sizeof(bl)), by);
+            }
         }
         printf("Total: %zu experiment%s\n", l->n_experiments, l->n_experiments == 1 ? "" : "s");
     }
