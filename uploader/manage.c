@@ -232,7 +232,7 @@ int up_list_main(int argc, char **argv)
                 up_human_bytes(by, sizeof(by), (double)e->usage->bytes);
                 printf(
                     "  Usage       %s, %s, %s, %s, %s, %s\n",
-                    up_plural(e->usage->runs, "run", "runs", r, sizeof(r)),
+                    up_plural(e->usage->runs, "run", "runs", ru, sizeof(ru)),
                     up_plural(e->usage->tags, "tag", "tags", t, sizeof(t)),
                     up_plural(e->usage->scalars, "scalar point", "scalar points", sc, sizeof(sc)),
                     up_plural(e->usage->tensors, "tensor point", "tensor points", te, sizeof(te)),
