@@ -22,6 +22,10 @@
 #define TB_RUN_NAME_MAX 1024 /* bytes in a run name (a relative path) */
 #define TB_PLUGIN_NAME_MAX 128
 
+/* Server request bodies, by route (the body of a write of events is --request_bytes). */
+#define TB_AUTH_BODY_MAX (4u << 10)   /* sign-in, sign-out, device code, token and approval */
+#define TB_SMALL_BODY_MAX (64u << 10) /* other writes: create, change, delete */
+
 /* Logdir discovery. */
 #define TB_LOGDIR_DEPTH_MAX 64 /* directory levels walked below the logdir */
 #define TB_LOGDIR_RUNS_MAX 100000
