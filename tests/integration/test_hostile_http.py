@@ -298,8 +298,9 @@ class Uploader(threading.Thread):
             self.error = e
 
     def points(self):
-        return len(self.server.scalars(self.exp, "loss", run=self.run_name,
-                                       token=self.token)["series"][0]["points"])
+        series = self.server.scalars(self.exp, "loss", run=self.run_name,
+                                     token=self.token).get("series") or [{}]
+        return len(series[0].get("points", []))
 
 
 def unauthenticated_memory(rep, exe, tmp):
