@@ -81,6 +81,9 @@ size_t svc_log_escape(const char *in, char *out, size_t out_len)
 }
 
 static void vlog(const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void vlog(const char *level, const char *fmt, va_list ap)
 {
     char msg[2048], line[2048 + 64];
     struct timespec ts;

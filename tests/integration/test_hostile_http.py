@@ -42,6 +42,16 @@ SMUGGLED = b"GET /api/v1/smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n"
 MIB = 1 << 20
 
 
+def under_tsan(exe):
+    """ThreadSanitizer keeps shadow memory for every byte written (several times its size):
+    peak-RSS bounds are checked in the other builds only."""
+    try:
+        with open(exe, "rb") as f:
+            return b"__tsan_init" in f.read()
+    except OSError:
+        return False
+
+
 def rss_kb(pid, field="VmRSS"):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -243,13 +253,15 @@ def early_status(server, headers, total, results, idx, hold=4.0):
                 sent += s.send(chunk[:min(len(chunk), total - 1 - sent)])
             except BlockingIOError:
                 time.sleep(0.005)
+            except OSError:
+                break  # the server answered and closed: its answer is still to be read
         s.setblocking(True)
         end = time.monotonic() + hold
         while b"\r\n\r\n" not in got and time.monotonic() < end:
             s.settimeout(max(0.05, end - time.monotonic()))
             try:
                 b = s.recv(4096)
-            except socket.timeout:
+            except (socket.timeout, OSError):
                 break
             if not b:
                 break
@@ -338,9 +350,12 @@ def unauthenticated_memory(rep, exe, tmp):
         rep.check(sent and max(sent) < 16 * MIB,
                   "... and the server stopped reading each body early (at most %.1f MiB of "
                   "31 taken)" % (max(sent) / MIB if sent else -1), "sent %r" % sent[:5])
-        rep.check(grew is not None and grew < 64,
-                  "30 x 31 MiB with %s: peak RSS grew by %.0f MiB (< 64 MiB)" % (label, grew or -1),
-                  "peak %s KiB, base %s KiB" % (peak, base))
+        if under_tsan(exe):
+            rep.note("ThreadSanitizer build: peak RSS not checked")
+        else:
+            rep.check(grew is not None and grew < 64,
+                      "30 x 31 MiB with %s: peak RSS grew by %.0f MiB (< 64 MiB)"
+                      % (label, grew or -1), "peak %s KiB, base %s KiB" % (peak, base))
         rep.check(up.error is None and all(s == 200 for s in up.statuses) and up.points() == 200,
                   "a legitimate upload alongside (%s): every write 200, all 200 points stored"
                   % label, "error %r, statuses %r" % (up.error, sorted(set(up.statuses))))
@@ -412,9 +427,12 @@ def global_cap(rep, exe, tmp):
               "results %r" % [(r[0], r[1]) if r else None for r in results])
     rep.check(all(r[2] and r[1] < 16 * MIB for r in refused),
               "... each 503 with Retry-After, before its body", repr(refused[:2]))
-    rep.check(grew is not None and grew < 64 + 64,
-              "peak RSS grew by %.0f MiB (< the 64 MiB cap + 64 MiB)" % (grew or -1),
-              "peak %s KiB, base %s KiB" % (peak, base))
+    if under_tsan(exe):
+        rep.note("ThreadSanitizer build: peak RSS not checked")
+    else:
+        rep.check(grew is not None and grew < 64 + 64,
+                  "peak RSS grew by %.0f MiB (< the 64 MiB cap + 64 MiB)" % (grew or -1),
+                  "peak %s KiB, base %s KiB" % (peak, base))
     rep.check(up.error is None and up.points() == 100,
               "a legitimate uploader retrying after 503 stores all 100 points",
               "error %r, statuses %r" % (up.error, up.statuses))
