@@ -101,13 +101,8 @@ struct svc_series_def {
     int64_t id; /* set by the store */
 };
 
-struct svc_item {
-    enum svc_item_type type;
-    uint32_t series; /* index into the batch's series (unused for RESTART) */
-    uint32_t run;    /* RESTART: index into the batch's runs */
-    int64_t step;
-    double wall_time;
-    double value;             /* SCALAR */
+/* What a tensor or blob-sequence item holds besides its point (in the batch's memory). */
+struct svc_item_data {
     int dtype;                /* TENSOR */
     const char *shape;        /* TENSOR: "[2,3]", "[]" or "?" */
     struct tb_bytes data;     /* TENSOR: packed content, or the strings (see ingest.c) */
@@ -118,13 +113,29 @@ struct svc_item {
     uint8_t (*shas)[32]; /* BLOBS: SHA-256 of each blob, filled by ingest */
 };
 
+/* One point of a batch: 48 bytes, since a request may hold a million scalars. */
+struct svc_item {
+    enum svc_item_type type;
+    uint32_t series; /* index into the batch's series (unused for RESTART) */
+    uint32_t run;    /* RESTART: index into the batch's runs */
+    int64_t step;
+    double wall_time;
+    double value;            /* SCALAR */
+    struct svc_item_data *x; /* TENSOR, BLOBS */
+};
+
 struct svc_group {
     uint32_t run;
     const char *file;
     uint64_t offset, end_offset;
     size_t first_item, n_items; /* this group's items in batch->items */
     uint64_t values, dropped;
-    uint64_t bytes; /* record bytes: what storing the group costs the quota */
+    uint64_t bytes;           /* record bytes: what storing the group costs the quota */
+    uint32_t fingerprint_len; /* the file's fingerprint as the client took it; 0: none */
+    uint32_t fingerprint;
+    /* set by ingest before write_batch, or by write_batch: the group is not stored, the
+     * others are ("name", "file_changed"; NULL otherwise) */
+    const char *refused;
     /* set by write_batch: */
     bool replay;
     uint64_t cursor;
@@ -286,8 +297,10 @@ struct svc_store_ops {
 
     int (*write_batch)(struct svc_store *s, const char *exp_id, int64_t owner_id,
                        uint64_t quota_bytes, struct svc_batch *b);
+    /* Every file's cursor, with the fingerprint its first group gave (len 0 if none). */
     int (*cursors)(struct svc_store *s, const char *exp_id,
-                   int (*cb)(void *, const char *run, const char *file, uint64_t offset),
+                   int (*cb)(void *, const char *run, const char *file, uint64_t offset,
+                             uint32_t fingerprint_len, uint32_t fingerprint),
                    void *ctx);
     int (*run_delete)(struct svc_store *s, const char *exp_id, const char *run);
 

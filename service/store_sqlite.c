@@ -19,7 +19,7 @@
  * acknowledged write survives a power loss. Statements are prepared once per connection.
  */
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema */
@@ -88,7 +88,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  seq INTEGER NOT NULL, step INTEGER NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO counters VALUES('seq', 1);",
-    /* 2 (4 once merged after the upload and stored-data changes): who asked for a device
+    /* 2: each file's fingerprint (api.proto, RecordGroup), kept from its first group */
+    "ALTER TABLE files ADD COLUMN fp_len INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE files ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;",
+    /* 3 (4 once the stored-data migration is merged before it): who asked for a device
      * code, expiring tokens, and sessions with an id that can be listed and revoked */
     "ALTER TABLE tokens ADD COLUMN expires REAL;"
     "ALTER TABLE device_codes ADD COLUMN created REAL NOT NULL DEFAULT 0;"
@@ -257,9 +260,12 @@ static const char *const sql[Q__COUNT] = {
     [Q_SHARE_CHECK] = "SELECT 1 FROM shares WHERE experiment_id = ?1 AND user_id = ?2",
     [Q_RUN_GET] = "SELECT id FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_RUN_ADD] = "INSERT INTO runs(experiment_id, name) VALUES(?1, ?2)",
-    [Q_FILE_GET] = "SELECT cursor FROM files WHERE run_id = ?1 AND name = ?2",
-    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor) VALUES(?1, ?2, ?3)"
-                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor",
+    [Q_FILE_GET] = "SELECT cursor, fp_len, fp FROM files WHERE run_id = ?1 AND name = ?2",
+    /* the first fingerprint a file gets is kept */
+    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor, fp_len, fp) VALUES(?1, ?2, ?3, ?4, ?5)"
+                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor,"
+                   " fp = CASE WHEN fp_len = 0 THEN excluded.fp ELSE fp END,"
+                   " fp_len = CASE WHEN fp_len = 0 THEN excluded.fp_len ELSE fp_len END",
     [Q_SERIES_GET] = "SELECT id FROM series WHERE run_id = ?1 AND tag = ?2",
     [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, plugin_content, display_name,"
                      " description, data_class, kind, source, dtype)"
@@ -279,7 +285,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_SEQ_GET] = "SELECT value FROM counters WHERE name = 'seq'",
     [Q_SEQ_SET] = "UPDATE counters SET value = ?1 WHERE name = 'seq'",
     [Q_USER_USED] = "UPDATE users SET used_bytes = max(0, used_bytes + ?2) WHERE id = ?1",
-    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor FROM files f JOIN runs r ON r.id = f.run_id"
+    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor, f.fp_len, f.fp FROM files f"
+                  " JOIN runs r ON r.id = f.run_id"
                   " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
     [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_SERIES_LIST] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
@@ -1489,12 +1496,12 @@ static int add_tensor(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    sqlite3_bind_int(q, 5, it->dtype);
-    bind_text(q, 6, it->shape ? it->shape : "?");
-    sqlite3_bind_blob(q, 7, it->data.data ? (const void *)it->data.data : "", (int)it->data.len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 8, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, it->x->dtype);
+    bind_text(q, 6, it->x->shape ? it->x->shape : "?");
+    sqlite3_bind_blob(q, 7, it->x->data.data ? (const void *)it->x->data.data : "",
+                      (int)it->x->data.len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 8, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_tensors++;
     return run(w->c, q);
 }
@@ -1505,19 +1512,19 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     int err = series_id(w, it->series, &sid);
     if (err < 0)
         return err;
-    for (size_t k = 0; k < it->n_blobs; k++) {
+    for (size_t k = 0; k < it->x->n_blobs; k++) {
         sqlite3_stmt *q = st(w->c, Q_BLOB_ADD);
         if (!q)
             return -EIO;
-        sqlite3_bind_blob(q, 1, it->shas[k], 32, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->blobs[k].len);
-        sqlite3_bind_blob(q, 3, it->blobs[k].data ? (const void *)it->blobs[k].data : "",
-                          (int)it->blobs[k].len, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 1, it->x->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->x->blobs[k].len);
+        sqlite3_bind_blob(q, 3, it->x->blobs[k].data ? (const void *)it->x->blobs[k].data : "",
+                          (int)it->x->blobs[k].len, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
         q = st(w->c, Q_BLOB_OWN);
         bind_text(q, 1, w->exp);
-        sqlite3_bind_blob(q, 2, it->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 2, it->x->shas[k], 32, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
     }
@@ -1528,11 +1535,11 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    bind_text(q, 5, it->meta ? it->meta : "{}");
-    sqlite3_bind_blob(q, 6, it->n_blobs ? (const void *)it->shas : "", (int)(32 * it->n_blobs),
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 7, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    bind_text(q, 5, it->x->meta ? it->x->meta : "{}");
+    sqlite3_bind_blob(q, 6, it->x->n_blobs ? (const void *)it->x->shas : "",
+                      (int)(32 * it->x->n_blobs), SQLITE_STATIC);
+    sqlite3_bind_blob(q, 7, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_blobs++;
     return run(w->c, q);
 }
@@ -1557,6 +1564,8 @@ static int add_restart(struct wb *w, const struct svc_item *it)
 
 static int write_group(struct wb *w, struct svc_group *g)
 {
+    if (g->refused)
+        return 0; /* refused by ingest (a bad name): the other groups go on */
     int64_t rid;
     int err = run_id(w, g->run, &rid);
     if (err < 0)
@@ -1570,8 +1579,15 @@ static int write_group(struct wb *w, struct svc_group *g)
     if (r < 0)
         return r;
     uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    uint32_t fp_len = r == 1 ? (uint32_t)sqlite3_column_int64(q, 1) : 0;
+    uint32_t fp = r == 1 ? (uint32_t)sqlite3_column_int64(q, 2) : 0;
     sqlite3_reset(q);
     g->cursor = cursor;
+    if (fp_len && g->fingerprint_len == fp_len && g->fingerprint != fp) {
+        /* Another file under the same run and name: never append it from the old cursor. */
+        g->refused = "file_changed";
+        return 0;
+    }
     if (g->offset < cursor) {
         /* Sent before and committed: acknowledge it, store nothing. */
         g->replay = true;
@@ -1608,6 +1624,8 @@ static int write_group(struct wb *w, struct svc_group *g)
     sqlite3_bind_int64(q, 1, rid);
     bind_text(q, 2, g->file);
     sqlite3_bind_int64(q, 3, (sqlite3_int64)g->end_offset);
+    sqlite3_bind_int64(q, 4, g->fingerprint_len);
+    sqlite3_bind_int64(q, 5, g->fingerprint);
     if ((err = run(w->c, q)) < 0)
         return err;
     g->cursor = g->end_offset;
@@ -1650,7 +1668,7 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     b->bytes = 0;
     for (size_t g = 0; !err && g < b->n_groups; g++) {
         err = write_group(&w, &b->groups[g]);
-        if (!err && !b->groups[g].replay) {
+        if (!err && !b->groups[g].replay && !b->groups[g].refused) {
             stored = true;
             b->bytes += b->groups[g].bytes;
         }
@@ -1711,7 +1729,8 @@ out:
 }
 
 static int sq_cursors(struct svc_store *s, const char *exp,
-                      int (*cb)(void *, const char *, const char *, uint64_t), void *ctx)
+                      int (*cb)(void *, const char *, const char *, uint64_t, uint32_t, uint32_t),
+                      void *ctx)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_CURSORS);
@@ -1722,7 +1741,8 @@ static int sq_cursors(struct svc_store *s, const char *exp,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         n++;
         if (cb(ctx, (const char *)sqlite3_column_text(q, 0),
-               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2)))
+               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+               (uint32_t)sqlite3_column_int64(q, 3), (uint32_t)sqlite3_column_int64(q, 4)))
             break;
     }
     int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "cursors");

@@ -285,6 +285,56 @@ static size_t split(char *s, char **out, size_t max)
     return n;
 }
 
+int up_experiment_update(struct up_client *cl, const char *id, const char *name,
+                         const char *description, const char *visibility, char *share,
+                         char *unshare, char *err, size_t err_len)
+{
+    Tbdev__V1__UpdateExperimentRequest req = TBDEV__V1__UPDATE_EXPERIMENT_REQUEST__INIT;
+    char *mask[3];
+    size_t nm = 0;
+    if (name) {
+        req.name = (ProtobufCBinaryData){strlen(name), (uint8_t *)name};
+        mask[nm++] = "name";
+    }
+    if (description) {
+        req.description = (ProtobufCBinaryData){strlen(description), (uint8_t *)description};
+        mask[nm++] = "description";
+    }
+    if (visibility) {
+        req.visibility = !strcmp(visibility, "public")    ? TBDEV__V1__VISIBILITY__PUBLIC
+                         : !strcmp(visibility, "private") ? TBDEV__V1__VISIBILITY__PRIVATE
+                                                          : TBDEV__V1__VISIBILITY__UNLISTED;
+        mask[nm++] = "visibility";
+    }
+    req.n_update_mask = nm;
+    req.update_mask = mask;
+    char *sh[64], *unsh[64];
+    req.n_share_with = split(share, sh, 64);
+    req.share_with = sh;
+    req.n_unshare = split(unshare, unsh, 64);
+    req.unshare = unsh;
+    size_t n;
+    void *body = up_pack(&req, &n);
+    if (!body) {
+        snprintf(err, err_len, "out of memory");
+        return -ENOMEM;
+    }
+    char path[200];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", id);
+    struct up_reply r;
+    int rc = up_client_call(cl, "PATCH", path, PROTOBUF, body, n, false, &r, err, err_len);
+    free(body);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    if (r.status != 200) {
+        up_reply_error(&r, err, err_len, NULL, 0);
+        rc = -EPROTO;
+    }
+    tb_buf_done(&r.body);
+    return rc;
+}
+
 int up_update_main(int argc, char **argv)
 {
     struct common o = {0};
@@ -309,56 +359,20 @@ int up_update_main(int argc, char **argv)
                         "--visibility, --share_with or --unshare\n");
         return UP_EXIT_USAGE;
     }
-    Tbdev__V1__UpdateExperimentRequest req = TBDEV__V1__UPDATE_EXPERIMENT_REQUEST__INIT;
-    char *mask[3];
-    size_t nm = 0;
-    if (o.name) {
-        req.name = (ProtobufCBinaryData){strlen(o.name), (uint8_t *)o.name};
-        mask[nm++] = "name";
-    }
-    if (o.description) {
-        req.description = (ProtobufCBinaryData){strlen(o.description), (uint8_t *)o.description};
-        mask[nm++] = "description";
-    }
-    if (v) {
-        req.visibility = !strcmp(v, "public")    ? TBDEV__V1__VISIBILITY__PUBLIC
-                         : !strcmp(v, "private") ? TBDEV__V1__VISIBILITY__PRIVATE
-                                                 : TBDEV__V1__VISIBILITY__UNLISTED;
-        mask[nm++] = "visibility";
-    }
-    req.n_update_mask = nm;
-    req.update_mask = mask;
     char *share_buf = o.share ? strdup(o.share) : NULL,
          *unshare_buf = o.unshare ? strdup(o.unshare) : NULL;
-    char *share[64], *unshare[64];
-    req.n_share_with = split(share_buf, share, 64);
-    req.share_with = share;
-    req.n_unshare = split(unshare_buf, unshare, 64);
-    req.unshare = unshare;
     struct up_client *cl = NULL;
     rc = UP_EXIT_FAILURE;
     if (open_client("update-metadata", &o, true, &cl) < 0)
         goto out;
-    size_t n;
-    void *body = up_pack(&req, &n);
-    char path[200], err[600];
-    snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", o.experiment_id);
-    struct up_reply r;
-    if (!body ||
-        up_client_call(cl, "PATCH", path, PROTOBUF, body, n, false, &r, err, sizeof(err)) < 0) {
-        fprintf(stderr, "tbdev update-metadata: %s\n", body ? err : "out of memory");
-        free(body);
+    char err[600];
+    if (up_experiment_update(cl, o.experiment_id, o.name, o.description, v, share_buf,
+                             unshare_buf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tbdev update-metadata: %s\n", err);
         goto out;
     }
-    free(body);
-    if (r.status == 200) {
-        printf("Updated experiment %s.\n", o.experiment_id);
-        rc = UP_EXIT_OK;
-    } else {
-        up_reply_error(&r, err, sizeof(err), NULL, 0);
-        fprintf(stderr, "tbdev update-metadata: %s\n", err);
-    }
-    tb_buf_done(&r.body);
+    printf("Updated experiment %s.\n", o.experiment_id);
+    rc = UP_EXIT_OK;
 out:
     free(share_buf);
     free(unshare_buf);
