@@ -332,7 +332,7 @@ static struct svc_throttle *throttle_of(struct svc_app *app, enum svc_throttle_k
     struct svc_throttle *t = app->throttles[kind];
     if (!t) {
         double n = (double)app->cfg->login_per_minute;
-        t = app->throttles[kind] = svc_throttle_new(16384, n, 60);
+        t = app->throttles[kind] = svc_throttle_new(TB_THROTTLE_KEYS_MAX, n, 60);
     }
     pthread_mutex_unlock(&app->rate_lock);
     return t;
