@@ -9,6 +9,7 @@ enum tb_opt_type {
     TB_OPT_FLAG,   /* bool; no argument */
     TB_OPT_STRING, /* const char *; borrowed from argv or the environment */
     TB_OPT_INT,    /* long long; decimal */
+    TB_OPT_LEVEL,  /* long long; an optional digit (--verbose 0, --verbose=2, -v): 2 without */
 };
 
 struct tb_opt {
@@ -31,5 +32,8 @@ struct tb_opt {
 int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, void *cfg,
                   int *ret_optind, char *err, size_t err_len);
 
-/* Prints the option list, aligned, with each option's environment variable. */
+/* Prints the option list, aligned, with each option's environment variable, then -h. */
 void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n);
+
+/* The same without the -h line: for a second part of one command's options. */
+void tb_opts_help_list(FILE *f, const struct tb_opt *opts, size_t n);
