@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "config.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "opts.h"
 #include "store.h"
@@ -34,11 +35,14 @@ static void usage(FILE *f)
             "  user list [--json]            List users.\n"
             "  user disable NAME | user enable NAME\n"
             "                                A disabled user's tokens and sessions stop working.\n"
-            "  user passwd NAME              Set a web sign-in password, read from stdin.\n"
+            "  user passwd NAME              Set a web sign-in password, read from stdin;\n"
+            "                                ends the user's web sessions.\n"
             "  token create NAME [--name LABEL]\n"
             "                                Print a new API token for user NAME.\n"
             "  token list [NAME] [--json]    List tokens (never the secrets).\n"
             "  token revoke ID               Revoke a token at once.\n"
+            "  session list [NAME] [--json]  List live web sessions (never the secrets).\n"
+            "  session revoke ID             End a web session at once.\n"
             "  backup --to FILE              Copy the database while the server runs.\n"
             "  check                         Run SQLite's integrity check.\n\n"
             "Every command takes --db PATH (or TBDEV_DB); the default is ./tbdev.db.\n"
@@ -115,6 +119,19 @@ static int open_store(const char *db, uint64_t max_bytes, struct svc_store **ret
     return 0;
 }
 
+/* The link base with the bound port (--listen :0), before any request is served: handlers
+ * read cfg.url_base from other threads. */
+static void on_listening(void *ctx, uint16_t port)
+{
+    struct svc_config *cfg = ctx;
+    if (cfg->public_url && *cfg->public_url)
+        return;
+    snprintf(cfg->url_base, sizeof(cfg->url_base), "%s://%s%s%s:%u",
+             cfg->tls_cert ? "https" : "http", strchr(cfg->host, ':') ? "[" : "",
+             !strcmp(cfg->host, "0.0.0.0") || !strcmp(cfg->host, "::") ? "localhost" : cfg->host,
+             strchr(cfg->host, ':') ? "]" : "", port);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct svc_config cfg;
@@ -166,6 +183,8 @@ static int cmd_serve(int argc, char **argv)
     svc_app_http_config(&app, &hc);
     hc.tls_cert_pem = cert;
     hc.tls_key_pem = key;
+    hc.listening = on_listening;
+    hc.listening_ctx = &cfg;
     struct svc_http *http = NULL;
     rc = svc_http_start(&hc, &http);
     if (rc < 0) {
@@ -179,12 +198,6 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     uint16_t port = svc_http_port(http);
-    if (!cfg.public_url || !*cfg.public_url) {
-        snprintf(cfg.url_base, sizeof(cfg.url_base), "%s://%s%s%s:%u", cert ? "https" : "http",
-                 strchr(cfg.host, ':') ? "[" : "",
-                 !strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::") ? "localhost" : cfg.host,
-                 strchr(cfg.host, ':') ? "]" : "", port);
-    }
     struct checkpointer cp = {.store = store};
     pthread_mutex_init(&cp.lock, NULL);
     pthread_cond_init(&cp.cond, NULL);
@@ -300,22 +313,76 @@ static int print_user(void *ctx, const struct svc_user *u)
     return 0;
 }
 
+static void iso_time(double t, char *out, size_t len)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A JSON string of s (which may hold anything a client sent: labels, user agents). */
+static void json_str(const char *s)
+{
+    struct tb_buf b;
+    tb_buf_init(&b, 0);
+    tb_json_escape(&b, s, strlen(s));
+    printf("\"%s\"", b.len ? (const char *)b.data : "");
+    tb_buf_done(&b);
+}
+
+/* s for a terminal: control characters escaped. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    svc_log_escape(s, buf, len);
+    return buf;
+}
+
 static int print_tok(void *ctx, const struct svc_token_info *t)
 {
     struct admin *a = ctx;
-    char created[32];
-    time_t secs = (time_t)t->created;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (a->json)
+    char created[32], expires[32] = "never", buf[4 * SVC_LABEL_MAX + 1];
+    iso_time(t->created, created, sizeof(created));
+    if (t->expires > 0)
+        iso_time(t->expires, expires, sizeof(expires));
+    bool expired = t->expires > 0 && t->expires <= (double)time(NULL);
+    const char *state = t->revoked ? "revoked" : expired ? "expired" : "live";
+    if (a->json) {
         printf("%s{\"id\":%lld,\"user\":\"%s\",\"prefix\":\"%s\",\"created\":\"%s\","
-               "\"revoked\":%s}",
+               "\"revoked\":%s,\"expires\":",
                a->name ? "," : "", (long long)t->id, t->user, t->prefix, created,
                t->revoked ? "true" : "false");
-    else
-        printf("%-6lld %-20s %s...  %s  %s\n", (long long)t->id, t->user, t->prefix, created,
-               t->revoked ? "revoked" : "live");
+        if (t->expires > 0)
+            printf("\"%s\"", expires);
+        else
+            printf("null");
+        printf(",\"state\":\"%s\",\"label\":", state);
+        json_str(t->name);
+        printf("}");
+    } else {
+        printf("%-6lld %-20s %s...  %s  expires %-20s %-7s %s\n", (long long)t->id, t->user,
+               t->prefix, created, expires, state, shown(t->name, buf, sizeof(buf)));
+    }
+    a->name = "x";
+    return 0;
+}
+
+static int print_session(void *ctx, const struct svc_session_info *t)
+{
+    struct admin *a = ctx;
+    char created[32], expires[32], buf[4 * SVC_LABEL_MAX + 1];
+    iso_time(t->created, created, sizeof(created));
+    iso_time(t->expires, expires, sizeof(expires));
+    if (a->json) {
+        printf("%s{\"id\":%lld,\"user\":\"%s\",\"created\":\"%s\",\"expires\":\"%s\","
+               "\"client_ip\":\"%s\",\"user_agent\":",
+               a->name ? "," : "", (long long)t->id, t->user, created, expires, t->client_ip);
+        json_str(t->user_agent);
+        printf("}");
+    } else {
+        printf("%-6lld %-20s %s  expires %s  from %-15s %s\n", (long long)t->id, t->user, created,
+               expires, t->client_ip, shown(t->user_agent, buf, sizeof(buf)));
+    }
     a->name = "x";
     return 0;
 }
@@ -410,7 +477,7 @@ static int cmd_admin(int argc, char **argv)
             fprintf(stderr, "tbdev-server: no user %s\n", arg);
             ret = 1;
         } else
-            printf("password set for %s\n", arg);
+            printf("password set for %s; their web sessions are ended\n", arg);
         memset(pw, 0, sizeof(pw));
     } else if (!strcmp(cmd, "token") && sub && !strcmp(sub, "create") && arg) {
         if ((rc = ops->user_get(store, arg, &u)) < 0) {
@@ -434,6 +501,26 @@ static int cmd_admin(int argc, char **argv)
                     arg);
         else
             printf("token %s revoked\n", arg);
+        ret = rc < 0;
+    } else if (!strcmp(cmd, "session") && sub && !strcmp(sub, "list")) {
+        if (a.json)
+            printf("[");
+        a.name = NULL;
+        rc = ops->session_list(store, arg, print_session, &a);
+        if (a.json)
+            printf("]\n");
+        ret = rc < 0;
+    } else if (!strcmp(cmd, "session") && sub && !strcmp(sub, "revoke") && arg) {
+        char *end = NULL;
+        long long id = strtoll(arg, &end, 10);
+        rc = *end || id <= 0 ? -ENOENT : ops->session_revoke(store, id, 0);
+        if (rc < 0)
+            fprintf(stderr,
+                    "tbdev-server: no live session with id %s ('session list' shows "
+                    "ids)\n",
+                    arg);
+        else
+            printf("session %s ended\n", arg);
         ret = rc < 0;
     } else {
         fprintf(stderr, "tbdev-server: unknown or incomplete command. Run 'tbdev-server "
@@ -462,7 +549,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate") || !strcmp(cmd, "check") || !strcmp(cmd, "backup") ||
-        !strcmp(cmd, "user") || !strcmp(cmd, "token"))
+        !strcmp(cmd, "user") || !strcmp(cmd, "token") || !strcmp(cmd, "session"))
         return cmd_admin(argc - 1, argv + 1);
     fprintf(stderr, "tbdev-server: unknown command '%s'. Run 'tbdev-server --help'.\n", cmd);
     return EXIT_USAGE;

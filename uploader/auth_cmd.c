@@ -188,8 +188,20 @@ static int login_device(struct up_creds *creds, const char *server, const struct
     cl->stop = &stop_flag;
     int rc = UP_EXIT_FAILURE;
     struct up_reply r;
-    if (up_client_call(cl, "POST", "/api/v1/device/code", PROTOBUF, NULL, 0, false, &r, err,
-                       sizeof(err)) < 0) {
+    /* Who asks: the approval page shows it to the person approving. */
+    char version[64], host[64] = "";
+    snprintf(version, sizeof(version), "tbdev %s", TBDEV_VERSION);
+    if (gethostname(host, sizeof(host) - 1) < 0)
+        host[0] = 0;
+    Tbdev__V1__DeviceCodeRequest cr = TBDEV__V1__DEVICE_CODE_REQUEST__INIT;
+    cr.client_version = (ProtobufCBinaryData){strlen(version), (uint8_t *)version};
+    cr.client_host = (ProtobufCBinaryData){strlen(host), (uint8_t *)host};
+    size_t cr_len = 0;
+    void *cr_body = up_pack(&cr, &cr_len);
+    int called = up_client_call(cl, "POST", "/api/v1/device/code", PROTOBUF, cr_body, cr_len, false,
+                                &r, err, sizeof(err));
+    free(cr_body);
+    if (called < 0) {
         fprintf(stderr, "tbdev auth login: %s\n", err);
         goto out;
     }
