@@ -23,6 +23,12 @@
 #define TB_NAME_MAX 1024
 #define TB_PLUGIN_NAME_MAX 128
 
+/* Server requests: bodies by route (a write of events takes --request_bytes), and the
+ * sign-in throttle's tables (service/throttle.h). */
+#define TB_AUTH_BODY_MAX (4u << 10)   /* sign-in, sign-out, device code, token and approval */
+#define TB_SMALL_BODY_MAX (64u << 10) /* other writes: create, change, delete */
+#define TB_THROTTLE_KEYS_MAX 16384    /* addresses or accounts tracked per kind of attempt */
+
 /* Files: a fingerprint (CRC32C) of an event file's first bytes tells apart two files that an
  * upload finds under the same run and name (api.proto, RecordGroup). */
 #define TB_FINGERPRINT_BYTES 4096 /* at most: whole records from the file's start */

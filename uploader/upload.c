@@ -17,6 +17,7 @@
 #include "arena.h"
 #include "budget.h"
 #include "buf.h"
+#include "cli.h"
 #include "client.h"
 #include "crc32c.h"
 #include "creds.h"
@@ -35,6 +36,7 @@
 #define DROPS_LISTED 20 /* kinds of skipped data named in the final summary */
 
 struct cfg {
+    struct up_common common; /* first: the common options' offsets hold for this struct */
     const char *logdir;
     const char *name;
     const char *description;
@@ -44,9 +46,6 @@ struct cfg {
     bool dry_run;
     bool json;
     const char *plugins;
-    bool verbose;
-    const char *server;
-    const char *cacert;
     long long poll_interval;
 };
 
@@ -70,12 +69,6 @@ static const struct tb_opt options[] = {
      "With --dry_run: print one JSON document on stdout instead of a table."},
     {"plugins", 0, TB_OPT_STRING, offsetof(struct cfg, plugins), "LIST", NULL,
      "Only upload these plugins' data, e.g. scalars,histograms (graphs for graph events)."},
-    {"verbose", 'v', TB_OPT_FLAG, offsetof(struct cfg, verbose), NULL, "TBDEV_VERBOSE",
-     "Log every request."},
-    {"server", 0, TB_OPT_STRING, offsetof(struct cfg, server), "URL", "TBDEV_SERVER",
-     "The tbdev server (default: the one you logged in to)."},
-    {"cacert", 0, TB_OPT_STRING, offsetof(struct cfg, cacert), "FILE", "TBDEV_CACERT",
-     "Trust this PEM CA certificate for the server (self-hosted certificates)."},
     {"poll_interval", 0, TB_OPT_INT, offsetof(struct cfg, poll_interval), "SECONDS",
      "TBDEV_POLL_INTERVAL", "How often to look for new data when watching (default: 5)."},
 };
@@ -99,8 +92,9 @@ static const char *const known_plugins[] = {
 };
 #define N_KNOWN (sizeof(known_plugins) / sizeof(known_plugins[0]))
 
-static void usage(FILE *f)
+static void usage(void)
 {
+    FILE *f = stdout;
     fprintf(f,
             "Usage: tbdev upload --logdir DIR [OPTIONS]\n\n"
             "Uploads a TensorBoard logdir to a tbdev server and prints the experiment's link at "
@@ -109,6 +103,7 @@ static void usage(FILE *f)
             "once:\nafter a crash, run again with --experiment_id to continue where the server's "
             "data\nends. Nothing in the logdir is ever written.\n\nOptions:\n");
     tb_opts_help(f, options, N_OPTIONS);
+    up_cli_help_common();
     fprintf(f, "\nA value is one summary value (a scalar point, a histogram, an image, a text...) "
                "or one\ngraph event; `tbdev inspect` and `tbdev list` count the same way.\n"
                "Runs and tags whose names are over the server's limit are skipped with a "
@@ -146,6 +141,7 @@ struct file_state {
     bool dead;           /* truncated, or its run skipped: no longer read */
     bool warned_tail;
     uint64_t idle_size; /* the size at which reading found nothing to send; skip until it changes */
+    uint64_t size;      /* as the last scan saw it */
     uint64_t skip_at;   /* the record at this offset is too large for the server: skipped */
 };
 
@@ -188,6 +184,10 @@ struct up {
     double started, last_progress;
     uint64_t values, records, dropped, requests, skipped_values;
     uint64_t runs_seen;
+    double win_t, prev_t; /* the rate's window: values at its start and at the previous one */
+    uint64_t win_values, prev_values;
+    bool watching; /* everything there is was sent: waiting for more */
+    char url[700]; /* the experiment's link */
 };
 
 static char *key_of(const char *run, const char *file)
@@ -339,35 +339,85 @@ static bool keep_record(struct up *u, const char *run, const struct tb_record *r
     return kept > 0;
 }
 
-static void human_bytes(char *buf, size_t len, double n)
+/* The bytes of the files being uploaded, and how many of them the server has. */
+static void totals(const struct up *u, uint64_t *ret_done, uint64_t *ret_all)
 {
-    if (n < 1024 * 1024)
-        snprintf(buf, len, "%.1f KiB", n / 1024);
-    else if (n < 1024.0 * 1024 * 1024)
-        snprintf(buf, len, "%.1f MiB", n / 1048576);
-    else
-        snprintf(buf, len, "%.2f GiB", n / 1073741824);
+    uint64_t done = 0, all = 0;
+    for (size_t i = 0; i < u->files.cap; i++) {
+        const struct file_state *f = u->files.slots[i].key ? u->files.slots[i].value : NULL;
+        if (!f || f->dead)
+            continue;
+        done += f->offset;
+        all += f->size > f->offset ? f->size : f->offset;
+    }
+    *ret_done = done;
+    *ret_all = all;
 }
 
+static void fmt_secs(char *out, size_t len, double s)
+{
+    if (s < 60)
+        snprintf(out, len, "%.0f s", s);
+    else if (s < 3600)
+        snprintf(out, len, "%d min %02d s", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(out, len, "%d h %02d min", (int)(s / 3600), (int)(s / 60) % 60);
+}
+
+/*
+ * The progress line on a terminal: how much of the logdir is up, a rate over the last few
+ * seconds and the time left while sending; "watching" when everything is up. With final,
+ * the summary line ("N runs, N files, N values, X sent ...") on any output.
+ */
 static void progress(struct up *u, bool final)
 {
     double t = now_mono();
     if (!final && (!u->tty || t - u->last_progress < 0.2))
         return;
     u->last_progress = t;
-    double secs = t - u->started;
-    char sent[32];
-    human_bytes(sent, sizeof(sent), u->cl ? (double)up_net_bytes_sent(u->cl->net) : 0);
-    char line[300], skip[64] = "";
+    /* the rate over a window of about ten seconds, not since the start */
+    if (t - u->win_t >= 10 || u->win_t == 0) {
+        u->prev_t = u->win_t ? u->win_t : u->started;
+        u->prev_values = u->win_values;
+        u->win_t = t;
+        u->win_values = u->values;
+    }
+    double span = t - u->prev_t;
+    double rate = span > 0.5 ? (double)(u->values - u->prev_values) / span : 0;
+    uint64_t done, all;
+    totals(u, &done, &all);
+    char sent[32], skip[64] = "";
+    up_human_bytes(sent, sizeof(sent), u->cl ? (double)up_net_bytes_sent(u->cl->net) : 0);
     if (u->skipped_values)
         snprintf(skip, sizeof(skip), ", %llu skipped", (unsigned long long)u->skipped_values);
-    snprintf(line, sizeof(line), "%llu runs, %llu files, %llu values%s, %s sent, %.0f values/s",
-             (unsigned long long)u->runs_seen, (unsigned long long)u->files.len,
-             (unsigned long long)u->values, skip, sent, secs > 0 ? u->values / secs : 0.0);
-    if (u->tty)
-        fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
-    else if (final)
-        fprintf(stderr, "tbdev: %s\n", line);
+    char runs[32], files[32];
+    up_plural(u->runs_seen, "run", "runs", runs, sizeof(runs));
+    up_plural(u->files.len, "file", "files", files, sizeof(files));
+    if (final) {
+        double secs = t - u->started;
+        up_progress_end();
+        fprintf(stderr, "tbdev: %s, %s, %llu values%s, %s sent in %.1f s (%.0f values/s)\n", runs,
+                files, (unsigned long long)u->values, skip, sent, secs,
+                secs > 0 ? u->values / secs : 0.0);
+        return;
+    }
+    if (u->watching && done >= all) {
+        up_progressf("Up to date: %llu values in %s; watching %s for new data (Ctrl-C to stop)",
+                     (unsigned long long)u->values, runs, u->cfg.logdir);
+        return;
+    }
+    char d[32], a[32], eta[48] = "";
+    up_human_bytes(d, sizeof(d), (double)done);
+    up_human_bytes(a, sizeof(a), (double)all);
+    double pct = all ? 100.0 * (double)done / (double)all : 100;
+    double bytes_rate = u->values && rate > 0 ? rate * (double)done / (double)u->values : 0;
+    if (bytes_rate > 0 && all > done) {
+        char left[32];
+        fmt_secs(left, sizeof(left), (double)(all - done) / bytes_rate);
+        snprintf(eta, sizeof(eta), ", %s left", left);
+    }
+    up_progressf("%3.0f%% %s of %s, %llu values%s, %.0f values/s%s", pct, d, a,
+                 (unsigned long long)u->values, skip, rate, eta);
 }
 
 /* Warns about a file whose tail is damaged, once. */
@@ -708,6 +758,7 @@ static int refresh(struct up *u, struct tb_logdir *ld)
                        (lf->ino != f->ino || lf->dev != f->dev || lf->size < f->offset)) {
                 changed_file(u, f, lf);
             }
+            f->size = lf->size;
             free(k);
         }
     }
@@ -954,7 +1005,7 @@ static int complete(struct up *u, struct batch *b, char *err, size_t err_len)
                 for (size_t g = 0; g < b->ng; g++)
                     if (b->pend[g].n_records)
                         b->pend[g].file->skip_at = b->pend[g].first;
-            } else if (u->cfg.verbose) {
+            } else if (u->cfg.common.verbose >= UP_REQUESTS) {
                 fprintf(stderr, "tbdev: the server refused %zu bytes at once; sending %zu\n",
                         b->bytes, u->budget.cur);
             }
@@ -986,7 +1037,8 @@ static int complete(struct up *u, struct batch *b, char *err, size_t err_len)
             rc = 0;
     }
     tbdev__v1__write_events_response__free_unpacked(res, NULL);
-    if (u->cfg.verbose || !u->tty)
+    /* on a pipe (a job's log), a line per request: the terminal has the progress line */
+    if (u->cfg.common.verbose >= UP_REQUESTS || (!u->tty && u->cfg.common.verbose >= UP_NORMAL))
         fprintf(stderr, "tbdev: sent new records of %zu file%s (%llu values so far)\n", b->ng,
                 b->ng == 1 ? "" : "s", (unsigned long long)u->values);
 out:
@@ -1115,6 +1167,7 @@ static int create_experiment(struct up *u, char *err, size_t len)
         return -EPROTO;
     }
     snprintf(u->exp_id, sizeof(u->exp_id), "%s", e->id);
+    snprintf(u->url, sizeof(u->url), "%s", e->url);
     printf("Upload started. View your experiment at:\n%s\n", e->url);
     printf("Experiment ID: %s (to resume: tbdev upload --logdir %s --experiment_id %s)\n", e->id,
            u->cfg.logdir, e->id);
@@ -1418,12 +1471,10 @@ int up_upload_main(int argc, char **argv)
     struct up u = {0};
     u.cfg.poll_interval = 5;
     char err[1024] = "";
-    int optind_ = 0;
-    int rc = tb_opts_parse(options, N_OPTIONS, argc, argv, &u.cfg, &optind_, err, sizeof(err));
-    if (rc == 1) {
-        usage(stdout);
-        return UP_EXIT_OK;
-    }
+    int rc = up_cli_parse("upload", options, N_OPTIONS, usage, argc, argv, &u.cfg, true, NULL);
+    if (rc >= 0)
+        return rc;
+    rc = 0;
     const char *v = u.cfg.visibility;
     if (rc == 0 && v && strcmp(v, "unlisted") && strcmp(v, "public") && strcmp(v, "private"))
         snprintf(err, sizeof(err), "--visibility must be unlisted, public or private"), rc = -1;
@@ -1432,8 +1483,6 @@ int up_upload_main(int argc, char **argv)
                  "missing --logdir DIR (the folder your training writes "
                  "event files to)"),
             rc = -1;
-    if (rc == 0 && optind_ < argc)
-        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind_]), rc = -1;
     if (rc == 0 && u.cfg.poll_interval < 1)
         snprintf(err, sizeof(err), "--poll_interval must be at least 1 second"), rc = -1;
     if (rc == 0 && u.cfg.plugins && !check_plugins(u.cfg.plugins, err, sizeof(err)))
@@ -1454,7 +1503,8 @@ int up_upload_main(int argc, char **argv)
     u.max_record = 0;
     u.name_max = TB_NAME_MAX;
     struct stat st;
-    if (stat(u.cfg.logdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    bool missing = stat(u.cfg.logdir, &st) != 0;
+    if ((!missing && !S_ISDIR(st.st_mode)) || (missing && (u.cfg.one_shot || u.cfg.dry_run))) {
         fprintf(stderr,
                 "tbdev upload: '%s' is not a directory: give the folder your training "
                 "writes event files to\n",
@@ -1467,14 +1517,16 @@ int up_upload_main(int argc, char **argv)
         goto out;
     }
     struct up_creds creds;
-    if (up_creds_load(&creds, err, sizeof(err)) < 0 ||
-        up_client_open(&creds, u.cfg.server, u.cfg.cacert, true, u.cfg.verbose, &u.cl, err,
-                       sizeof(err)) < 0) {
+    if (up_creds_load(&creds, u.cfg.common.server, err, sizeof(err)) < 0 ||
+        up_client_open(&creds, u.cfg.common.server, u.cfg.common.cacert, true,
+                       u.cfg.common.verbose >= UP_REQUESTS, &u.cl, err, sizeof(err)) < 0) {
         fprintf(stderr, "tbdev upload: %s\n", err);
         rc = UP_EXIT_FAILURE;
         goto out;
     }
     u.cl->stop = &stop_flag;
+    u.cl->max_attempts = 0;     /* an upload waits out any transient failure: nothing is lost */
+    u.cl->retry_refused = true; /* a server restarting refuses connections for a while */
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
@@ -1505,7 +1557,31 @@ int up_upload_main(int argc, char **argv)
         u.filter = list;
         u.server_filter = true;
     }
+    if (u.cfg.one_shot && !u.cfg.experiment_id) {
+        /* Nothing to upload: say so, rather than make an empty experiment to delete. */
+        struct tb_logdir *ld = NULL;
+        int e = tb_logdir_scan(u.cfg.logdir, &ld);
+        size_t runs = e == 0 ? ld->n_runs : 0;
+        tb_logdir_free(ld);
+        if (e == 0 && runs == 0) {
+            fprintf(stderr,
+                    "tbdev upload: no event files under %s (TensorBoard reads files whose names "
+                    "contain 'tfevents'); nothing was uploaded. Is it the folder your training "
+                    "writes to?\n",
+                    u.cfg.logdir);
+            rc = UP_EXIT_FAILURE;
+            goto out;
+        }
+    }
     if (u.cfg.experiment_id) {
+        if (!up_experiment_id_ok(u.cfg.experiment_id)) {
+            fprintf(stderr,
+                    "tbdev upload: '%.80s' is not an experiment ID (22 letters, digits, '-' and "
+                    "'_', as in the link; see 'tbdev list')\n",
+                    u.cfg.experiment_id);
+            rc = UP_EXIT_USAGE;
+            goto out;
+        }
         snprintf(u.exp_id, sizeof(u.exp_id), "%s", u.cfg.experiment_id);
         if (fetch_cursors(&u, err, sizeof(err)) < 0) {
             fprintf(stderr, "tbdev upload: cannot resume experiment %s: %s\n", u.exp_id, err);
@@ -1527,6 +1603,7 @@ int up_upload_main(int argc, char **argv)
                      at + strlen("{experiment_id}"));
         else
             snprintf(url, sizeof(url), "%s", tmpl);
+        snprintf(u.url, sizeof(u.url), "%s", url);
         printf("Resuming. View your experiment at:\n%s\n", url);
         fflush(stdout);
     } else if (create_experiment(&u, err, sizeof(err)) < 0) {
@@ -1538,52 +1615,75 @@ int up_upload_main(int argc, char **argv)
     struct tb_buf batch;
     tb_buf_init(&batch, 0);
     rc = UP_EXIT_OK;
-    bool announced_wait = false;
+    bool announced_wait = false, announced_missing = false, failed = false;
     while (!stop_flag) {
+        if (stat(u.cfg.logdir, &st) != 0) {
+            /* Watching a logdir the job has not made yet: wait for it, as TensorBoard.dev. */
+            if (!announced_missing)
+                up_notef("waiting for %s to appear (Ctrl-C to stop)", u.cfg.logdir);
+            announced_missing = true;
+            for (long long s = 0; s < u.cfg.poll_interval * 10 && !stop_flag; s++)
+                usleep(100000);
+            continue;
+        }
         struct tb_logdir *ld = NULL;
         int e = tb_logdir_scan(u.cfg.logdir, &ld);
         if (e < 0) {
-            fprintf(stderr, "tbdev upload: cannot read logdir '%s': %s\n", u.cfg.logdir,
-                    strerror(-e));
+            up_errorf("cannot read logdir '%s': %s", u.cfg.logdir, strerror(-e));
             rc = UP_EXIT_FAILURE;
+            failed = true;
             break;
         }
         e = refresh(&u, ld);
         tb_logdir_free(ld);
         if (e < 0) {
+            up_errorf("out of memory");
             rc = UP_EXIT_FAILURE;
+            failed = true;
             break;
         }
+        u.watching = false;
         int sent = send_all(&u, &batch, err, sizeof(err)), total = sent > 0 ? sent : 0;
         if (sent < 0) {
             if (sent == -EINTR)
                 break;
-            say_begin(&u);
-            fprintf(stderr, "tbdev upload: stopped: %s\n", err);
+            up_errorf("stopped: %s", err);
             rc = UP_EXIT_FAILURE;
+            failed = true;
             break;
         }
-        if (u.cfg.one_shot)
+        if (u.cfg.one_shot || stop_flag)
             break;
         if (total)
             announced_wait = false;
-        if (!announced_wait && !u.tty) {
+        u.watching = true;
+        if (!announced_wait && !u.tty && u.cfg.common.verbose >= UP_NORMAL) {
             fprintf(stderr, "tbdev: up to date; watching %s for new data (Ctrl-C to stop)\n",
                     u.cfg.logdir);
             announced_wait = true;
         }
         progress(&u, false);
-        for (long long s = 0; s < u.cfg.poll_interval * 10 && !stop_flag; s++)
+        for (long long s = 0; s < u.cfg.poll_interval * 10 && !stop_flag; s++) {
             usleep(100000);
+            if (s % 10 == 9)
+                progress(&u, false); /* the window's rate falls back to 0 while idle */
+        }
     }
     tb_buf_done(&batch);
-    progress(&u, true);
+    if (u.cfg.common.verbose >= UP_NORMAL || failed)
+        progress(&u, true);
     skipped_summary(&u);
-    if (stop_flag)
+    uint64_t done, all;
+    totals(&u, &done, &all);
+    if (stop_flag || failed || done < all) {
+        /* Whatever stopped it, what is stored stays: say how to go on. */
         fprintf(stderr,
-                "tbdev: stopped by request; everything sent is stored. Resume with: tbdev "
-                "upload --logdir %s --experiment_id %s\n",
-                u.cfg.logdir, u.exp_id);
+                "tbdev: %severything sent is stored. Resume with: tbdev upload --logdir %s "
+                "--experiment_id %s\n",
+                stop_flag ? "stopped by request; " : "", u.cfg.logdir, u.exp_id);
+    } else if (u.cfg.common.verbose >= UP_NORMAL) {
+        fprintf(stderr, "tbdev: done. View your experiment at: %s\n", u.url);
+    }
 out:
     up_client_close(u.cl);
     free_files(&u);
