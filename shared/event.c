@@ -1172,9 +1172,10 @@ int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
 {
     struct tb_event ev = {0};
     struct ctx c = {arena, &ev, problem};
-    /* Bound nesting before protobuf-c recurses (shared/wirescan.h); the scan refuses exactly
-     * what protobuf-c would, so the message for a bad record stays the same. */
-    int scan = tb_wirescan_check(&tensorboard__event__descriptor, data, len, TB_PB_DEPTH_MAX, NULL);
+    /* Bound nesting before protobuf-c recurses (shared/wirescan.h: free while the Event schema
+     * cannot nest past the limit); the scan refuses exactly what protobuf-c would, so the
+     * message for a bad record stays the same. */
+    int scan = tb_wirescan_guard(&tensorboard__event__descriptor, data, len, TB_PB_DEPTH_MAX, NULL);
     if (scan == -E2BIG)
         return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, EBADMSG,
                               "the %zu-byte record nests messages more than %d levels deep", len,

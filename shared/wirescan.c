@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "tblimits.h"
@@ -186,17 +187,85 @@ int tb_wirescan_check(const ProtobufCMessageDescriptor *d, const uint8_t *data, 
     return err;
 }
 
+/* Schema depths worked out so far: a few slots, filled without a lock (a slot is claimed by
+ * its key; a reader takes a depth only once it is written, else works it out again). */
+#define DEPTH_SLOTS 32
+static _Atomic(const ProtobufCMessageDescriptor *) depth_key[DEPTH_SLOTS];
+static _Atomic int depth_val[DEPTH_SLOTS]; /* 0: not written yet */
+
+/* Depth of d, with `path` the types being walked (a type met again on it is a cycle). */
+static int schema_depth(const ProtobufCMessageDescriptor *d,
+                        const ProtobufCMessageDescriptor **path, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (path[i] == d)
+            return INT_MAX;
+    if (n >= 64)
+        return INT_MAX;
+    path[n] = d;
+    int deepest = 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        int sub = schema_depth(f->descriptor, path, n + 1);
+        if (sub == INT_MAX)
+            return INT_MAX;
+        if (sub > deepest)
+            deepest = sub;
+    }
+    return deepest + 1;
+}
+
+int tb_wirescan_schema_depth(const ProtobufCMessageDescriptor *d)
+{
+    for (int i = 0; i < DEPTH_SLOTS; i++) {
+        const ProtobufCMessageDescriptor *k = atomic_load(&depth_key[i]);
+        if (!k)
+            break;
+        if (k == d) {
+            int v = atomic_load(&depth_val[i]);
+            if (v)
+                return v;
+            break;
+        }
+    }
+    const ProtobufCMessageDescriptor *path[64];
+    int depth = schema_depth(d, path, 0);
+    for (int i = 0; i < DEPTH_SLOTS; i++) {
+        const ProtobufCMessageDescriptor *expected = NULL;
+        if (atomic_compare_exchange_strong(&depth_key[i], &expected, d)) {
+            atomic_store(&depth_val[i], depth);
+            break;
+        }
+        if (expected == d)
+            break; /* another thread has it */
+    }
+    return depth;
+}
+
+int tb_wirescan_guard(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+                      int max_depth, size_t *ret_offset)
+{
+    if (tb_wirescan_schema_depth(d) <= max_depth)
+        return 0;
+    return tb_wirescan_check(d, data, len, max_depth, ret_offset);
+}
+
 ProtobufCMessage *tb_wirescan_unpack(const ProtobufCMessageDescriptor *d,
                                      ProtobufCAllocator *allocator, size_t len, const uint8_t *data,
                                      int *ret_err)
 {
     static const uint8_t empty[1];
-    int err = tb_wirescan_check(d, data ? data : empty, data ? len : 0, TB_PB_DEPTH_MAX, NULL);
+    const uint8_t *p = data ? data : empty;
+    size_t n = data ? len : 0;
+    int err = tb_wirescan_guard(d, p, n, TB_PB_DEPTH_MAX, NULL);
     ProtobufCMessage *m = NULL;
     if (!err) {
-        m = protobuf_c_message_unpack(d, allocator, data ? len : 0, data ? data : empty);
+        m = protobuf_c_message_unpack(d, allocator, n, p);
+        /* bad bytes, or the allocator: the scan tells which */
         if (!m)
-            err = -ENOMEM;
+            err = tb_wirescan_check(d, p, n, INT_MAX, NULL) < 0 ? -EBADMSG : -ENOMEM;
     }
     if (err && ret_err)
         *ret_err = err;

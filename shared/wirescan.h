@@ -34,10 +34,25 @@ int tb_wirescan_check(const ProtobufCMessageDescriptor *d, const uint8_t *data, 
                       int max_depth, size_t *ret_offset);
 
 /*
- * tb_wirescan_check with TB_PB_DEPTH_MAX, then protobuf_c_message_unpack(d, allocator, ...).
+ * The guard to call before an unpack: 0 at once when no message of type d can nest deeper than
+ * max_depth whatever the bytes (no type reachable from d contains itself, and its deepest chain
+ * of message fields is within the limit: an Event nests 6 levels at most), else
+ * tb_wirescan_check. So the scan costs nothing where the schema bounds the recursion already,
+ * and protobuf-c, which validates as it unpacks, is left to refuse bad bytes there. What a
+ * schema allows is worked out once per type and kept (thread-safe).
+ */
+int tb_wirescan_guard(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+                      int max_depth, size_t *ret_offset);
+
+/* The deepest message nesting d's schema allows (the top message is 1), or INT_MAX when a type
+ * reachable from d contains itself. */
+int tb_wirescan_schema_depth(const ProtobufCMessageDescriptor *d);
+
+/*
+ * tb_wirescan_guard with TB_PB_DEPTH_MAX, then protobuf_c_message_unpack(d, allocator, ...).
  * Returns the message (the caller frees it with protobuf_c_message_free_unpacked and the same
  * allocator, or by dropping its arena), or NULL with *ret_err (may be NULL) set to -EBADMSG,
- * -E2BIG (too deep) or -ENOMEM (the scan passed, so only the allocator can have failed).
+ * -E2BIG (too deep) or -ENOMEM (the bytes are valid, so only the allocator can have failed).
  */
 ProtobufCMessage *tb_wirescan_unpack(const ProtobufCMessageDescriptor *d,
                                      ProtobufCAllocator *allocator, size_t len, const uint8_t *data,

@@ -438,6 +438,33 @@ static void test_mutations_agree_with_protobuf_c(void **state)
     free(ev.p);
 }
 
+/* The guard: free where the schema bounds nesting (Event: 6 levels), a scan where it does not. */
+static void test_guard(void **state)
+{
+    (void)state;
+    assert_int_equal(tb_wirescan_schema_depth(&tensorboard__event__descriptor), 6);
+    assert_int_equal(tb_wirescan_schema_depth(&tensorboard__layout__descriptor), 5);
+    assert_int_equal(tb_wirescan_schema_depth(&tensorboard__tensor_proto__descriptor), 3);
+    assert_int_equal(tb_wirescan_schema_depth(HP), INT_MAX);
+    assert_int_equal(tb_wirescan_schema_depth(&tensorboard__hparams__value__descriptor), INT_MAX);
+    /* asked again: the kept answer */
+    assert_int_equal(tb_wirescan_schema_depth(&tensorboard__event__descriptor), 6);
+    /* a bad Event passes the guard (protobuf-c refuses it while unpacking), not the check */
+    const uint8_t bad[] = {0x10, 0x85};
+    const ProtobufCMessageDescriptor *ev = &tensorboard__event__descriptor;
+    assert_int_equal(tb_wirescan_guard(ev, bad, 2, TB_PB_DEPTH_MAX, NULL), 0);
+    assert_int_equal(tb_wirescan_check(ev, bad, 2, TB_PB_DEPTH_MAX, NULL), -EBADMSG);
+    assert_int_equal(tb_wirescan_guard(ev, bad, 2, 5, NULL), -EBADMSG); /* a tighter limit */
+    int err = 0;
+    assert_null(tb_wirescan_unpack(ev, NULL, 2, bad, &err));
+    assert_int_equal(err, -EBADMSG); /* not -ENOMEM: the scan tells bad bytes apart */
+    /* hparams: scanned, and refused past the limit */
+    struct w v = nested_list_value(40), pd = session_with(&v);
+    assert_int_equal(tb_wirescan_guard(HP, pd.p, pd.n, TB_PB_DEPTH_MAX, NULL), -E2BIG);
+    free(v.p);
+    free(pd.p);
+}
+
 static void test_unpack_errors(void **state)
 {
     (void)state;
@@ -462,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_only_message_fields_count),
         cmocka_unit_test(test_edges_agree_with_protobuf_c),
         cmocka_unit_test(test_mutations_agree_with_protobuf_c),
+        cmocka_unit_test(test_guard),
         cmocka_unit_test(test_unpack_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
