@@ -50,7 +50,7 @@ static void usage(FILE *f)
             "  backup --to FILE              Copy the database while the server runs.\n"
             "  check                         Run SQLite's integrity check.\n\n"
             "Every command takes --db PATH (or TBDEV_DB); the default is ./tbdev.db. Only\n"
-            "serve and migrate create a database that does not exist yet.\n"
+            "serve, migrate and user add create a database that does not exist yet.\n"
             "Run 'tbdev-server COMMAND [SUBCOMMAND] --help' for a command's options.\n"
             "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
 }
@@ -679,7 +679,8 @@ static const struct admin_cmd {
     {"check", NULL, "", 0, 0, A_DB, false, "Run SQLite's integrity check.", a_check},
     {"backup", NULL, "--to FILE", 0, 0, A_DB | A_TO, false,
      "Copy the database while the server runs (an online SQLite backup).", a_backup},
-    {"user", "add", "NAME", 1, 0, A_DB | A_ADMIN | A_PASSWORD, false,
+    /* the first user's step on a new install may also make the database */
+    {"user", "add", "NAME", 1, 0, A_DB | A_ADMIN | A_PASSWORD, true,
      "Add a user and print a new API token once.", a_user_add},
     {"user", "list", "", 0, 0, A_DB | A_JSON, false, "List users, their usage and quota.",
      a_user_list},
