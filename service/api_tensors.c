@@ -48,7 +48,87 @@ struct rows {
     uint64_t resume_elem;
     bool cut; /* the page is full: next holds where the next one starts */
     struct page_pos next;
+    /* TensorBoard's restart rule: the seqs shown, sorted, when some rows are hidden (NULL: all
+     * are); index and total count shown rows only */
+    const int64_t *shown;
+    size_t n_shown;
 };
+
+struct steps {
+    struct svc_point *p;
+    size_t n, cap;
+    bool failed;
+};
+
+static int step_cb(void *ctx, int64_t seq, int64_t step)
+{
+    struct steps *x = ctx;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 256;
+        void *p = realloc(x->p, cap * sizeof(*x->p));
+        if (!p) {
+            x->failed = true;
+            return 1;
+        }
+        x->p = p;
+        x->cap = cap;
+    }
+    x->p[x->n++] = (struct svc_point){.step = step, .seq = seq};
+    return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * The rows of series s that TensorBoard's restart rule shows (downsample.h: a step that goes
+ * back, or a SessionLog.START, hides the earlier rows at that step and above), as it does for
+ * scalars, so that images, audio, histograms and text written again by a re-run are shown
+ * once. *ret is NULL when every row is shown, else a sorted array of the seqs shown, freed by
+ * the caller. Storage keeps every row (?restarts=keep shows them; export writes them).
+ */
+static int shown_rows(struct svc_call *c, const struct svc_series_info *s, bool blobs,
+                      int64_t **ret, size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    const char *rs = svc_req_query(c->req, "restarts");
+    if (rs && !strcmp(rs, "keep"))
+        return 0;
+    struct steps x = {0};
+    int err = c->app->ops->row_steps(c->app->store, s->id, blobs, step_cb, &x);
+    if (!err && x.failed)
+        err = -ENOMEM;
+    struct svc_restart *r = NULL;
+    size_t nr = 0;
+    if (!err)
+        err = c->app->ops->restarts(c->app->store, s->run_id, &r, &nr);
+    if (err < 0) {
+        free(x.p);
+        return err;
+    }
+    size_t kept = svc_purge_restarts(x.p, x.n, r, nr);
+    free(r);
+    if (kept == x.n) {
+        free(x.p);
+        return 0;
+    }
+    int64_t *seqs = malloc((kept ? kept : 1) * sizeof(*seqs));
+    if (!seqs) {
+        free(x.p);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < kept; i++)
+        seqs[i] = x.p[i].seq;
+    free(x.p);
+    qsort(seqs, kept, sizeof(*seqs), cmp_seq);
+    *ret = seqs;
+    *ret_n = kept;
+    return 0;
+}
 
 /* Whether the page is full. A little is kept back for what closes the answer (brackets and the
  * next_page_token), so that a page of numbers stays under its budget, and in a buffer of that
@@ -270,6 +350,8 @@ static uint64_t json_blobs(struct rows *x, const struct svc_tensor_row *r, uint6
 static int row_cb(void *ctx, const struct svc_tensor_row *r)
 {
     struct rows *x = ctx;
+    if (x->shown && !bsearch(&r->seq, x->shown, x->n_shown, sizeof(*x->shown), cmp_seq))
+        return 0; /* hidden by a restart */
     uint64_t i = x->index++;
     /* evenly spaced sample, always keeping the last */
     if (x->keep_every > 1 && i % x->keep_every != 0 && i + 1 != x->total)
@@ -423,7 +505,16 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
             break;
         }
         x.s = s;
-        x.total = s->points;
+        int64_t *shown = NULL;
+        size_t n_shown = 0;
+        int serr = shown_rows(c, s, mode == 4, &shown, &n_shown);
+        if (serr < 0) {
+            svc_store_error(c, serr, "reading the series");
+            goto out;
+        }
+        x.shown = shown;
+        x.n_shown = n_shown;
+        x.total = shown ? n_shown : s->points;
         x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;
         x.index = resume ? from.index : 0;
         x.resume_seq = resume ? from.seq : -1;
@@ -438,6 +529,8 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
         int64_t from_seq = resume ? from.seq : 0;
         int err = mode == 4 ? c->app->ops->blob_rows(c->app->store, s->id, from_seq, row_cb, &x)
                             : c->app->ops->tensor_rows(c->app->store, s->id, from_seq, row_cb, &x);
+        free(shown);
+        x.shown = NULL;
         tb_json_arr_close(&j);
         tb_json_obj_close(&j);
         if (err < 0) {

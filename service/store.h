@@ -339,6 +339,10 @@ struct svc_store_ops {
     int (*scalar_chunks)(struct svc_store *s, int64_t series_id, svc_scalar_chunk_cb cb, void *ctx);
     int (*scalar_summaries)(struct svc_store *s, int64_t series_id, svc_summary_cb cb, void *ctx);
     /* A series' rows with seq >= from_seq, in seq order (0: from the first). */
+    /* Each row's (seq, step) of a tensor (blobs false) or blob series, in arrival order: what
+     * the restart rule needs, without the rows' data. */
+    int (*row_steps)(struct svc_store *s, int64_t series_id, bool blobs,
+                     int (*cb)(void *ctx, int64_t seq, int64_t step), void *ctx);
     int (*tensor_rows)(struct svc_store *s, int64_t series_id, int64_t from_seq,
                        svc_tensor_row_cb cb, void *ctx);
     int (*blob_rows)(struct svc_store *s, int64_t series_id, int64_t from_seq, svc_tensor_row_cb cb,

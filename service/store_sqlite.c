@@ -219,6 +219,8 @@ enum stmt_id {
     Q_CHUNKS,
     Q_SUMMARIES,
     Q_TENSORS,
+    Q_TENSOR_STEPS,
+    Q_BLOB_STEPS,
     Q_BLOBPTS,
     Q_BLOB_GET,
     Q_BLOB_GC,
@@ -378,6 +380,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_CHUNKS] = "SELECT seq, n, data FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
     [Q_SUMMARIES] = "SELECT seq, n, min_step, max_step, sorted, summary FROM scalar_chunks"
                     " WHERE series_id = ?1 ORDER BY seq",
+    [Q_TENSOR_STEPS] = "SELECT seq, step FROM tensors WHERE series_id = ?1 ORDER BY seq",
+    [Q_BLOB_STEPS] = "SELECT seq, step FROM blob_points WHERE series_id = ?1 ORDER BY seq",
     [Q_TENSORS] = "SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
                   " WHERE series_id = ?1 AND seq >= ?2 ORDER BY seq",
     [Q_BLOBPTS] = "SELECT seq, step, wall_time, meta, shas, value_pb FROM blob_points"
@@ -2300,6 +2304,23 @@ static int rows(struct svc_store *s, enum stmt_id id, int64_t sid, int64_t from_
     return err;
 }
 
+static int sq_row_steps(struct svc_store *s, int64_t sid, bool blobs,
+                        int (*cb)(void *, int64_t, int64_t), void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, blobs ? Q_BLOB_STEPS : Q_TENSOR_STEPS);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)))
+            break;
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : err_of(c->db, rc, "row steps");
+    sqlite3_reset(q);
+    return err;
+}
+
 static int sq_tensor_rows(struct svc_store *s, int64_t sid, int64_t from_seq, svc_tensor_row_cb cb,
                           void *ctx)
 {
@@ -2381,6 +2402,7 @@ const struct svc_store_ops svc_store_sqlite = {
     .series_find = sq_series_find,
     .scalar_chunks = sq_scalar_chunks,
     .scalar_summaries = sq_scalar_summaries,
+    .row_steps = sq_row_steps,
     .tensor_rows = sq_tensor_rows,
     .blob_rows = sq_blob_rows,
     .blob_get = sq_blob_get,
