@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "markdown.h"
+#include "rebin.h"
 #include "sniff.h"
 
 #define TENSOR_POINTS_DEFAULT 200
@@ -22,6 +23,7 @@ struct rows {
     int mode; /* 0 generic, 1 histogram, 2 text, 3 pr curve, 4 blobs */
     size_t total, keep_every, seen;
     const char *exp_id;
+    struct svc_rebin rebin; /* histograms: ?bins= and ?distribution= (rebin.h) */
 };
 
 /* Writes a tensor's values as a flat JSON array (numbers or strings). */
@@ -52,8 +54,10 @@ static void json_values(struct tb_json *j, const struct svc_tensor_row *r)
 
 static int count_cb(void *ctx, const struct svc_tensor_row *r)
 {
-    (void)r;
-    ((struct rows *)ctx)->total++;
+    struct rows *x = ctx;
+    x->total++;
+    if (x->mode == 1)
+        svc_rebin_range(&x->rebin, x->c, x->s, r);
     return 0;
 }
 
@@ -110,6 +114,8 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
     tb_json_double(j, r->wall_time);
     switch (x->mode) {
     case 1: /* histogram: [[left, right, count], ...] */
+        if (svc_rebin_json(&x->rebin, x->c, x->s, j, r))
+            break; /* rebinned, or compressed for distributions */
         tb_json_key(j, "buckets");
         tb_json_arr_open(j);
         for (size_t o = 0; r->dtype == DT(DOUBLE) && o + 24 <= r->len; o += 24) {
@@ -249,6 +255,8 @@ out:
 
 void svc_h_histograms(struct svc_call *c)
 {
+    if (!svc_rebin_params_ok(c))
+        return;
     tensor_answer(c, 1, TB_KIND_TENSOR, NULL, 100);
 }
 

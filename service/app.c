@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "encode.h"
 #include "log.h"
 #include "tbdev/v1/api.pb-c.h"
 
@@ -423,6 +424,7 @@ void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_respons
     if ((found->flags & R_WRITE) && !svc_need_token(&c))
         return;
     found->handler(&c);
+    svc_encode_response(svc_req_header(req, "Accept-Encoding"), res);
 }
 
 void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
@@ -458,6 +460,7 @@ void svc_app_done(struct svc_app *app)
     }
     app->rates = NULL;
     pthread_mutex_destroy(&app->rate_lock);
+    svc_encode_cache_free();
 }
 
 void svc_h_no_content(struct svc_call *c)

@@ -32,3 +32,8 @@
 
 /* Generic growable buffers: nothing grows past this unless its owner sets a smaller cap. */
 #define TB_BUF_MAX ((size_t)1 << 31)
+
+/* Read API: histograms rebinned for drawing (?bins=N); TensorBoard draws 30. */
+#define TB_HIST_BINS_MAX 1000
+/* Answers: compressed embedded assets kept in memory (one per asset and coding). */
+#define TB_ENCODE_CACHE_ENTRIES 128
