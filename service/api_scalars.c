@@ -239,6 +239,7 @@ struct scalar_query {
     size_t target;      /* points per series; 0: all */
     bool window;        /* start_step / end_step given */
     int64_t start, end; /* inclusive step range */
+    bool columns;       /* layout=columns: one array per field instead of point rows */
     bool smooth;        /* smoothing given */
     double weight;      /* TensorBoard's smoothing weight, [0, 1] */
     bool csv;
@@ -277,6 +278,12 @@ static bool parse_query(struct svc_call *c, struct scalar_query *q)
                   (long long)q->start, (long long)q->end);
         return false;
     }
+    const char *lay = svc_req_query(c->req, "layout");
+    if (lay && strcmp(lay, "rows") && strcmp(lay, "columns")) {
+        svc_error(c, 400, "invalid_argument", "layout must be rows or columns, not '%.40s'", lay);
+        return false;
+    }
+    q->columns = lay && !strcmp(lay, "columns");
     const char *sm = svc_req_query(c->req, "smoothing");
     if (sm) {
         char *end = NULL;
@@ -334,6 +341,27 @@ static void write_series(struct svc_call *c, struct tb_json *j, const struct sca
     if (isfinite(first_wall)) {
         tb_json_key(j, "first_wall_time"); /* relative time is measured from here */
         json_num(j, first_wall, false);
+    }
+    if (q->columns) { /* compresses far better: like numbers sit together */
+        static const char *const names[4] = {"wall_time", "step", "value", "smoothed"};
+        for (int f = 0; f < (smoothed ? 4 : 3); f++) {
+            tb_json_key(j, names[f]);
+            tb_json_arr_open(j);
+            for (size_t i = 0; i < k; i++) {
+                size_t p = idx ? idx[i] : i;
+                if (f == 0)
+                    json_num(j, x->p[p].wall_time, false);
+                else if (f == 1)
+                    tb_json_int(j, x->p[p].step);
+                else if (f == 2)
+                    json_num(j, x->p[p].value, f32);
+                else
+                    json_num(j, smoothed_value(smoothed[p], f32), f32);
+            }
+            tb_json_arr_close(j);
+        }
+        tb_json_obj_close(j);
+        return;
     }
     tb_json_key(j, "points");
     tb_json_arr_open(j);
