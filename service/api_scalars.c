@@ -240,6 +240,7 @@ struct scalar_query {
     bool window;        /* start_step / end_step given */
     int64_t start, end; /* inclusive step range */
     bool columns;       /* layout=columns: one array per field instead of point rows */
+    bool logged;        /* precision=logged: float32 data with float32's fewest digits */
     bool smooth;        /* smoothing given */
     double weight;      /* TensorBoard's smoothing weight, [0, 1] */
     bool csv;
@@ -284,6 +285,13 @@ static bool parse_query(struct svc_call *c, struct scalar_query *q)
         return false;
     }
     q->columns = lay && !strcmp(lay, "columns");
+    const char *prec = svc_req_query(c->req, "precision");
+    if (prec && strcmp(prec, "exact") && strcmp(prec, "logged")) {
+        svc_error(c, 400, "invalid_argument", "precision must be exact or logged, not '%.40s'",
+                  prec);
+        return false;
+    }
+    q->logged = prec && !strcmp(prec, "logged");
     const char *sm = svc_req_query(c->req, "smoothing");
     if (sm) {
         char *end = NULL;
@@ -307,7 +315,8 @@ static void write_series(struct svc_call *c, struct tb_json *j, const struct sca
                          const size_t *idx, size_t k, const double *smoothed, size_t total,
                          size_t in_window, double first_wall)
 {
-    bool f32 = is_f32(s);
+    /* exact: the stored double's shortest text; logged: float32 values as the float logged */
+    bool f32 = q->logged && is_f32(s);
     struct tb_buf *b = &c->res->body;
     if (q->csv) {
         for (size_t i = 0; i < k; i++) {

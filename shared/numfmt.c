@@ -145,7 +145,7 @@ static size_t put(char *out, bool neg, uint64_t d, int p, int e)
     size_t n = 0;
     if (neg)
         out[n++] = '-';
-    if (e >= -7 && e < 21) {
+    if (e >= -6 && e < 21) { /* where JavaScript writes fixed notation too */
         if (e < 0) {
             out[n++] = '0';
             out[n++] = '.';
