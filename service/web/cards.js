@@ -71,7 +71,11 @@ export class Card {
       await this.load(this.ac.signal);
       if (seq === this.loadSeq && this.el.dataset.state === 'loading') this.setState('drawn');
     } catch (e) {
-      if (e && e.name === 'AbortError') return;
+      if (e && e.name === 'AbortError') {
+        // someone else's request was cancelled (a shared fetch): try again if still wanted
+        if (seq === this.loadSeq && !this.ac.signal.aborted) { this.loaded = false; this.ensureLoaded(); }
+        return;
+      }
       if (seq === this.loadSeq) this.setState('error', e.message);
     }
   }
@@ -97,7 +101,10 @@ export class Card {
   }
 
   becameVisible() {
-    if (this.dirty && this.loaded) { this.dirty = false; this.redraw(); }
+    if (this.dirty && this.loaded) {
+      this.dirty = false;
+      try { this.redraw(); } catch (e) { this.setState('error', e.message); }
+    }
   }
 
   // For subclasses. load(signal): fetch and draw; after each await, give up if signal.aborted.
@@ -139,7 +146,9 @@ export class CardHost {
 
   // Visible cards first, so what the viewer looks at is redrawn first.
   invalidateAll() {
-    for (const c of this.cards) c.invalidate();
+    for (const c of this.cards) {
+      try { c.invalidate(); } catch (e) { c.setState('error', e.message); }
+    }
   }
 
   destroy() {

@@ -46,8 +46,9 @@ export class HistogramChart {
   }
 
   draw() {
+    // not laid out yet: the ResizeObserver draws once it has a width
+    this.lastW = this.el.clientWidth || 0;
     const W = Math.max(240, this.el.clientWidth || 400), H = this.opts.height || 260;
-    this.lastW = W;
     const mode = this.opts.mode, data = this.data;
     const root = svg('svg', { class: 'hist-svg', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img',
       'aria-label': `Histograms of ${data.length} steps (${mode})` });
@@ -66,7 +67,7 @@ export class HistogramChart {
       xhi = Math.max(xhi, p.bins[p.bins.length - 1][1]);
       for (const b of p.bins) ymax = Math.max(ymax, b[2]);
     }
-    [xlo, xhi] = nice(xlo, xhi, Math.max(2, w / 60));
+    [xlo, xhi] = nice(xlo, xhi, Math.max(2, Math.floor(w / 60)));
     const t0 = this.time(data[0]), t1 = this.time(data[data.length - 1]);
     const sx = (x) => m.left + (xhi > xlo ? (x - xlo) / (xhi - xlo) * w : w / 2);
     const st = (t) => (mode === 'offset' ? m.top + (t1 > t0 ? (t - t0) / (t1 - t0) * hgt : hgt) : m.top + hgt);
@@ -76,7 +77,7 @@ export class HistogramChart {
     const fillOf = (t) => mix(early, late, t1 > t0 ? (t - t0) / (t1 - t0) : 1);
     // axes
     const axes = svg('g', { class: 'axes', 'font-size': 11, fill: muted });
-    for (const v of ticks(xlo, xhi, Math.max(2, Math.floor(w / 70)))) {
+    for (const v of ticks(xlo, xhi, Math.max(2, Math.floor(w / 60)))) {
       const x = sx(v);
       axes.append(svg('line', { x1: x, x2: x, y1: m.top - (mode === 'offset' ? sliceH : 0), y2: m.top + hgt, stroke: grid }));
       axes.append(svg('text', { x, y: H - 6, 'text-anchor': 'middle', text: fmtTick(v) }));

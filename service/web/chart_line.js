@@ -76,7 +76,8 @@ export class LineChart {
     this.series = series;
     this.log = !!o.log;
     this.outliers = !!o.outliers;
-    if (o.xType !== this.opts.xType || !this.u || this.u.series.length - 1 !== series.length || o.rebuild) {
+    if (o.xType !== this.opts.xType) this.view = null; // the zoom was in other units
+    if (o.xType !== this.opts.xType || !this.u || this.u.series.length - 1 !== Math.max(1, series.length) || !series.length || o.rebuild) {
       this.opts.xType = o.xType;
       this.build();
     } else {
@@ -96,6 +97,8 @@ export class LineChart {
   }
 
   data() {
+    // uPlot's mode 2 needs at least one series: an empty one stands in for none
+    if (!this.series.length) return [null, [[], []]];
     return [null, ...this.series.map((s) => [s.xs, this.log ? logSafe(s.ys) : s.ys])];
   }
 
@@ -160,6 +163,7 @@ export class LineChart {
     const font = '11px system-ui, sans-serif';
     const self = this;
     const useries = [{}];
+    if (!this.series.length) useries.push({ facets: [{ scale: 'x', auto: false, sorted: 1 }, { scale: 'y', auto: false }], points: { show: false } });
     for (const s of this.series) {
       useries.push({
         stroke: s.color, width: s.width || 1.5, dash: s.dash, alpha: s.alpha === undefined ? 1 : s.alpha,

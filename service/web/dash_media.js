@@ -37,8 +37,10 @@ class MediaCard extends Card {
   }
 
   async load(signal) {
+    if (!this.view.isConnected) this.body.append(this.sampleLabel, this.view); // after a release
     if (!this.shared.promise) {
-      this.shared.promise = queuedJson(`${this.ctx.base}/blobs?` + query({ tag: this.t.tag, run: this.t.run }), CardHost.distance(this), signal)
+      // not cancelled with this card: the other samples' cards wait for the same answer
+      this.shared.promise = queuedJson(`${this.ctx.base}/blobs?` + query({ tag: this.t.tag, run: this.t.run }), CardHost.distance(this))
         .then((r) => { this.shared.points = (r.series[0] || { points: [] }).points; return this.shared.points; });
       this.shared.promise.catch(() => { this.shared.promise = null; });
     }

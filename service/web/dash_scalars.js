@@ -148,6 +148,8 @@ export class LinesCard extends Card {
     this.el.dataset.points = String(shown);
     this.el.dataset.exact = String(exact);
     this.el.dataset.runs = String(runsDrawn.size);
+    this.el.dataset.smoothing = String(weight);
+    this.el.dataset.x = xType;
     this.setState('drawn');
     if (!exact) this.scheduleResmooth();
   }
@@ -229,7 +231,7 @@ export class LinesCard extends Card {
   }
 
   hover(info) {
-    if (!info) { hideTooltip(); return; }
+    if (!info) { hideTooltip(this); return; }
     const weight = this.ctx.state.get('smoothing');
     const rows = [];
     for (const r of info.rows) {
@@ -239,7 +241,7 @@ export class LinesCard extends Card {
       rows.push({ color: m.color, name: m.line.name || m.line.run, smoothed: weight > 0 ? m.ys[i] : undefined, value: s.values[i],
         step: s.steps[i], wall: s.walls[i], relative: s.walls[i] - s.firstWall, dist: r.dist, outside: r.outside, extra: m.line.extra && m.line.extra(i) });
     }
-    showTooltip(rows, { sort: this.ctx.state.get('tipSort'), limit: this.ctx.state.get('tipRows'), smoothing: weight > 0,
+    showTooltip(rows, { owner: this, sort: this.ctx.state.get('tipSort'), limit: this.ctx.state.get('tipRows'), smoothing: weight > 0,
       clientX: info.clientX, clientY: info.clientY, columns: this.tipColumns ? this.tipColumns() : [] });
   }
 
@@ -267,8 +269,10 @@ export class LinesCard extends Card {
   debug() {
     const u = this.chart && this.chart.u;
     return u ? { xMin: u.scales.x.min, xMax: u.scales.x.max, yMin: u.scales.y.min, yMax: u.scales.y.max,
-      series: this.chart.series.map((s) => ({ run: s.line ? s.line.run : null, hover: s.hover !== false, n: s.xs.length,
-        maxX: s.xs.length ? s.xs[s.xs.length - 1] : null, minX: s.xs.length ? s.xs[0] : null })),
+      series: this.chart.series.map((s) => ({ run: s.line ? s.line.run : null, tag: s.line ? s.line.tag : null, hover: s.hover !== false,
+        band: !!s.band, color: s.color, n: s.xs.length, maxX: s.xs.length ? s.xs[s.xs.length - 1] : null, minX: s.xs.length ? s.xs[0] : null,
+        head: Array.from(s.ys.slice(0, 50)) })),
+      xTicks: (u.axes[0]._values || []).map(String),
       window: this.win ? { start: this.win.start, end: this.win.end } : null } : null;
   }
 }

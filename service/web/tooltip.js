@@ -8,6 +8,7 @@ import { h } from './dom.js';
 import { fmtNum, fmtRelative, fmtStep, fmtWall } from './format.js';
 
 let tipEl = null;
+let tipOwner = null; // the chart whose readout it shows
 
 function element() {
   if (!tipEl) {
@@ -17,8 +18,10 @@ function element() {
   return tipEl;
 }
 
-export function hideTooltip() {
-  if (tipEl) tipEl.hidden = true;
+// Hides the table; with an owner, only if that chart put it up (the cursor may already be
+// over the next chart when the last one hears that it left).
+export function hideTooltip(owner) {
+  if (tipEl && (owner === undefined || owner === tipOwner)) tipEl.hidden = true;
 }
 
 // rows: [{ color, name, smoothed (or undefined), value, step, wall, relative, dist, outside }]
@@ -26,6 +29,7 @@ export function hideTooltip() {
 //         columns: extra [title, row => text] pairs, clientX, clientY }
 export function showTooltip(rows, opts) {
   const el = element();
+  tipOwner = opts.owner;
   if (!rows.length) { el.hidden = true; return; }
   const key = (r) => (opts.smoothing && Number.isFinite(r.smoothed) ? r.smoothed : r.value);
   const sorted = rows.slice();
