@@ -227,6 +227,62 @@ static void json_num(struct tb_json *j, double v, bool f32)
         tb_json_raw(j, num_text(v, f32, t));
 }
 
+/* v in decimal into out (room for 21 bytes); returns the length. snprintf costs ten times as
+ * much, and an answer holds hundreds of thousands of steps. */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[21];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+    return n;
+}
+
+static void json_step(struct tb_json *j, int64_t step)
+{
+    char out[24];
+    if (step < 0) {
+        out[0] = '-';
+        fmt_u64(out + 1, (uint64_t)0 - (uint64_t)step);
+    } else {
+        fmt_u64(out, (uint64_t)step);
+    }
+    tb_json_raw(j, out);
+}
+
+/* A wall time; with ms, rounded to the millisecond (what a chart or a tooltip can show, and
+ * a third of the bytes once compressed: the microseconds are noise to a compressor). */
+static void json_wall(struct tb_json *j, double w, bool ms)
+{
+    if (!ms || !isfinite(w) || fabs(w) >= 9e12) { /* past that, milliseconds overflow */
+        json_num(j, w, false);
+        return;
+    }
+    long long t = llround(w * 1000);
+    char out[40];
+    size_t n = 0;
+    if (t < 0)
+        out[n++] = '-';
+    uint64_t a = (uint64_t)llabs(t);
+    n += fmt_u64(out + n, a / 1000);
+    unsigned frac = (unsigned)(a % 1000);
+    if (frac) {
+        out[n++] = '.';
+        out[n++] = (char)('0' + frac / 100);
+        out[n++] = (char)('0' + frac / 10 % 10);
+        out[n++] = (char)('0' + frac % 10);
+        while (out[n - 1] == '0')
+            n--;
+    }
+    out[n] = 0;
+    tb_json_raw(j, out);
+}
+
 /* Values logged as float32 (TF1 simple_value, DT_FLOAT and narrower tensors). */
 static bool is_f32(const struct svc_series_info *s)
 {
@@ -240,7 +296,8 @@ struct scalar_query {
     bool window;        /* start_step / end_step given */
     int64_t start, end; /* inclusive step range */
     bool columns;       /* layout=columns: one array per field instead of point rows */
-    bool logged;        /* precision=logged: float32 data with float32's fewest digits */
+    bool logged;        /* precision=logged or display: float32 data with float32's digits */
+    bool wall_ms;       /* precision=display: wall times to the millisecond */
     bool smooth;        /* smoothing given */
     double weight;      /* TensorBoard's smoothing weight, [0, 1] */
     bool csv;
@@ -286,12 +343,13 @@ static bool parse_query(struct svc_call *c, struct scalar_query *q)
     }
     q->columns = lay && !strcmp(lay, "columns");
     const char *prec = svc_req_query(c->req, "precision");
-    if (prec && strcmp(prec, "exact") && strcmp(prec, "logged")) {
-        svc_error(c, 400, "invalid_argument", "precision must be exact or logged, not '%.40s'",
-                  prec);
+    if (prec && strcmp(prec, "exact") && strcmp(prec, "logged") && strcmp(prec, "display")) {
+        svc_error(c, 400, "invalid_argument",
+                  "precision must be exact, logged or display, not '%.40s'", prec);
         return false;
     }
-    q->logged = prec && !strcmp(prec, "logged");
+    q->logged = prec && (!strcmp(prec, "logged") || !strcmp(prec, "display"));
+    q->wall_ms = prec && !strcmp(prec, "display");
     const char *sm = svc_req_query(c->req, "smoothing");
     if (sm) {
         char *end = NULL;
@@ -349,7 +407,7 @@ static void write_series(struct svc_call *c, struct tb_json *j, const struct sca
     tb_json_bool(j, k < in_window);
     if (isfinite(first_wall)) {
         tb_json_key(j, "first_wall_time"); /* relative time is measured from here */
-        json_num(j, first_wall, false);
+        json_wall(j, first_wall, q->wall_ms);
     }
     if (q->columns) { /* compresses far better: like numbers sit together */
         static const char *const names[4] = {"wall_time", "step", "value", "smoothed"};
@@ -359,9 +417,9 @@ static void write_series(struct svc_call *c, struct tb_json *j, const struct sca
             for (size_t i = 0; i < k; i++) {
                 size_t p = idx ? idx[i] : i;
                 if (f == 0)
-                    json_num(j, x->p[p].wall_time, false);
+                    json_wall(j, x->p[p].wall_time, q->wall_ms);
                 else if (f == 1)
-                    tb_json_int(j, x->p[p].step);
+                    json_step(j, x->p[p].step);
                 else if (f == 2)
                     json_num(j, x->p[p].value, f32);
                 else
@@ -377,8 +435,8 @@ static void write_series(struct svc_call *c, struct tb_json *j, const struct sca
     for (size_t i = 0; i < k; i++) {
         size_t p = idx ? idx[i] : i;
         tb_json_arr_open(j);
-        json_num(j, x->p[p].wall_time, false);
-        tb_json_int(j, x->p[p].step);
+        json_wall(j, x->p[p].wall_time, q->wall_ms);
+        json_step(j, x->p[p].step);
         json_num(j, x->p[p].value, f32);
         if (smoothed)
             json_num(j, smoothed_value(smoothed[p], f32), f32);

@@ -90,9 +90,12 @@ export function queuedJson(path, priority, signal) {
     const t0 = performance.now();
     const res = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' }, signal });
     const text = await res.text();
-    const secs = (performance.now() - t0) / 1000;
-    const wire = Number(res.headers.get('Content-Length')) || text.length;
-    dataQueue.observe(wire, secs);
+    // the link's speed: the body's transfer time (Resource Timing), not the server's work
+    const url = new URL(path, location.href).href;
+    const rt = performance.getEntriesByName(url).pop();
+    const wire = (rt && rt.encodedBodySize) || Number(res.headers.get('Content-Length')) || text.length;
+    const secs = rt && rt.responseEnd > rt.responseStart ? (rt.responseEnd - rt.responseStart) / 1000 : (performance.now() - t0) / 1000;
+    if (wire > 65536) dataQueue.observe(wire, secs); // small answers say little about bandwidth
     let body = null;
     try { body = JSON.parse(text); } catch (e) { body = null; }
     if (!res.ok) throw new ApiError((body && body.error && body.error.message) || ('HTTP ' + res.status), res.status);

@@ -144,6 +144,19 @@ export class CardHost {
     return card;
   }
 
+  // Starts loading the cards within a screen of the view now, instead of a frame later when
+  // the observer reports them (one layout for all; the observer's calls are no-ops then).
+  loadNearNow() {
+    const lim = innerHeight * 2;
+    const near = [];
+    for (const c of this.cards) {
+      const r = c.el.getBoundingClientRect();
+      if (r.bottom > -innerHeight && r.top < lim && r.width) near.push([r.top, c]);
+    }
+    near.sort((a, b) => a[0] - b[0]);
+    for (const [, c] of near) c.ensureLoaded();
+  }
+
   // Visible cards first, so what the viewer looks at is redrawn first.
   invalidateAll() {
     for (const c of this.cards) {

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Line charts of many runs on uPlot (mode 2: each series has its own x values, so runs that
-// log at different steps or times do not multiply each other's points). Zoom by dragging,
-// pan with Shift+drag, Alt/Ctrl+wheel to zoom around the cursor, double-click or reset to
-// see everything. Bands (margin charts) are filled under the lines. The hover readout is
-// the caller's (tooltip.js), fed with the point of each series nearest the cursor.
+// Line charts of many runs. uPlot draws the axes, the grid and the cursor, and handles the
+// drag selection; the lines are drawn here, straight from typed arrays, because a hundred
+// runs of thousands of points must redraw in well under 200 ms on a machine without a GPU:
+// each series is reduced to the first, lowest, highest and last point of every pixel column
+// it crosses (M4: the same picture as every point) and stroked as a 1 px line, the fast path
+// of software rasterisers. The faint raw lines and bands under them are kept as a bitmap
+// while they and the scales stay the same, so a smoothing change only redraws the smoothed
+// lines. Zoom by dragging, pan with Shift+drag, Alt/Ctrl+wheel to zoom around the cursor,
+// double-click or reset to see everything. The hover readout is the caller's (tooltip.js),
+// fed with the point of each series nearest the cursor.
 
 import uPlot from './uPlot.esm.js';
 import { cssVar } from './dom.js';
 import { fmtRelative, fmtTick, fmtWall } from './format.js';
 import { niceStep } from './ticks.js';
 
-const POINTS = uPlot.paths.points();
 const STEP_INCRS = [];
 for (let p = 1; p <= 1e15; p *= 10) STEP_INCRS.push(p, 2 * p, 5 * p);
+const FEW_POINTS = 40; // series this short get a dot per point, as TensorBoard draws them
 
 // Index of the last x <= v in sorted xs (or 0).
 function floorIdx(xs, v) {
@@ -52,16 +57,45 @@ function relSplits(u, axisIdx, min, max) {
   return out;
 }
 
+// The min and max of ys over [a, b] (finite values; positive ones for log scales), cached
+// for whole arrays, which is what an unzoomed chart asks.
+const extentCache = new WeakMap();
+function extentOf(ys, a, b, log) {
+  const whole = a === 0 && b === ys.length - 1;
+  const key = log ? 'log' : 'lin';
+  if (whole) {
+    const c = extentCache.get(ys);
+    if (c && c[key]) return c[key];
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (let i = a; i <= b; i++) {
+    const v = ys[i];
+    if (!(v === v) || v === Infinity || v === -Infinity || (log && v <= 0)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const r = [lo, hi];
+  if (whole) {
+    const c = extentCache.get(ys) || {};
+    c[key] = r;
+    extentCache.set(ys, c);
+  }
+  return r;
+}
+
 export class LineChart {
   // opts: { height, xType: 'step'|'relative'|'wall', onZoom(min, max), onReset(), onHover(info|null) }
   constructor(el, opts) {
     this.el = el;
     this.opts = opts;
-    this.series = [];
+    this.series = []; // lines, drawn on top
+    this.under = []; // faint lines and bands, drawn beneath (cached)
+    this.all = [];
     this.view = null; // { min, max } of x, or null for everything
     this.u = null;
     this.log = false;
     this.outliers = false;
+    this.underVersion = 0;
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(el);
   }
@@ -70,41 +104,33 @@ export class LineChart {
     return Math.max(200, Math.floor(this.el.clientWidth || 400));
   }
 
-  // series: [{ key, color, dash, width, alpha, xs, ys, band: { lo, hi } | null, hover: bool }]
-  // Arrays are typed arrays or plain arrays sorted by x; NaN values leave gaps.
+  // series: [{ color, dash, width, xs, ys, band: { lo, hi } | null, hover: bool, under: bool }]
+  // Arrays are typed arrays or plain arrays sorted by x; NaN values leave gaps. Series marked
+  // `under` are the faint raw lines behind smoothed ones, and bands.
+  // o: { xType, log, outliers, rebuild }
   setData(series, o) {
-    this.series = series;
+    const under = series.filter((x) => x.under);
+    const key = under.map((x) => [x.xs, x.ys, x.band && x.band.lo, x.band && x.band.hi]);
+    const colors = under.map((x) => x.color).join();
+    if (!this.underKey || key.length !== this.underKey.length || colors !== this.underColors ||
+        key.some((k, i) => k.some((a, j) => a !== this.underKey[i][j]))) this.underVersion++;
+    this.underKey = key;
+    this.underColors = colors;
+    this.all = series;
+    this.under = under;
+    this.series = series.filter((x) => !x.under);
+    if (o.xType !== this.opts.xType) this.view = null; // the zoom was in other units
+    const rebuild = !this.u || o.xType !== this.opts.xType || !!o.log !== this.log || o.rebuild;
     this.log = !!o.log;
     this.outliers = !!o.outliers;
-    if (o.xType !== this.opts.xType) this.view = null; // the zoom was in other units
-    if (o.xType !== this.opts.xType || !this.u || this.u.series.length - 1 !== Math.max(1, series.length) || !series.length || o.rebuild) {
-      this.opts.xType = o.xType;
-      this.build();
-    } else {
-      series.forEach((s, i) => {
-        const us = this.u.series[i + 1];
-        us.stroke = () => s.color;
-        us.width = s.width || 1.5;
-        us.dash = s.dash;
-        us.alpha = s.alpha === undefined ? 1 : s.alpha;
-        us.show = true;
-      });
-      this.u.batch(() => {
-        this.u.setData(this.data(), false);
-        this.applyScales();
-      });
-    }
-  }
-
-  data() {
-    // uPlot's mode 2 needs at least one series: an empty one stands in for none
-    if (!this.series.length) return [null, [[], []]];
-    return [null, ...this.series.map((s) => [s.xs, this.log ? logSafe(s.ys) : s.ys])];
+    this.opts.xType = o.xType;
+    if (rebuild) this.build();
+    else this.u.batch(() => { this.applyScales(); this.u.redraw(false); });
   }
 
   extent() {
     let lo = Infinity, hi = -Infinity;
-    for (const s of this.series) {
+    for (const s of this.all) {
       if (!s.xs.length) continue;
       lo = Math.min(lo, s.xs[0]);
       hi = Math.max(hi, s.xs[s.xs.length - 1]);
@@ -124,16 +150,15 @@ export class LineChart {
     const { min, max } = this.xRange();
     const vals = [];
     let lo = Infinity, hi = -Infinity;
-    for (const s of this.series) {
+    for (const s of this.all) {
+      if (!s.xs.length) continue;
       const arrs = s.band ? [s.ys, s.band.lo, s.band.hi] : [s.ys];
-      if (s.fitOnly === false) continue;
       const a = Math.max(0, floorIdx(s.xs, min)), b = Math.min(s.xs.length - 1, floorIdx(s.xs, max) + 1);
-      for (const ys of arrs) for (let i = a; i <= b; i++) {
-        const v = ys[i];
-        if (!Number.isFinite(v) || (this.log && v <= 0)) continue;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-        if (this.outliers) vals.push(v);
+      for (const ys of arrs) {
+        const [l, h] = extentOf(ys, this.view ? a : 0, this.view ? b : ys.length - 1, this.log);
+        if (l < lo) lo = l;
+        if (h > hi) hi = h;
+        if (this.outliers) for (let i = a; i <= b; i++) if (Number.isFinite(ys[i]) && !(this.log && ys[i] <= 0)) vals.push(ys[i]);
       }
     }
     if (!(hi >= lo)) return this.log ? { min: 0.1, max: 10 } : { min: 0, max: 1 };
@@ -162,19 +187,6 @@ export class LineChart {
     const axisStroke = cssVar('--muted', '#555d6b'), grid = cssVar('--grid', '#e3e6eb');
     const font = '11px system-ui, sans-serif';
     const self = this;
-    const useries = [{}];
-    if (!this.series.length) useries.push({ facets: [{ scale: 'x', auto: false, sorted: 1 }, { scale: 'y', auto: false }], points: { show: false } });
-    for (const s of this.series) {
-      useries.push({
-        stroke: s.color, width: s.width || 1.5, dash: s.dash, alpha: s.alpha === undefined ? 1 : s.alpha,
-        facets: [{ scale: 'x', auto: false, sorted: 1 }, { scale: 'y', auto: false }],
-        paths: uPlot.paths.linear(),
-        // short series (a few evaluations) get a dot per point, as TensorBoard draws them
-        points: { show: (u, si) => { const x = self.series[si - 1]; return !!x && x.hover !== false && x.xs.length <= 40; }, size: 5, width: 1.5, fill: (u, si) => self.series[si - 1] ? self.series[si - 1].color : null,
-          // mode 2 gives points no index range: every point of the series
-          paths: (u, si, i0, i1, idxs) => POINTS(u, si, 0, u.data[si][0].length - 1, idxs) },
-      });
-    }
     const xAxis = { stroke: axisStroke, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, font, size: 34 };
     if (xType === 'relative') {
       xAxis.splits = relSplits;
@@ -193,7 +205,8 @@ export class LineChart {
       legend: { show: false },
       scales: { x: { time: xType === 'wall', auto: false }, y: { auto: false, distr: this.log ? 3 : 1 } },
       axes: [xAxis, yAxis],
-      series: useries,
+      // one empty series: uPlot's mode 2 needs one; the lines are drawn in the draw hook
+      series: [{}, { facets: [{ scale: 'x', auto: false, sorted: 1 }, { scale: 'y', auto: false }], points: { show: false }, paths: () => null }],
       cursor: {
         x: true, y: false,
         points: { show: false },
@@ -208,7 +221,8 @@ export class LineChart {
         },
       },
       hooks: {
-        drawAxes: [(u) => self.drawBands(u)],
+        drawAxes: [(u) => self.drawUnder(u)],
+        draw: [(u) => self.drawLines(u)],
         setSelect: [(u) => {
           if (u.select.width < 4) return;
           const a = u.posToVal(u.select.left, 'x'), b = u.posToVal(u.select.left + u.select.width, 'x');
@@ -218,42 +232,153 @@ export class LineChart {
         setCursor: [(u) => self.hover(u)],
       },
     };
-    this.u = new uPlot(opts, this.data(), this.el);
-    this.u.batch(() => this.applyScales());
+    this.u = new uPlot(opts, [null, [[], []]], this.el);
+    this.u.batch(() => { this.applyScales(); this.u.redraw(false); });
     this.u.over.addEventListener('wheel', (e) => this.wheel(e), { passive: false });
     this.u.over.addEventListener('mouseleave', () => this.opts.onHover && this.opts.onHover(null));
   }
 
-  drawBands(u) {
-    const ctx = u.ctx;
+  // Canvas pixels from values, inlined for speed: [x0, kx, y0, ky, log].
+  mapping(u) {
+    const xs = u.scales.x, ys = u.scales.y, bb = u.bbox;
+    const kx = bb.width / (xs.max - xs.min);
+    if (this.log) {
+      const l0 = Math.log10(ys.min), l1 = Math.log10(ys.max);
+      return { xmin: xs.min, kx, left: bb.left, ymin: l0, ky: bb.height / (l1 - l0), bottom: bb.top + bb.height, log: true };
+    }
+    return { xmin: xs.min, kx, left: bb.left, ymin: ys.min, ky: bb.height / (ys.max - ys.min), bottom: bb.top + bb.height, log: false };
+  }
+
+  // Strokes one series onto ctx: M4 per pixel column where it is dense, point to point
+  // where it is not; NaN (and, on log scales, values <= 0) leave gaps.
+  strokeSeries(u, ctx, s, m) {
+    const xs = s.xs, ys = s.ys, n = xs.length;
+    if (!n) return;
+    const { min, max } = this.xRange();
+    const a = Math.max(0, floorIdx(xs, min) - 1), b = Math.min(n - 1, floorIdx(xs, max) + 1);
+    const { xmin, kx, left, ymin, ky, bottom, log } = m;
+    ctx.beginPath();
+    let pen = false, col = NaN, yFirst = 0, yMin = 0, yMax = 0, yLast = 0, cx = 0;
+    const flush = () => {
+      if (col !== col) return;
+      if (!pen) { ctx.moveTo(cx, yFirst); pen = true; } else ctx.lineTo(cx, yFirst);
+      if (yMin !== yFirst) ctx.lineTo(cx, yMin);
+      if (yMax !== yMin) ctx.lineTo(cx, yMax);
+      if (yLast !== yMax) ctx.lineTo(cx, yLast);
+      col = NaN;
+    };
+    for (let i = a; i <= b; i++) {
+      let y = ys[i];
+      // y - y is NaN for NaN and the infinities: one test for what cannot be drawn
+      if (y - y !== 0 || (log && y <= 0)) { flush(); pen = false; continue; }
+      if (log) y = Math.log10(y);
+      const px = left + (xs[i] - xmin) * kx, py = bottom - (y - ymin) * ky;
+      const c = ((px < -1e7 ? -1e7 : px > 1e7 ? 1e7 : px) + 0.5) | 0; // the pixel column
+      if (c !== col) {
+        flush();
+        col = c;
+        cx = px;
+        yFirst = yMin = yMax = yLast = py;
+      } else {
+        if (py < yMin) yMin = py;
+        if (py > yMax) yMax = py;
+        yLast = py;
+      }
+    }
+    flush();
+    ctx.stroke();
+  }
+
+  dots(u, ctx, s, m) {
+    const { xmin, kx, left, ymin, ky, bottom, log } = m;
+    const r = 2.5 * devicePixelRatio;
+    ctx.beginPath();
+    for (let i = 0; i < s.xs.length; i++) {
+      let y = s.ys[i];
+      if (!Number.isFinite(y) || (log && y <= 0)) continue;
+      if (log) y = Math.log10(y);
+      const px = left + (s.xs[i] - xmin) * kx, py = bottom - (y - ymin) * ky;
+      ctx.moveTo(px + r, py);
+      ctx.arc(px, py, r, 0, 2 * Math.PI);
+    }
+    ctx.fill();
+  }
+
+  drawLines(u) {
+    if (!this.series.length) return;
+    const ctx = u.ctx, m = this.mapping(u);
     ctx.save();
     ctx.beginPath();
     ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
     ctx.clip();
+    ctx.lineJoin = 'round';
     for (const s of this.series) {
-      if (!s.band) continue;
-      const { lo, hi } = s.band;
-      ctx.beginPath();
-      let started = false;
-      const px = (i, arr) => [u.valToPos(s.xs[i], 'x', true), u.valToPos(this.log ? Math.max(arr[i], 1e-300) : arr[i], 'y', true)];
-      for (let i = 0; i < s.xs.length; i++) {
-        if (!Number.isFinite(hi[i])) continue;
-        const [x, y] = px(i, hi);
-        if (!started) { ctx.moveTo(x, y); started = true; } else ctx.lineTo(x, y);
+      if (s.width === 0) continue;
+      ctx.strokeStyle = s.color;
+      ctx.lineWidth = (s.width || 1) * devicePixelRatio;
+      ctx.setLineDash(s.dash ? s.dash.map((d) => d * devicePixelRatio) : []);
+      this.strokeSeries(u, ctx, s, m);
+      if (s.hover !== false && s.xs.length <= FEW_POINTS) {
+        ctx.fillStyle = s.color;
+        this.dots(u, ctx, s, m);
       }
-      for (let i = s.xs.length - 1; i >= 0; i--) {
-        if (!Number.isFinite(lo[i])) continue;
-        const [x, y] = px(i, lo);
-        ctx.lineTo(x, y);
-      }
-      if (!started) continue;
-      ctx.closePath();
-      ctx.globalAlpha = s.bandAlpha || 0.3;
-      ctx.fillStyle = s.color;
-      ctx.fill();
-      ctx.globalAlpha = 1;
     }
     ctx.restore();
+  }
+
+  // The layers under the lines: bands, then faint lines, drawn into a bitmap kept while the
+  // data, the colours, the scales and the size stay the same.
+  drawUnder(u) {
+    if (!this.under.length) return;
+    const sig = [this.underVersion, u.scales.x.min, u.scales.x.max, u.scales.y.min, u.scales.y.max,
+      u.ctx.canvas.width, u.ctx.canvas.height, this.log].join('|');
+    if (!this.underCanvas || this.underSig !== sig) {
+      const c = this.underCanvas || document.createElement('canvas');
+      c.width = u.ctx.canvas.width;
+      c.height = u.ctx.canvas.height;
+      const ctx = c.getContext('2d');
+      ctx.clearRect(0, 0, c.width, c.height);
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+      ctx.clip();
+      const m = this.mapping(u);
+      for (const s of this.under) if (s.band) this.fillBand(ctx, s, m);
+      ctx.lineWidth = devicePixelRatio;
+      ctx.lineJoin = 'round';
+      for (const s of this.under) {
+        if (s.band) continue;
+        ctx.strokeStyle = s.color;
+        this.strokeSeries(u, ctx, s, m);
+      }
+      ctx.restore();
+      this.underCanvas = c;
+      this.underSig = sig;
+    }
+    u.ctx.drawImage(this.underCanvas, 0, 0);
+  }
+
+  fillBand(ctx, s, m) {
+    const { lo, hi } = s.band;
+    const { xmin, kx, left, ymin, ky, bottom, log } = m;
+    const Y = (v) => bottom - ((log ? Math.log10(Math.max(v, 1e-300)) : v) - ymin) * ky;
+    ctx.beginPath();
+    let started = false;
+    for (let i = 0; i < s.xs.length; i++) {
+      if (!Number.isFinite(hi[i])) continue;
+      const x = left + (s.xs[i] - xmin) * kx, y = Y(hi[i]);
+      if (!started) { ctx.moveTo(x, y); started = true; } else ctx.lineTo(x, y);
+    }
+    for (let i = s.xs.length - 1; i >= 0; i--) {
+      if (!Number.isFinite(lo[i])) continue;
+      ctx.lineTo(left + (s.xs[i] - xmin) * kx, Y(lo[i]));
+    }
+    if (!started) return;
+    ctx.closePath();
+    ctx.globalAlpha = s.bandAlpha || 0.3;
+    ctx.fillStyle = s.color;
+    ctx.fill();
+    ctx.globalAlpha = 1;
   }
 
   // The point of each series nearest the cursor's x, with its distance in pixels.
@@ -268,7 +393,7 @@ export class LineChart {
       const i = nearestIdx(s.xs, x);
       if (i < 0) return;
       const y = s.ys[i];
-      const px = u.valToPos(s.xs[i], 'x'), py = Number.isFinite(y) ? u.valToPos(this.log ? Math.max(y, 1e-300) : y, 'y') : NaN;
+      const px = u.valToPos(s.xs[i], 'x'), py = Number.isFinite(y) && !(this.log && y <= 0) ? u.valToPos(y, 'y') : NaN;
       const outside = x < s.xs[0] || x > s.xs[s.xs.length - 1];
       rows.push({ series: s, k, i, dist: Number.isFinite(py) ? Math.hypot(px - left, py - top) : Infinity, px, py, outside });
     });
@@ -345,14 +470,8 @@ export class LineChart {
     this.ro.disconnect();
     if (this.u) this.u.destroy();
     this.u = null;
+    this.underCanvas = null;
   }
-}
-
-// A copy for log scales: values that cannot be drawn (<= 0) become gaps.
-function logSafe(ys) {
-  const out = new Float64Array(ys.length);
-  for (let i = 0; i < ys.length; i++) out[i] = ys[i] > 0 ? ys[i] : NaN;
-  return out;
 }
 
 export { fmtWall };

@@ -67,6 +67,10 @@ export class LinesCard extends Card {
   }
 
   async load(signal) {
+    if (!this.held) { // the data of a loaded card stays in the cache
+      this.held = [...new Set(this.lines().map((l) => l.tag))];
+      this.ctx.scalarData.hold(this.held);
+    }
     if (!this.chart) {
       const el = h('div', { class: 'chart' });
       this.body.replaceChildren(el);
@@ -76,6 +80,7 @@ export class LinesCard extends Card {
       });
     }
     await this.fetchOverview(signal);
+    (window.__m = window.__m || []).push(['overview done', performance.now()]);
     if (signal.aborted) return;
     this.draw();
   }
@@ -92,7 +97,7 @@ export class LinesCard extends Card {
     await Promise.all([...byTag].map(([tag, runs]) => {
       const info = this.ctx.scalarRuns.get(tag) || new Map();
       const longRuns = new Set(runs.filter((r) => (info.get(r)?.points || 0) > budget));
-      return this.ctx.scalarData.overview(tag, runs, { budget, weight, priority: CardHost.distance(this), signal, longRuns, refetch });
+      return this.ctx.scalarData.overview(tag, runs, { budget, weight, priority: CardHost.distance(this), signal, longRuns, refetch, allRuns: info.size });
     }));
   }
 
@@ -125,10 +130,12 @@ export class LinesCard extends Card {
       runsDrawn.add(l.run);
       if (l.band) {
         const lo = this.seriesOf({ run: l.run, tag: l.band.lower }), hi = this.seriesOf({ run: l.run, tag: l.band.upper });
-        if (lo && hi && lo.s.length === s.length && hi.s.length === s.length) series.push({ xs, ys: s.values, band: { lo: lo.s.values, hi: hi.s.values }, color, width: 0, alpha: 0, hover: false });
+        if (lo && hi && lo.s.length === s.length && hi.s.length === s.length) series.push({ xs, ys: s.values, band: { lo: lo.s.values, hi: hi.s.values }, color, under: true, hover: false });
       }
-      if (weight > 0) series.push({ xs, ys: s.values, color: alpha(color, 0.28), width: 1, hover: false, fitOnly: true });
-      const main = { xs, ys: sm.ys, color, width: 1.6, dash: l.dash, hover: true, line: l, s };
+      // TensorBoard draws the raw line faintly behind the smoothed one
+      if (weight > 0) series.push({ xs, ys: s.values, color: alpha(color, 0.28), under: true, hover: false });
+      // width 1: the hairline path of software rasterisers, several times faster than 1.5
+      const main = { xs, ys: sm.ys, color, width: 1, dash: l.dash, hover: true, line: l, s };
       series.push(main);
     }
     if (!series.length) {
@@ -151,6 +158,7 @@ export class LinesCard extends Card {
     this.el.dataset.smoothing = String(weight);
     this.el.dataset.x = xType;
     this.setState('drawn');
+    (window.__m = window.__m || []).push(['drawn', performance.now()]);
     if (!exact) this.scheduleResmooth();
   }
 
@@ -250,6 +258,7 @@ export class LinesCard extends Card {
   }
 
   unload() {
+    if (this.held) { this.ctx.scalarData.unhold(this.held); this.held = null; }
     clearTimeout(this.resmoothTimer);
     if (this.chart) this.chart.destroy();
     this.chart = null;
@@ -269,7 +278,7 @@ export class LinesCard extends Card {
   debug() {
     const u = this.chart && this.chart.u;
     return u ? { xMin: u.scales.x.min, xMax: u.scales.x.max, yMin: u.scales.y.min, yMax: u.scales.y.max,
-      series: this.chart.series.map((s) => ({ run: s.line ? s.line.run : null, tag: s.line ? s.line.tag : null, hover: s.hover !== false,
+      series: (this.chart.all || this.chart.series).map((s) => ({ run: s.line ? s.line.run : null, tag: s.line ? s.line.tag : null, hover: s.hover !== false,
         band: !!s.band, color: s.color, n: s.xs.length, maxX: s.xs.length ? s.xs[s.xs.length - 1] : null, minX: s.xs.length ? s.xs[0] : null,
         head: Array.from(s.ys.slice(0, 50)) })),
       xTicks: (u.axes[0]._values || []).map(String),
@@ -310,6 +319,7 @@ export default class ScalarsDashboard {
     const tags = this.ctx.scalarTags.filter((t) => this.ctx.tagShown(t));
     layoutGroups(this.el, this.host, tags.map((tag) => ({ key: 'scalars:' + tag, tag, make: () => new ScalarCard(this, tag) })),
       this.ctx.state.pins, 'No tags match the filter.');
+    this.host.loadNearNow();
   }
 
   changed(keys) {

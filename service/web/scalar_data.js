@@ -7,13 +7,13 @@
 import { enc, query, queuedJson } from './api.js';
 import { num } from './format.js';
 
-const CACHE_POINTS = 2500000; // about 70 MB of typed arrays
+const CACHE_POINTS = 4000000; // about 90 MB of typed arrays (20-24 bytes a point)
 
 // TensorBoard's classicSmoothing (webapp/widgets/line_chart_v2/data_transformer.ts), the same
 // formula as the server's (service/downsample.c): a constant series is left as it is, a
 // non-finite value is copied and does not move the average.
 export function smoothEma(values, weight) {
-  const n = values.length, out = new Float64Array(n);
+  const n = values.length, out = new Float32Array(n); // computed in doubles, kept as drawn
   let constant = true;
   for (let i = 1; i < n && constant; i++) constant = values[i] === values[0];
   let last = 0, k = 0, settled = weight === 1;
@@ -36,7 +36,7 @@ export function smoothEma(values, weight) {
 // The same over downsampled points, each standing for the points since the previous one
 // (from the step spacing): close to smoothing every point, shown while the exact line loads.
 function smoothApprox(s, weight) {
-  const n = s.values.length, out = new Float64Array(n);
+  const n = s.values.length, out = new Float32Array(n);
   const spacing = s.total > 1 && n > 1 ? (s.steps[n - 1] - s.steps[0]) / (s.total - 1) : 1;
   let last = 0, k = 0;
   for (let i = 0; i < n; i++) {
@@ -59,16 +59,18 @@ export class Series {
     this.total = j.total;
     this.downsampled = !!j.downsampled;
     this.firstWall = Number.isFinite(j.first_wall_time) ? j.first_wall_time : (j.wall_time && j.wall_time.length ? j.wall_time[0] : 0);
+    // as narrow as the data allows: steps in 32 bits when they fit, float32 values when they
+    // are float32 (most are: simple_value and DT_FLOAT), smoothed lines in float32 (drawn)
     const n = j.step.length;
-    this.steps = Float64Array.from(j.step);
+    const small = j.step.every((v) => v >= -2147483648 && v <= 2147483647);
+    this.steps = small ? Int32Array.from(j.step) : Float64Array.from(j.step);
     this.walls = Float64Array.from(j.wall_time);
-    this.values = new Float64Array(n);
-    for (let i = 0; i < n; i++) this.values[i] = num(j.value[i]);
+    const vals = j.value.map(num);
+    this.values = vals.every((v) => Math.fround(v) === v || v !== v) ? Float32Array.from(vals) : Float64Array.from(vals);
     this.serverSmoothed = null;
     this.serverWeight = null;
     if (j.smoothed) {
-      this.serverSmoothed = new Float64Array(n);
-      for (let i = 0; i < n; i++) this.serverSmoothed[i] = num(j.smoothed[i]);
+      this.serverSmoothed = Float32Array.from(j.smoothed, num);
       this.serverWeight = weight;
     }
     this.local = null; // { weight, ys }
@@ -77,12 +79,18 @@ export class Series {
 
   get length() { return this.steps.length; }
 
+  // Memory held in typed arrays.
+  get bytes() {
+    return [this.steps, this.walls, this.values, this.serverSmoothed, this.local && this.local.ys, this.rel]
+      .reduce((a, x) => a + (x ? x.byteLength : 0), 0);
+  }
+
   // x values for an axis type.
   xs(xType) {
     if (xType === 'wall') return this.walls;
     if (xType === 'relative') {
       if (!this.rel) {
-        this.rel = new Float64Array(this.walls.length);
+        this.rel = new Float32Array(this.walls.length); // seconds from the start: drawn only
         for (let i = 0; i < this.walls.length; i++) this.rel[i] = this.walls[i] - this.firstWall;
       }
       return this.rel;
@@ -109,6 +117,17 @@ export class ScalarData {
     this.cache = new Map(); // `${tag}\0${run}` -> { s: Series, used }
     this.points = 0;
     this.clock = 0;
+    this.inUse = new Map(); // tag -> how many loaded cards draw it (never trimmed)
+  }
+
+  // Loaded cards say which tags they draw, so that trimming leaves those alone.
+  hold(tags) { for (const t of tags) this.inUse.set(t, (this.inUse.get(t) || 0) + 1); }
+
+  unhold(tags) {
+    for (const t of tags) {
+      const n = (this.inUse.get(t) || 0) - 1;
+      if (n > 0) this.inUse.set(t, n); else this.inUse.delete(t);
+    }
   }
 
   key(tag, run) { return tag + '\u0000' + run; }
@@ -133,10 +152,17 @@ export class ScalarData {
     const list = [...this.cache.entries()].sort((a, b) => a[1].used - b[1].used);
     for (const [k, e] of list) {
       if (this.points <= CACHE_POINTS * 0.8) break;
-      if (keep && keep.has(e.s.tag)) continue;
+      if ((keep && keep.has(e.s.tag)) || this.inUse.has(e.s.tag)) continue;
       this.cache.delete(k);
       this.points -= e.s.length;
     }
+  }
+
+  // Bytes of typed arrays the cache holds.
+  bytes() {
+    let b = 0;
+    for (const e of this.cache.values()) b += e.s.bytes;
+    return b;
   }
 
   dropTag(tag) {
@@ -149,8 +175,9 @@ export class ScalarData {
   }
 
   url(tag, runs, o) {
-    // precision=logged: float32 values with float32's digits (half the bytes of exact doubles)
-    return `${this.base}/scalars?` + query({ tag, run: runs, points: o.budget, layout: 'columns', precision: 'logged',
+    // precision=display: float32 values with float32's digits, wall times to the millisecond
+    // (a third of the bytes of exact doubles once compressed)
+    return `${this.base}/scalars?` + query({ tag, run: runs || undefined, points: o.budget, layout: 'columns', precision: 'display',
       smoothing: o.weight > 0 ? String(o.weight) : undefined, start_step: o.start, end_step: o.end });
   }
 
@@ -172,12 +199,20 @@ export class ScalarData {
     }
     const long = missing.filter((r) => o.longRuns.has(r)), short = missing.filter((r) => !o.longRuns.has(r));
     const jobs = [];
-    // URLs stay short enough for every proxy: at most 50 runs a request
-    for (const [list, weight] of [[short, 0], [long, o.weight]])
-      for (let i = 0; i < list.length; i += 50)
-        jobs.push(this.fetch(tag, list.slice(i, i + 50), { budget: o.budget, weight, priority: o.priority, signal: o.signal }));
+    for (const [list, weight] of [[short, 0], [long, o.weight]]) {
+      if (!list.length) continue;
+      // every run of the tag: no run list (the common case, and a short URL); else URLs stay
+      // short enough for any proxy, at most 100 runs a request
+      if (o.allRuns && list.length === o.allRuns) {
+        jobs.push(this.fetch(tag, null, { budget: o.budget, weight, priority: o.priority, signal: o.signal }));
+        continue;
+      }
+      for (let i = 0; i < list.length; i += 100)
+        jobs.push(this.fetch(tag, list.slice(i, i + 100), { budget: o.budget, weight, priority: o.priority, signal: o.signal }));
+    }
     for (const list of await Promise.all(jobs))
       for (const s of list) { this.put(s); out.set(s.run, s); }
+    this.trim(new Set([tag]));
     return out;
   }
 

@@ -116,19 +116,31 @@ function playwright() {
 
 const CHROMIUM = process.env.TBDEV_CHROMIUM || '/usr/bin/chromium';
 
-async function launchBrowser() {
+// The SPKI hash (base64 SHA-256 of the public key) of a PEM certificate, for Chromium's
+// --ignore-certificate-errors-spki-list.
+function spkiHash(certPath) {
+  const crypto = require('crypto');
+  const der = new crypto.X509Certificate(fs.readFileSync(certPath)).publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(der).digest('base64');
+}
+
+// opts.trustCert: a certificate to trust as if it were valid (so that the HTTP cache works as
+// it does for a real certificate: Chromium caches nothing from a page with a certificate
+// error); without it, certificate errors are ignored.
+async function launchBrowser(opts) {
   const pw = playwright();
   if (!pw) throw new Error('playwright-core is not installed in node_modules');
   const userDataDir = tmpdir('tbdev-chromium-');
   cleanup.push(() => fs.rmSync(userDataDir, { recursive: true, force: true }));
+  const trust = opts && opts.trustCert;
   // A persistent context is the only way to give a fresh user-data dir explicitly.
   const ctx = await pw.chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    ignoreHTTPSErrors: true,
+    ignoreHTTPSErrors: !trust,
     viewport: { width: 1300, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--no-first-run', '--disable-sync', '--ignore-certificate-errors'],
+      '--no-first-run', '--disable-sync', trust ? '--ignore-certificate-errors-spki-list=' + spkiHash(trust) : '--ignore-certificate-errors'],
   });
   cleanup.push(() => ctx.close().catch(() => {}));
   return ctx;
