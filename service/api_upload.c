@@ -12,6 +12,7 @@
 #include "json.h"
 #include "markdown.h"
 #include "tbdev/v1/api.pb-c.h"
+#include "tblimits.h"
 
 #define SERVER_VERSION "0.1.0"
 #define NAME_CHARS 100
@@ -182,6 +183,7 @@ void svc_h_server_info(struct svc_call *c)
         lim.description_bytes = SVC_EXP_DESC_MAX;
         lim.runs_per_experiment = (uint64_t)cfg->runs_per_experiment;
         lim.tags_per_run = (uint64_t)cfg->tags_per_run;
+        lim.series_name_bytes = TB_NAME_MAX;
         static char *enc[] = {"zstd", "gzip"};
         Tbdev__V1__ServerInfo si = TBDEV__V1__SERVER_INFO__INIT;
         si.server_version = SERVER_VERSION;
@@ -215,6 +217,14 @@ void svc_h_server_info(struct svc_call *c)
     tb_json_int(&j, cfg->blob_bytes);
     tb_json_key(&j, "points_per_second");
     tb_json_int(&j, cfg->points_per_second);
+    tb_json_key(&j, "name_bytes");
+    tb_json_int(&j, SVC_EXP_NAME_MAX);
+    tb_json_key(&j, "series_name_bytes");
+    tb_json_int(&j, TB_NAME_MAX);
+    tb_json_key(&j, "runs_per_experiment");
+    tb_json_int(&j, cfg->runs_per_experiment);
+    tb_json_key(&j, "tags_per_run");
+    tb_json_int(&j, cfg->tags_per_run);
     tb_json_obj_close(&j);
     tb_json_key(&j, "allowed_plugins");
     tb_json_arr_open(&j);
@@ -492,7 +502,8 @@ struct cursor_ctx {
     bool failed;
 };
 
-static int cursor_one(void *ctx, const char *run, const char *file, uint64_t offset)
+static int cursor_one(void *ctx, const char *run, const char *file, uint64_t offset,
+                      uint32_t fp_len, uint32_t fp)
 {
     struct cursor_ctx *x = ctx;
     if (!x->c->pb) {
@@ -503,6 +514,10 @@ static int cursor_one(void *ctx, const char *run, const char *file, uint64_t off
         tb_json_str(&x->j, file);
         tb_json_key(&x->j, "offset");
         tb_json_uint(&x->j, offset);
+        tb_json_key(&x->j, "fingerprint_len");
+        tb_json_uint(&x->j, fp_len);
+        tb_json_key(&x->j, "fingerprint");
+        tb_json_uint(&x->j, fp);
         tb_json_obj_close(&x->j);
         return 0;
     }
@@ -527,6 +542,8 @@ static int cursor_one(void *ctx, const char *run, const char *file, uint64_t off
     x->items[x->n].run = r;
     x->items[x->n].file = f;
     x->items[x->n].offset = offset;
+    x->items[x->n].fingerprint_len = fp_len;
+    x->items[x->n].fingerprint = fp;
     x->n++;
     if (!r || !f) {
         x->failed = true;

@@ -14,13 +14,18 @@
 #include "auth.h"
 #include "encode.h"
 #include "log.h"
+#include "tblimits.h"
+#include "throttle.h"
 #include "tbdev/v1/api.pb-c.h"
 
 #define PROTOBUF "application/x-protobuf"
 
 enum {
-    R_WRITE = 1, /* needs a token, a protobuf body (if any) */
-    R_JSON = 2,  /* body is JSON (login, device approval) */
+    R_WRITE = 1,  /* needs a token, a protobuf body (if any) */
+    R_JSON = 2,   /* body is JSON (login, device approval) */
+    R_AUTH = 4,   /* a sign-in or device endpoint: a body of TB_AUTH_BODY_MAX at most */
+    R_EVENTS = 8, /* a batch of events: a body of --request_bytes */
+    R_SLOW = 16,  /* checks a password: runs on the sign-in threads */
 };
 
 struct route {
@@ -28,44 +33,56 @@ struct route {
     const char *pattern; /* '/'-separated; "{id}" and "{sha}" match one segment */
     void (*handler)(struct svc_call *);
     unsigned flags;
+    int throttle; /* 0, or the SVC_TH_* bucket a client address takes an attempt from */
 };
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/health", svc_h_health, 0},
-    {"GET", "/api/v1/server-info", svc_h_server_info, 0},
-    {"POST", "/api/v1/experiments", svc_h_experiment_create, R_WRITE},
-    {"GET", "/api/v1/experiments", svc_h_experiment_list, 0},
-    {"GET", "/api/v1/experiments/{id}", svc_h_experiment_get, 0},
-    {"PATCH", "/api/v1/experiments/{id}", svc_h_experiment_update, R_WRITE},
-    {"DELETE", "/api/v1/experiments/{id}", svc_h_experiment_delete, R_WRITE},
-    {"POST", "/api/v1/experiments/{id}/events", svc_h_write_events, R_WRITE},
-    {"GET", "/api/v1/experiments/{id}/cursors", svc_h_cursors, 0},
-    {"DELETE", "/api/v1/experiments/{id}/runs", svc_h_run_delete, R_WRITE},
-    {"GET", "/api/v1/experiments/{id}/runs", svc_h_runs, 0},
-    {"GET", "/api/v1/experiments/{id}/tags", svc_h_tags, 0},
-    {"GET", "/api/v1/experiments/{id}/scalars", svc_h_scalars, 0},
-    {"GET", "/api/v1/experiments/{id}/histograms", svc_h_histograms, 0},
-    {"GET", "/api/v1/experiments/{id}/tensors", svc_h_tensors, 0},
-    {"GET", "/api/v1/experiments/{id}/text", svc_h_text, 0},
-    {"GET", "/api/v1/experiments/{id}/blobs", svc_h_blobs, 0},
-    {"GET", "/api/v1/experiments/{id}/blob/{sha}", svc_h_blob, 0},
-    {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, 0},
-    {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0},
-    {"GET", "/api/v1/experiments/{id}/export", svc_h_export, 0},
-    {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, 0},
-    {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0},
-    {"POST", "/api/v1/device/code", svc_h_device_code, 0},
-    {"POST", "/api/v1/device/token", svc_h_device_token, 0},
-    {"POST", "/api/v1/device/approve", svc_h_device_approve, R_JSON},
-    {"POST", "/api/v1/login", svc_h_login, R_JSON},
-    {"POST", "/api/v1/logout", svc_h_logout, R_JSON},
-    {"GET", "/api/v1/me", svc_h_me, 0},
-    {"GET", "/static/{id}", svc_h_static, 0},
-    {"GET", "/", svc_h_page, 0},
-    {"GET", "/favicon.ico", svc_h_no_content, 0},
-    {"GET", "/device", svc_h_page, 0},
-    {"GET", "/experiment/{id}/", svc_h_page, 0},
-    {"GET", "/user/{id}", svc_h_page, 0},
+    {"GET", "/api/v1/health", svc_h_health, 0, 0},
+    {"GET", "/api/v1/server-info", svc_h_server_info, 0, 0},
+    {"POST", "/api/v1/experiments", svc_h_experiment_create, R_WRITE, 0},
+    {"GET", "/api/v1/experiments", svc_h_experiment_list, 0, 0},
+    {"GET", "/api/v1/experiments/{id}", svc_h_experiment_get, 0, 0},
+    {"PATCH", "/api/v1/experiments/{id}", svc_h_experiment_update, R_WRITE, 0},
+    {"DELETE", "/api/v1/experiments/{id}", svc_h_experiment_delete, R_WRITE, 0},
+    {"POST", "/api/v1/experiments/{id}/events", svc_h_write_events, R_WRITE | R_EVENTS, 0},
+    {"GET", "/api/v1/experiments/{id}/cursors", svc_h_cursors, 0, 0},
+    {"DELETE", "/api/v1/experiments/{id}/runs", svc_h_run_delete, R_WRITE, 0},
+    {"GET", "/api/v1/experiments/{id}/runs", svc_h_runs, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/tags", svc_h_tags, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/scalars", svc_h_scalars, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/histograms", svc_h_histograms, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/tensors", svc_h_tensors, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/text", svc_h_text, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/blobs", svc_h_blobs, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/blob/{sha}", svc_h_blob, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/export", svc_h_export, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, 0, 0},
+    {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0, 0},
+    {"POST", "/api/v1/device/code", svc_h_device_code, R_AUTH, SVC_TH_CODE_ADDR},
+    {"POST", "/api/v1/device/token", svc_h_device_token, R_AUTH, 0},
+    {"POST", "/api/v1/device/pending", svc_h_device_pending, R_JSON | R_AUTH, SVC_TH_DEVICE_ADDR},
+    {"POST", "/api/v1/device/approve", svc_h_device_approve, R_JSON | R_AUTH, SVC_TH_DEVICE_ADDR},
+    {"POST", "/api/v1/login", svc_h_login, R_JSON | R_AUTH | R_SLOW, SVC_TH_LOGIN_ADDR},
+    {"POST", "/api/v1/logout", svc_h_logout, R_JSON | R_AUTH, 0},
+    {"GET", "/api/v1/me", svc_h_me, 0, 0},
+    {"DELETE", "/api/v1/me/token", svc_h_me_token_revoke, R_WRITE, 0},
+    {"GET", "/api/v1/sessions", svc_h_session_list, 0, 0},
+    {"DELETE", "/api/v1/sessions/{id}", svc_h_session_revoke, R_AUTH, 0},
+    {"GET", "/static/{id}", svc_h_static, 0, 0},
+    {"GET", "/", svc_h_page, 0, 0},
+    {"GET", "/favicon.ico", svc_h_no_content, 0, 0},
+    {"GET", "/device", svc_h_page, 0, 0},
+    {"GET", "/experiment/{id}/", svc_h_page, 0, 0},
+    {"GET", "/user/{id}", svc_h_page, 0, 0},
+};
+
+/* What admission found, for the handler: the route and its parameters. */
+struct admitted {
+    const struct route *route;
+    char id[80];
+    char param2[80];
 };
 
 struct svc_rate {
@@ -310,6 +327,65 @@ bool svc_rate_take(struct svc_call *c, uint64_t n)
     return ok;
 }
 
+/* The bucket table of kind, made on first use; NULL when out of memory (not throttled). */
+static struct svc_throttle *throttle_of(struct svc_app *app, enum svc_throttle_kind kind)
+{
+    pthread_mutex_lock(&app->rate_lock);
+    struct svc_throttle *t = app->throttles[kind];
+    if (!t) {
+        double n = (double)app->cfg->login_per_minute;
+        t = app->throttles[kind] = svc_throttle_new(TB_THROTTLE_KEYS_MAX, n, 60);
+    }
+    pthread_mutex_unlock(&app->rate_lock);
+    return t;
+}
+
+static const char *throttle_key(struct svc_call *c, const char *key, char *buf, size_t len)
+{
+    if (key)
+        return key;
+    svc_throttle_addr_key(c->req->client_ip ? c->req->client_ip : "?", buf, len);
+    return buf;
+}
+
+bool svc_throttle_check(struct svc_call *c, enum svc_throttle_kind kind, const char *key)
+{
+    static const char *const what[SVC_TH__COUNT] = {
+        [SVC_TH_LOGIN_ADDR] = "sign-in attempts from your address",
+        [SVC_TH_LOGIN_USER] = "sign-in attempts for this account",
+        [SVC_TH_DEVICE_ADDR] = "device-login codes entered from your address",
+        [SVC_TH_DEVICE_USER] = "device-login codes entered by your account",
+        [SVC_TH_CODE_ADDR] = "device logins started from your address",
+    };
+    struct svc_app *app = c->app;
+    if (app->cfg->login_per_minute <= 0 || kind <= 0 || kind >= SVC_TH__COUNT)
+        return true;
+    struct svc_throttle *t = throttle_of(app, kind);
+    if (!t)
+        return true;
+    char buf[96];
+    unsigned wait = svc_throttle_take(t, throttle_key(c, key, buf, sizeof(buf)), now_mono());
+    if (!wait)
+        return true;
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", wait);
+    svc_res_header(c->res, "Retry-After", ra);
+    svc_error(c, 429, "rate_limited", "too many %s (%lld a minute); retry in %u s", what[kind],
+              app->cfg->login_per_minute, wait);
+    return false;
+}
+
+void svc_throttle_ok(struct svc_call *c, enum svc_throttle_kind kind, const char *key)
+{
+    struct svc_app *app = c->app;
+    if (app->cfg->login_per_minute <= 0 || kind <= 0 || kind >= SVC_TH__COUNT)
+        return;
+    struct svc_throttle *t = throttle_of(app, kind);
+    char buf[96];
+    if (t)
+        svc_throttle_give(t, throttle_key(c, key, buf, sizeof(buf)), now_mono());
+}
+
 static bool is_type(const char *ct, const char *want)
 {
     if (!ct)
@@ -338,7 +414,7 @@ static bool authenticate(struct svc_call *c)
         }
         uint8_t hash[32];
         svc_hash_secret(tok, hash);
-        int err = app->ops->token_lookup(app->store, hash, &c->user, NULL);
+        int err = app->ops->token_lookup(app->store, hash, &c->user, &c->token_id);
         if (err == -ENOENT) {
             svc_error(c, 401, "unauthenticated",
                       "the API token is not valid (revoked, or its user disabled); run 'tbdev "
@@ -355,7 +431,7 @@ static bool authenticate(struct svc_call *c)
     if (svc_req_cookie(c->req, "tbdev_session", c->session, sizeof(c->session))) {
         uint8_t hash[32];
         svc_hash_secret(c->session, hash);
-        if (app->ops->session_lookup(app->store, hash, &c->user) == 0)
+        if (app->ops->session_lookup(app->store, hash, &c->user, &c->session_id) == 0)
             c->authed = true;
         else
             c->session[0] = 0;
@@ -363,67 +439,130 @@ static bool authenticate(struct svc_call *c)
     return true;
 }
 
-void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_response *res)
+/* Finds the route of req, into a; answers 404, 405 or 301 and returns false if none. */
+static bool route_request(struct svc_call *c, struct admitted *a)
 {
-    struct svc_call c = {.app = ctx, .req = req, .res = res};
-    char id[80] = "";
-    const char *accept = svc_req_header(req, "Accept");
-    const char *ctype = svc_req_header(req, "Content-Type");
-    c.pb = (accept && strstr(accept, PROTOBUF)) || is_type(ctype, PROTOBUF);
-
-    const struct route *found = NULL;
+    const struct svc_request *req = c->req;
+    struct svc_response *res = c->res;
     bool path_known = false;
     char allow[64] = "";
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!match(routes[i].pattern, req->path, &c, id, sizeof(id)))
+        if (!match(routes[i].pattern, req->path, c, a->id, sizeof(a->id)))
             continue;
         path_known = true;
         if (!strcmp(routes[i].method, req->method)) {
-            found = &routes[i];
-            break;
+            a->route = &routes[i];
+            snprintf(a->param2, sizeof(a->param2), "%s", c->param2);
+            return true;
         }
         size_t n = strlen(allow);
         snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", routes[i].method);
     }
-    if (!found && !strncmp(req->path, "/api/", 5)) {
+    if (!strncmp(req->path, "/api/", 5)) {
         if (path_known) {
             svc_res_header(res, "Allow", allow);
-            svc_error(&c, 405, "method_not_allowed", "%s is not allowed here; use %s", req->method,
+            svc_error(c, 405, "method_not_allowed", "%s is not allowed here; use %s", req->method,
                       allow);
         } else {
-            svc_error(&c, 404, "not_found", "no such API endpoint: see the README's API section");
+            svc_error(c, 404, "not_found", "no such API endpoint: see the README's API section");
         }
-        return;
+        return false;
     }
-    if (!found && !strncmp(req->path, "/experiment/", 12) && !strchr(req->path + 12, '/')) {
+    if (!strncmp(req->path, "/experiment/", 12) && !strchr(req->path + 12, '/')) {
         /* /experiment/ID without the slash: send people to the canonical link */
         char loc[200];
         snprintf(loc, sizeof(loc), "%.180s/", req->path);
         svc_res_header(res, "Location", loc);
         res->status = 301;
-        return;
+        return false;
     }
-    if (!found) {
-        svc_error(&c, 404, "not_found", "not found");
-        return;
-    }
-    c.param = id;
-    if (req->body_len) {
-        if ((found->flags & R_WRITE) && !is_type(ctype, PROTOBUF)) {
-            svc_error(&c, 415, "unsupported_media_type",
+    svc_error(c, 404, "not_found", "not found");
+    return false;
+}
+
+/* What every request passes before its handler, from its headers alone: a body of the
+ * route's type, a valid token if one is given, a token for writes. */
+static bool gate(struct svc_call *c, const struct admitted *a)
+{
+    const char *ctype = svc_req_header(c->req, "Content-Type");
+    unsigned flags = a->route->flags;
+    if (c->req->has_body || c->req->body_len) {
+        if ((flags & R_WRITE) && !is_type(ctype, PROTOBUF)) {
+            svc_error(c, 415, "unsupported_media_type",
                       "send the body as application/x-protobuf (tbdev does this for you)");
-            return;
+            return false;
         }
-        if ((found->flags & R_JSON) && !is_type(ctype, "application/json")) {
-            svc_error(&c, 415, "unsupported_media_type", "send the body as application/json");
-            return;
+        if ((flags & R_JSON) && !is_type(ctype, "application/json")) {
+            svc_error(c, 415, "unsupported_media_type", "send the body as application/json");
+            return false;
         }
     }
-    if (!authenticate(&c))
+    if (!authenticate(c))
+        return false;
+    if ((flags & R_WRITE) && !svc_need_token(c))
+        return false;
+    return true;
+}
+
+static void call_init(struct svc_call *c, struct svc_app *app, const struct svc_request *req,
+                      struct svc_response *res)
+{
+    *c = (struct svc_call){.app = app, .req = req, .res = res};
+    const char *accept = svc_req_header(req, "Accept");
+    const char *ctype = svc_req_header(req, "Content-Type");
+    c->pb = (accept && strstr(accept, PROTOBUF)) || is_type(ctype, PROTOBUF);
+}
+
+bool svc_app_admit(void *ctx, const struct svc_request *req, struct svc_response *res,
+                   struct svc_admission *ret)
+{
+    struct svc_app *app = ctx;
+    struct svc_call c;
+    call_init(&c, app, req, res);
+    struct admitted *a = calloc(1, sizeof(*a));
+    if (!a) {
+        svc_res_header(res, "Retry-After", "1");
+        svc_error(&c, 503, "busy", "the server is out of memory; retry in a second");
+        return false;
+    }
+    if (!route_request(&c, a) || !gate(&c, a) ||
+        (a->route->throttle && !svc_throttle_check(&c, a->route->throttle, NULL))) {
+        free(a);
+        return false;
+    }
+    unsigned flags = a->route->flags;
+    size_t cap = (flags & R_EVENTS)  ? (size_t)app->cfg->request_bytes
+                 : (flags & R_AUTH)  ? TB_AUTH_BODY_MAX
+                 : (flags & R_WRITE) ? TB_SMALL_BODY_MAX
+                                     : 0;
+    *ret = (struct svc_admission){
+        .body_max = cap,
+        .decoded_max = (flags & R_WRITE) ? cap : 0,
+        .lane = (flags & R_SLOW)                   ? SVC_LANE_SLOW
+                : !strcmp(a->route->method, "GET") ? SVC_LANE_POOL
+                                                   : SVC_LANE_WRITE,
+        .state = a,
+    };
+    return true;
+}
+
+void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_response *res)
+{
+    struct svc_call c;
+    call_init(&c, ctx, req, res);
+    struct admitted local = {0};
+    const struct admitted *a = req->state;
+    if (!a) { /* not admitted through svc_app_admit: route here */
+        if (!route_request(&c, &local))
+            return;
+        a = &local;
+    }
+    c.param = a->id;
+    snprintf(c.param2, sizeof(c.param2), "%s", a->param2);
+    /* Again, now with the body: a token revoked since the headers came stops here. */
+    if (!gate(&c, a))
         return;
-    if ((found->flags & R_WRITE) && !svc_need_token(&c))
-        return;
-    found->handler(&c);
+    a->route->handler(&c);
     svc_encode_response(svc_req_header(req, "Accept-Encoding"), res);
 }
 
@@ -435,6 +574,7 @@ void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
         .port = cfg->port,
         .threads = (unsigned)cfg->threads,
         .write_threads = (unsigned)cfg->write_threads,
+        .slow_threads = (unsigned)cfg->auth_threads,
         .conn_timeout_s = (unsigned)cfg->conn_timeout_s,
         .body_deadline_s = (unsigned)cfg->body_deadline_s,
         .header_deadline_s = (unsigned)cfg->header_deadline_s,
@@ -443,8 +583,12 @@ void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
         .header_bytes = 64 * 1024,
         .body_max = (size_t)cfg->request_bytes,
         .body_decoded_max = (size_t)cfg->request_bytes,
+        .body_memory = (size_t)cfg->body_memory,
         .allowed_hosts = cfg->allowed_hosts,
+        .hsts = cfg->https,
+        .secure = cfg->https,
         .handler = svc_app_handle,
+        .admit = svc_app_admit,
         .handler_ctx = app,
         .log_requests = !cfg->quiet,
     };
@@ -459,6 +603,10 @@ void svc_app_done(struct svc_app *app)
         r = next;
     }
     app->rates = NULL;
+    for (int i = 0; i < SVC_TH__COUNT; i++) {
+        svc_throttle_free(app->throttles[i]);
+        app->throttles[i] = NULL;
+    }
     pthread_mutex_destroy(&app->rate_lock);
     svc_encode_cache_free();
 }

@@ -11,12 +11,23 @@
 #include <protobuf-c/protobuf-c.h>
 #include "store.h"
 
+/* Buckets of attempts (throttle.h), per client address or per account. */
+enum svc_throttle_kind {
+    SVC_TH_LOGIN_ADDR = 1, /* sign-in attempts from an address */
+    SVC_TH_LOGIN_USER,     /* ... for an account */
+    SVC_TH_DEVICE_ADDR,    /* device-code lookups and approvals from an address */
+    SVC_TH_DEVICE_USER,    /* ... by a signed-in account */
+    SVC_TH_CODE_ADDR,      /* device codes asked for from an address */
+    SVC_TH__COUNT
+};
+
 struct svc_app {
     const struct svc_config *cfg;
     const struct svc_store_ops *ops;
     struct svc_store *store;
-    pthread_mutex_t rate_lock;
-    struct svc_rate *rates; /* per-user token buckets, a small list */
+    pthread_mutex_t rate_lock;                     /* guards rates, and making throttles */
+    struct svc_rate *rates;                        /* per-user token buckets, a small list */
+    struct svc_throttle *throttles[SVC_TH__COUNT]; /* made on first use */
 };
 
 /* One request being handled: what every handler gets. */
@@ -28,9 +39,11 @@ struct svc_call {
     bool authed;   /* a user is known, by token or by session cookie */
     bool by_token; /* ... and by an Authorization header: may write */
     struct svc_user user;
-    char session[64];  /* the session secret, when authed by cookie */
-    const char *param; /* the {id} of the route, if any */
-    char param2[80];   /* a second path parameter (a blob's hex hash) */
+    char session[64];   /* the session secret, when authed by cookie */
+    int64_t session_id; /* ... and its id */
+    int64_t token_id;   /* the token's id, when authed by token */
+    const char *param;  /* the {id} of the route, if any */
+    char param2[80];    /* a second path parameter (a blob's hex hash) */
 };
 
 /* Frees what the app allocated while serving (rate buckets). */
@@ -42,6 +55,18 @@ void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret);
 
 /* The HTTP handler given to svc_http_start; ctx is the struct svc_app. */
 void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_response *res);
+
+/* The admit callback given to svc_http_start (before the body): routes, checks the body's
+ * type and the token, throttles sign-in and device endpoints per address, and sets the
+ * route's body cap and lane. */
+bool svc_app_admit(void *ctx, const struct svc_request *req, struct svc_response *res,
+                   struct svc_admission *ret);
+
+/* Takes an attempt of kind for key (NULL: the client's address) when --login_per_minute is
+ * set; false after answering 429 with Retry-After when there is none left. */
+bool svc_throttle_check(struct svc_call *c, enum svc_throttle_kind kind, const char *key);
+/* Gives the attempt back: it succeeded. */
+void svc_throttle_ok(struct svc_call *c, enum svc_throttle_kind kind, const char *key);
 
 /* Answers with an error: status, a stable code, and a message a person can act on.
  * In protobuf (tbdev.v1.Error) or JSON, as the client asked. */
@@ -102,10 +127,14 @@ void svc_h_export(struct svc_call *c);
 void svc_h_custom_scalars(struct svc_call *c);
 void svc_h_device_code(struct svc_call *c);
 void svc_h_device_token(struct svc_call *c);
+void svc_h_device_pending(struct svc_call *c);
 void svc_h_device_approve(struct svc_call *c);
+void svc_h_session_list(struct svc_call *c);
+void svc_h_session_revoke(struct svc_call *c);
 void svc_h_login(struct svc_call *c);
 void svc_h_logout(struct svc_call *c);
 void svc_h_me(struct svc_call *c);
+void svc_h_me_token_revoke(struct svc_call *c);
 void svc_h_health(struct svc_call *c);
 void svc_h_no_content(struct svc_call *c);
 void svc_h_static(struct svc_call *c);

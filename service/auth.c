@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,31 @@ bool svc_password_check(const char *password, const char *stored)
     bool ok = svc_equal(got, want, 32);
     OPENSSL_cleanse(got, sizeof(got));
     return ok;
+}
+
+static char dummy[160];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    uint8_t salt[16], key[32];
+    char s64[32], k64[48];
+    /* Random, so that no password matches it; without randomness, a fixed one (no scrypt
+     * output is all zeros in practice, and it is never a stored hash). */
+    if (svc_random(salt, sizeof(salt)) < 0 || svc_random(key, sizeof(key)) < 0) {
+        memset(salt, 0, sizeof(salt));
+        memset(key, 0, sizeof(key));
+    }
+    b64(salt, sizeof(salt), s64);
+    b64(key, sizeof(key), k64);
+    snprintf(dummy, sizeof(dummy), "scrypt$%llu$8$1$%s$%s", (unsigned long long)scrypt_n(), s64,
+             k64);
+}
+
+const char *svc_password_dummy(void)
+{
+    pthread_once(&dummy_once, make_dummy);
+    return dummy;
 }
 
 void svc_csrf_token(const char *session_secret, char *out)

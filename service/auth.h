@@ -48,6 +48,12 @@ int svc_password_hash(const char *password, char *out, size_t out_len);
 /* Checks a password against a stored hash in constant time. */
 bool svc_password_check(const char *password, const char *stored);
 
+/* A hash no password matches, with the parameters svc_password_hash uses now: checking a
+ * password against it costs what checking a real one does, so that a sign-in as an unknown
+ * user, a user without a password or a disabled user takes as long as a wrong password
+ * (no answer tells which accounts exist). Static storage; thread-safe. */
+const char *svc_password_dummy(void);
+
 /* Constant-time comparison of n bytes. */
 bool svc_equal(const void *a, const void *b, size_t n);
 

@@ -37,17 +37,29 @@ const struct tb_opt svc_serve_options[] = {
      "Connections one client address may hold (default: 64)."},
     {"max_connections", 0, TB_OPT_INT, O(conn_limit), "N", "TBDEV_MAX_CONNECTIONS",
      "Connections in all (default: 8000)."},
-    {"request_bytes", 0, TB_OPT_INT, O(request_bytes), "BYTES", "TBDEV_REQUEST_BYTES",
+    {"request_bytes", 0, TB_OPT_SIZE, O(request_bytes), "SIZE", "TBDEV_REQUEST_BYTES",
      "Largest request body after decompression (default: 32 MiB)."},
-    {"record_bytes", 0, TB_OPT_INT, O(record_bytes), "BYTES", "TBDEV_RECORD_BYTES",
+    {"body_memory", 0, TB_OPT_SIZE, O(body_memory), "SIZE", "TBDEV_BODY_MEMORY",
+     "Request bodies held in memory at once, over all connections (received, waiting or "
+     "decompressed); past it new bodies get 503 with Retry-After (default: 256 MiB)."},
+    {"auth_threads", 0, TB_OPT_INT, O(auth_threads), "N", "TBDEV_AUTH_THREADS",
+     "Threads that check passwords (scrypt), apart from the write threads so that a flood of "
+     "sign-ins never holds up uploads (default: 2)."},
+    {"login_per_minute", 0, TB_OPT_INT, O(login_per_minute), "N", "TBDEV_LOGIN_PER_MINUTE",
+     "Sign-in attempts, device approvals and device-login codes per minute for each client "
+     "address and each account, in bursts of as many; past it 429 with Retry-After; 0 for "
+     "none (default: 10)."},
+    {"device_token_days", 0, TB_OPT_INT, O(device_token_days), "DAYS", "TBDEV_DEVICE_TOKEN_DAYS",
+     "Tokens from 'tbdev auth login' expire after this many days; 0 for never (default: 90)."},
+    {"record_bytes", 0, TB_OPT_SIZE, O(record_bytes), "SIZE", "TBDEV_RECORD_BYTES",
      "Largest event record accepted (default: 16 MiB)."},
-    {"blob_bytes", 0, TB_OPT_INT, O(blob_bytes), "BYTES", "TBDEV_BLOB_BYTES",
+    {"blob_bytes", 0, TB_OPT_SIZE, O(blob_bytes), "SIZE", "TBDEV_BLOB_BYTES",
      "Largest image, audio clip or graph (default: 16 MiB)."},
     {"points_per_second", 0, TB_OPT_INT, O(points_per_second), "N", "TBDEV_POINTS_PER_SECOND",
      "Sustained write rate per user, in summary values; 0 for none (default: 0)."},
-    {"quota_bytes", 0, TB_OPT_INT, O(quota_bytes), "BYTES", "TBDEV_QUOTA_BYTES",
+    {"quota_bytes", 0, TB_OPT_SIZE, O(quota_bytes), "SIZE", "TBDEV_QUOTA_BYTES",
      "Storage per user unless set per user; 0 for none (default: 0)."},
-    {"max_db_bytes", 0, TB_OPT_INT, O(max_db_bytes), "BYTES", "TBDEV_MAX_DB_BYTES",
+    {"max_db_bytes", 0, TB_OPT_SIZE, O(max_db_bytes), "SIZE", "TBDEV_MAX_DB_BYTES",
      "Cap the database file; past it uploads get 507 as on a full disk (default: 0, none)."},
     {"max_runs", 0, TB_OPT_INT, O(runs_per_experiment), "N", "TBDEV_MAX_RUNS",
      "Runs per experiment (default: 10000)."},
@@ -72,6 +84,10 @@ void svc_config_defaults(struct svc_config *c)
     c->conns_per_ip = 64;
     c->conn_limit = 8000;
     c->request_bytes = 32ll << 20;
+    c->body_memory = 256ll << 20;
+    c->auth_threads = 2;
+    c->login_per_minute = 10;
+    c->device_token_days = 90;
     c->record_bytes = 16ll << 20;
     c->blob_bytes = 16ll << 20;
     c->runs_per_experiment = 10000;
@@ -117,6 +133,14 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
         return fail(err, err_len, "size limits are too small");
     if (c->conns_per_ip < 1 || c->conn_limit < 1)
         return fail(err, err_len, "connection limits must be positive");
+    if (c->body_memory <= c->request_bytes)
+        return fail(err, err_len, "--body_memory must be larger than --request_bytes");
+    if (c->auth_threads < 1 || c->auth_threads > 64)
+        return fail(err, err_len, "--auth_threads must be 1-64");
+    if (c->login_per_minute < 0 || c->login_per_minute > 1000000)
+        return fail(err, err_len, "--login_per_minute must be 0-1000000");
+    if (c->device_token_days < 0 || c->device_token_days > 36500)
+        return fail(err, err_len, "--device_token_days must be 0-36500");
 
     /* Host headers we answer: the public URL's host, and the loopback names. */
     size_t n = 0;
@@ -144,6 +168,7 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
                  !strcmp(c->host, "0.0.0.0") || !strcmp(c->host, "::") ? "localhost" : c->host,
                  strchr(c->host, ':') ? "]" : "", c->port);
     }
+    c->https = !strncmp(c->url_base, "https://", 8);
     c->allowed_hosts[n++] = "localhost";
     c->allowed_hosts[n++] = "127.0.0.1";
     c->allowed_hosts[n++] = "[::1]";

@@ -24,6 +24,10 @@ struct svc_config {
     long long request_bytes;     /* decompressed request body cap */
     long long record_bytes;      /* TFRecord payload cap */
     long long blob_bytes;        /* one image, audio clip or graph */
+    long long body_memory;       /* request bodies held at once, all connections */
+    long long auth_threads;      /* threads that check passwords */
+    long long login_per_minute;  /* sign-in and device attempts per address and account */
+    long long device_token_days; /* device-login tokens expire after this; 0: never */
     long long points_per_second; /* per user, sustained; 0: no limit */
     long long quota_bytes;       /* per user, default; 0: none */
     long long max_db_bytes;      /* the database file's cap; 0: the disk is the cap */
@@ -35,6 +39,7 @@ struct svc_config {
     char host[256];
     uint16_t port;
     char url_base[512]; /* public_url without a trailing slash */
+    bool https;         /* url_base is https://: cookies are Secure, HSTS is sent */
     const char *allowed_hosts[8];
     char allowed_host_buf[4][256];
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,16 @@ struct conn_track {
     atomic_llong since_ms;  /* opened, or the previous answer finished */
     atomic_bool in_request; /* its headers are complete: the handler has the request */
     bool cut;               /* shut down by the sweeper */
+    unsigned strikes;       /* sweeps in a row that found it late with nothing unread */
+};
+
+/* A set of threads that run handlers while their connections are suspended. */
+struct lane {
+    struct job *queue, *tail; /* guarded by svc_http.lock */
+    size_t queued;
+    pthread_cond_t work;
+    pthread_t *threads;
+    unsigned n; /* set before the daemon starts, fixed after */
 };
 
 struct svc_http {
@@ -40,22 +51,16 @@ struct svc_http {
     atomic_uint in_flight; /* requests between their first call and their completion */
     bool sweeping;         /* the sweeper thread runs */
     pthread_t sweeper;
-    /* Write threads: a queue of jobs, guarded by lock, signalled by work. */
-    struct job *queue, *queue_tail;
-    size_t queued, queued_bytes; /* jobs waiting for a write thread, and their bodies */
-    pthread_cond_t work;
-    pthread_t *writers;
-    unsigned n_writers; /* set before the daemon starts, fixed after */
-    bool writers_stop;
+    struct lane lanes[2];     /* SVC_LANE_WRITE, SVC_LANE_SLOW */
+    bool lanes_stop;          /* guarded by lock */
+    atomic_size_t body_bytes; /* of cfg.body_memory, held now */
 };
 
-/* Writes waiting for a write thread, at most (per write thread, and in bytes of bodies): past
- * either limit a write is answered 503 at once, instead of holding its connection and its
- * body while the database is slow. */
-enum { QUEUE_PER_WRITER = 64 };
-#define QUEUE_BYTES_MAX ((size_t)256 << 20)
+/* Writes waiting for a lane's thread, at most, per thread: past it a request is answered
+ * 503 at once, instead of holding its connection while the database is slow. */
+enum { QUEUE_PER_THREAD = 64 };
 
-/* A request handed to a write thread: its connection is suspended meanwhile. */
+/* A request handed to a lane: its connection is suspended meanwhile. */
 struct job {
     struct job *next;
     struct MHD_Connection *c;
@@ -64,16 +69,57 @@ struct job {
     struct req_state *st; /* its body (as sent) */
     const char *enc;      /* Content-Encoding, in the connection's memory */
     uint8_t *decoded;     /* the decompressed body, owned */
-    size_t bytes;         /* the body as sent: counted in svc_http.queued_bytes */
     bool done;            /* res is ready: set before the connection is resumed */
 };
 
+/* A request body as it arrives: allocated once at its declared length (a chunked one grows
+ * by doubling up to its cap), so that what it holds is what the body-memory budget counts. */
+struct body {
+    uint8_t *data; /* NUL-terminated when len > 0; owned */
+    size_t len, alloc;
+    size_t declared; /* Content-Length, or 0 when chunked */
+    size_t max;      /* the route's cap */
+};
+
+/* Appends; -E2BIG past the cap, -ENOMEM. */
+static int body_add(struct body *b, const char *data, size_t n)
+{
+    if (n > b->max - b->len)
+        return -E2BIG;
+    if (b->len + n + 1 > b->alloc) {
+        size_t want = b->declared ? b->declared + 1 : b->alloc ? b->alloc * 2 : 64 << 10;
+        while (want < b->len + n + 1)
+            want *= 2;
+        if (want > b->max + 1)
+            want = b->max + 1;
+        uint8_t *p = realloc(b->data, want);
+        if (!p)
+            return -ENOMEM;
+        b->data = p;
+        b->alloc = want;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = 0;
+    return 0;
+}
+
+static void body_done(struct body *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->alloc = 0;
+}
+
 /* Per-request state: allocated on the first call, freed in the completion callback. */
 struct req_state {
-    struct job *job; /* handed to a write thread, or done there */
-    struct tb_buf body;
+    struct job *job; /* handed to a lane, or done there */
+    struct body body;
+    struct svc_admission adm; /* adm.state is owned here */
+    size_t reserved;          /* bytes of svc_http.body_bytes this request holds */
+    bool has_body;
     bool too_large;
-    bool responded; /* a response was queued before the body was read (413/408) */
+    bool responded; /* a response was queued before the body was read */
     double started;
     char ip[64];
 };
@@ -138,6 +184,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * connection whose request has not reached the handler within header_deadline_s of the
  * connection opening or of its previous answer. libmicrohttpd then sees the end of the stream
  * and closes it.
+ *
+ * The deadline measures the client, not the server: a connection with bytes unread in its
+ * socket is waiting for its thread (busy with another connection's request), so it is left
+ * alone, and it is cut only when two sweeps in a row (a second apart) find it late with
+ * nothing unread, which also spares a request read in the moment between the two checks.
  */
 static void *sweep(void *arg)
 {
@@ -155,7 +206,16 @@ static void *sweep(void *arg)
         unsigned cut = 0;
         for (struct conn_track *t = h->conns; t; t = t->next) {
             if (t->cut || atomic_load(&t->in_request) ||
-                now - atomic_load(&t->since_ms) <= limit_ms)
+                now - atomic_load(&t->since_ms) <= limit_ms) {
+                t->strikes = 0;
+                continue;
+            }
+            int unread = 0;
+            if (ioctl(t->fd, FIONREAD, &unread) == 0 && unread > 0) {
+                t->strikes = 0;
+                continue;
+            }
+            if (++t->strikes < 2)
                 continue;
             shutdown(t->fd, SHUT_RDWR);
             t->cut = true;
@@ -252,6 +312,8 @@ static const char *reason(int status)
         return "too_large";
     case 415:
         return "unsupported_media_type";
+    case 503:
+        return "busy";
     case 421:
         return "misdirected_request";
     default:
@@ -294,7 +356,7 @@ static enum MHD_Result send_response(struct svc_http *h, struct MHD_Connection *
                             "default-src 'self'; script-src 'self'; style-src 'self'; "
                             "img-src 'self' blob:; media-src 'self' blob:; object-src 'none'; "
                             "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
-    if (h->cfg.tls_cert_pem)
+    if (h->cfg.hsts)
         MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
     for (size_t i = 0; i < res->n_headers; i++)
         MHD_add_response_header(r, res->headers[i][0], res->headers[i][1]);
@@ -362,37 +424,141 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return (size_t)(w - s);
 }
 
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+/* A header name is an RFC 9110 token: anything else (a space before the colon) is refused. */
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+/* What the request's headers say about its framing, gathered by scan_header. */
+struct header_scan {
+    const char *lo, *hi; /* the request's line and headers, as libmicrohttpd keeps them */
+    const char *cl;      /* the first Content-Length */
+    bool cl_differs;     /* another Content-Length differs from it */
+    const char *te;      /* the (last) Transfer-Encoding */
+    unsigned te_count, hosts;
+    bool bad_name, folded;
+};
+
+/*
+ * libmicrohttpd 0.9.75 accepts, in its strict mode, two things request smuggling is made of:
+ * a space before a header's colon ("Transfer-Encoding : chunked" becomes a header named
+ * "Transfer-Encoding ", so the body is framed by Content-Length while a proxy may have read
+ * it as chunked), and obs-fold continuation lines (a line starting with a space is glued to
+ * the previous header). The first shows as a name that is not a token. The second leaves no
+ * trace in the header list, but libmicrohttpd keeps the request's bytes where they arrived
+ * (line ends turned into NULs) and the values point into them: the line after a value's
+ * line starting with a space or a tab is a fold. Only values inside that block are looked
+ * at, so a libmicrohttpd that kept headers elsewhere would make this check blind, not wrong.
+ */
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
     (void)kind;
-    const char **cl = cls; /* [0]: first Content-Length, [1]: "x" if another differs, [2]: TE */
-    if (key && !strcasecmp(key, "Content-Length")) {
-        if (!cl[0])
-            cl[0] = value ? value : "";
-        else if (strcmp(cl[0], value ? value : ""))
-            cl[1] = "x";
+    struct header_scan *s = cls;
+    if (!key)
+        return MHD_YES;
+    if (!is_token(key))
+        s->bad_name = true;
+    if (!strcasecmp(key, "Host"))
+        s->hosts++;
+    if (!strcasecmp(key, "Content-Length")) {
+        if (!s->cl)
+            s->cl = value ? value : "";
+        else if (strcmp(s->cl, value ? value : ""))
+            s->cl_differs = true;
     }
-    if (key && !strcasecmp(key, "Transfer-Encoding"))
-        cl[2] = "x";
+    if (!strcasecmp(key, "Transfer-Encoding")) {
+        s->te = value ? value : "";
+        s->te_count++;
+    }
+    if (value && s->lo && value >= s->lo && value < s->hi) {
+        const char *e = value + strlen(value);
+        for (int i = 0; i < 2 && e < s->hi && !*e; i++)
+            e++; /* the NULs that were CR LF, or a bare LF */
+        if (e < s->hi && (*e == ' ' || *e == '\t'))
+            s->folded = true;
+    }
     return MHD_YES;
+}
+
+/* The reason to refuse the request's framing with 400, or NULL if it is sound. */
+static const char *framing_problem(struct MHD_Connection *c, const char *method)
+{
+    struct header_scan s = {0};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && method) {
+        s.lo = method;
+        s.hi = method + ci->header_size;
+    }
+    MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &s);
+    if (s.bad_name)
+        return "a header name holds a space or another character names may not have";
+    if (s.folded)
+        return "a header is continued on the next line (obsolete line folding)";
+    if (s.hosts > 1)
+        return "more than one Host header";
+    if (s.cl_differs)
+        return "conflicting Content-Length headers";
+    if (s.cl && s.te)
+        return "both Content-Length and Transfer-Encoding";
+    if (s.te && (s.te_count > 1 || strcasecmp(s.te, "chunked")))
+        return "a Transfer-Encoding other than 'chunked'";
+    return NULL;
+}
+
+/* Takes n bytes of the body-memory budget; false (nothing taken) if that would pass it. */
+static bool reserve(struct svc_http *h, size_t n)
+{
+    size_t cap = h->cfg.body_memory;
+    size_t cur = atomic_load(&h->body_bytes);
+    do {
+        if (cap && (n > cap || cur > cap - n))
+            return false;
+    } while (!atomic_compare_exchange_weak(&h->body_bytes, &cur, cur + n));
+    return true;
+}
+
+static void release(struct svc_http *h, size_t n)
+{
+    atomic_fetch_sub(&h->body_bytes, n);
+}
+
+static void busy_error(struct svc_response *res)
+{
+    svc_res_header(res, "Retry-After", "1");
+    plain_error(res, 503,
+                "the server is holding as many request bodies as it may; retry in a second");
 }
 
 /* Decodes the body as its Content-Encoding says, then runs the handler; *decoded is the
  * decompressed body, for the caller to free after the answer is sent. */
-static void run_handler(struct svc_http *h, struct svc_request *req, const struct req_state *st,
+static void run_handler(struct svc_http *h, struct svc_request *req, struct req_state *st,
                         const char *enc, struct svc_response *res, uint8_t **decoded)
 {
+    size_t decoded_max = st->adm.decoded_max;
     if (enc && st->body.len && strcasecmp(enc, "identity")) {
+        /* The decompressed body counts against the body memory too: its cap, up front. */
+        if (!reserve(h, decoded_max + 1)) {
+            busy_error(res);
+            return;
+        }
+        st->reserved += decoded_max + 1;
         size_t n = 0;
-        int err =
-            svc_decompress(enc, st->body.data, st->body.len, h->cfg.body_decoded_max, decoded, &n);
+        int err = svc_decompress(enc, st->body.data, st->body.len, decoded_max, decoded, &n);
         if (err == -ENOTSUP) {
             plain_error(res, 415, "unsupported Content-Encoding; use zstd, gzip or none");
         } else if (err == -E2BIG) {
             char msg[160];
             snprintf(msg, sizeof(msg), "the decompressed body is over the %zu-byte limit",
-                     h->cfg.body_decoded_max);
+                     decoded_max);
             plain_error(res, 413, msg);
         } else if (err < 0) {
             plain_error(res, 400, "the body is not valid for its Content-Encoding");
@@ -401,7 +567,7 @@ static void run_handler(struct svc_http *h, struct svc_request *req, const struc
             req->body_len = n;
             h->cfg.handler(h->cfg.handler_ctx, req, res);
         }
-    } else if (st->body.len > h->cfg.body_decoded_max) {
+    } else if (st->body.len > st->adm.body_max) {
         plain_error(res, 413, "the request body is over the limit");
     } else {
         req->body = st->body.len ? st->body.data : NULL;
@@ -411,32 +577,40 @@ static void run_handler(struct svc_http *h, struct svc_request *req, const struc
 }
 
 /*
- * Writes run on write threads. A write can wait up to the store's busy timeout for the
- * database's write lock (then 503), and sign-in spends tens of milliseconds in scrypt: on the
- * connection's own thread that would hold up every other connection of that thread, reads
- * included. So the connection is suspended, the request queued, and a write thread decodes
- * the body, runs the handler and resumes the connection; libmicrohttpd then calls on_request
- * again, which sends the answer. Returns false (the caller runs the handler itself) for GET
- * and HEAD, without write threads, or when out of memory. A full queue answers 503 in *res
- * and returns false with *busy set.
+ * Writes and sign-ins run on lanes of their own threads. A write can wait up to the store's
+ * busy timeout for the database's write lock (then 503), and sign-in spends tens of
+ * milliseconds in scrypt: on the connection's own thread that would hold up every other
+ * connection of that thread, reads included, and sign-ins on the write threads would let a
+ * flood of them hold up uploads. So the connection is suspended, the request queued on its
+ * lane, and one of the lane's threads decodes the body, runs the handler and resumes the
+ * connection; libmicrohttpd then calls on_request again, which sends the answer. Returns
+ * false (the caller runs the handler itself) for SVC_LANE_POOL, for a lane without threads,
+ * or when out of memory. A full queue answers 503 in *res and returns false with *busy set.
  */
 static bool hand_over(struct svc_http *h, struct MHD_Connection *c, struct req_state *st,
                       const struct svc_request *req, const char *enc, struct svc_response *res,
                       bool *busy)
 {
     *busy = false;
-    if (!h->n_writers || !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))
+    struct lane *l = NULL;
+    if (st->adm.lane == SVC_LANE_SLOW && h->lanes[1].n)
+        l = &h->lanes[1];
+    else if (st->adm.lane != SVC_LANE_POOL && h->lanes[0].n)
+        l = &h->lanes[0];
+    if (!l)
         return false;
     pthread_mutex_lock(&h->lock);
-    bool full = h->queued >= QUEUE_PER_WRITER * (size_t)h->n_writers ||
-                h->queued_bytes + st->body.len > QUEUE_BYTES_MAX;
-    bool stopping = h->writers_stop;
+    bool full = l->queued >= QUEUE_PER_THREAD * (size_t)l->n;
+    bool stopping = h->lanes_stop;
     pthread_mutex_unlock(&h->lock);
     if (stopping)
         return false; /* shutting down: the connection's thread runs it */
     if (full) {
         svc_res_header(res, "Retry-After", "1");
-        plain_error(res, 503, "the server has too many writes waiting; retry in a second");
+        plain_error(res, 503,
+                    l == &h->lanes[1]
+                        ? "the server has too many sign-ins waiting; retry in a second"
+                        : "the server has too many writes waiting; retry in a second");
         *busy = true;
         return false;
     }
@@ -448,12 +622,11 @@ static bool hand_over(struct svc_http *h, struct MHD_Connection *c, struct req_s
     j->res = *res; /* its body buffer, still empty */
     j->st = st;
     j->enc = enc;
-    j->bytes = st->body.len;
     st->job = j;
     MHD_suspend_connection(c);
     pthread_mutex_lock(&h->lock);
-    if (h->writers_stop) {
-        /* The writers stopped meanwhile: nothing would resume this connection, and the daemon
+    if (h->lanes_stop) {
+        /* The lanes stopped meanwhile: nothing would resume this connection, and the daemon
          * may not stop with it suspended. Run it here; resuming from the handler is allowed. */
         pthread_mutex_unlock(&h->lock);
         run_handler(h, &j->req, st, enc, &j->res, &j->decoded);
@@ -461,33 +634,39 @@ static bool hand_over(struct svc_http *h, struct MHD_Connection *c, struct req_s
         MHD_resume_connection(c);
         return true;
     }
-    if (h->queue_tail)
-        h->queue_tail->next = j;
+    if (l->tail)
+        l->tail->next = j;
     else
-        h->queue = j;
-    h->queue_tail = j;
-    h->queued++;
-    h->queued_bytes += j->bytes;
-    pthread_cond_signal(&h->work);
+        l->queue = j;
+    l->tail = j;
+    l->queued++;
+    pthread_cond_signal(&l->work);
     pthread_mutex_unlock(&h->lock);
     return true;
 }
 
-static void *write_thread(void *arg)
+struct lane_arg {
+    struct svc_http *h;
+    struct lane *l;
+};
+
+static void *lane_thread(void *arg)
 {
-    struct svc_http *h = arg;
+    struct lane_arg a = *(struct lane_arg *)arg;
+    free(arg);
+    struct svc_http *h = a.h;
+    struct lane *l = a.l;
     pthread_mutex_lock(&h->lock);
     for (;;) {
-        while (!h->queue && !h->writers_stop)
-            pthread_cond_wait(&h->work, &h->lock);
-        struct job *j = h->queue;
+        while (!l->queue && !h->lanes_stop)
+            pthread_cond_wait(&l->work, &h->lock);
+        struct job *j = l->queue;
         if (!j)
             break; /* stopping, and nothing left to run */
-        h->queue = j->next;
-        if (!h->queue)
-            h->queue_tail = NULL;
-        h->queued--;
-        h->queued_bytes -= j->bytes;
+        l->queue = j->next;
+        if (!l->queue)
+            l->tail = NULL;
+        l->queued--;
         pthread_mutex_unlock(&h->lock);
         run_handler(h, &j->req, j->st, j->enc, &j->res, &j->decoded);
         j->done = true;
@@ -498,14 +677,109 @@ static void *write_thread(void *arg)
     return NULL;
 }
 
-static void stop_writers(struct svc_http *h)
+/* Starts n threads on lane l; returns how many started. */
+static unsigned start_lane(struct svc_http *h, struct lane *l, unsigned n)
+{
+    l->threads = n ? calloc(n, sizeof(*l->threads)) : NULL;
+    while (l->threads && l->n < n) {
+        struct lane_arg *a = malloc(sizeof(*a));
+        if (!a)
+            break;
+        *a = (struct lane_arg){h, l};
+        if (pthread_create(&l->threads[l->n], NULL, lane_thread, a) != 0) {
+            free(a);
+            break;
+        }
+        l->n++;
+    }
+    return l->n;
+}
+
+static void stop_lanes(struct svc_http *h)
 {
     pthread_mutex_lock(&h->lock);
-    h->writers_stop = true;
-    pthread_cond_broadcast(&h->work);
+    h->lanes_stop = true;
+    for (int i = 0; i < 2; i++)
+        pthread_cond_broadcast(&h->lanes[i].work);
     pthread_mutex_unlock(&h->lock);
-    for (unsigned i = 0; i < h->n_writers; i++)
-        pthread_join(h->writers[i], NULL);
+    for (int i = 0; i < 2; i++)
+        for (unsigned k = 0; k < h->lanes[i].n; k++)
+            pthread_join(h->lanes[i].threads[k], NULL);
+}
+
+/* Answers at once, before the body is read: the rest of a body is never read, and
+ * libmicrohttpd closes the connection after the answer. */
+static enum MHD_Result refuse(struct svc_http *h, struct MHD_Connection *c,
+                              const struct svc_request *req, struct req_state *st,
+                              struct svc_response *res)
+{
+    st->responded = true;
+    if (st->has_body)
+        svc_res_header(res, "Connection", "close");
+    enum MHD_Result ok = send_response(h, c, req, res, st);
+    tb_buf_done(&res->body);
+    return ok;
+}
+
+/* The first call: the line and headers are in, no byte of the body is read yet. */
+static enum MHD_Result on_headers(struct svc_http *h, struct MHD_Connection *c,
+                                  struct svc_request *req, struct req_state *st)
+{
+    struct svc_response res = {0};
+    tb_buf_init(&res.body, 0);
+    /* Framing two parsers could read two ways is refused (request smuggling). */
+    const char *why = framing_problem(c, req->method);
+    if (why) {
+        plain_error(&res, 400, why);
+        st->has_body = true; /* whatever follows is not to be read as a request */
+        return refuse(h, c, req, st, &res);
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    st->has_body = req->has_body = declared > 0 || te;
+    if (!host_allowed(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
+        plain_error(&res, 421,
+                    "this server does not answer for that Host; use the address "
+                    "in its --public-url");
+        return refuse(h, c, req, st, &res);
+    }
+    struct svc_admission adm = {
+        .body_max = h->cfg.body_max,
+        .decoded_max = h->cfg.body_decoded_max,
+        .lane = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD") ? SVC_LANE_POOL
+                                                                            : SVC_LANE_WRITE,
+    };
+    if (h->cfg.admit && !h->cfg.admit(h->cfg.handler_ctx, req, &res, &adm))
+        return refuse(h, c, req, st, &res);
+    st->adm = adm; /* st owns adm.state from here */
+    req->state = adm.state;
+    const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    if (st->has_body && enc && strcasecmp(enc, "identity") && !adm.decoded_max) {
+        plain_error(&res, 415, "this request's body may not be compressed");
+        return refuse(h, c, req, st, &res);
+    }
+    if (st->has_body && (declared > adm.body_max || (!adm.body_max && te))) {
+        char msg[160];
+        if (adm.body_max)
+            snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit", adm.body_max);
+        else
+            snprintf(msg, sizeof(msg), "this request takes no body");
+        plain_error(&res, 413, msg);
+        return refuse(h, c, req, st, &res);
+    }
+    if (st->has_body) {
+        size_t n = (cl ? (size_t)declared : adm.body_max) + 1;
+        if (!reserve(h, n)) {
+            busy_error(&res);
+            return refuse(h, c, req, st, &res);
+        }
+        st->reserved = n;
+    }
+    st->body.max = adm.body_max;
+    st->body.declared = cl ? (size_t)declared : 0;
+    tb_buf_done(&res.body);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -515,14 +789,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct svc_http *h = cls;
     struct req_state *st = *con_cls;
-    struct svc_request req = {
-        .method = method, .path = url, .conn = c, .tls = h->cfg.tls_cert_pem != NULL};
-    struct svc_response res = {0};
+    struct svc_request req = {.method = method,
+                              .path = url,
+                              .conn = c,
+                              .tls = h->cfg.tls_cert_pem != NULL,
+                              .secure = h->cfg.secure || h->cfg.tls_cert_pem != NULL};
     if (!st) {
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
-        tb_buf_init(&st->body, h->cfg.body_max);
         st->started = mono();
         atomic_fetch_add(&h->in_flight, 1);
         struct conn_track *t = track_of(c);
@@ -531,37 +806,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         client_ip(c, st->ip, sizeof(st->ip));
         *con_cls = st;
         req.client_ip = st->ip;
-        /* Framing two parsers could read two ways is refused (request smuggling). */
-        const char *framing[3] = {NULL, NULL, NULL};
-        MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, framing);
-        if (framing[1] || (framing[0] && framing[2])) {
-            tb_buf_init(&res.body, 0);
-            plain_error(&res, 400,
-                        framing[1] ? "conflicting Content-Length headers"
-                                   : "both Content-Length and Transfer-Encoding");
-            st->responded = true;
-            svc_res_header(&res, "Connection", "close");
-            enum MHD_Result ok = send_response(h, c, &req, &res, st);
-            tb_buf_done(&res.body);
-            return ok;
-        }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->cfg.body_max) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit",
-                     h->cfg.body_max);
-            tb_buf_init(&res.body, 0);
-            plain_error(&res, 413, msg);
-            st->responded = true;
-            enum MHD_Result ok = send_response(h, c, &req, &res, st);
-            tb_buf_done(&res.body);
-            return ok;
-        }
-        return MHD_YES;
+        return on_headers(h, c, &req, st);
     }
     req.client_ip = st->ip;
+    req.has_body = st->has_body;
+    req.state = st->adm.state;
+    struct svc_response res = {0};
     if (st->job) {
-        /* Called again after a write thread resumed the connection: its answer is ready. */
+        /* Called again after a lane's thread resumed the connection: its answer is ready. */
         struct job *j = st->job;
         if (!j->done)
             return MHD_YES; /* not expected: a suspended connection is not called */
@@ -588,8 +840,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             tb_buf_done(&res.body);
             return ok;
         }
-        if (tb_buf_add(&st->body, upload_data, *upload_size) < 0)
-            st->too_large = true;
+        if (!st->too_large && body_add(&st->body, upload_data, *upload_size) < 0) {
+            st->too_large = true; /* a chunked body past the cap: the rest is discarded */
+            body_done(&st->body);
+        }
         *upload_size = 0;
         return MHD_YES;
     }
@@ -599,13 +853,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     uint8_t *decoded = NULL;
     const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     bool busy = false;
-    if (!host_allowed(h, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))) {
-        plain_error(&res, 421,
-                    "this server does not answer for that Host; use the address "
-                    "in its --public-url");
-    } else if (st->too_large) {
+    if (st->too_large) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit", h->cfg.body_max);
+        snprintf(msg, sizeof(msg), "the request body is over the %zu-byte limit", st->adm.body_max);
         plain_error(&res, 413, msg);
     } else if (hand_over(h, c, st, &req, enc, &res, &busy)) {
         return MHD_YES;
@@ -637,10 +887,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         free(st->job->decoded);
         free(st->job);
     }
-    tb_buf_done(&st->body);
+    if (st->reserved)
+        release(h, st->reserved);
+    free(st->adm.state);
+    body_done(&st->body);
     free(st);
     *con_cls = NULL;
 }
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -653,16 +908,89 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     svc_log_warn("http: %s", line);
 }
 
-/* Stops the write threads (once) and frees h; the daemon is stopped or was never started. */
+/* Stops the lanes (once) and frees h; the daemon is stopped or was never started. */
 static void free_http(struct svc_http *h)
 {
-    if (!h->writers_stop)
-        stop_writers(h);
-    free(h->writers);
+    if (!h->lanes_stop)
+        stop_lanes(h);
+    for (int i = 0; i < 2; i++) {
+        free(h->lanes[i].threads);
+        pthread_cond_destroy(&h->lanes[i].work);
+    }
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);
-    pthread_cond_destroy(&h->work);
     free(h);
+}
+
+/* A listening TCP socket on cfg's address (numeric, or a host name such as localhost, which
+ * takes its first IPv4 address, else its first), and its port. Errors: -EINVAL (an address
+ * that does not resolve), -EADDRINUSE, -EACCES, -EIO. */
+static int open_listener(const struct svc_http_config *cfg, int *ret_fd, uint16_t *ret_port,
+                         bool *ret_v6)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", cfg->port);
+    if (getaddrinfo(cfg->host, port, &hints, &ai) != 0 || !ai) {
+        hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+        struct addrinfo *all = NULL;
+        if (getaddrinfo(cfg->host, port, &hints, &all) != 0 || !all) {
+            svc_log_error("cannot listen on '%s': it does not resolve; give an address such "
+                          "as 127.0.0.1, 0.0.0.0 or ::, or a host name of this machine",
+                          cfg->host);
+            return -EINVAL;
+        }
+        /* one socket: the first IPv4 address (localhost's 127.0.0.1), else the first, which is
+         * resolved again as a number so that one list is freed once */
+        struct addrinfo *pick = all;
+        for (struct addrinfo *p = all; p; p = p->ai_next)
+            if (p->ai_family == AF_INET) {
+                pick = p;
+                break;
+            }
+        char numeric[INET6_ADDRSTRLEN + 1];
+        int bad = getnameinfo(pick->ai_addr, pick->ai_addrlen, numeric, sizeof(numeric), NULL, 0,
+                              NI_NUMERICHOST);
+        freeaddrinfo(all);
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+        if (bad || getaddrinfo(numeric, port, &hints, &ai) != 0 || !ai) {
+            svc_log_error("cannot listen on '%s'", cfg->host);
+            return -EINVAL;
+        }
+    }
+    int err = 0;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        err = -errno;
+        goto out;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        err = -errno;
+        goto out;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        err = -errno;
+        goto out;
+    }
+    *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *ret_v6 = ai->ai_family == AF_INET6;
+    *ret_fd = fd;
+    fd = -1;
+out:
+    if (err < 0)
+        svc_log_error("cannot listen on %s:%u: %s", cfg->host, cfg->port, strerror(-err));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return err == -EADDRINUSE || err == -EACCES || err == 0 ? err : -EIO;
 }
 
 int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
@@ -677,32 +1005,28 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the sweeper's waits */
     pthread_cond_init(&h->wake, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&h->work, NULL);
-    /* The write threads exist before the first request can be handed to them. */
-    if (cfg->write_threads) {
-        h->writers = calloc(cfg->write_threads, sizeof(*h->writers));
-        while (h->writers && h->n_writers < cfg->write_threads &&
-               pthread_create(&h->writers[h->n_writers], NULL, write_thread, h) == 0)
-            h->n_writers++;
-        if (h->n_writers < cfg->write_threads)
-            svc_log_warn("http: %u of %u write threads started", h->n_writers, cfg->write_threads);
-    }
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    char port[8];
-    snprintf(port, sizeof(port), "%u", cfg->port);
-    if (getaddrinfo(cfg->host, port, &hints, &ai) != 0 || !ai) {
-        svc_log_error("cannot listen on '%s': give a numeric address such as 127.0.0.1, "
-                      "0.0.0.0 or ::",
-                      cfg->host);
+    for (int i = 0; i < 2; i++)
+        pthread_cond_init(&h->lanes[i].work, NULL);
+    /* The lanes' threads exist before the first request can be handed to them. */
+    if (start_lane(h, &h->lanes[0], cfg->write_threads) < cfg->write_threads)
+        svc_log_warn("http: %u of %u write threads started", h->lanes[0].n, cfg->write_threads);
+    if (start_lane(h, &h->lanes[1], cfg->slow_threads) < cfg->slow_threads)
+        svc_log_warn("http: %u of %u sign-in threads started", h->lanes[1].n, cfg->slow_threads);
+    int fd = -1;
+    bool v6 = false;
+    int err = open_listener(cfg, &fd, &h->port, &v6);
+    if (err < 0) {
         free_http(h);
-        return -EINVAL;
+        return err;
     }
+    /* Whoever needs the port (links with it) learns it before any thread serves. */
+    if (cfg->listening)
+        cfg->listening(cfg->listening_ctx, h->port);
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    if (h->n_writers)
+    if (h->lanes[0].n || h->lanes[1].n)
         flags |= MHD_ALLOW_SUSPEND_RESUME;
-    if (ai->ai_family == AF_INET6)
+    if (v6)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert_pem)
         flags |= MHD_USE_TLS;
@@ -710,7 +1034,7 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
     int n = 0;
     /* The logger first: libmicrohttpd uses its own for anything said before it is set. */
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 4, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s, NULL};
@@ -725,28 +1049,23 @@ int svc_http_start(const struct svc_http_config *cfg, struct svc_http **ret)
             (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     if (cfg->tls_cert_pem) {
         opts[n++] =
             (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem};
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem};
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+    errno = 0;
+    h->d = MHD_start_daemon(flags, h->port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
                             MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!h->d) {
         int e = errno;
-        svc_log_error("cannot start the HTTP server on %s:%u: %s", cfg->host, cfg->port,
+        svc_log_error("cannot start the HTTP server on %s:%u: %s", cfg->host, h->port,
                       e ? strerror(e) : "bad TLS certificate or key?");
+        close(fd); /* libmicrohttpd closes it only once started */
         free_http(h);
-        return e == EADDRINUSE     ? -EADDRINUSE
-               : e == EACCES       ? -EACCES
-               : cfg->tls_cert_pem ? -EINVAL
-                                   : -EIO;
+        return cfg->tls_cert_pem ? -EINVAL : -EIO;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = di ? di->port : cfg->port;
     if (cfg->header_deadline_s) {
         h->sweeping = pthread_create(&h->sweeper, NULL, sweep, h) == 0;
         if (!h->sweeping)
@@ -772,9 +1091,9 @@ void svc_http_stop(struct svc_http *h, unsigned grace_s)
     double until = mono() + grace_s;
     while (mono() < until && atomic_load(&h->in_flight) > 0)
         usleep(20000);
-    /* Queued writes are run (each resumes its connection) before the daemon stops: it may not
-     * stop with a connection still suspended. */
-    stop_writers(h);
+    /* Queued requests are run (each resumes its connection) before the daemon stops: it may
+     * not stop with a connection still suspended. */
+    stop_lanes(h);
     if (h->sweeping) {
         pthread_mutex_lock(&h->lock);
         h->stopping = true;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* POST /api/v1/experiments/{id}/events: raw records in, one transaction, exactly once. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +16,38 @@
 #include "tfrecord.h"
 
 #define PROBLEMS_PER_GROUP 20
+#define DROPS_PER_GROUP 32
+
+/*
+ * Memory (tblimits.h, "Ingest"): each record is decoded into `scratch`, which is reset for the
+ * next one; what the batch keeps (names, tensor content, blobs, packed values) is copied into
+ * `arena`, and the items array is counted against the same cap. So a request costs about what
+ * it stores, whatever the encoding, and the cap follows from the request's size.
+ */
+
+struct drop {
+    const char *reason, *name; /* name in the arena */
+    uint64_t values;
+};
 
 struct builder {
     struct svc_call *c;
-    struct tb_arena *arena;
+    struct tb_arena *arena;   /* what the batch keeps; capped by the request's size */
+    struct tb_arena *scratch; /* one record's decoding */
+    size_t cap;               /* arena + extra: past this, 413 */
+    size_t extra;             /* the batch's arrays (items, series, runs), malloc'd */
     struct svc_batch b;
     size_t cap_runs, cap_series, cap_items;
     struct tb_map runs, series; /* name -> index + 1 */
     char **problems;            /* per group, up to PROBLEMS_PER_GROUP each */
     size_t *n_problems;
+    struct drop *drops; /* per group, up to DROPS_PER_GROUP each */
+    size_t *n_drops;
     const char *plugins; /* the allow-list, or "" */
     const char *exp_id;
     struct tb_map meta;      /* run name -> struct tb_meta_cache: a tag's first metadata */
     struct tb_map looked_up; /* "run\x1ftag" already asked of the store */
+    bool over;               /* the kept part passed `cap` */
 };
 
 /* The cache of first metadata for a run, primed from the store for tags whose values arrive
@@ -50,7 +70,7 @@ static struct tb_meta_cache *meta_for(struct builder *bb, const char *run,
     }
     for (size_t i = 0; i < ev->n_values; i++) {
         const struct tb_value *v = &ev->values[i];
-        if (v->has_metadata || !v->pb || tb_meta_cache_get(mc, v->tag))
+        if (!tb_value_takes_meta(v) || tb_meta_cache_get(mc, v->tag))
             continue;
         size_t n = strlen(run) + strlen(v->tag) + 2;
         char *key = malloc(n);
@@ -77,14 +97,21 @@ static struct tb_meta_cache *meta_for(struct builder *bb, const char *run,
     return mc;
 }
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
+/* Grows an array of the batch, counting it against the request's cap. */
+static void *grow(struct builder *bb, void *p, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)
         return p;
-    size_t nc = *cap ? 2 * *cap : 64;
+    size_t nc = *cap ? 2 * *cap : 64, add = (nc - *cap) * size;
+    if (bb->arena->used + bb->extra + add > bb->cap) {
+        bb->over = true;
+        return NULL;
+    }
     void *np = realloc(p, nc * size);
-    if (np)
+    if (np) {
+        bb->extra += add;
         *cap = nc;
+    }
     return np;
 }
 
@@ -98,12 +125,59 @@ static char *arena_strdup(struct tb_arena *a, const char *s, size_t n)
     return d;
 }
 
-static void note(struct builder *bb, size_t g, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Keeps bytes of the record being decoded (in scratch) for the batch. */
+static struct tb_bytes keep(struct builder *bb, struct tb_bytes b)
+{
+    if (!b.len)
+        return (struct tb_bytes){NULL, 0};
+    uint8_t *p = tb_arena_alloc(bb->arena, b.len);
+    if (p)
+        memcpy(p, b.data, b.len);
+    return (struct tb_bytes){p, p ? b.len : 0};
+}
 
-static void note(struct builder *bb, size_t g, const char *fmt, ...)
+static const char *keep_str(struct builder *bb, const char *s)
+{
+    return arena_strdup(bb->arena, s, strlen(s));
+}
+
+/* A name as a drop reports it: at most 200 bytes, cut on a character boundary. */
+static const char *drop_name(struct builder *bb, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > 200) {
+        n = 200;
+        while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return arena_strdup(bb->arena, s, n);
+}
+
+/* Drops a value (or a record) of group g: counted by reason and name, and described (the first
+ * PROBLEMS_PER_GROUP of each group). */
+static void drop(struct builder *bb, size_t g, const char *reason, const char *name,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void drop(struct builder *bb, size_t g, const char *reason, const char *name,
+                 const char *fmt, ...)
 {
     bb->b.groups[g].dropped++;
+    struct drop *d = bb->drops + g * DROPS_PER_GROUP;
+    size_t k = 0, n = bb->n_drops[g];
+    while (k < n && (strcmp(d[k].reason, reason) || strncmp(d[k].name, name, 200)))
+        k++;
+    if (k == n && n == DROPS_PER_GROUP) { /* lump the rest together */
+        k = n - 1;
+        d[k].name = "";
+    } else if (k == n) {
+        const char *nm = drop_name(bb, name);
+        if (nm) {
+            d[k] = (struct drop){reason, nm, 0};
+            bb->n_drops[g]++;
+        }
+    }
+    if (k < bb->n_drops[g])
+        d[k].values++;
     if (bb->n_problems[g] >= PROBLEMS_PER_GROUP)
         return;
     char msg[300];
@@ -116,30 +190,39 @@ static void note(struct builder *bb, size_t g, const char *fmt, ...)
         bb->problems[g * PROBLEMS_PER_GROUP + bb->n_problems[g]++] = s;
 }
 
-/* A run name: a relative path as the logdir scan makes it, or ".". Names are data: they are
- * never used as paths, but they must be text. */
-static bool valid_run(const char *s, size_t max)
+/* Text a name may be: valid UTF-8 without control characters. */
+static bool is_text(const char *s, size_t n)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > max || !tb_utf8_valid(s, n))
+    if (!tb_utf8_valid(s, n))
         return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return true;
 }
 
-/* A file name: a basename, no separators, no "." or "..". */
-static bool valid_file(const char *s)
+/* A run name: a relative path as the logdir scan makes it, or ".". Names are data: they are
+ * never used as paths, but they must be text. Returns NULL or why not. */
+static const char *bad_run(ProtobufCBinaryData s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || !strcmp(s, ".") || !strcmp(s, "..") || strchr(s, '/') ||
-        strchr(s, '\\') || !tb_utf8_valid(s, n))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    return true;
+    if (s.len == 0)
+        return "the run name is empty (\".\" is the logdir itself)";
+    if (s.len > TB_NAME_MAX)
+        return "the run name is longer than the server's limit";
+    if (memchr(s.data, 0, s.len) || !is_text((const char *)s.data, s.len))
+        return "the run name is not UTF-8 text without control characters";
+    return NULL;
+}
+
+/* A file name: a basename, no separators, no "." or "..". Returns NULL or why not. */
+static const char *bad_file(ProtobufCBinaryData s)
+{
+    const char *p = (const char *)s.data;
+    if (s.len == 0 || s.len > 255 || (s.len == 1 && p[0] == '.') ||
+        (s.len == 2 && p[0] == '.' && p[1] == '.') || memchr(p, '/', s.len) ||
+        memchr(p, '\\', s.len) || memchr(p, 0, s.len) || !is_text(p, s.len))
+        return "the file must be an event file's name (1-255 bytes of UTF-8), without any path";
+    return NULL;
 }
 
 static bool plugin_allowed(const char *list, const char *plugin)
@@ -165,7 +248,7 @@ static int run_index(struct builder *bb, const char *name, uint32_t *ret)
         *ret = (uint32_t)(v - 1);
         return 0;
     }
-    const char **r = grow(bb->b.runs, &bb->cap_runs, bb->b.n_runs, sizeof(*r));
+    const char **r = grow(bb, bb->b.runs, &bb->cap_runs, bb->b.n_runs, sizeof(*r));
     if (!r)
         return -ENOMEM;
     bb->b.runs = r;
@@ -176,22 +259,52 @@ static int run_index(struct builder *bb, const char *name, uint32_t *ret)
 
 /* The batch's series for (run, tag), made from the first value seen. -EEXIST if the tag was
  * seen with another kind. */
-static int series_index(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+/* The batch's key of (run, tag): the run index in decimal, 0x1f, the tag (this runs for every
+ * value: no printf, no malloc for ordinary tags). */
+static char *series_key(char *stack, size_t size, uint32_t run, const char *tag, size_t tl)
 {
+    char digits[12];
+    size_t nd = 0;
+    do
+        digits[nd++] = (char)('0' + run % 10);
+    while ((run /= 10));
+    char *key = nd + tl + 2 <= size ? stack : malloc(nd + tl + 2);
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < nd; i++)
+        key[i] = digits[nd - 1 - i];
+    key[nd] = 0x1f;
+    memcpy(key + nd + 1, tag, tl + 1);
+    return key;
+}
+
+/* Looks up the batch's series for (run, tag): 1 with *ret set, 0 if the batch has none yet,
+ * -EEXIST if it has one of another kind, -ENOMEM. */
+static int series_find(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+{
+    char stack[256];
     size_t tl = strlen(v->tag);
-    char *key = malloc(tl + 16);
+    char *key = series_key(stack, sizeof(stack), run, v->tag, tl);
     if (!key)
         return -ENOMEM;
-    snprintf(key, tl + 16, "%u\x1f%s", run, v->tag);
     uintptr_t x = (uintptr_t)tb_map_get(&bb->series, key);
+    if (key != stack)
+        free(key);
+    if (!x)
+        return 0;
+    *ret = (uint32_t)(x - 1);
+    return bb->b.series[*ret].kind != v->kind ? -EEXIST : 1;
+}
+
+static int series_index(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+{
+    char stack[256];
+    size_t tl = strlen(v->tag);
+    char *key = series_key(stack, sizeof(stack), run, v->tag, tl);
+    if (!key)
+        return -ENOMEM;
     int err = 0;
-    if (x) {
-        *ret = (uint32_t)(x - 1);
-        if (bb->b.series[*ret].kind != v->kind)
-            err = -EEXIST;
-        goto out;
-    }
-    struct svc_series_def *s = grow(bb->b.series, &bb->cap_series, bb->b.n_series, sizeof(*s));
+    struct svc_series_def *s = grow(bb, bb->b.series, &bb->cap_series, bb->b.n_series, sizeof(*s));
     if (!s) {
         err = -ENOMEM;
         goto out;
@@ -200,11 +313,16 @@ static int series_index(struct builder *bb, uint32_t run, const struct tb_value 
     struct svc_series_def *d = &s[bb->b.n_series];
     memset(d, 0, sizeof(*d));
     d->run = run;
-    d->tag = v->tag;
-    d->plugin = v->plugin_name;
-    d->display_name = v->display_name;
-    d->description = v->description;
-    d->plugin_content = v->plugin_content;
+    d->tag = keep_str(bb, v->tag);
+    d->plugin = keep_str(bb, v->plugin_name);
+    d->display_name = keep_str(bb, v->display_name);
+    d->description = keep_str(bb, v->description);
+    d->plugin_content = keep(bb, v->plugin_content);
+    if (!d->tag || !d->plugin || !d->display_name || !d->description ||
+        (v->plugin_content.len && !d->plugin_content.data)) {
+        err = -ENOMEM;
+        goto out;
+    }
     d->data_class = v->data_class;
     d->kind = v->kind;
     d->source = v->source;
@@ -212,13 +330,14 @@ static int series_index(struct builder *bb, uint32_t run, const struct tb_value 
     *ret = (uint32_t)bb->b.n_series++;
     err = tb_map_put(&bb->series, key, (void *)(uintptr_t)(*ret + 1));
 out:
-    free(key);
+    if (key != stack)
+        free(key);
     return err;
 }
 
 static struct svc_item *new_item(struct builder *bb)
 {
-    struct svc_item *it = grow(bb->b.items, &bb->cap_items, bb->b.n_items, sizeof(*it));
+    struct svc_item *it = grow(bb, bb->b.items, &bb->cap_items, bb->b.n_items, sizeof(*it));
     if (!it)
         return NULL;
     bb->b.items = it;
@@ -261,10 +380,16 @@ static struct tb_bytes strings_data(struct tb_arena *a, const struct tb_tensor *
     return (struct tb_bytes){p, total};
 }
 
-static struct tb_bytes pack_value(struct tb_arena *a, const Tensorboard__Summary__Value *pv)
+/* The value as stored for export: its message packed again, or the fast path's wire bytes. */
+static struct tb_bytes pack_value(struct tb_arena *a, const struct tb_value *v)
 {
-    if (!pv)
-        return (struct tb_bytes){NULL, 0};
+    const Tensorboard__Summary__Value *pv = v->pb;
+    if (!pv) {
+        uint8_t *p = v->raw.len ? tb_arena_alloc(a, v->raw.len) : NULL;
+        if (p)
+            memcpy(p, v->raw.data, v->raw.len);
+        return (struct tb_bytes){p, p ? v->raw.len : 0};
+    }
     size_t n = protobuf_c_message_get_packed_size(&pv->base);
     uint8_t *p = tb_arena_alloc(a, n ? n : 1);
     if (!p)
@@ -278,7 +403,7 @@ static struct tb_bytes pack_blanked(struct tb_arena *a, const struct tb_value *v
 {
     Tensorboard__Summary__Value *pv = (Tensorboard__Summary__Value *)v->pb;
     if (!pv)
-        return (struct tb_bytes){NULL, 0};
+        return pack_value(a, v); /* a numeric tensor: it has no blob bytes */
     if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE)
         pv->image->encoded_image_string = (ProtobufCBinaryData){0, NULL};
     else if (pv->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO)
@@ -292,7 +417,7 @@ static struct tb_bytes pack_blanked(struct tb_arena *a, const struct tb_value *v
             if (tb_string_is_blob(v->plugin_name, v->tensor.rank, v->tensor.dims[1], i))
                 t->string_val[i] = (ProtobufCBinaryData){0, NULL};
     }
-    return pack_value(a, pv);
+    return pack_value(a, v);
 }
 
 static const char *blob_meta(struct tb_arena *a, const struct tb_value *v)
@@ -329,25 +454,37 @@ static const char *blob_meta(struct tb_arena *a, const struct tb_value *v)
     return s;
 }
 
-/* Adds one decoded value to the batch. Returns 0, or -ENOMEM. Unusable values are noted. */
+/* Adds one decoded value to the batch, copying what it keeps out of the record's scratch.
+ * Returns 0, or -ENOMEM (the request fails: 500, or 413 when it is the cap). Values the
+ * server does not store are dropped and counted. */
 static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb_event *ev,
                      const struct tb_value *v, uint64_t offset)
 {
     const struct svc_config *cfg = bb->c->app->cfg;
     if (!plugin_allowed(bb->plugins, v->plugin_name) && v->plugin_name[0]) {
-        note(bb, g, "record at offset %llu: plugin '%.40s' is not accepted by this server",
+        drop(bb, g, "plugin", v->plugin_name,
+             "record at offset %llu: plugin '%.40s' is not accepted by this server",
              (unsigned long long)offset, v->plugin_name);
         return 0;
     }
-    if (strlen(v->tag) > SVC_EXP_NAME_MAX) {
-        note(bb, g, "record at offset %llu: a tag is over %d bytes", (unsigned long long)offset,
-             SVC_EXP_NAME_MAX);
+    uint32_t si;
+    int err = series_find(bb, run, v, &si);
+    if (err == -ENOMEM)
+        return err;
+    size_t tl = err ? 0 : strlen(v->tag); /* a tag the batch has is already checked */
+    if (!err && (tl > TB_NAME_MAX || !is_text(v->tag, tl))) {
+        drop(bb, g, "name", v->tag, "record at offset %llu: tag '%.64s%s' is %s; value dropped",
+             (unsigned long long)offset, v->tag, tl > 64 ? "..." : "",
+             tl > TB_NAME_MAX ? "over the server's name limit"
+                              : "not text without control "
+                                "characters");
         return 0;
     }
-    uint32_t si;
-    int err = series_index(bb, run, v, &si);
+    if (err == 0)
+        err = series_index(bb, run, v, &si);
     if (err == -EEXIST) {
-        note(bb, g, "record at offset %llu: tag '%.64s' changes kind; value dropped",
+        drop(bb, g, "kind", v->tag,
+             "record at offset %llu: tag '%.64s' changes kind; value dropped",
              (unsigned long long)offset, v->tag);
         return 0;
     }
@@ -365,45 +502,63 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
         it->type = SVC_ITEM_SCALAR;
         it->value = v->scalar;
         break;
-    case TB_KIND_TENSOR:
-        it->type = SVC_ITEM_TENSOR;
-        it->dtype = v->tensor.dtype;
-        it->shape = shape_text(bb->arena, &v->tensor);
-        it->data = v->tensor.dtype == TENSORBOARD__DATA_TYPE__DT_STRING
-                       ? strings_data(bb->arena, &v->tensor)
-                       : v->tensor.content;
-        it->value_pb = pack_value(bb->arena, v->pb);
-        if (it->data.len > (size_t)cfg->blob_bytes) {
+    case TB_KIND_TENSOR: {
+        bool str = v->tensor.dtype == TENSORBOARD__DATA_TYPE__DT_STRING;
+        size_t len = v->tensor.content.len;
+        if (str)
+            for (size_t k = 0; k < v->tensor.n_strings; k++)
+                len += 4 + v->tensor.strings[k].len;
+        if (len > (size_t)cfg->blob_bytes) {
             bb->b.n_items--;
-            note(bb, g,
+            drop(bb, g, "too_large", v->tag,
                  "record at offset %llu: tensor '%.64s' is %zu bytes, over the %lld-byte "
                  "limit; skipped",
-                 (unsigned long long)offset, v->tag, it->data.len, cfg->blob_bytes);
+                 (unsigned long long)offset, v->tag, len, cfg->blob_bytes);
             return 0;
         }
+        struct svc_item_data *x = tb_arena_alloc(bb->arena, sizeof(*x));
+        if (!x)
+            return -ENOMEM;
+        memset(x, 0, sizeof(*x));
+        it->type = SVC_ITEM_TENSOR;
+        it->x = x;
+        x->dtype = v->tensor.dtype;
+        x->shape = shape_text(bb->arena, &v->tensor);
+        x->data = str ? strings_data(bb->arena, &v->tensor) : keep(bb, v->tensor.content);
+        x->value_pb = pack_value(bb->arena, v);
         break;
+    }
     case TB_KIND_BLOB_SEQUENCE: {
         for (size_t k = 0; k < v->n_blobs; k++)
             if (v->blobs[k].len > (size_t)cfg->blob_bytes) {
                 bb->b.n_items--;
-                note(bb, g,
+                drop(bb, g, "too_large", v->tag,
                      "record at offset %llu: a blob of '%.64s' is %zu bytes, over the "
                      "%lld-byte limit; skipped",
                      (unsigned long long)offset, v->tag, v->blobs[k].len, cfg->blob_bytes);
                 return 0;
             }
-        it->type = SVC_ITEM_BLOBS;
-        it->n_blobs = v->n_blobs;
-        it->blobs = v->blobs;
-        it->shas = v->n_blobs ? tb_arena_alloc(bb->arena, 32 * v->n_blobs) : NULL;
-        if (v->n_blobs && !it->shas)
+        struct svc_item_data *x = tb_arena_alloc(bb->arena, sizeof(*x));
+        if (!x)
             return -ENOMEM;
-        for (size_t k = 0; k < v->n_blobs; k++)
+        memset(x, 0, sizeof(*x));
+        it->type = SVC_ITEM_BLOBS;
+        it->x = x;
+        x->n_blobs = v->n_blobs;
+        struct tb_bytes *blobs =
+            v->n_blobs ? tb_arena_alloc(bb->arena, v->n_blobs * sizeof(*blobs)) : NULL;
+        x->shas = v->n_blobs ? tb_arena_alloc(bb->arena, 32 * v->n_blobs) : NULL;
+        if (v->n_blobs && (!blobs || !x->shas))
+            return -ENOMEM;
+        for (size_t k = 0; k < v->n_blobs; k++) {
+            blobs[k] = keep(bb, v->blobs[k]);
             svc_sha256(v->blobs[k].data ? (const void *)v->blobs[k].data : "", v->blobs[k].len,
-                       it->shas[k]);
-        it->meta = blob_meta(bb->arena, v);
-        it->value_pb = pack_blanked(bb->arena, v);
-        if (!it->meta)
+                       x->shas[k]);
+        }
+        x->blobs = blobs;
+        x->meta = blob_meta(bb->arena, v);
+        x->value_pb = pack_blanked(bb->arena, v);
+        if (!x->meta)
             return -ENOMEM;
         break;
     }
@@ -416,7 +571,8 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
     return 0;
 }
 
-/* Decodes one group's records into the batch. Returns 0, or answers 400 and returns -1. */
+/* Decodes one group's records into the batch. Returns 0, or answers (400 for records that are
+ * not whole, 413 past the request's memory cap, 500) and returns -1. */
 static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup *rg, uint32_t run,
                      const char *run_name, const char *file_name)
 {
@@ -451,22 +607,29 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
             tb_tfrecord_close(r);
             return -1;
         }
+        tb_arena_reset(bb->scratch);
         struct tb_event ev;
-        err = tb_event_decode(rec.data, rec.len, bb->arena, &ev, &p);
-        /* A decode that ran out of arena drops values: never store what is left of it. */
-        if (err < 0 || bb->arena->over) {
-            if (bb->arena->no_memory)
+        err = tb_event_decode(rec.data, rec.len, bb->scratch, &ev, &p);
+        /* A decode that ran out of memory drops values: never store what is left of it. */
+        if (err < 0 || bb->scratch->over) {
+            if (bb->scratch->no_memory)
                 goto nomem;
-            if (bb->arena->over)
-                goto too_large;
-            note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
+            if (bb->scratch->over)
+                drop(bb, g, "bad_record", "",
+                     "record at offset %llu (%zu bytes) decodes to more than the server's "
+                     "%zu MiB for one record; skipped",
+                     (unsigned long long)rec.offset, rec.len, bb->scratch->cap >> 20);
+            else
+                drop(bb, g, "bad_record", "", "record at offset %llu: %s",
+                     (unsigned long long)rec.offset, p.message);
             continue;
         }
         struct tb_meta_cache *mc = meta_for(bb, run_name, &ev);
-        if (!mc || tb_meta_cache_apply(mc, &ev, bb->arena, &p) < 0)
+        if (!mc || tb_meta_cache_apply(mc, &ev, bb->scratch, &p) < 0)
             goto nomem;
         if (ev.n_bad_values)
-            note(bb, g, "record at offset %llu: %s", (unsigned long long)rec.offset, p.message);
+            drop(bb, g, "bad_value", "", "record at offset %llu: %s",
+                 (unsigned long long)rec.offset, p.message);
         if (ev.kind == TB_EVENT_SESSION_LOG &&
             ev.session_status == TENSORBOARD__SESSION_LOG__SESSION_STATUS__START) {
             struct svc_item *it = new_item(bb);
@@ -480,6 +643,8 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
         for (size_t i = 0; i < ev.n_values; i++)
             if (add_value(bb, g, run, &ev, &ev.values[i], rec.offset) < 0)
                 goto nomem;
+        if (bb->arena->used + bb->extra > bb->cap)
+            goto too_large;
     }
     enum tb_problem_kind tail = tb_tfrecord_tail(r, NULL);
     uint64_t end = tb_tfrecord_offset(r);
@@ -508,17 +673,33 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
     grp->n_items = bb->b.n_items - grp->first_item;
     return 0;
 nomem:
-    if (bb->arena->over && !bb->arena->no_memory)
-        goto too_large; /* the arena's cap, not malloc */
+    if (bb->over || (bb->arena->over && !bb->arena->no_memory))
+        goto too_large; /* the request's cap, not malloc */
     tb_tfrecord_close(r);
     svc_error(c, 500, "internal", "out of memory");
     return -1;
 too_large:
     tb_tfrecord_close(r);
     svc_error(c, 413, "too_large",
-              "the request decodes to more memory than the server allows; send fewer records "
-              "per request");
+              "the request decodes to more than the %zu MiB the server allows for a %zu-byte "
+              "body; send fewer records per request",
+              bb->cap >> 20, c->req->body_len);
     return -1;
+}
+
+/* The answer's drops for group g. */
+static Tbdev__V1__Drop **pb_drops(struct builder *bb, size_t g, Tbdev__V1__Drop *d)
+{
+    Tbdev__V1__Drop **p = calloc(DROPS_PER_GROUP, sizeof(*p));
+    for (size_t k = 0; p && k < bb->n_drops[g]; k++) {
+        const struct drop *x = &bb->drops[g * DROPS_PER_GROUP + k];
+        tbdev__v1__drop__init(&d[k]);
+        d[k].reason = (char *)x->reason;
+        d[k].name = (char *)x->name;
+        d[k].values = x->values;
+        p[k] = &d[k];
+    }
+    return p;
 }
 
 static void answer(struct builder *bb)
@@ -526,33 +707,46 @@ static void answer(struct builder *bb)
     struct svc_call *c = bb->c;
     struct svc_batch *b = &bb->b;
     if (c->pb) {
-        Tbdev__V1__GroupResult *res = calloc(b->n_groups ? b->n_groups : 1, sizeof(*res));
-        Tbdev__V1__GroupResult **ptrs = calloc(b->n_groups ? b->n_groups : 1, sizeof(*ptrs));
-        if (!res || !ptrs) {
-            free(res);
-            free(ptrs);
-            svc_error(c, 500, "internal", "out of memory");
-            return;
-        }
-        for (size_t g = 0; g < b->n_groups; g++) {
+        size_t ng = b->n_groups ? b->n_groups : 1;
+        Tbdev__V1__GroupResult *res = calloc(ng, sizeof(*res));
+        Tbdev__V1__GroupResult **ptrs = calloc(ng, sizeof(*ptrs));
+        Tbdev__V1__Drop *drops = calloc(ng * DROPS_PER_GROUP, sizeof(*drops));
+        Tbdev__V1__Drop ***dptrs = calloc(ng, sizeof(*dptrs));
+        bool ok = res && ptrs && drops && dptrs;
+        for (size_t g = 0; ok && g < b->n_groups; g++) {
+            const struct svc_group *gr = &b->groups[g];
             tbdev__v1__group_result__init(&res[g]);
-            res[g].run = (char *)b->runs[b->groups[g].run];
-            res[g].file = (char *)b->groups[g].file;
-            res[g].status = b->groups[g].replay ? TBDEV__V1__GROUP_STATUS__REPLAY
-                                                : TBDEV__V1__GROUP_STATUS__COMMITTED;
-            res[g].cursor = b->groups[g].cursor;
+            res[g].run = (char *)b->runs[gr->run];
+            res[g].file = (char *)gr->file;
+            res[g].status = gr->refused  ? TBDEV__V1__GROUP_STATUS__REFUSED
+                            : gr->replay ? TBDEV__V1__GROUP_STATUS__REPLAY
+                                         : TBDEV__V1__GROUP_STATUS__COMMITTED;
+            res[g].refused = (char *)(gr->refused ? gr->refused : "");
+            res[g].cursor = gr->cursor;
             /* A replay reports what its first, unacknowledged commit stored, so that a client
              * whose answer was lost still counts each value once. */
-            res[g].values = b->groups[g].values;
-            res[g].dropped = b->groups[g].dropped;
+            res[g].values = gr->refused ? 0 : gr->values;
+            res[g].dropped = gr->dropped;
             res[g].n_problems = bb->n_problems[g];
             res[g].problems = bb->problems + g * PROBLEMS_PER_GROUP;
+            dptrs[g] = pb_drops(bb, g, drops + g * DROPS_PER_GROUP);
+            ok = dptrs[g] != NULL;
+            res[g].n_drops = bb->n_drops[g];
+            res[g].drops = dptrs[g];
             ptrs[g] = &res[g];
         }
-        Tbdev__V1__WriteEventsResponse r = TBDEV__V1__WRITE_EVENTS_RESPONSE__INIT;
-        r.n_results = b->n_groups;
-        r.results = ptrs;
-        svc_pb_answer(c, 200, &r);
+        if (ok) {
+            Tbdev__V1__WriteEventsResponse r = TBDEV__V1__WRITE_EVENTS_RESPONSE__INIT;
+            r.n_results = b->n_groups;
+            r.results = ptrs;
+            svc_pb_answer(c, 200, &r);
+        } else {
+            svc_error(c, 500, "internal", "out of memory");
+        }
+        for (size_t g = 0; dptrs && g < b->n_groups; g++)
+            free(dptrs[g]);
+        free(dptrs);
+        free(drops);
         free(res);
         free(ptrs);
         return;
@@ -570,11 +764,15 @@ static void answer(struct builder *bb)
         tb_json_key(&j, "file");
         tb_json_str(&j, gr->file);
         tb_json_key(&j, "status");
-        tb_json_str(&j, gr->replay ? "replay" : "committed");
+        tb_json_str(&j, gr->refused ? "refused" : gr->replay ? "replay" : "committed");
+        if (gr->refused) {
+            tb_json_key(&j, "refused");
+            tb_json_str(&j, gr->refused);
+        }
         tb_json_key(&j, "cursor");
         tb_json_uint(&j, gr->cursor);
         tb_json_key(&j, "values");
-        tb_json_uint(&j, gr->values);
+        tb_json_uint(&j, gr->refused ? 0 : gr->values);
         tb_json_key(&j, "dropped");
         tb_json_uint(&j, gr->dropped);
         tb_json_key(&j, "problems");
@@ -582,10 +780,50 @@ static void answer(struct builder *bb)
         for (size_t k = 0; k < bb->n_problems[g]; k++)
             tb_json_str(&j, bb->problems[g * PROBLEMS_PER_GROUP + k]);
         tb_json_arr_close(&j);
+        tb_json_key(&j, "drops");
+        tb_json_arr_open(&j);
+        for (size_t k = 0; k < bb->n_drops[g]; k++) {
+            const struct drop *x = &bb->drops[g * DROPS_PER_GROUP + k];
+            tb_json_obj_open(&j);
+            tb_json_key(&j, "reason");
+            tb_json_str(&j, x->reason);
+            tb_json_key(&j, "name");
+            tb_json_str(&j, x->name);
+            tb_json_key(&j, "values");
+            tb_json_uint(&j, x->values);
+            tb_json_obj_close(&j);
+        }
+        tb_json_arr_close(&j);
         tb_json_obj_close(&j);
     }
     tb_json_arr_close(&j);
     tb_json_obj_close(&j);
+}
+
+/* A group refused before decoding (a bad run or file name): reported, the others go on. */
+static void refuse(struct builder *bb, size_t g, const char *why, const char *what,
+                   ProtobufCBinaryData name)
+{
+    struct svc_group *gr = &bb->b.groups[g];
+    gr->refused = "name";
+    bb->b.groups[g].dropped++;
+    char msg[300];
+    size_t n = name.len > 64 ? 64 : name.len;
+    char shown[65];
+    for (size_t i = 0; i < n; i++) /* a name that may not be text, shown safely */
+        shown[i] = name.data[i] >= 0x20 && name.data[i] < 0x7f ? (char)name.data[i] : '?';
+    shown[n] = 0;
+    snprintf(msg, sizeof(msg), "%s: %s '%s%s' (%zu bytes); nothing of it was stored", why, what,
+             shown, name.len > 64 ? "..." : "", name.len);
+    char *s = arena_strdup(bb->arena, msg, strlen(msg));
+    if (s && bb->n_problems[g] < PROBLEMS_PER_GROUP)
+        bb->problems[g * PROBLEMS_PER_GROUP + bb->n_problems[g]++] = s;
+}
+
+/* The memory a request of body_len bytes may take while it is decoded (tblimits.h). */
+static size_t decode_cap(const struct svc_config *cfg, size_t body_len)
+{
+    return body_len * TB_INGEST_EXPANSION + (size_t)cfg->record_bytes * 2 + (4u << 20);
 }
 
 void svc_h_write_events(struct svc_call *c)
@@ -594,11 +832,16 @@ void svc_h_write_events(struct svc_call *c)
     if (!svc_load_experiment(c, true, &e))
         return;
     const struct svc_config *cfg = c->app->cfg;
-    struct tb_arena arena;
-    /* Decoding expands a request: allow a generous multiple, but a bounded one. */
-    size_t cap = c->req->body_len * 8 + (64u << 20);
+    struct tb_arena arena, scratch;
+    size_t cap = decode_cap(cfg, c->req->body_len);
     tb_arena_init(&arena, cap);
-    struct builder bb = {.c = c, .arena = &arena, .plugins = cfg->allowed_plugins, .exp_id = e.id};
+    tb_arena_init(&scratch, (size_t)cfg->record_bytes * TB_INGEST_RECORD_EXPANSION + (1u << 20));
+    struct builder bb = {.c = c,
+                         .arena = &arena,
+                         .scratch = &scratch,
+                         .cap = cap,
+                         .plugins = cfg->allowed_plugins,
+                         .exp_id = e.id};
     tb_map_init(&bb.runs);
     tb_map_init(&bb.series);
     tb_map_init(&bb.meta);
@@ -616,52 +859,54 @@ void svc_h_write_events(struct svc_call *c)
     bb.b.groups = calloc(ng ? ng : 1, sizeof(*bb.b.groups));
     bb.problems = calloc((ng ? ng : 1) * PROBLEMS_PER_GROUP, sizeof(*bb.problems));
     bb.n_problems = calloc(ng ? ng : 1, sizeof(*bb.n_problems));
-    if (!bb.b.groups || !bb.problems || !bb.n_problems) {
+    bb.drops = calloc((ng ? ng : 1) * DROPS_PER_GROUP, sizeof(*bb.drops));
+    bb.n_drops = calloc(ng ? ng : 1, sizeof(*bb.n_drops));
+    if (!bb.b.groups || !bb.problems || !bb.n_problems || !bb.drops || !bb.n_drops) {
         svc_error(c, 500, "internal", "out of memory");
         goto out;
     }
     bb.b.n_groups = ng;
+    /* About one point per 40 bytes of records (a scalar event): reserved at once, so that the
+     * items array does not grow by copying itself a dozen times. */
+    size_t guess = c->req->body_len / 40 + 16;
+    if (guess * sizeof(*bb.b.items) < cap / 4 &&
+        (bb.b.items = malloc(guess * sizeof(*bb.b.items)))) {
+        bb.cap_items = guess;
+        bb.extra += guess * sizeof(*bb.b.items);
+    }
     for (size_t g = 0; g < ng; g++) {
         const Tbdev__V1__RecordGroup *rg = r->groups[g];
-        char *run = tb_arena_alloc(&arena, SVC_EXP_NAME_MAX + 2);
-        char *file = tb_arena_alloc(&arena, 258);
-        if (!run || !file) {
-            svc_error(c, 500, "internal", "out of memory");
-            goto out;
-        }
-        if (!svc_pb_text(c, "run name", rg->run, run, SVC_EXP_NAME_MAX + 2) ||
-            !svc_pb_text(c, "file name", rg->file, file, 258))
-            goto out;
-        if (!valid_run(run, SVC_EXP_NAME_MAX)) {
-            svc_error(c, 400, "invalid_argument",
-                      "group %zu: the run name must be 1-%d bytes of UTF-8 text (\".\" for "
-                      "the logdir itself)",
-                      g, SVC_EXP_NAME_MAX);
-            goto out;
-        }
-        if (!valid_file(file)) {
-            svc_error(c, 400, "invalid_argument",
-                      "group %zu: the file must be an event file's name in UTF-8, without any "
-                      "path",
-                      g);
-            goto out;
-        }
         uint64_t end = rg->offset + rg->records.len;
         if (end < rg->offset || (rg->end_offset && rg->end_offset < end)) {
             svc_error(c, 400, "invalid_argument",
                       "group %zu: end_offset is before the end of its records", g);
             goto out;
         }
+        const char *why_run = bad_run(rg->run), *why_file = bad_file(rg->file);
+        /* A refused group still needs a run and a file to be named in the answer. */
+        char *run = arena_strdup(&arena, why_run ? "?" : (const char *)rg->run.data,
+                                 why_run ? 1 : rg->run.len);
+        char *file = arena_strdup(&arena, why_file ? "?" : (const char *)rg->file.data,
+                                  why_file ? 1 : rg->file.len);
         uint32_t ri;
-        if (run_index(&bb, run, &ri) < 0) {
+        if (!run || !file || run_index(&bb, run, &ri) < 0) {
             svc_error(c, 500, "internal", "out of memory");
             goto out;
         }
-        bb.b.groups[g].run = ri;
-        bb.b.groups[g].file = file;
-        bb.b.groups[g].offset = rg->offset;
-        bb.b.groups[g].end_offset = rg->end_offset ? rg->end_offset : end;
-        bb.b.groups[g].bytes = rg->records.len;
+        struct svc_group *gr = &bb.b.groups[g];
+        gr->run = ri;
+        gr->file = file;
+        gr->offset = rg->offset;
+        gr->end_offset = rg->end_offset ? rg->end_offset : end;
+        gr->bytes = rg->records.len;
+        gr->fingerprint_len = rg->fingerprint_len;
+        gr->fingerprint = rg->fingerprint;
+        gr->first_item = bb.b.n_items;
+        if (why_run || why_file) {
+            refuse(&bb, g, why_run ? why_run : why_file, why_run ? "run" : "file",
+                   why_run ? rg->run : rg->file);
+            continue;
+        }
         if (add_group(&bb, g, rg, ri, run, file) < 0)
             goto out;
     }
@@ -713,6 +958,21 @@ void svc_h_write_events(struct svc_call *c)
         svc_store_error(c, err, "storing the events");
         goto out;
     }
+    for (size_t g = 0; g < ng; g++) {
+        struct svc_group *gr = &bb.b.groups[g];
+        if (gr->refused && !strcmp(gr->refused, "file_changed") &&
+            bb.n_problems[g] < PROBLEMS_PER_GROUP) {
+            char msg[300];
+            snprintf(msg, sizeof(msg),
+                     "a different file named '%.100s' is already stored for this run (its first "
+                     "bytes differ); nothing of this one was stored: send it under another "
+                     "name",
+                     gr->file);
+            char *s = arena_strdup(&arena, msg, strlen(msg));
+            if (s)
+                bb.problems[g * PROBLEMS_PER_GROUP + bb.n_problems[g]++] = s;
+        }
+    }
     answer(&bb);
 out:
     if (r)
@@ -732,5 +992,8 @@ out:
     free(bb.b.items);
     free(bb.problems);
     free(bb.n_problems);
+    free(bb.drops);
+    free(bb.n_drops);
     tb_arena_done(&arena);
+    tb_arena_done(&scratch);
 }

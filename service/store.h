@@ -24,8 +24,10 @@
 
 #define SVC_USER_NAME_MAX 64
 #define SVC_EXP_ID_LEN 22
-#define SVC_EXP_NAME_MAX 400  /* bytes: 100 characters of up to 4 bytes */
-#define SVC_EXP_DESC_MAX 2400 /* bytes: 600 characters of up to 4 bytes */
+#define SVC_EXP_NAME_MAX 400    /* bytes: 100 characters of up to 4 bytes */
+#define SVC_EXP_DESC_MAX 2400   /* bytes: 600 characters of up to 4 bytes */
+#define SVC_LABEL_MAX 200       /* a token's label, a session's User-Agent */
+#define SVC_DEVICE_FIELD_MAX 64 /* a device-login client's version and host name */
 
 enum svc_visibility { SVC_VIS_UNLISTED = 1, SVC_VIS_PUBLIC = 2, SVC_VIS_PRIVATE = 3 };
 
@@ -44,9 +46,29 @@ struct svc_token_info {
     int64_t id;
     int64_t user_id;
     char user[SVC_USER_NAME_MAX + 1];
-    char name[65];
+    char name[SVC_LABEL_MAX + 1];
     char prefix[16]; /* the first characters of the token, to tell tokens apart */
     double created, last_used, revoked; /* revoked 0 when live */
+    double expires;                     /* 0: never */
+};
+
+/* A browser session (the secret itself is never stored: its SHA-256 is). */
+struct svc_session_info {
+    int64_t id;
+    int64_t user_id;
+    char user[SVC_USER_NAME_MAX + 1];
+    double created, expires;
+    char client_ip[64];                 /* where it signed in from */
+    char user_agent[SVC_LABEL_MAX + 1]; /* the browser's User-Agent then, cut short */
+};
+
+/* Who asked for a device-login code: shown on the approval page, and in the label of the
+ * token it becomes. Every field comes from the client; none is trusted. */
+struct svc_device_info {
+    double created;
+    char client_ip[64];
+    char client_version[SVC_DEVICE_FIELD_MAX + 1]; /* "tbdev 0.1.0" */
+    char client_host[SVC_DEVICE_FIELD_MAX + 1];    /* the machine's name, as it says */
 };
 
 struct svc_usage {
@@ -79,13 +101,8 @@ struct svc_series_def {
     int64_t id; /* set by the store */
 };
 
-struct svc_item {
-    enum svc_item_type type;
-    uint32_t series; /* index into the batch's series (unused for RESTART) */
-    uint32_t run;    /* RESTART: index into the batch's runs */
-    int64_t step;
-    double wall_time;
-    double value;             /* SCALAR */
+/* What a tensor or blob-sequence item holds besides its point (in the batch's memory). */
+struct svc_item_data {
     int dtype;                /* TENSOR */
     const char *shape;        /* TENSOR: "[2,3]", "[]" or "?" */
     struct tb_bytes data;     /* TENSOR: packed content, or the strings (see ingest.c) */
@@ -96,13 +113,29 @@ struct svc_item {
     uint8_t (*shas)[32]; /* BLOBS: SHA-256 of each blob, filled by ingest */
 };
 
+/* One point of a batch: 48 bytes, since a request may hold a million scalars. */
+struct svc_item {
+    enum svc_item_type type;
+    uint32_t series; /* index into the batch's series (unused for RESTART) */
+    uint32_t run;    /* RESTART: index into the batch's runs */
+    int64_t step;
+    double wall_time;
+    double value;            /* SCALAR */
+    struct svc_item_data *x; /* TENSOR, BLOBS */
+};
+
 struct svc_group {
     uint32_t run;
     const char *file;
     uint64_t offset, end_offset;
     size_t first_item, n_items; /* this group's items in batch->items */
     uint64_t values, dropped;
-    uint64_t bytes; /* record bytes: what storing the group costs the quota */
+    uint64_t bytes;           /* record bytes: what storing the group costs the quota */
+    uint32_t fingerprint_len; /* the file's fingerprint as the client took it; 0: none */
+    uint32_t fingerprint;
+    /* set by ingest before write_batch, or by write_batch: the group is not stored, the
+     * others are ("name", "file_changed"; NULL otherwise) */
+    const char *refused;
     /* set by write_batch: */
     bool replay;
     uint64_t cursor;
@@ -211,7 +244,10 @@ struct svc_store_ops {
     int (*user_get_id)(struct svc_store *s, int64_t id, struct svc_user *ret);
     int (*user_list)(struct svc_store *s, int (*cb)(void *, const struct svc_user *), void *ctx);
     int (*user_set_disabled)(struct svc_store *s, const char *name, bool disabled);
+    /* Sets the password and ends every session of the user, in one transaction. */
     int (*user_set_password)(struct svc_store *s, const char *name, const char *password_hash);
+    /* quota_bytes 0: the server's default. -ENOENT if there is no such user. */
+    int (*user_set_quota)(struct svc_store *s, const char *name, uint64_t quota_bytes);
 
     int (*token_add)(struct svc_store *s, int64_t user_id, const uint8_t hash[32], const char *name,
                      const char *prefix, int64_t *ret_id);
@@ -221,20 +257,35 @@ struct svc_store_ops {
     int (*token_revoke)(struct svc_store *s, int64_t token_id);
     int (*token_list)(struct svc_store *s, const char *user,
                       int (*cb)(void *, const struct svc_token_info *), void *ctx);
+    /* token_add for a token that token_lookup refuses from `expires` on (0: never). */
+    int (*token_add_expiring)(struct svc_store *s, int64_t user_id, const uint8_t hash[32],
+                              const char *name, const char *prefix, double expires,
+                              int64_t *ret_id);
 
-    int (*session_add)(struct svc_store *s, const uint8_t hash[32], int64_t user_id,
-                       double expires);
-    int (*session_lookup)(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret);
+    /* A session that ends at `expires`; info's id, user and created are ignored. */
+    int (*session_add)(struct svc_store *s, const uint8_t hash[32], int64_t user_id, double expires,
+                       const struct svc_session_info *info);
+    /* The live session with this hash and its user (not disabled), and its id (ret_id may
+     * be NULL); -ENOENT otherwise. */
+    int (*session_lookup)(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret,
+                          int64_t *ret_id);
     int (*session_delete)(struct svc_store *s, const uint8_t hash[32]);
+    /* Live sessions of user name (NULL: everyone's), newest first. */
+    int (*session_list)(struct svc_store *s, const char *user,
+                        int (*cb)(void *, const struct svc_session_info *), void *ctx);
+    /* Ends session id, if it is user_id's (user_id 0: anyone's); -ENOENT otherwise. */
+    int (*session_revoke)(struct svc_store *s, int64_t id, int64_t user_id);
 
     int (*device_add)(struct svc_store *s, const uint8_t device_hash[32], const char *user_code,
-                      double expires);
+                      double expires, const struct svc_device_info *info);
+    /* Who asked for the pending (not yet approved, not expired) code; -ENOENT otherwise. */
+    int (*device_pending)(struct svc_store *s, const char *user_code, struct svc_device_info *ret);
     /* Approves the pending code for user_id; -ENOENT if unknown or expired. */
     int (*device_approve)(struct svc_store *s, const char *user_code, int64_t user_id);
-    /* Returns 1 and the approving user if approved (and forgets the code), 0 if pending,
-     * -ENOENT if unknown or expired. */
+    /* Returns 1 and the approving user (and who asked, if ret_info) if approved (and forgets
+     * the code), 0 if pending, -ENOENT if unknown or expired. */
     int (*device_take)(struct svc_store *s, const uint8_t device_hash[32], double now,
-                       struct svc_user *ret);
+                       struct svc_user *ret, struct svc_device_info *ret_info);
 
     int (*experiment_create)(struct svc_store *s, const struct svc_experiment *e);
     int (*experiment_get)(struct svc_store *s, const char *id, struct svc_experiment *ret);
@@ -248,8 +299,10 @@ struct svc_store_ops {
 
     int (*write_batch)(struct svc_store *s, const char *exp_id, int64_t owner_id,
                        uint64_t quota_bytes, struct svc_batch *b);
+    /* Every file's cursor, with the fingerprint its first group gave (len 0 if none). */
     int (*cursors)(struct svc_store *s, const char *exp_id,
-                   int (*cb)(void *, const char *run, const char *file, uint64_t offset),
+                   int (*cb)(void *, const char *run, const char *file, uint64_t offset,
+                             uint32_t fingerprint_len, uint32_t fingerprint),
                    void *ctx);
     int (*run_delete)(struct svc_store *s, const char *exp_id, const char *run);
 

@@ -19,7 +19,7 @@
  * acknowledged write survives a power loss. Statements are prepared once per connection.
  */
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 3
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema */
@@ -88,6 +88,26 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  seq INTEGER NOT NULL, step INTEGER NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
     "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT INTO counters VALUES('seq', 1);",
+    /* 2: each file's fingerprint (api.proto, RecordGroup), kept from its first group */
+    "ALTER TABLE files ADD COLUMN fp_len INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE files ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;",
+    /* 3 (4 once the stored-data migration is merged before it): who asked for a device
+     * code, expiring tokens, and sessions with an id that can be listed and revoked */
+    "ALTER TABLE tokens ADD COLUMN expires REAL;"
+    "ALTER TABLE device_codes ADD COLUMN created REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE device_codes ADD COLUMN client_ip TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE device_codes ADD COLUMN client_version TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE device_codes ADD COLUMN client_host TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE sessions_v2("
+    "  id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created REAL NOT NULL, expires REAL NOT NULL, client_ip TEXT NOT NULL DEFAULT '',"
+    "  user_agent TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO sessions_v2(hash, user_id, created, expires)"
+    "  SELECT hash, user_id, expires - 2592000, expires FROM sessions;"
+    "DROP TABLE sessions;"
+    "ALTER TABLE sessions_v2 RENAME TO sessions;"
+    "CREATE INDEX sessions_by_user ON sessions(user_id);",
 };
 
 enum stmt_id {
@@ -97,13 +117,20 @@ enum stmt_id {
     Q_USER_LIST,
     Q_USER_DISABLE,
     Q_USER_PASSWORD,
+    Q_USER_QUOTA,
     Q_TOKEN_ADD,
     Q_TOKEN_LOOKUP,
     Q_TOKEN_REVOKE,
     Q_TOKEN_LIST,
+    Q_TOKEN_ADD_EXPIRING,
     Q_SESSION_ADD,
     Q_SESSION_LOOKUP,
     Q_SESSION_DELETE,
+    Q_SESSION_LIST,
+    Q_SESSION_REVOKE,
+    Q_SESSION_END_USER,
+    Q_SESSION_PURGE,
+    Q_DEVICE_PENDING,
     Q_DEVICE_ADD,
     Q_DEVICE_APPROVE,
     Q_DEVICE_GET,
@@ -178,23 +205,42 @@ static const char *const sql[Q__COUNT] = {
     [Q_USER_GET_ID] = "SELECT " USER_COLS " FROM users u WHERE u.id = ?1",
     [Q_USER_LIST] = "SELECT " USER_COLS " FROM users u ORDER BY u.name",
     [Q_USER_DISABLE] = "UPDATE users SET disabled = ?2 WHERE name = ?1",
+    [Q_USER_QUOTA] = "UPDATE users SET quota_bytes = ?2 WHERE name = ?1",
     [Q_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
     [Q_TOKEN_ADD] =
         "INSERT INTO tokens(user_id, hash, name, prefix, created) VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_TOKEN_LOOKUP] = "SELECT t.id, " USER_COLS " FROM tokens t JOIN users u ON u.id = t.user_id"
-                       " WHERE t.hash = ?1 AND t.revoked IS NULL AND u.disabled = 0",
+                       " WHERE t.hash = ?1 AND t.revoked IS NULL AND u.disabled = 0"
+                       " AND (t.expires IS NULL OR t.expires > ?2)",
+    [Q_TOKEN_ADD_EXPIRING] = "INSERT INTO tokens(user_id, hash, name, prefix, created, expires)"
+                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
     [Q_TOKEN_LIST] = "SELECT t.id, t.user_id, u.name, t.name, t.prefix, t.created, t.last_used,"
-                     " t.revoked FROM tokens t JOIN users u ON u.id = t.user_id"
+                     " t.revoked, t.expires FROM tokens t JOIN users u ON u.id = t.user_id"
                      " WHERE ?1 IS NULL OR u.name = ?1 ORDER BY t.id",
-    [Q_SESSION_ADD] = "INSERT INTO sessions(hash, user_id, expires) VALUES(?1, ?2, ?3)",
-    [Q_SESSION_LOOKUP] = "SELECT " USER_COLS " FROM sessions s JOIN users u ON u.id = s.user_id"
+    [Q_SESSION_ADD] = "INSERT INTO sessions(hash, user_id, created, expires, client_ip,"
+                      " user_agent) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_SESSION_LOOKUP] = "SELECT s.id, " USER_COLS " FROM sessions s JOIN users u"
+                         " ON u.id = s.user_id"
                          " WHERE s.hash = ?1 AND s.expires > ?2 AND u.disabled = 0",
     [Q_SESSION_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
-    [Q_DEVICE_ADD] = "INSERT INTO device_codes(device_hash, user_code, expires) VALUES(?1, ?2, ?3)",
+    [Q_SESSION_LIST] = "SELECT s.id, s.user_id, u.name, s.created, s.expires, s.client_ip,"
+                       " s.user_agent FROM sessions s JOIN users u ON u.id = s.user_id"
+                       " WHERE (?1 IS NULL OR u.name = ?1) AND s.expires > ?2"
+                       " ORDER BY s.created DESC, s.id DESC",
+    [Q_SESSION_REVOKE] = "DELETE FROM sessions WHERE id = ?1 AND (?2 = 0 OR user_id = ?2)",
+    [Q_SESSION_END_USER] = "DELETE FROM sessions WHERE user_id = (SELECT id FROM users"
+                           " WHERE name = ?1)",
+    [Q_SESSION_PURGE] = "DELETE FROM sessions WHERE expires < ?1",
+    [Q_DEVICE_PENDING] = "SELECT created, client_ip, client_version, client_host"
+                         " FROM device_codes WHERE user_code = ?1 AND expires > ?2"
+                         " AND user_id IS NULL",
+    [Q_DEVICE_ADD] = "INSERT INTO device_codes(device_hash, user_code, expires, created,"
+                     " client_ip, client_version, client_host) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_DEVICE_APPROVE] = "UPDATE device_codes SET user_id = ?2 WHERE user_code = ?1"
                          " AND expires > ?3 AND user_id IS NULL",
-    [Q_DEVICE_GET] = "SELECT user_id, expires FROM device_codes WHERE device_hash = ?1",
+    [Q_DEVICE_GET] = "SELECT user_id, expires, created, client_ip, client_version, client_host"
+                     " FROM device_codes WHERE device_hash = ?1",
     [Q_DEVICE_DELETE] = "DELETE FROM device_codes WHERE device_hash = ?1",
     [Q_DEVICE_PURGE] = "DELETE FROM device_codes WHERE expires < ?1",
     [Q_EXP_CREATE] = "INSERT INTO experiments(id, owner_id, name, description, visibility, created,"
@@ -216,9 +262,12 @@ static const char *const sql[Q__COUNT] = {
     [Q_SHARE_CHECK] = "SELECT 1 FROM shares WHERE experiment_id = ?1 AND user_id = ?2",
     [Q_RUN_GET] = "SELECT id FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_RUN_ADD] = "INSERT INTO runs(experiment_id, name) VALUES(?1, ?2)",
-    [Q_FILE_GET] = "SELECT cursor FROM files WHERE run_id = ?1 AND name = ?2",
-    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor) VALUES(?1, ?2, ?3)"
-                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor",
+    [Q_FILE_GET] = "SELECT cursor, fp_len, fp FROM files WHERE run_id = ?1 AND name = ?2",
+    /* the first fingerprint a file gets is kept */
+    [Q_FILE_SET] = "INSERT INTO files(run_id, name, cursor, fp_len, fp) VALUES(?1, ?2, ?3, ?4, ?5)"
+                   " ON CONFLICT(run_id, name) DO UPDATE SET cursor = excluded.cursor,"
+                   " fp = CASE WHEN fp_len = 0 THEN excluded.fp ELSE fp END,"
+                   " fp_len = CASE WHEN fp_len = 0 THEN excluded.fp_len ELSE fp_len END",
     [Q_SERIES_GET] = "SELECT id FROM series WHERE run_id = ?1 AND tag = ?2",
     [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, plugin_content, display_name,"
                      " description, data_class, kind, source, dtype)"
@@ -238,7 +287,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_SEQ_GET] = "SELECT value FROM counters WHERE name = 'seq'",
     [Q_SEQ_SET] = "UPDATE counters SET value = ?1 WHERE name = 'seq'",
     [Q_USER_USED] = "UPDATE users SET used_bytes = max(0, used_bytes + ?2) WHERE id = ?1",
-    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor FROM files f JOIN runs r ON r.id = f.run_id"
+    [Q_CURSORS] = "SELECT r.name, f.name, f.cursor, f.fp_len, f.fp FROM files f"
+                  " JOIN runs r ON r.id = f.run_id"
                   " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
     [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
     [Q_SERIES_LIST] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
@@ -789,6 +839,20 @@ static int update_by_name(struct svc_store *s, enum stmt_id id, const char *name
     return err;
 }
 
+static int sq_user_set_quota(struct svc_store *s, const char *name, uint64_t quota)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_USER_QUOTA);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, name);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)quota);
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
 static int sq_user_set_disabled(struct svc_store *s, const char *name, bool disabled)
 {
     return update_by_name(s, Q_USER_DISABLE, name, disabled, NULL);
@@ -796,7 +860,17 @@ static int sq_user_set_disabled(struct svc_store *s, const char *name, bool disa
 
 static int sq_user_set_password(struct svc_store *s, const char *name, const char *hash)
 {
-    return update_by_name(s, Q_USER_PASSWORD, name, 0, hash);
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    err = update_by_name(s, Q_USER_PASSWORD, name, 0, hash);
+    if (!err) {
+        sqlite3_stmt *q = st(c, Q_SESSION_END_USER);
+        bind_text(q, 1, name);
+        err = run(c, q);
+    }
+    return end(c, err);
 }
 
 static int sq_token_add(struct svc_store *s, int64_t user_id, const uint8_t hash[32],
@@ -825,6 +899,7 @@ static int sq_token_lookup(struct svc_store *s, const uint8_t hash[32], struct s
     if (!q)
         return -EIO;
     sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_double(q, 2, now_s());
     int r = one(c, q);
     if (r == 1) {
         if (ret_token)
@@ -869,6 +944,7 @@ static int sq_token_list(struct svc_store *s, const char *user,
         t.created = sqlite3_column_double(q, 5);
         t.last_used = sqlite3_column_double(q, 6);
         t.revoked = sqlite3_column_double(q, 7);
+        t.expires = sqlite3_column_double(q, 8);
         n++;
         if (cb(ctx, &t))
             break;
@@ -878,19 +954,52 @@ static int sq_token_list(struct svc_store *s, const char *user,
     return err < 0 ? err : n;
 }
 
-static int sq_session_add(struct svc_store *s, const uint8_t hash[32], int64_t uid, double exp)
+static int sq_token_add_expiring(struct svc_store *s, int64_t user_id, const uint8_t hash[32],
+                                 const char *name, const char *prefix, double expires,
+                                 int64_t *ret_id)
 {
     CONN(s);
-    sqlite3_stmt *q = st(c, Q_SESSION_ADD);
+    sqlite3_stmt *q = st(c, Q_TOKEN_ADD_EXPIRING);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, user_id);
+    sqlite3_bind_blob(q, 2, hash, 32, SQLITE_STATIC);
+    bind_text(q, 3, name ? name : "");
+    bind_text(q, 4, prefix);
+    sqlite3_bind_double(q, 5, now_s());
+    if (expires > 0)
+        sqlite3_bind_double(q, 6, expires);
+    else
+        sqlite3_bind_null(q, 6);
+    int err = run(c, q);
+    if (!err && ret_id)
+        *ret_id = sqlite3_last_insert_rowid(c->db);
+    return err;
+}
+
+static int sq_session_add(struct svc_store *s, const uint8_t hash[32], int64_t uid, double exp,
+                          const struct svc_session_info *info)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SESSION_PURGE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_double(q, 1, now_s());
+    run(c, q);
+    q = st(c, Q_SESSION_ADD);
     if (!q)
         return -EIO;
     sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, uid);
-    sqlite3_bind_double(q, 3, exp);
+    sqlite3_bind_double(q, 3, now_s());
+    sqlite3_bind_double(q, 4, exp);
+    bind_text(q, 5, info ? info->client_ip : "");
+    bind_text(q, 6, info ? info->user_agent : "");
     return run(c, q);
 }
 
-static int sq_session_lookup(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret)
+static int sq_session_lookup(struct svc_store *s, const uint8_t hash[32], struct svc_user *ret,
+                             int64_t *ret_id)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_SESSION_LOOKUP);
@@ -900,7 +1009,9 @@ static int sq_session_lookup(struct svc_store *s, const uint8_t hash[32], struct
     sqlite3_bind_double(q, 2, now_s());
     int r = one(c, q);
     if (r == 1) {
-        read_user(q, 0, ret);
+        if (ret_id)
+            *ret_id = sqlite3_column_int64(q, 0);
+        read_user(q, 1, ret);
         sqlite3_reset(q);
         return 0;
     }
@@ -917,7 +1028,59 @@ static int sq_session_delete(struct svc_store *s, const uint8_t hash[32])
     return run(c, q);
 }
 
-static int sq_device_add(struct svc_store *s, const uint8_t hash[32], const char *code, double exp)
+static int sq_session_list(struct svc_store *s, const char *user,
+                           int (*cb)(void *, const struct svc_session_info *), void *ctx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SESSION_LIST);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, user);
+    sqlite3_bind_double(q, 2, now_s());
+    int rc, n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct svc_session_info t = {0};
+        t.id = sqlite3_column_int64(q, 0);
+        t.user_id = sqlite3_column_int64(q, 1);
+        copy_text(t.user, sizeof(t.user), q, 2);
+        t.created = sqlite3_column_double(q, 3);
+        t.expires = sqlite3_column_double(q, 4);
+        copy_text(t.client_ip, sizeof(t.client_ip), q, 5);
+        copy_text(t.user_agent, sizeof(t.user_agent), q, 6);
+        n++;
+        if (cb(ctx, &t))
+            break;
+    }
+    int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "session list");
+    sqlite3_reset(q);
+    return err < 0 ? err : n;
+}
+
+static int sq_session_revoke(struct svc_store *s, int64_t id, int64_t user_id)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SESSION_REVOKE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, user_id);
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
+static void read_device(sqlite3_stmt *q, int col, struct svc_device_info *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->created = sqlite3_column_double(q, col);
+    copy_text(d->client_ip, sizeof(d->client_ip), q, col + 1);
+    copy_text(d->client_version, sizeof(d->client_version), q, col + 2);
+    copy_text(d->client_host, sizeof(d->client_host), q, col + 3);
+}
+
+static int sq_device_add(struct svc_store *s, const uint8_t hash[32], const char *code, double exp,
+                         const struct svc_device_info *info)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_DEVICE_PURGE);
@@ -931,7 +1094,28 @@ static int sq_device_add(struct svc_store *s, const uint8_t hash[32], const char
     sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
     bind_text(q, 2, code);
     sqlite3_bind_double(q, 3, exp);
+    sqlite3_bind_double(q, 4, info ? info->created : now_s());
+    bind_text(q, 5, info ? info->client_ip : "");
+    bind_text(q, 6, info ? info->client_version : "");
+    bind_text(q, 7, info ? info->client_host : "");
     return run(c, q);
+}
+
+static int sq_device_pending(struct svc_store *s, const char *code, struct svc_device_info *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_DEVICE_PENDING);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, code);
+    sqlite3_bind_double(q, 2, now_s());
+    int r = one(c, q);
+    if (r == 1) {
+        read_device(q, 0, ret);
+        sqlite3_reset(q);
+        return 0;
+    }
+    return r < 0 ? r : -ENOENT;
 }
 
 static int sq_device_approve(struct svc_store *s, const char *code, int64_t uid)
@@ -950,7 +1134,7 @@ static int sq_device_approve(struct svc_store *s, const char *code, int64_t uid)
 }
 
 static int sq_device_take(struct svc_store *s, const uint8_t hash[32], double now,
-                          struct svc_user *ret)
+                          struct svc_user *ret, struct svc_device_info *ret_info)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_DEVICE_GET);
@@ -963,6 +1147,8 @@ static int sq_device_take(struct svc_store *s, const uint8_t hash[32], double no
     bool approved = sqlite3_column_type(q, 0) != SQLITE_NULL;
     int64_t uid = sqlite3_column_int64(q, 0);
     double expires = sqlite3_column_double(q, 1);
+    struct svc_device_info info;
+    read_device(q, 2, &info);
     sqlite3_reset(q);
     if (expires <= now)
         return -ENOENT;
@@ -978,7 +1164,11 @@ static int sq_device_take(struct svc_store *s, const uint8_t hash[32], double no
     if (sqlite3_changes(c->db) == 0)
         return -ENOENT; /* another poll took it first */
     err = sq_user_get_id(s, uid, ret);
-    return err < 0 ? err : 1;
+    if (err < 0)
+        return err;
+    if (ret_info)
+        *ret_info = info;
+    return 1;
 }
 
 static int sq_exp_create(struct svc_store *s, const struct svc_experiment *e)
@@ -1322,12 +1512,12 @@ static int add_tensor(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    sqlite3_bind_int(q, 5, it->dtype);
-    bind_text(q, 6, it->shape ? it->shape : "?");
-    sqlite3_bind_blob(q, 7, it->data.data ? (const void *)it->data.data : "", (int)it->data.len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 8, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, it->x->dtype);
+    bind_text(q, 6, it->x->shape ? it->x->shape : "?");
+    sqlite3_bind_blob(q, 7, it->x->data.data ? (const void *)it->x->data.data : "",
+                      (int)it->x->data.len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 8, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_tensors++;
     return run(w->c, q);
 }
@@ -1338,19 +1528,19 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     int err = series_id(w, it->series, &sid);
     if (err < 0)
         return err;
-    for (size_t k = 0; k < it->n_blobs; k++) {
+    for (size_t k = 0; k < it->x->n_blobs; k++) {
         sqlite3_stmt *q = st(w->c, Q_BLOB_ADD);
         if (!q)
             return -EIO;
-        sqlite3_bind_blob(q, 1, it->shas[k], 32, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->blobs[k].len);
-        sqlite3_bind_blob(q, 3, it->blobs[k].data ? (const void *)it->blobs[k].data : "",
-                          (int)it->blobs[k].len, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 1, it->x->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->x->blobs[k].len);
+        sqlite3_bind_blob(q, 3, it->x->blobs[k].data ? (const void *)it->x->blobs[k].data : "",
+                          (int)it->x->blobs[k].len, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
         q = st(w->c, Q_BLOB_OWN);
         bind_text(q, 1, w->exp);
-        sqlite3_bind_blob(q, 2, it->shas[k], 32, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 2, it->x->shas[k], 32, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
     }
@@ -1361,11 +1551,11 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
-    bind_text(q, 5, it->meta ? it->meta : "{}");
-    sqlite3_bind_blob(q, 6, it->n_blobs ? (const void *)it->shas : "", (int)(32 * it->n_blobs),
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(q, 7, it->value_pb.data ? (const void *)it->value_pb.data : "",
-                      (int)it->value_pb.len, SQLITE_STATIC);
+    bind_text(q, 5, it->x->meta ? it->x->meta : "{}");
+    sqlite3_bind_blob(q, 6, it->x->n_blobs ? (const void *)it->x->shas : "",
+                      (int)(32 * it->x->n_blobs), SQLITE_STATIC);
+    sqlite3_bind_blob(q, 7, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
+                      (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_blobs++;
     return run(w->c, q);
 }
@@ -1390,6 +1580,8 @@ static int add_restart(struct wb *w, const struct svc_item *it)
 
 static int write_group(struct wb *w, struct svc_group *g)
 {
+    if (g->refused)
+        return 0; /* refused by ingest (a bad name): the other groups go on */
     int64_t rid;
     int err = run_id(w, g->run, &rid);
     if (err < 0)
@@ -1403,8 +1595,15 @@ static int write_group(struct wb *w, struct svc_group *g)
     if (r < 0)
         return r;
     uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    uint32_t fp_len = r == 1 ? (uint32_t)sqlite3_column_int64(q, 1) : 0;
+    uint32_t fp = r == 1 ? (uint32_t)sqlite3_column_int64(q, 2) : 0;
     sqlite3_reset(q);
     g->cursor = cursor;
+    if (fp_len && g->fingerprint_len == fp_len && g->fingerprint != fp) {
+        /* Another file under the same run and name: never append it from the old cursor. */
+        g->refused = "file_changed";
+        return 0;
+    }
     if (g->offset < cursor) {
         /* Sent before and committed: acknowledge it, store nothing. */
         g->replay = true;
@@ -1441,6 +1640,8 @@ static int write_group(struct wb *w, struct svc_group *g)
     sqlite3_bind_int64(q, 1, rid);
     bind_text(q, 2, g->file);
     sqlite3_bind_int64(q, 3, (sqlite3_int64)g->end_offset);
+    sqlite3_bind_int64(q, 4, g->fingerprint_len);
+    sqlite3_bind_int64(q, 5, g->fingerprint);
     if ((err = run(w->c, q)) < 0)
         return err;
     g->cursor = g->end_offset;
@@ -1483,7 +1684,7 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     b->bytes = 0;
     for (size_t g = 0; !err && g < b->n_groups; g++) {
         err = write_group(&w, &b->groups[g]);
-        if (!err && !b->groups[g].replay) {
+        if (!err && !b->groups[g].replay && !b->groups[g].refused) {
             stored = true;
             b->bytes += b->groups[g].bytes;
         }
@@ -1544,7 +1745,8 @@ out:
 }
 
 static int sq_cursors(struct svc_store *s, const char *exp,
-                      int (*cb)(void *, const char *, const char *, uint64_t), void *ctx)
+                      int (*cb)(void *, const char *, const char *, uint64_t, uint32_t, uint32_t),
+                      void *ctx)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_CURSORS);
@@ -1555,7 +1757,8 @@ static int sq_cursors(struct svc_store *s, const char *exp,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         n++;
         if (cb(ctx, (const char *)sqlite3_column_text(q, 0),
-               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2)))
+               (const char *)sqlite3_column_text(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+               (uint32_t)sqlite3_column_int64(q, 3), (uint32_t)sqlite3_column_int64(q, 4)))
             break;
     }
     int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, "cursors");
@@ -1865,14 +2068,19 @@ const struct svc_store_ops svc_store_sqlite = {
     .user_list = sq_user_list,
     .user_set_disabled = sq_user_set_disabled,
     .user_set_password = sq_user_set_password,
+    .user_set_quota = sq_user_set_quota,
     .token_add = sq_token_add,
     .token_lookup = sq_token_lookup,
     .token_revoke = sq_token_revoke,
     .token_list = sq_token_list,
+    .token_add_expiring = sq_token_add_expiring,
     .session_add = sq_session_add,
     .session_lookup = sq_session_lookup,
     .session_delete = sq_session_delete,
+    .session_list = sq_session_list,
+    .session_revoke = sq_session_revoke,
     .device_add = sq_device_add,
+    .device_pending = sq_device_pending,
     .device_approve = sq_device_approve,
     .device_take = sq_device_take,
     .experiment_create = sq_exp_create,

@@ -29,4 +29,5 @@ int tb_buf_add(struct tb_buf *b, const void *data, size_t len);
 int tb_buf_addc(struct tb_buf *b, char c);
 int tb_buf_adds(struct tb_buf *b, const char *s);
 int tb_buf_addf(struct tb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int tb_buf_vaddf(struct tb_buf *b, const char *fmt, va_list ap);
+int tb_buf_vaddf(struct tb_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));

@@ -356,6 +356,8 @@ static bool first_as_double(const struct tb_tensor *t, double *ret)
 
 static bool is_blob_plugin(const char *plugin)
 {
+    if (plugin[0] != 'i' && plugin[0] != 'a' && plugin[0] != 'g')
+        return false; /* most values: "", "scalars", "histograms" */
     return !strcmp(plugin, "images") || !strcmp(plugin, "audio") ||
            !strcmp(plugin, "graph_run_metadata") || !strcmp(plugin, "graph_run_metadata_graph") ||
            !strcmp(plugin, "graph_keras_model");
@@ -418,6 +420,34 @@ static const char *blobs_of_tensor(struct ctx *c, struct tb_value *v)
     return NULL;
 }
 
+/* Decides what a tensor value is from its plugin and data class (v->tensor, plugin_name and
+ * data_class set): a scalar, a blob sequence, or a tensor. Both decoding paths and the
+ * inheritance of a tag's first metadata use it. Returns NULL, or why the value was dropped. */
+static const char *classify_tensor(struct ctx *c, struct tb_value *v)
+{
+    bool numeric = tb_dtype_size(v->tensor.dtype) != 0 && v->tensor.dtype != DT(COMPLEX64) &&
+                   v->tensor.dtype != DT(COMPLEX128);
+    if (v->tensor.rank == 0 && numeric &&
+        (!strcmp(v->plugin_name, "scalars") || v->data_class == DC(SCALAR))) {
+        v->kind = TB_KIND_SCALAR;
+        if (!first_as_double(&v->tensor, &v->scalar))
+            return "its scalar tensor holds no value";
+        if (!v->data_class)
+            v->data_class = DC(SCALAR);
+        return NULL;
+    }
+    if (is_blob_plugin(v->plugin_name) || v->data_class == DC(BLOB_SEQUENCE)) {
+        v->kind = TB_KIND_BLOB_SEQUENCE;
+        if (!v->data_class)
+            v->data_class = DC(BLOB_SEQUENCE);
+        return blobs_of_tensor(c, v);
+    }
+    v->kind = TB_KIND_TENSOR;
+    if (!v->data_class)
+        v->data_class = DC(TENSOR);
+    return NULL;
+}
+
 static struct tb_bytes *one_blob(struct ctx *c, const uint8_t *data, size_t len)
 {
     struct tb_bytes *b = tb_arena_alloc(c->arena, sizeof(*b));
@@ -433,7 +463,7 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
     memset(v, 0, sizeof(*v));
     v->pb = pv;
     v->tag = pv->tag ? pv->tag : "";
-    if (strlen(v->tag) > TB_TAG_MAX)
+    if (strlen(v->tag) > TB_NAME_MAX)
         return "its tag is longer than the limit";
     v->plugin_name = "";
     v->display_name = "";
@@ -536,27 +566,7 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
         const char *why = tensor_of(c, pv->tensor, &v->tensor);
         if (why)
             return why;
-        bool numeric = tb_dtype_size(v->tensor.dtype) != 0 && v->tensor.dtype != DT(COMPLEX64) &&
-                       v->tensor.dtype != DT(COMPLEX128);
-        if (v->tensor.rank == 0 && numeric &&
-            (!strcmp(v->plugin_name, "scalars") || v->data_class == DC(SCALAR))) {
-            v->kind = TB_KIND_SCALAR;
-            if (!first_as_double(&v->tensor, &v->scalar))
-                return "its scalar tensor holds no value";
-            if (!v->data_class)
-                v->data_class = DC(SCALAR);
-            return NULL;
-        }
-        if (is_blob_plugin(v->plugin_name) || v->data_class == DC(BLOB_SEQUENCE)) {
-            v->kind = TB_KIND_BLOB_SEQUENCE;
-            if (!v->data_class)
-                v->data_class = DC(BLOB_SEQUENCE);
-            return blobs_of_tensor(c, v);
-        }
-        v->kind = TB_KIND_TENSOR;
-        if (!v->data_class)
-            v->data_class = DC(TENSOR);
-        return NULL;
+        return classify_tensor(c, v);
     }
 
     case TENSORBOARD__SUMMARY__VALUE__VALUE__NOT_SET:
@@ -573,7 +583,7 @@ static const char *value_of(struct ctx *c, const pb_value *pv, struct tb_value *
 static int graph_value(struct ctx *c, enum tb_source src, const char *tag, const char *plugin,
                        ProtobufCBinaryData bytes)
 {
-    if (tag && strlen(tag) > TB_TAG_MAX) {
+    if (tag && strlen(tag) > TB_NAME_MAX) {
         bad_value(c, tag, "its tag is longer than the limit");
         return 0;
     }
@@ -614,6 +624,8 @@ struct cur {
 
 static uint64_t varint(struct cur *c)
 {
+    if (c->p < c->end && *c->p < 0x80)
+        return *c->p++; /* field keys, lengths and small numbers: most varints */
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (c->p >= c->end) {
@@ -744,80 +756,202 @@ static bool fast_metadata(struct ctx *c, struct cur m, struct tb_value *v)
     return !m.bad;
 }
 
-static bool fast_tensor(struct ctx *c, struct cur t, struct tb_value *v)
+/* A TensorShapeProto with known dimensions and no names: rank and dims into t. */
+static bool fast_shape(struct cur s, struct tb_tensor *t)
+{
+    int w;
+    uint32_t f;
+    t->rank = 0;
+    t->n_elements = 1;
+    while ((f = key(&s, &w))) {
+        if (f != 2 || w != 2 || t->rank >= TB_TENSOR_RANK_MAX)
+            return false; /* unknown_rank, or too deep: the slow path keeps it as unknown */
+        struct cur d = sub(&s, varint(&s));
+        int64_t size = 0;
+        unsigned dseen = 0;
+        uint32_t g;
+        int dw;
+        while ((g = key(&d, &dw))) {
+            if (g != 1 || dw != 0 || dseen++)
+                return false; /* a dimension's name, or a repeated size */
+            size = (int64_t)varint(&d);
+        }
+        if (d.bad || size < 0)
+            return false;
+        if (size && t->n_elements > UINT64_MAX / (uint64_t)size)
+            return false;
+        t->dims[t->rank++] = size;
+        t->n_elements *= (uint64_t)size;
+        if (s.bad)
+            return false;
+    }
+    return !s.bad;
+}
+
+/* The typed field that holds a fast-path dtype's values, and its element width there. */
+static uint32_t typed_field(uint64_t dtype)
+{
+    return dtype == DT(FLOAT) ? 5 : dtype == DT(DOUBLE) ? 6 : 13; /* HALF, BFLOAT16: half_val */
+}
+
+/* Counts the values in one occurrence of a typed field (packed or not); false if malformed. */
+static bool count_typed(struct cur *t, uint32_t f, int w, size_t *n)
+{
+    if (f == 13 && w == 0) {
+        varint(t);
+        (*n)++;
+        return !t->bad;
+    }
+    if (f == 13 && w == 2) {
+        struct cur p = sub(t, varint(t));
+        while (!p.bad && p.p < p.end) {
+            varint(&p);
+            (*n)++;
+        }
+        return !p.bad;
+    }
+    size_t es = f == 5 ? 4 : 8;
+    if ((f == 5 && w == 5) || (f == 6 && w == 1)) {
+        fixed(t, (int)es);
+        (*n)++;
+        return !t->bad;
+    }
+    if (w != 2)
+        return false;
+    uint64_t len = varint(t);
+    if (len % es)
+        return false;
+    sub(t, len);
+    *n += (size_t)(len / es);
+    return !t->bad;
+}
+
+/* Copies one occurrence's values into out (es bytes each, little-endian); returns the count. */
+static size_t copy_typed(struct cur *t, uint32_t f, int w, uint8_t *out, size_t room)
+{
+    if (f == 13) {
+        if (w == 0) {
+            if (!room) {
+                t->bad = true;
+                return 0;
+            }
+            uint16_t h = (uint16_t)varint(t);
+            memcpy(out, &h, 2);
+            return 1;
+        }
+        struct cur p = sub(t, varint(t));
+        size_t n = 0;
+        while (!p.bad && p.p < p.end && n < room) {
+            uint16_t h = (uint16_t)varint(&p);
+            memcpy(out + 2 * n++, &h, 2);
+        }
+        if (p.p < p.end)
+            t->bad = true;
+        return n;
+    }
+    size_t es = f == 5 ? 4 : 8;
+    size_t len = w == 2 ? (size_t)varint(t) : es;
+    struct cur p = sub(t, len);
+    if (p.bad || len / es > room) {
+        t->bad = true;
+        return 0;
+    }
+    memcpy(out, p.p, len); /* little-endian hosts only, as fixed() */
+    return len / es;
+}
+
+/*
+ * A numeric TensorProto of float, double, half or bfloat16 whose values fill its shape: from
+ * tensor_content, or from the typed field (float_val, double_val, half_val), packed or not,
+ * in any number of occurrences. Anything else (other dtypes or fields, a shape filled by
+ * repeating the last value, unknown dimensions) goes to protobuf-c. Fills t.
+ */
+static bool fast_tensor(struct ctx *c, struct cur t, struct tb_tensor *out)
 {
     unsigned seen = 0;
     int w;
     uint32_t f;
     uint64_t dtype = 0;
     struct cur content = {0};
-    int n_float = 0, n_double = 0;
-    float fv = 0;
-    double dv = 0;
+    size_t n_typed = 0, n_occurrences = 0;
+    uint32_t typed = 0;           /* the typed field seen, if any */
+    struct cur first_typed = {0}; /* its first occurrence, from its key on */
+    memset(out, 0, sizeof(*out));
+    const struct cur start = t;
+    const uint8_t *key_at = t.p;
     while ((f = key(&t, &w))) {
         if (f == 1 && w == 0) {
             ONCE(1);
             dtype = varint(&t);
         } else if (f == 2 && w == 2) {
             ONCE(2);
-            struct cur shape = sub(&t, varint(&t));
-            if (shape.p != shape.end)
-                return false; /* dimensions, or unknown_rank: not a plain scalar */
+            if (!fast_shape(sub(&t, varint(&t)), out))
+                return false;
         } else if (f == 3 && w == 0) {
             ONCE(3);
             varint(&t);
         } else if (f == 4 && w == 2) {
             ONCE(4);
             content = sub(&t, varint(&t));
-        } else if (f == 5 && (w == 5 || w == 2)) {
-            uint64_t len = w == 2 ? varint(&t) : 4;
-            if (len != 4 || n_float++)
+        } else if (f == 5 || f == 6 || f == 13) {
+            if (typed && typed != f)
                 return false;
-            uint32_t bits = (uint32_t)fixed(&t, 4);
-            memcpy(&fv, &bits, 4);
-        } else if (f == 6 && (w == 1 || w == 2)) {
-            uint64_t len = w == 2 ? varint(&t) : 8;
-            if (len != 8 || n_double++)
+            typed = f;
+            if (!n_occurrences++) {
+                first_typed = t;
+                first_typed.p = key_at;
+            }
+            if (!count_typed(&t, f, w, &n_typed))
                 return false;
-            uint64_t bits = fixed(&t, 8);
-            memcpy(&dv, &bits, 8);
         } else {
             return false;
         }
         if (t.bad)
             return false;
+        key_at = t.p;
     }
     if (t.bad)
         return false;
-    size_t es = dtype == DT(FLOAT) ? 4 : dtype == DT(DOUBLE) ? 8 : 0;
-    if (!es)
-        return false;
+    if (!(seen & (1u << 2))) { /* no shape: rank 0 */
+        out->rank = 0;
+        out->n_elements = 1;
+    }
+    size_t es = dtype == DT(FLOAT)                           ? 4
+                : dtype == DT(DOUBLE)                        ? 8
+                : dtype == DT(HALF) || dtype == DT(BFLOAT16) ? 2
+                                                             : 0;
     size_t clen = (size_t)(content.end - content.p);
-    uint8_t *bytes = tb_arena_alloc(c->arena, es);
-    if (!bytes)
+    uint64_t n = out->n_elements;
+    if (!es || n == 0 || n > TB_RECORD_MAX / es)
+        return false;
+    if (clen ? (typed || clen != n * es) : (typed != typed_field(dtype) || n_typed != n))
+        return false; /* what tensor_of does with the rest is its business */
+    size_t bytes = (size_t)n * es;
+    uint8_t *buf = tb_arena_alloc(c->arena, bytes);
+    if (!buf)
         return false;
     if (clen) {
-        if (clen != es)
+        memcpy(buf, content.p, bytes);
+    } else if (n_occurrences == 1) {
+        key(&first_typed, &w);
+        if (copy_typed(&first_typed, typed, w, buf, (size_t)n) != n || first_typed.bad)
             return false;
-        memcpy(bytes, content.p, es);
-    } else if (dtype == DT(FLOAT) && n_float == 1 && n_double == 0) {
-        memcpy(bytes, &fv, 4);
-    } else if (dtype == DT(DOUBLE) && n_double == 1 && n_float == 0) {
-        memcpy(bytes, &dv, 8);
     } else {
-        return false;
+        size_t k = 0;
+        struct cur again = start;
+        while ((f = key(&again, &w))) {
+            if (f == typed)
+                k += copy_typed(&again, f, w, buf + k * es, (size_t)n - k);
+            else if (w == 0)
+                varint(&again);
+            else
+                sub(&again, varint(&again)); /* dtype, shape, version, content: seen above */
+        }
+        if (k != n || again.bad)
+            return false;
     }
-    v->tensor.dtype = (int)dtype;
-    v->tensor.rank = 0;
-    v->tensor.n_elements = 1;
-    v->tensor.content = (struct tb_bytes){bytes, es};
-    if (dtype == DT(FLOAT)) {
-        float x;
-        memcpy(&x, bytes, 4);
-        v->scalar = x;
-    } else {
-        memcpy(&v->scalar, bytes, 8);
-    }
+    out->dtype = (int)dtype;
+    out->content = (struct tb_bytes){buf, bytes};
     return true;
 }
 
@@ -826,6 +960,7 @@ static bool fast_value(struct ctx *c, struct cur m, struct tb_value *v)
     unsigned seen = 0;
     int w;
     uint32_t f;
+    const struct cur whole = m;
     memset(v, 0, sizeof(*v));
     v->tag = "";
     v->plugin_name = "";
@@ -836,7 +971,7 @@ static bool fast_value(struct ctx *c, struct cur m, struct tb_value *v)
         if (f == 1 && w == 2) {
             ONCE(1);
             struct cur s = sub(&m, varint(&m));
-            if ((size_t)(s.end - s.p) > TB_TAG_MAX || memchr(s.p, 0, (size_t)(s.end - s.p)))
+            if ((size_t)(s.end - s.p) > TB_NAME_MAX || memchr(s.p, 0, (size_t)(s.end - s.p)))
                 return false;
             v->tag = arena_str(c, s);
             if (!v->tag)
@@ -869,20 +1004,34 @@ static bool fast_value(struct ctx *c, struct cur m, struct tb_value *v)
     v->has_metadata = seen & (1u << 9);
     if (simple == is_tensor)
         return false; /* both (a oneof) or neither: leave it to protobuf-c */
-    v->kind = TB_KIND_SCALAR;
     if (simple) {
+        v->kind = TB_KIND_SCALAR;
         v->source = TB_SRC_SIMPLE_VALUE;
         if (!v->plugin_name[0])
             v->plugin_name = "scalars";
-    } else {
-        v->source = TB_SRC_TENSOR;
-        if (strcmp(v->plugin_name, "scalars") && v->data_class != DC(SCALAR))
-            return false;
-        if (!fast_tensor(c, tensor, v))
-            return false;
+        if (!v->data_class)
+            v->data_class = DC(SCALAR);
+        return true;
     }
-    if (!v->data_class)
-        v->data_class = DC(SCALAR);
+    v->source = TB_SRC_TENSOR;
+    if (!fast_tensor(c, tensor, &v->tensor))
+        return false;
+    if (!v->has_metadata) {
+        v->kind = TB_KIND_TENSOR; /* what classify_tensor makes of it without a plugin */
+        v->data_class = DC(TENSOR);
+    } else if (classify_tensor(c, v) || v->kind == TB_KIND_BLOB_SEQUENCE) {
+        return false;
+    }
+    if (v->kind == TB_KIND_TENSOR) {
+        /* Kept whole for export, as protobuf-c's path keeps `pb`; and a tensor without
+         * metadata may still become a scalar when its tag's first metadata is applied. */
+        size_t n = (size_t)(whole.end - whole.p);
+        uint8_t *raw = tb_arena_alloc(c->arena, n ? n : 1);
+        if (!raw)
+            return false;
+        memcpy(raw, whole.p, n);
+        v->raw = (struct tb_bytes){raw, n};
+    }
     return true;
 }
 
@@ -1145,13 +1294,63 @@ void tb_value_meta(const struct tb_value *v, struct tb_tag_meta *ret)
     ret->data_class = v->data_class;
 }
 
+bool tb_value_takes_meta(const struct tb_value *v)
+{
+    if (v->has_metadata)
+        return false;
+    if (v->pb)
+        return true;
+    /* the fast path's values: simple values, and tensors that carried no metadata */
+    return v->source == TB_SRC_SIMPLE_VALUE || (v->source == TB_SRC_TENSOR && v->raw.len);
+}
+
+static char *arena_copy(struct tb_arena *a, const char *s)
+{
+    size_t n = strlen(s ? s : "");
+    char *d = tb_arena_alloc(a, n + 1);
+    if (d) {
+        memcpy(d, s ? s : "", n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* tb_value_inherit for a value the fast path read (no `pb`): what value_of would make of the
+ * same value with m as its metadata, from the fields already decoded. The names and content
+ * are m's own (the cache's copies), not copied: this runs for most values of TensorBoard's
+ * own writer and PyTorch's new_style scalars, which carry metadata on a tag's first value. */
+static int inherit_fast(struct ctx *c, struct tb_value *v, const struct tb_tag_meta *m)
+{
+    v->plugin_name = m->plugin_name;
+    v->display_name = m->display_name;
+    v->description = m->description;
+    v->plugin_content = (struct tb_bytes){m->content, m->content_len};
+    v->data_class = m->data_class;
+    if (v->source == TB_SRC_SIMPLE_VALUE) {
+        if (!v->plugin_name[0])
+            v->plugin_name = "scalars";
+        if (!v->data_class)
+            v->data_class = DC(SCALAR);
+        return 0;
+    }
+    const char *why = classify_tensor(c, v);
+    if (why) {
+        bad_value(c, v->tag, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int tb_value_inherit(struct tb_event *ev, size_t i, const struct tb_tag_meta *m,
                      struct tb_arena *arena, struct tb_problem *problem)
 {
     struct tb_value *v = &ev->values[i];
     Tensorboard__Summary__Value *pv = (Tensorboard__Summary__Value *)v->pb;
-    if (!pv || pv->metadata)
+    if (!tb_value_takes_meta(v))
         return 0; /* graph events, and values with their own metadata, keep theirs */
+    struct ctx c = {arena, ev, problem};
+    if (!pv)
+        return inherit_fast(&c, v, m);
     Tensorboard__SummaryMetadata__PluginData pd = TENSORBOARD__SUMMARY_METADATA__PLUGIN_DATA__INIT;
     pd.plugin_name = m->plugin_name;
     pd.content = (ProtobufCBinaryData){m->content_len, m->content};
@@ -1160,7 +1359,6 @@ int tb_value_inherit(struct tb_event *ev, size_t i, const struct tb_tag_meta *m,
     md.display_name = m->display_name;
     md.summary_description = m->description;
     md.data_class = (Tensorboard__DataClass)m->data_class;
-    struct ctx c = {arena, ev, problem};
     pv->metadata = &md;
     const char *why = value_of(&c, pv, v);
     pv->metadata = NULL; /* the stored message stays as it was written */
@@ -1170,15 +1368,12 @@ int tb_value_inherit(struct tb_event *ev, size_t i, const struct tb_tag_meta *m,
     }
     /* Strings now point into md: move them into the arena (content too). */
     struct tb_tag_meta keep = *m;
-    char *name = tb_arena_alloc(arena, strlen(keep.plugin_name) + 1);
-    char *disp = tb_arena_alloc(arena, strlen(keep.display_name) + 1);
-    char *desc = tb_arena_alloc(arena, strlen(keep.description) + 1);
+    char *name = arena_copy(arena, keep.plugin_name);
+    char *disp = arena_copy(arena, keep.display_name);
+    char *desc = arena_copy(arena, keep.description);
     uint8_t *content = keep.content_len ? tb_arena_alloc(arena, keep.content_len) : NULL;
     if (!name || !disp || !desc || (keep.content_len && !content))
         return -ENOMEM;
-    strcpy(name, keep.plugin_name);
-    strcpy(disp, keep.display_name);
-    strcpy(desc, keep.description);
     if (content)
         memcpy(content, keep.content, keep.content_len);
     if (v->plugin_name == m->plugin_name)
@@ -1203,7 +1398,7 @@ int tb_meta_cache_apply(struct tb_meta_cache *c, struct tb_event *ev, struct tb_
             tb_value_meta(v, &m);
             if (tb_meta_cache_put(c, v->tag, &m) < 0)
                 return -ENOMEM;
-        } else if (v->pb) {
+        } else if (tb_value_takes_meta(v)) {
             const struct tb_tag_meta *m = tb_meta_cache_get(c, v->tag);
             if (m) {
                 int err = tb_value_inherit(ev, i, m, arena, problem);

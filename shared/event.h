@@ -72,8 +72,11 @@ struct tb_value {
     int width, height;             /* images, when known, else 0 */
     bool has_metadata;             /* the value carried SummaryMetadata itself */
     /* The message the value came from, for lossless re-encoding; NULL for graph events and for
-     * scalars read by the fast path (everything about a scalar is in the fields above). */
+     * values read by the fast path (everything about a scalar is in the fields above). */
     const Tensorboard__Summary__Value *pb;
+    /* The fast path's tensors: the Summary.Value's own wire bytes (in the arena), what `pb`
+     * would pack to; empty otherwise. */
+    struct tb_bytes raw;
 };
 
 enum tb_event_kind {
@@ -149,12 +152,17 @@ int tb_meta_cache_put(struct tb_meta_cache *c, const char *tag, const struct tb_
 /*
  * Re-normalises ev->values[i], which carried no metadata, as if it had carried m: a rank-0
  * float tensor of a "scalars" tag becomes a scalar, an "images" string tensor a blob sequence,
- * and so on. Memory comes from arena. Returns 0, or -EINVAL if the value is unusable under m
- * (it is then counted in ev->n_bad_values and described in *ret_problem, like any dropped
- * value; the caller removes it).
+ * and so on. Memory comes from arena; a value the fast path read (no `pb`) may instead point
+ * to m's names and content, so m must outlive the event (a tb_meta_cache's entries do). Returns 0,
+ * or -EINVAL if the value is unusable under m (it is then counted in ev->n_bad_values and described
+ * in *ret_problem, like any dropped value; the caller removes it).
  */
 int tb_value_inherit(struct tb_event *ev, size_t i, const struct tb_tag_meta *m,
                      struct tb_arena *arena, struct tb_problem *ret_problem);
+
+/* Whether v carried no metadata of its own and so takes its tag's first metadata, if any
+ * (false for graph events and for values with metadata). */
+bool tb_value_takes_meta(const struct tb_value *v);
 
 /* Applies the rule to every value of ev: values with metadata teach the cache, values without
  * take their tag's. Unusable values are removed from ev. Returns 0 or -ENOMEM. */

@@ -7,12 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Eight bytes at a time, each word mixed by a multiply and a shift (as in murmur3's
+ * finaliser): tags and run names are hashed on every value read, so this is on the hot path.
+ * Keys come from files and requests; the table's probing stays correct under collisions. */
 static size_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return (size_t)h;
+    size_t n = strlen(s);
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return (size_t)(h ^ (h >> 29));
 }
 
 void tb_map_init(struct tb_map *m)

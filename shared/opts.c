@@ -3,10 +3,56 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+int tb_size_parse(const char *s, long long *ret)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return errno == ERANGE ? -ERANGE : -EINVAL;
+    while (*end == ' ')
+        end++;
+    int shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        break;
+    default:
+        break;
+    }
+    if (shift)
+        end++;
+    if (shift && (end[0] == 'i' || end[0] == 'I') && (end[1] == 'b' || end[1] == 'B'))
+        end += 2;
+    else if (end[0] == 'b' || end[0] == 'B')
+        end++;
+    if (*end)
+        return -EINVAL;
+    if (shift && v > (INT64_MAX >> shift))
+        return -ERANGE;
+    *ret = v << shift;
+    return 0;
+}
 
 static int set(const struct tb_opt *o, void *cfg, const char *arg, const char *from, char *err,
                size_t err_len)
@@ -22,6 +68,21 @@ static int set(const struct tb_opt *o, void *cfg, const char *arg, const char *f
     case TB_OPT_STRING:
         *(const char **)field = arg;
         return 0;
+    case TB_OPT_SIZE:
+        if (tb_size_parse(arg, (long long *)field) < 0) {
+            snprintf(err, err_len,
+                     "%s for --%s must be a size in bytes, such as 1048576, 512M or 10GiB, not "
+                     "'%s'",
+                     from, o->name, arg);
+            return -EINVAL;
+        }
+        return 0;
+    case TB_OPT_LEVEL:
+        if (!arg) {
+            *(long long *)field = 2;
+            return 0;
+        }
+        __attribute__((fallthrough)); /* a given level is a number */
     case TB_OPT_INT: {
         char *end;
         errno = 0;
@@ -61,7 +122,9 @@ int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, vo
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        int has = opts[i].type == TB_OPT_FLAG ? no_argument : required_argument;
+        int has = opts[i].type == TB_OPT_FLAG    ? no_argument
+                  : opts[i].type == TB_OPT_LEVEL ? optional_argument
+                                                 : required_argument;
         lo[k++] = (struct option){opts[i].name, has, NULL, 256 + (int)i};
         if (strchr(opts[i].name, '_')) {
             alias[i] = strdup(opts[i].name);
@@ -76,7 +139,9 @@ int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, vo
         }
         if (opts[i].short_name && s + 2 < sizeof(shorts)) {
             shorts[s++] = opts[i].short_name;
-            if (has == required_argument)
+            if (has != no_argument)
+                shorts[s++] = ':';
+            if (has == optional_argument && s + 1 < sizeof(shorts))
                 shorts[s++] = ':';
         }
     }
@@ -112,7 +177,12 @@ int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, vo
             continue;
         char from[80];
         snprintf(from, sizeof(from), "the value");
-        rc = set(o, cfg, optarg, from, err, err_len);
+        const char *arg = optarg;
+        /* "--verbose 0": an optional value may also be the next argument, if it is a digit */
+        if (o->type == TB_OPT_LEVEL && !arg && optind < argc && argv[optind][0] >= '0' &&
+            argv[optind][0] <= '9' && !argv[optind][1])
+            arg = argv[optind++];
+        rc = set(o, cfg, arg, from, err, err_len);
         if (rc < 0)
             goto out;
     }
@@ -127,6 +197,12 @@ out:
 }
 
 void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n)
+{
+    tb_opts_help_list(f, opts, n);
+    fprintf(f, "%-32s %s\n", "  -h, --help", "Show this help and exit.");
+}
+
+void tb_opts_help_list(FILE *f, const struct tb_opt *opts, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct tb_opt *o = &opts[i];
@@ -143,5 +219,4 @@ void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n)
             fprintf(f, " [env %s]", o->env);
         fputc('\n', f);
     }
-    fprintf(f, "%-32s %s\n", "  -h, --help", "Show this help and exit.");
 }

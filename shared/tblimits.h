@@ -17,10 +17,32 @@
 #define TB_DECODE_ARENA_BLOCK (64u << 10)
 #define TB_TENSOR_RANK_MAX 16 /* deeper shapes are kept as unknown-shape tensors */
 
-/* Names. */
-#define TB_TAG_MAX 1024      /* bytes in a tag; longer tags are an error */
-#define TB_RUN_NAME_MAX 1024 /* bytes in a run name (a relative path) */
+/* Names. One limit for run names (relative paths) and tags, in bytes of UTF-8: the decoder
+ * drops values with longer tags, the server refuses longer run names (per group) and tags
+ * (per value), and advertises it in server-info; the uploader skips such runs and tags. */
+#define TB_NAME_MAX 1024
 #define TB_PLUGIN_NAME_MAX 128
+
+/* Server requests: bodies by route (a write of events takes --request_bytes), and the
+ * sign-in throttle's tables (service/throttle.h). */
+#define TB_AUTH_BODY_MAX (4u << 10)   /* sign-in, sign-out, device code, token and approval */
+#define TB_SMALL_BODY_MAX (64u << 10) /* other writes: create, change, delete */
+#define TB_THROTTLE_KEYS_MAX 16384    /* addresses or accounts tracked per kind of attempt */
+
+/* Files: a fingerprint (CRC32C) of an event file's first bytes tells apart two files that an
+ * upload finds under the same run and name (api.proto, RecordGroup). */
+#define TB_FINGERPRINT_BYTES 4096 /* at most: whole records from the file's start */
+#define TB_FINGERPRINT_MIN 256    /* at least, when the file has that much */
+
+/* Ingest: the memory one write-events request may take while it is decoded follows from the
+ * limits the server advertises: TB_INGEST_EXPANSION bytes per byte of its body for what is
+ * kept (the items and their data: a 40-byte scalar event keeps 120 bytes, a histogram or image
+ * about its own size), plus each record's own decoding, TB_INGEST_RECORD_EXPANSION times the
+ * record cap at most (protobuf-c takes up to 8 bytes per byte of a repeated field), reused
+ * record after record. A request past the first gets 413 and the uploader splits it; one
+ * record past the second is dropped and reported, and the rest of the request is kept. */
+#define TB_INGEST_EXPANSION 16
+#define TB_INGEST_RECORD_EXPANSION 8
 
 /* Logdir discovery. */
 #define TB_LOGDIR_DEPTH_MAX 64 /* directory levels walked below the logdir */

@@ -2,6 +2,8 @@
 /* The API client: handshake, retries, errors. */
 #include "client.h"
 
+#include "cli.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,8 +27,10 @@ int up_client_open(const struct up_creds *creds, const char *server, const char 
     }
     const char *token = creds->token[0] ? creds->token : NULL;
     /* A token saved for another server is not sent to this one. */
-    if (token && server && *server && creds->server[0] && strcmp(server, creds->server) &&
-        !getenv("TBDEV_TOKEN"))
+    char want[512], have[512];
+    if (token && server && *server && creds->server[0] && !getenv("TBDEV_TOKEN") &&
+        (!up_url_normalise(server, want, sizeof(want)) ||
+         !up_url_normalise(creds->server, have, sizeof(have)) || strcmp(want, have)))
         token = NULL;
     if (need_token && !token) {
         snprintf(err, err_len,
@@ -40,6 +44,7 @@ int up_client_open(const struct up_creds *creds, const char *server, const char 
         return -ENOMEM;
     snprintf(c->server, sizeof(c->server), "%s", url);
     c->verbose = verbose;
+    c->max_attempts = 4;
     const char *ca = cacert && *cacert ? cacert : creds->cacert[0] ? creds->cacert : NULL;
     int rc = up_net_open(url, token, ca, verbose, &c->net);
     if (rc < 0) {
@@ -149,29 +154,78 @@ static bool nap(const volatile sig_atomic_t *stop, double secs)
     return !(stop && *stop);
 }
 
+static void fmt_duration(char *out, size_t len, double secs)
+{
+    if (secs < 60)
+        snprintf(out, len, "%.0f s", secs);
+    else if (secs < 3600)
+        snprintf(out, len, "%.0f min %.0f s", floor(secs / 60), fmod(secs, 60));
+    else
+        snprintf(out, len, "%.0f h %.0f min", floor(secs / 3600), fmod(secs, 3600) / 60);
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* What a transport failure that cannot fix itself means for the user. */
+static int permanent(struct up_client *c, int rc, char *err, size_t err_len)
+{
+    char detail[300];
+    snprintf(detail, sizeof(detail), "%s", err);
+    switch (rc) {
+    case -EHOSTUNREACH:
+        snprintf(err, err_len, "cannot find the host of %s (%s): check the URL (--server)",
+                 c->server, detail);
+        break;
+    case -ECONNREFUSED:
+        snprintf(err, err_len,
+                 "%s refused the connection (%s): is the server running, and is the port "
+                 "right?",
+                 c->server, detail);
+        break;
+    case -EPROTONOSUPPORT:
+        snprintf(err, err_len,
+                 "%s does not answer HTTPS (%s): if the server serves plain HTTP, use "
+                 "http:// in --server",
+                 c->server, detail);
+        return -EPROTO;
+    case -EINVAL:
+        snprintf(err, err_len, "%s is not a URL tbdev can use (%s)", c->server, detail);
+        break;
+    default: /* -EPROTO: the certificate */
+        snprintf(err, err_len,
+                 "TLS with %s failed: %s. If the server uses its own CA, give it with "
+                 "--cacert FILE",
+                 c->server, detail);
+        break;
+    }
+    return rc;
+}
+
 int up_client_call(struct up_client *c, const char *method, const char *path, const char *ctype,
                    const void *body, size_t len, bool compress, struct up_reply *ret, char *err,
                    size_t err_len)
 {
-    double backoff = BACKOFF_FIRST;
+    double backoff = BACKOFF_FIRST, started = mono();
     for (int attempt = 1;; attempt++) {
         int rc = up_net_call(c->net, method, path, ctype, body, len, compress ? c->encoding : NULL,
                              ret, err, err_len);
-        if (rc == -EPROTO) {
-            char detail[256];
-            snprintf(detail, sizeof(detail), "%s", err);
-            snprintf(err, err_len,
-                     "TLS with %s failed: %s. If the server uses its own CA, give "
-                     "it with --cacert FILE",
-                     c->server, detail);
-            return rc;
-        }
+        if (rc == -EPROTO || rc == -EPROTONOSUPPORT || rc == -EHOSTUNREACH || rc == -EINVAL ||
+            (rc == -ECONNREFUSED && !c->retry_refused))
+            return permanent(c, rc, err, err_len);
         if (rc == 0 && !transient_status(ret))
             return 0;
         double wait = fmin(BACKOFF_MAX, backoff * (0.5 + rand01())); /* jitter: 0.5x-1.5x */
-        char why[300];
+        char why[400];
         if (rc < 0)
-            snprintf(why, sizeof(why), "cannot reach %.120s (%.160s)", c->server, err);
+            snprintf(why, sizeof(why), "cannot reach %.120s (%.160s%s)", c->server, err,
+                     rc == -ECONNRESET && !strncmp(c->server, "http://", 7)
+                         ? "; if the server uses HTTPS, use https://"
+                         : "");
         else {
             up_reply_error(ret, why, sizeof(why), NULL, 0);
             if (ret->retry_after > wait)
@@ -179,7 +233,19 @@ int up_client_call(struct up_client *c, const char *method, const char *path, co
         }
         if (rc == 0)
             tb_buf_done(&ret->body);
-        fprintf(stderr, "tbdev: %s; retrying in %.1f s (attempt %d)\n", why, wait, attempt);
+        if (c->max_attempts && attempt >= c->max_attempts) {
+            snprintf(err, err_len, "%s; gave up after %d attempts", why, attempt);
+            return -ETIMEDOUT;
+        }
+        char waited[64] = "";
+        double so_far = mono() - started;
+        if (so_far >= 10) {
+            char d[40];
+            fmt_duration(d, sizeof(d), so_far);
+            snprintf(waited, sizeof(waited), ", waiting for %s so far", d);
+        }
+        fprintf(stderr, "\r\033[Ktbdev: %s; retrying in %.1f s (attempt %d%s)\n", why, wait,
+                attempt, waited);
         if (!nap(c->stop, wait)) {
             snprintf(err, err_len, "stopped while waiting to retry");
             return -EINTR;
@@ -196,6 +262,15 @@ int up_client_handshake(struct up_client *c, char *err, size_t err_len)
     int rc = up_client_call(c, "GET", path, NULL, NULL, 0, false, &r, err, err_len);
     if (rc < 0)
         return rc;
+    if (r.status == 401) {
+        char msg[400];
+        up_reply_error(&r, msg, sizeof(msg), NULL, 0);
+        snprintf(err, err_len,
+                 "%s refused your token (%s): log in again with 'tbdev auth login --server %s'",
+                 c->server, msg, c->server);
+        tb_buf_done(&r.body);
+        return -EACCES;
+    }
     if (r.status != 200 || !r.protobuf) {
         char msg[400];
         up_reply_error(&r, msg, sizeof(msg), NULL, 0);

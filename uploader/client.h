@@ -17,6 +17,10 @@ struct up_client {
     const volatile sig_atomic_t *stop; /* set by Ctrl-C: give up waiting between retries */
     Tbdev__V1__ServerInfo *info;       /* after up_client_handshake; owned */
     const char *encoding;              /* "zstd", "gzip" or NULL */
+    /* Retries of a transient failure before giving up: 0 for ever (uploads, which must not
+     * lose data); commands that people wait for give up after a few (up_client_open: 4). */
+    int max_attempts;
+    bool retry_refused; /* a refused connection is transient (a server restarting): uploads */
 };
 
 /*
@@ -35,9 +39,13 @@ int up_client_handshake(struct up_client *c, char *err, size_t err_len);
 
 /*
  * One API call, retried with exponential backoff and jitter while the failure is transient
- * (no connection, 408, 429, 5xx, 507 disk full), honouring Retry-After, until it succeeds or
- * *stop is set. Returns 0 with the final reply (any status that is not transient), -EINTR
- * when stopped, or -EPROTO for a TLS failure, with a message in err.
+ * (a connection reset or timed out, a refused connection when retry_refused, 408, 429, 5xx,
+ * 507 disk full), honouring Retry-After, until it succeeds, max_attempts is reached, or
+ * *stop is set. Failures that cannot fix themselves end at once with a message that says what
+ * to do: an unknown host (-EHOSTUNREACH), a refused connection (-ECONNREFUSED), http/https
+ * mixed up or a certificate not trusted (-EPROTO), a malformed URL (-EINVAL). Returns 0 with
+ * the final reply (any status that is not transient), -EINTR when stopped, -ETIMEDOUT after
+ * max_attempts, or one of the above, with a message in err.
  */
 int up_client_call(struct up_client *c, const char *method, const char *path, const char *ctype,
                    const void *body, size_t len, bool compress, struct up_reply *ret, char *err,

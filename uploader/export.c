@@ -11,48 +11,47 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "client.h"
 #include "creds.h"
 #include "exitcode.h"
 #include "manage.h"
 #include "opts.h"
 
+#define SVC_ID_CHARS 22
+
 struct ecfg {
-    const char *server;
-    const char *cacert;
-    bool verbose;
-    const char *experiment_id;
-    const char *outdir;
+    struct up_common c;        /* first: the common options */
+    const char *experiment_id; /* as given (a list); then the one being exported */
+    const char *outdir;        /* as given; then the folder of the one being exported */
     const char *format;
 };
 
 static const struct tb_opt export_options[] = {
-    {"experiment_id", 0, TB_OPT_STRING, offsetof(struct ecfg, experiment_id), "ID", NULL,
-     "The experiment to export."},
+    {"experiment_id", 0, TB_OPT_STRING, offsetof(struct ecfg, experiment_id), "ID[,ID...]", NULL,
+     "The experiments to export (default: all of yours)."},
     {"outdir", 0, TB_OPT_STRING, offsetof(struct ecfg, outdir), "DIR", NULL,
-     "A new (or empty) folder to write into."},
+     "A new (or empty) folder to write into; its parents are created."},
     {"format", 0, TB_OPT_STRING, offsetof(struct ecfg, format), "F", NULL,
      "events (default: a logdir TensorBoard reads, one folder per run), csv or json (scalars "
      "and histograms as tables)."},
-    {"server", 0, TB_OPT_STRING, offsetof(struct ecfg, server), "URL", "TBDEV_SERVER",
-     "The tbdev server (default: the one you logged in to)."},
-    {"cacert", 0, TB_OPT_STRING, offsetof(struct ecfg, cacert), "FILE", "TBDEV_CACERT",
-     "Trust this PEM CA certificate for the server."},
-    {"verbose", 'v', TB_OPT_FLAG, offsetof(struct ecfg, verbose), NULL, "TBDEV_VERBOSE",
-     "Log every request."},
 };
 #define N_EXPORT (sizeof(export_options) / sizeof(export_options[0]))
 
-static void usage(FILE *f)
+static void usage(void)
 {
-    fprintf(f, "Usage: tbdev export --experiment_id ID --outdir DIR [--format events|csv|json]\n\n"
-               "Downloads an experiment you can read. With events (the default), DIR becomes a\n"
-               "logdir: one folder per run, with an event file that TensorBoard and 'tbdev\n"
-               "inspect' read, holding every point (scalars, histograms, images, audio, text,\n"
-               "hparams, graphs). With csv or json, DIR gets scalars and histograms tables.\n\n"
-               "Options:\n");
-    tb_opts_help(f, export_options, N_EXPORT);
-    fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+    printf("Usage: tbdev export --outdir DIR [--experiment_id ID[,ID...]] "
+           "[--format events|csv|json]\n\n"
+           "Downloads experiments you can read: the ones named, or all of yours. One experiment\n"
+           "named goes into DIR itself; several, or all, go into DIR/ID each. With events (the default), each\n"
+           "folder becomes a logdir: one folder per run, with an event file that TensorBoard and\n"
+           "'tbdev inspect' read, holding every point (scalars, histograms, images, audio, text,\n"
+           "hparams, graphs). With csv or json, it gets scalars and histograms tables. Each gets\n"
+           "a metadata.json: id, name, description, visibility, owner, created, updated (RFC\n"
+           "3339), url and usage.\n\nOptions:\n");
+    tb_opts_help(stdout, export_options, N_EXPORT);
+    up_cli_help_common();
+    printf("\nExit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
 }
 
 /* GET path; on success the body is in *ret (caller frees with tb_buf_done). */
@@ -311,56 +310,195 @@ out:
     return rc;
 }
 
+/* A new folder, or an existing empty one; its parents are created. */
+static int fresh_dir(const char *dir, char *err, size_t len)
+{
+    int e = mkdirs(dir);
+    if (e < 0) {
+        snprintf(err, len, "cannot create %.500s: %s", dir, strerror(-e));
+        return e;
+    }
+    /* an existing empty folder is fine; anything in it is not overwritten */
+    if (rmdir(dir) != 0 || mkdir(dir, 0755) != 0) {
+        snprintf(err, len, "%.500s exists and is not empty; give a new folder", dir);
+        return -EEXIST;
+    }
+    return 0;
+}
+
+static void rfc3339(char *out, size_t len, double t)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&s, &tm))
+        snprintf(out, len, "%.3f", t);
+    else
+        strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *vis_name(int v)
+{
+    return v == TBDEV__V1__VISIBILITY__PUBLIC    ? "public"
+           : v == TBDEV__V1__VISIBILITY__PRIVATE ? "private"
+                                                 : "unlisted";
+}
+
+/* DIR/metadata.json: what the experiment is, beside its data (TensorBoard.dev's export). */
+static int write_metadata(struct up_client *cl, const char *id, const char *dir, char *err,
+                          size_t len)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", id);
+    struct tb_buf b;
+    if (get(cl, path, &b, err, len) < 0)
+        return -EPROTO;
+    Tbdev__V1__Experiment *e = tbdev__v1__experiment__unpack(NULL, b.len, b.data);
+    tb_buf_done(&b);
+    if (!e) {
+        snprintf(err, len, "the server's answer to %s is unreadable", path);
+        return -EPROTO;
+    }
+    json_t *m = json_object();
+    char t[64];
+    json_object_set_new(m, "id", json_string(e->id));
+    json_object_set_new(m, "name", json_string(e->name));
+    json_object_set_new(m, "description", json_string(e->description));
+    json_object_set_new(m, "visibility", json_string(vis_name(e->visibility)));
+    json_object_set_new(m, "owner", json_string(e->owner));
+    rfc3339(t, sizeof(t), e->create_time);
+    json_object_set_new(m, "created", json_string(t));
+    rfc3339(t, sizeof(t), e->update_time);
+    json_object_set_new(m, "updated", json_string(t));
+    json_object_set_new(m, "url", json_string(e->url));
+    if (e->usage) {
+        json_t *u = json_object();
+        json_object_set_new(u, "runs", json_integer((json_int_t)e->usage->runs));
+        json_object_set_new(u, "tags", json_integer((json_int_t)e->usage->tags));
+        json_object_set_new(u, "scalars", json_integer((json_int_t)e->usage->scalars));
+        json_object_set_new(u, "tensors", json_integer((json_int_t)e->usage->tensors));
+        json_object_set_new(u, "blobs", json_integer((json_int_t)e->usage->blobs));
+        json_object_set_new(u, "bytes", json_integer((json_int_t)e->usage->bytes));
+        json_object_set_new(m, "usage", u);
+    }
+    tbdev__v1__experiment__free_unpacked(e, NULL);
+    char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(m);
+    char file[4200];
+    snprintf(file, sizeof(file), "%s/metadata.json", dir);
+    int rc = text ? write_file(file, text, strlen(text)) : -ENOMEM;
+    free(text);
+    if (rc < 0)
+        snprintf(err, len, "cannot write %.500s: %s", file, strerror(-rc));
+    return rc;
+}
+
+/* The IDs of all the caller's experiments, comma-separated (caller frees), or NULL. */
+static char *all_ids(struct up_client *cl, char *err, size_t len)
+{
+    struct up_reply r;
+    if (up_client_call(cl, "GET", "/api/v1/experiments", NULL, NULL, 0, false, &r, err, len) < 0)
+        return NULL;
+    Tbdev__V1__ExperimentList *l =
+        r.status == 200 && r.protobuf
+            ? tbdev__v1__experiment_list__unpack(NULL, r.body.len, r.body.data)
+            : NULL;
+    if (!l) {
+        up_reply_error(&r, err, len, NULL, 0);
+        tb_buf_done(&r.body);
+        return NULL;
+    }
+    tb_buf_done(&r.body);
+    char *ids = calloc(l->n_experiments ? l->n_experiments : 1, SVC_ID_CHARS + 2);
+    for (size_t i = 0; ids && i < l->n_experiments; i++) {
+        if (i)
+            strcat(ids, ",");
+        strncat(ids, l->experiments[i]->id, SVC_ID_CHARS);
+    }
+    tbdev__v1__experiment_list__free_unpacked(l, NULL);
+    if (!ids)
+        snprintf(err, len, "out of memory");
+    return ids;
+}
+
 int up_export_main(int argc, char **argv)
 {
     struct ecfg o = {.format = "events"};
     char err[700] = "";
-    int optind_ = 0;
-    int rc = tb_opts_parse(export_options, N_EXPORT, argc, argv, &o, &optind_, err, sizeof(err));
-    if (rc == 1) {
-        usage(stdout);
-        return UP_EXIT_OK;
-    }
-    if (rc == 0 && (!o.experiment_id || !o.outdir))
-        snprintf(err, sizeof(err), "give --experiment_id ID and --outdir DIR"), rc = -1;
+    int rc = up_cli_parse("export", export_options, N_EXPORT, usage, argc, argv, &o, true, NULL);
+    if (rc >= 0)
+        return rc;
+    rc = 0;
+    if (!o.outdir)
+        snprintf(err, sizeof(err), "give --outdir DIR"), rc = -1;
     if (rc == 0 && strcmp(o.format, "events") && strcmp(o.format, "csv") &&
         strcmp(o.format, "json"))
         snprintf(err, sizeof(err), "--format must be events, csv or json"), rc = -1;
-    if (rc == 0 && optind_ < argc)
-        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind_]), rc = -1;
+    char *given = o.experiment_id ? strdup(o.experiment_id) : NULL;
+    for (char *save = NULL, *id = given ? strtok_r(given, ",", &save) : NULL; rc == 0 && id;
+         id = strtok_r(NULL, ",", &save))
+        if (!up_experiment_id_ok(id))
+            snprintf(err, sizeof(err),
+                     "'%.80s' is not an experiment ID (22 letters, digits, '-' and '_', as in "
+                     "the link; see 'tbdev list')",
+                     id),
+                rc = -1;
+    free(given);
     if (rc < 0) {
         fprintf(stderr, "tbdev export: %s\nRun 'tbdev export --help' for usage.\n", err);
         return UP_EXIT_USAGE;
     }
-    if (mkdir(o.outdir, 0755) < 0) {
-        /* an existing empty folder is fine; anything in it is not overwritten */
-        int e = errno;
-        bool empty = false;
-        if (e == EEXIST) {
-            char probe[4200];
-            snprintf(probe, sizeof(probe), "%s/.", o.outdir);
-            empty = rmdir(o.outdir) == 0 && mkdir(o.outdir, 0755) == 0;
-        }
-        if (!empty) {
-            fprintf(stderr, "tbdev export: %s %s; give a new folder\n", o.outdir,
-                    e == EEXIST ? "exists and is not empty" : strerror(e));
-            return UP_EXIT_FAILURE;
-        }
-    }
     struct up_creds creds;
     struct up_client *cl = NULL;
-    if (up_creds_load(&creds, err, sizeof(err)) < 0 ||
-        up_client_open(&creds, o.server, o.cacert, false, o.verbose, &cl, err, sizeof(err)) < 0) {
+    if (up_creds_load(&creds, o.c.server, err, sizeof(err)) < 0 ||
+        up_client_open(&creds, o.c.server, o.c.cacert, !o.experiment_id, o.c.verbose >= UP_REQUESTS,
+                       &cl, err, sizeof(err)) < 0) {
         fprintf(stderr, "tbdev export: %s\n", err);
         return UP_EXIT_FAILURE;
     }
-    rc = !strcmp(o.format, "events")
-             ? export_events(cl, &o, err, sizeof(err))
-             : export_tables(cl, &o, !strcmp(o.format, "csv"), err, sizeof(err));
+    char *ids = o.experiment_id ? strdup(o.experiment_id) : all_ids(cl, err, sizeof(err));
+    if (!ids) {
+        fprintf(stderr, "tbdev export: %s\n", err);
+        up_client_close(cl);
+        return UP_EXIT_FAILURE;
+    }
+    if (!*ids) {
+        printf("You have no experiments on %s: nothing to export.\n", cl->server);
+        free(ids);
+        up_client_close(cl);
+        return UP_EXIT_OK;
+    }
+    bool one = o.experiment_id && !strchr(ids, ','); /* one named: into DIR itself */
+    const char *root = o.outdir;
+    if (!one && mkdirs(root) < 0) {
+        fprintf(stderr, "tbdev export: cannot create %s: %s\n", root, strerror(errno));
+        free(ids);
+        up_client_close(cl);
+        return UP_EXIT_FAILURE;
+    }
+    rc = UP_EXIT_OK;
+    size_t done = 0;
+    for (char *save = NULL, *id = strtok_r(ids, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), one ? "%s" : "%s/%s", root, id);
+        o.experiment_id = id;
+        o.outdir = dir;
+        int e = fresh_dir(dir, err, sizeof(err));
+        if (e == 0)
+            e = !strcmp(o.format, "events")
+                    ? export_events(cl, &o, err, sizeof(err))
+                    : export_tables(cl, &o, !strcmp(o.format, "csv"), err, sizeof(err));
+        if (e == 0)
+            e = write_metadata(cl, id, dir, err, sizeof(err));
+        if (e < 0) {
+            fprintf(stderr, "tbdev export: %s: %s\n", id, err);
+            rc = UP_EXIT_FAILURE;
+            continue;
+        }
+        done++;
+    }
+    if (!one && o.c.verbose >= UP_NORMAL)
+        printf("Exported %zu experiment%s into %s\n", done, done == 1 ? "" : "s", root);
+    free(ids);
     up_client_close(cl);
-    if (rc < 0) {
-        fprintf(stderr, "tbdev export: %s\n", err);
-        return UP_EXIT_FAILURE;
-    }
-    return UP_EXIT_OK;
+    return rc;
 }

@@ -211,13 +211,18 @@ static void read_file(struct state *s, struct run_stats *rs, const struct tb_log
                 count_value(s, rs, &ev, &ev.values[i], f->path, rec.offset);
             break;
         case TB_EVENT_GRAPH_DEF:
-            rs->n_graph_def++;
-            break;
         case TB_EVENT_META_GRAPH_DEF:
-            rs->n_meta_graph_def++;
-            break;
         case TB_EVENT_TAGGED_RUN_METADATA:
-            rs->n_run_metadata++;
+            /* The counting rule (README): a graph event is a value of its tag, as the server
+             * stores it and the upload and list count it. */
+            if (ev.kind == TB_EVENT_GRAPH_DEF)
+                rs->n_graph_def++;
+            else if (ev.kind == TB_EVENT_META_GRAPH_DEF)
+                rs->n_meta_graph_def++;
+            else
+                rs->n_run_metadata++;
+            for (size_t i = 0; i < ev.n_values; i++)
+                count_value(s, rs, &ev, &ev.values[i], f->path, rec.offset);
             break;
         case TB_EVENT_SESSION_LOG:
             if (ev.session_status == TENSORBOARD__SESSION_LOG__SESSION_STATUS__START)

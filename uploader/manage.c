@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "client.h"
 #include "creds.h"
 #include "exitcode.h"
@@ -17,9 +18,7 @@
 #define PROTOBUF "application/x-protobuf"
 
 struct common {
-    const char *server;
-    const char *cacert;
-    bool verbose;
+    struct up_common c; /* first: the common options */
     bool json;
     const char *experiment_id;
     const char *name;
@@ -29,40 +28,17 @@ struct common {
     const char *unshare;
 };
 
-#define COMMON_OPTIONS                                                                             \
-    {"server",                                                                                     \
-     0,                                                                                            \
-     TB_OPT_STRING,                                                                                \
-     offsetof(struct common, server),                                                              \
-     "URL",                                                                                        \
-     "TBDEV_SERVER",                                                                               \
-     "The tbdev server (default: the one you logged in to)."},                                     \
-        {"cacert",                                                                                 \
-         0,                                                                                        \
-         TB_OPT_STRING,                                                                            \
-         offsetof(struct common, cacert),                                                          \
-         "FILE",                                                                                   \
-         "TBDEV_CACERT",                                                                           \
-         "Trust this PEM CA certificate for the server."},                                         \
-    {                                                                                              \
-        "verbose", 'v', TB_OPT_FLAG, offsetof(struct common, verbose), NULL, "TBDEV_VERBOSE",      \
-            "Log every request."                                                                   \
-    }
-
 static const struct tb_opt list_options[] = {
-    COMMON_OPTIONS,
     {"json", 0, TB_OPT_FLAG, offsetof(struct common, json), NULL, NULL,
-     "Print one JSON document, for scripts."},
+     "Print one JSON document, for scripts (README: \"JSON output\")."},
 };
 
 static const struct tb_opt delete_options[] = {
-    COMMON_OPTIONS,
     {"experiment_id", 0, TB_OPT_STRING, offsetof(struct common, experiment_id), "ID[,ID...]", NULL,
      "The experiments to delete, comma-separated."},
 };
 
 static const struct tb_opt update_options[] = {
-    COMMON_OPTIONS,
     {"experiment_id", 0, TB_OPT_STRING, offsetof(struct common, experiment_id), "ID", NULL,
      "The experiment to change."},
     {"name", 0, TB_OPT_STRING, offsetof(struct common, name), "NAME", NULL, "A new title."},
@@ -78,28 +54,49 @@ static const struct tb_opt update_options[] = {
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
+/* The --help of the command being parsed (up_cli_parse calls a function without arguments). */
+static struct {
+    const char *cmd, *synopsis, *about;
+    const struct tb_opt *opts;
+    size_t n;
+} help;
+
+static void print_help(void)
+{
+    printf("Usage: tbdev %s %s\n\n%s\n\nOptions:\n", help.cmd, help.synopsis, help.about);
+    tb_opts_help(stdout, help.opts, help.n);
+    up_cli_help_common();
+    printf("\nExit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
+}
+
 /* Parses options; answers --help and usage errors. Returns -1 to go on, else an exit code. */
 static int parse(const char *cmd, const char *synopsis, const char *about,
                  const struct tb_opt *opts, size_t n, int argc, char **argv, struct common *c)
 {
-    char err[300] = "";
-    int optind_ = 0;
-    int rc = tb_opts_parse(opts, n, argc, argv, c, &optind_, err, sizeof(err));
-    if (rc == 1) {
-        printf("Usage: tbdev %s %s\n\n%s\n\nOptions:\n", cmd, synopsis, about);
-        tb_opts_help(stdout, opts, n);
-        printf("\nExit status: 0 success, 1 failure, 2 usage error.\n");
-        return UP_EXIT_OK;
-    }
-    if (rc == 0 && optind_ < argc) {
-        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind_]);
-        rc = -1;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "tbdev %s: %s\nRun 'tbdev %s --help' for usage.\n", cmd, err, cmd);
-        return UP_EXIT_USAGE;
-    }
-    return -1;
+    help.cmd = cmd;
+    help.synopsis = synopsis;
+    help.about = about;
+    help.opts = opts;
+    help.n = n;
+    return up_cli_parse(cmd, opts, n, print_help, argc, argv, c, true, NULL);
+}
+
+/* Checks comma-separated experiment IDs locally. Returns false after a usage message. */
+static bool ids_ok(const char *cmd, const char *list)
+{
+    char *copy = strdup(list ? list : "");
+    bool ok = copy && *copy;
+    for (char *save = NULL, *id = copy ? strtok_r(copy, ",", &save) : NULL; ok && id;
+         id = strtok_r(NULL, ",", &save))
+        if (!up_experiment_id_ok(id)) {
+            fprintf(stderr,
+                    "tbdev %s: '%.80s' is not an experiment ID (22 letters, digits, '-' and '_', "
+                    "as in the link; see 'tbdev list')\n",
+                    cmd, id);
+            ok = false;
+        }
+    free(copy);
+    return ok;
 }
 
 static int open_client(const char *cmd, const struct common *o, bool need_token,
@@ -107,9 +104,9 @@ static int open_client(const char *cmd, const struct common *o, bool need_token,
 {
     struct up_creds creds;
     char err[600];
-    if (up_creds_load(&creds, err, sizeof(err)) < 0 ||
-        up_client_open(&creds, o->server, o->cacert, need_token, o->verbose, ret, err,
-                       sizeof(err)) < 0) {
+    if (up_creds_load(&creds, o->c.server, err, sizeof(err)) < 0 ||
+        up_client_open(&creds, o->c.server, o->c.cacert, need_token, o->c.verbose >= UP_REQUESTS,
+                       ret, err, sizeof(err)) < 0) {
         fprintf(stderr, "tbdev %s: %s\n", cmd, err);
         return -1;
     }
@@ -123,12 +120,12 @@ static const char *vis_name(int v)
                                                  : "unlisted";
 }
 
-static void fmt_time(char *out, size_t len, double t)
+static void fmt_time(char *out, size_t len, double t, bool rfc3339)
 {
     time_t s = (time_t)t;
     struct tm tm;
     gmtime_r(&s, &tm);
-    strftime(out, len, "%Y-%m-%d %H:%M", &tm);
+    strftime(out, len, rfc3339 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M", &tm);
 }
 
 int up_list_main(int argc, char **argv)
@@ -184,10 +181,20 @@ int up_list_main(int argc, char **argv)
             tb_json_str(&j, vis_name(e->visibility));
             tb_json_key(&j, "url");
             tb_json_str(&j, e->url);
+            /* TensorBoard.dev's fields (created, updated as RFC 3339), and ours beside them */
+            char t[40];
+            fmt_time(t, sizeof(t), e->create_time, true);
+            tb_json_key(&j, "created");
+            tb_json_str(&j, t);
+            fmt_time(t, sizeof(t), e->update_time, true);
+            tb_json_key(&j, "updated");
+            tb_json_str(&j, t);
             tb_json_key(&j, "create_time");
             tb_json_double(&j, e->create_time);
             tb_json_key(&j, "update_time");
             tb_json_double(&j, e->update_time);
+            tb_json_key(&j, "owner");
+            tb_json_str(&j, e->owner);
             if (e->usage) {
                 tb_json_key(&j, "runs");
                 tb_json_uint(&j, e->usage->runs);
@@ -213,18 +220,24 @@ int up_list_main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < l->n_experiments; i++) {
             const Tbdev__V1__Experiment *e = l->experiments[i];
-            char upd[32];
-            fmt_time(upd, sizeof(upd), e->update_time);
+            char upd[32], created[32];
+            fmt_time(upd, sizeof(upd), e->update_time, false);
+            fmt_time(created, sizeof(created), e->create_time, false);
             printf("%s\n", e->url);
             printf("  Name        %s\n", e->name[0] ? e->name : "[No Name]");
             printf("  Id          %s   (%s)\n", e->id, vis_name(e->visibility));
-            printf("  Updated     %s UTC\n", upd);
-            if (e->usage)
-                printf("  Usage       %llu runs, %llu tags, %llu scalars, %llu tensors, %llu "
-                       "blobs, %.1f MiB\n",
-                       (unsigned long long)e->usage->runs, (unsigned long long)e->usage->tags,
-                       (unsigned long long)e->usage->scalars, (unsigned long long)e->usage->tensors,
-                       (unsigned long long)e->usage->blobs, e->usage->bytes / 1048576.0);
+            printf("  Created     %s UTC, updated %s UTC\n", created, upd);
+            if (e->usage) {
+                char ru[32], t[32], sc[40], te[40], bl[40], by[32];
+                up_human_bytes(by, sizeof(by), (double)e->usage->bytes);
+                printf(
+                    "  Usage       %s, %s, %s, %s, %s, %s\n",
+                    up_plural(e->usage->runs, "run", "runs", ru, sizeof(ru)),
+                    up_plural(e->usage->tags, "tag", "tags", t, sizeof(t)),
+                    up_plural(e->usage->scalars, "scalar point", "scalar points", sc, sizeof(sc)),
+                    up_plural(e->usage->tensors, "tensor point", "tensor points", te, sizeof(te)),
+                    up_plural(e->usage->blobs, "blob point", "blob points", bl, sizeof(bl)), by);
+            }
         }
         printf("Total: %zu experiment%s\n", l->n_experiments, l->n_experiments == 1 ? "" : "s");
     }
@@ -247,6 +260,8 @@ int up_delete_main(int argc, char **argv)
         fprintf(stderr, "tbdev delete: give --experiment_id ID (see 'tbdev list')\n");
         return UP_EXIT_USAGE;
     }
+    if (!ids_ok("delete", o.experiment_id))
+        return UP_EXIT_USAGE;
     struct up_client *cl = NULL;
     if (open_client("delete", &o, true, &cl) < 0)
         return UP_EXIT_FAILURE;
@@ -285,6 +300,56 @@ static size_t split(char *s, char **out, size_t max)
     return n;
 }
 
+int up_experiment_update(struct up_client *cl, const char *id, const char *name,
+                         const char *description, const char *visibility, char *share,
+                         char *unshare, char *err, size_t err_len)
+{
+    Tbdev__V1__UpdateExperimentRequest req = TBDEV__V1__UPDATE_EXPERIMENT_REQUEST__INIT;
+    char *mask[3];
+    size_t nm = 0;
+    if (name) {
+        req.name = (ProtobufCBinaryData){strlen(name), (uint8_t *)name};
+        mask[nm++] = "name";
+    }
+    if (description) {
+        req.description = (ProtobufCBinaryData){strlen(description), (uint8_t *)description};
+        mask[nm++] = "description";
+    }
+    if (visibility) {
+        req.visibility = !strcmp(visibility, "public")    ? TBDEV__V1__VISIBILITY__PUBLIC
+                         : !strcmp(visibility, "private") ? TBDEV__V1__VISIBILITY__PRIVATE
+                                                          : TBDEV__V1__VISIBILITY__UNLISTED;
+        mask[nm++] = "visibility";
+    }
+    req.n_update_mask = nm;
+    req.update_mask = mask;
+    char *sh[64], *unsh[64];
+    req.n_share_with = split(share, sh, 64);
+    req.share_with = sh;
+    req.n_unshare = split(unshare, unsh, 64);
+    req.unshare = unsh;
+    size_t n;
+    void *body = up_pack(&req, &n);
+    if (!body) {
+        snprintf(err, err_len, "out of memory");
+        return -ENOMEM;
+    }
+    char path[200];
+    snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", id);
+    struct up_reply r;
+    int rc = up_client_call(cl, "PATCH", path, PROTOBUF, body, n, false, &r, err, err_len);
+    free(body);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    if (r.status != 200) {
+        up_reply_error(&r, err, err_len, NULL, 0);
+        rc = -EPROTO;
+    }
+    tb_buf_done(&r.body);
+    return rc;
+}
+
 int up_update_main(int argc, char **argv)
 {
     struct common o = {0};
@@ -298,6 +363,8 @@ int up_update_main(int argc, char **argv)
         fprintf(stderr, "tbdev update-metadata: give --experiment_id ID (see 'tbdev list')\n");
         return UP_EXIT_USAGE;
     }
+    if (!ids_ok("update-metadata", o.experiment_id) || strchr(o.experiment_id, ','))
+        return UP_EXIT_USAGE;
     const char *v = o.visibility;
     if (v && strcmp(v, "unlisted") && strcmp(v, "public") && strcmp(v, "private")) {
         fprintf(stderr,
@@ -309,56 +376,20 @@ int up_update_main(int argc, char **argv)
                         "--visibility, --share_with or --unshare\n");
         return UP_EXIT_USAGE;
     }
-    Tbdev__V1__UpdateExperimentRequest req = TBDEV__V1__UPDATE_EXPERIMENT_REQUEST__INIT;
-    char *mask[3];
-    size_t nm = 0;
-    if (o.name) {
-        req.name = (ProtobufCBinaryData){strlen(o.name), (uint8_t *)o.name};
-        mask[nm++] = "name";
-    }
-    if (o.description) {
-        req.description = (ProtobufCBinaryData){strlen(o.description), (uint8_t *)o.description};
-        mask[nm++] = "description";
-    }
-    if (v) {
-        req.visibility = !strcmp(v, "public")    ? TBDEV__V1__VISIBILITY__PUBLIC
-                         : !strcmp(v, "private") ? TBDEV__V1__VISIBILITY__PRIVATE
-                                                 : TBDEV__V1__VISIBILITY__UNLISTED;
-        mask[nm++] = "visibility";
-    }
-    req.n_update_mask = nm;
-    req.update_mask = mask;
     char *share_buf = o.share ? strdup(o.share) : NULL,
          *unshare_buf = o.unshare ? strdup(o.unshare) : NULL;
-    char *share[64], *unshare[64];
-    req.n_share_with = split(share_buf, share, 64);
-    req.share_with = share;
-    req.n_unshare = split(unshare_buf, unshare, 64);
-    req.unshare = unshare;
     struct up_client *cl = NULL;
     rc = UP_EXIT_FAILURE;
     if (open_client("update-metadata", &o, true, &cl) < 0)
         goto out;
-    size_t n;
-    void *body = up_pack(&req, &n);
-    char path[200], err[600];
-    snprintf(path, sizeof(path), "/api/v1/experiments/%.64s", o.experiment_id);
-    struct up_reply r;
-    if (!body ||
-        up_client_call(cl, "PATCH", path, PROTOBUF, body, n, false, &r, err, sizeof(err)) < 0) {
-        fprintf(stderr, "tbdev update-metadata: %s\n", body ? err : "out of memory");
-        free(body);
+    char err[600];
+    if (up_experiment_update(cl, o.experiment_id, o.name, o.description, v, share_buf, unshare_buf,
+                             err, sizeof(err)) < 0) {
+        fprintf(stderr, "tbdev update-metadata: %s\n", err);
         goto out;
     }
-    free(body);
-    if (r.status == 200) {
-        printf("Updated experiment %s.\n", o.experiment_id);
-        rc = UP_EXIT_OK;
-    } else {
-        up_reply_error(&r, err, sizeof(err), NULL, 0);
-        fprintf(stderr, "tbdev update-metadata: %s\n", err);
-    }
-    tb_buf_done(&r.body);
+    printf("Updated experiment %s.\n", o.experiment_id);
+    rc = UP_EXIT_OK;
 out:
     free(share_buf);
     free(unshare_buf);

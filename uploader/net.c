@@ -21,6 +21,7 @@ struct up_net {
     bool verbose;
     unsigned long long sent;
     struct tb_buf wire; /* the compressed body of the current request */
+    char errbuf[CURL_ERROR_SIZE];
 };
 
 static int global_init(void)
@@ -214,6 +215,8 @@ int up_net_call(struct up_net *n, const char *method, const char *path, const ch
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    n->errbuf[0] = 0;
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, n->errbuf);
     if (n->cacert)
         curl_easy_setopt(h, CURLOPT_CAINFO, n->cacert);
     if (n->verbose)
@@ -223,11 +226,16 @@ int up_net_call(struct up_net *n, const char *method, const char *path, const ch
     curl_slist_free_all(hdr);
     free(url);
     if (rc != CURLE_OK) {
-        snprintf(err, err_len, "%s", curl_easy_strerror(rc));
+        snprintf(err, err_len, "%s", n->errbuf[0] ? n->errbuf : curl_easy_strerror(rc));
         switch (rc) {
         case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
             return -ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return -EHOSTUNREACH; /* retrying will not make the name exist */
+        case CURLE_URL_MALFORMAT:
+            return -EINVAL;
+        case CURLE_GOT_NOTHING:
+            return -ECONNRESET; /* often http:// to an HTTPS port, or a server restarting */
         case CURLE_OPERATION_TIMEDOUT:
             return -ETIMEDOUT;
         case CURLE_PEER_FAILED_VERIFICATION:
@@ -235,6 +243,10 @@ int up_net_call(struct up_net *n, const char *method, const char *path, const ch
         case CURLE_SSL_CERTPROBLEM:
             return -EPROTO; /* the certificate: retrying will not help */
         case CURLE_SSL_CONNECT_ERROR:
+            /* https:// to a plain HTTP port: the "server hello" is not TLS at all */
+            if (strstr(n->errbuf, "wrong version number") || strstr(n->errbuf, "packet length") ||
+                strstr(n->errbuf, "record layer"))
+                return -EPROTONOSUPPORT;
             return -EIO; /* a handshake cut short (a server restarting): worth retrying */
         case CURLE_WRITE_ERROR:
             snprintf(err, err_len, "the server's answer is too large");

@@ -80,6 +80,20 @@ import { fmtTimeUtc } from './format.js';
     } catch (e) { fail(e.status === 404 ? 'No such user.' : e.message); }
   }
 
+  // The device page: the person types the code the terminal shows (a link never carries
+  // it: one click on an attacker's link must not approve their login), sees who asked for it,
+  // and approves. Everything shown about the asking client is text it sent: textContent only.
+  function deviceAsker(d) {
+    const ago = Math.max(0, Math.round(Date.now() / 1000 - d.requested));
+    const agoText = ago < 90 ? `${ago} s ago` : `${Math.round(ago / 60)} min ago`;
+    const sameIp = d.client_ip === d.your_ip;
+    return h('dl', { class: 'device-asker' },
+      h('dt', { text: 'Asked from' }), h('dd', { class: 'device-ip', text: `${d.client_ip}${sameIp ? ' (the address this browser uses)' : ' (not the address this browser uses)'}` }),
+      h('dt', { text: 'Asked at' }), h('dd', { class: 'device-time', text: `${fmtTime(d.requested)} (${agoText})` }),
+      h('dt', { text: 'Client' }), h('dd', { class: 'device-version', text: d.client_version || 'unknown' }),
+      h('dt', { text: 'Machine' }), h('dd', { class: 'device-host', text: d.client_host || 'unknown' }));
+  }
+
   async function devicePage() {
     nav.replaceChildren();
     const me = await showWho();
@@ -87,16 +101,38 @@ import { fmtTimeUtc } from './format.js';
       main.replaceChildren(h('p', { text: 'Sign in to approve the login of a tbdev command line.' }), signInForm(() => location.reload()));
       return;
     }
-    const code = h('input', { type: 'text', name: 'user_code', required: true, 'aria-label': 'Code shown by tbdev', placeholder: 'XXXX-XXXX', autocomplete: 'off', value: new URLSearchParams(location.search).get('code') || '' });
+    const post = (path, code) => api(path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token || '' }, body: JSON.stringify({ user_code: code }) });
+    const code = h('input', { type: 'text', name: 'user_code', required: true, 'aria-label': 'Code shown by tbdev', placeholder: 'XXXX-XXXX', autocomplete: 'off', spellcheck: 'false' });
     const msg = h('p', { role: 'status' });
+    const details = h('div', { class: 'device-details' });
     const form = h('form', { class: 'box', id: 'device' }, h('h2', { text: 'Approve a command-line login' }),
-      h('p', { text: `The tbdev command that shows this code will act as ${me.user}.` }), code,
-      h('button', { type: 'submit', class: 'primary', text: 'Approve' }), msg);
+      h('p', { text: 'Type the code your terminal shows after "tbdev auth login". Only approve a login you started yourself: the command will act as ' }, h('strong', { text: me.user }), '.'),
+      code, h('button', { type: 'submit', class: 'primary', text: 'Continue' }), details, msg);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      details.replaceChildren();
+      msg.textContent = '';
+      msg.className = '';
+      const typed = code.value;
       try {
-        await api('/api/v1/device/approve', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token || '' }, body: JSON.stringify({ user_code: code.value }) });
-        msg.textContent = 'Approved. You can close this page and go back to the terminal.';
+        const d = await post('/api/v1/device/pending', typed);
+        const approve = h('button', { type: 'button', class: 'primary', id: 'device-approve', text: `Approve: let it act as ${me.user}` });
+        const deny = h('button', { type: 'button', id: 'device-deny', text: 'Not me' });
+        approve.addEventListener('click', async () => {
+          try {
+            await post('/api/v1/device/approve', typed);
+            details.replaceChildren();
+            msg.textContent = 'Approved. You can close this page and go back to the terminal.';
+            msg.className = '';
+          } catch (e) { msg.textContent = e.message; msg.className = 'error'; }
+        });
+        deny.addEventListener('click', () => {
+          details.replaceChildren();
+          code.value = '';
+          msg.textContent = 'Not approved. If you did not run tbdev auth login, someone sent you this code: ignore it; it expires in ten minutes.';
+          msg.className = '';
+        });
+        details.replaceChildren(h('p', { text: `A login with code ${d.user_code} is waiting:` }), deviceAsker(d), approve, ' ', deny);
       } catch (e) { msg.textContent = e.message; msg.className = 'error'; }
     });
     main.replaceChildren(form);

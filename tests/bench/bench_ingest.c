@@ -24,6 +24,7 @@
 
 /*
  * Usage: bench_ingest [--series S] [--steps N] [--per_request P] [--runs R]
+ *        bench_ingest --raw_only SERIES STEPS   (only the raw insert's rows/s)
  * Defaults: 100 series x 10,000 steps = 1M TF2 scalar events, 50,000 per request.
  * Prints, as medians of R runs (default 3):
  *   ingest      points/s through POST /events (HTTP, protobuf, one transaction per request)
@@ -278,6 +279,21 @@ static size_t grab(char *p, size_t s, size_t n, void *ctx)
 int main(int argc, char **argv)
 {
     int series = 100, steps = 10000, per_request = 50000, runs = 3;
+    if (argc == 4 && !strcmp(argv[1], "--raw_only")) {
+        /* The limit other benchmarks divide by (bench_upload.py): the raw insert alone. */
+        char path[] = "/tmp/tbdev-bench-raw-XXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0)
+            return 1;
+        close(fd);
+        double rate = raw_insert(path, atoi(argv[2]), atoi(argv[3]));
+        unlink(path);
+        char wal[sizeof(path) + 4];
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        unlink(wal);
+        printf("raw insert %.0f rows/s\n", rate);
+        return 0;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--series"))
             series = atoi(argv[i + 1]);

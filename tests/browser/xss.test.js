@@ -321,12 +321,29 @@ async function main() {
       const r = await p3.evaluate(() => ({ xss: window.__xss, els: [...document.querySelectorAll('body *')].map((e) => e.tagName), text: document.body.textContent.slice(0, 200) }));
       rep.check(resp.status() === 404 && r.xss === undefined && r.els.every((t) => t === 'PRE' || t === 'DIV'), `user page for a payload user name: a non-HTML ${resp.status()} (${ctype}) shown as text`, JSON.stringify(r));
     }
-    // the device page with a payload code
+    // the device page with a payload code in the link: never pre-filled (one click on an
+    // attacker's link must not approve their login)
     await p3.goto(server.url + '/device?code=' + encodeURIComponent(P.quote));
     await p3.waitForSelector('#device', { timeout: 10000 });
     const code = await p3.$eval('#device input[name=user_code]', (el) => el.value);
-    rep.check(code === P.quote, 'device page: a payload code is only an input value', JSON.stringify(code));
-    await inert(p3, 'device page with a payload code');
+    rep.check(code === '', 'device page: a code in the link is not put into the form', JSON.stringify(code));
+    await inert(p3, 'device page with a payload code in the link');
+    // a device login whose client says it is a payload: shown as text on the approval page
+    const dc = await L.request(server.url + '/api/v1/device/code', {
+      method: 'POST', ca: server.cacert, headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_version: P.script, client_host: P.img }),
+    });
+    const userCode = JSON.parse(dc.body.toString()).user_code;
+    await p3.fill('#device input[name=user_code]', userCode.toLowerCase());
+    await p3.click('#device button[type=submit]');
+    await p3.waitForSelector('.device-asker', { timeout: 10000 });
+    const shown = await p3.$eval('.device-asker', (el) => ({ version: el.querySelector('.device-version').textContent, host: el.querySelector('.device-host').textContent, ip: el.querySelector('.device-ip').textContent }));
+    rep.check(shown.version === P.script && shown.host === P.img && shown.ip.startsWith('127.0.0.1'),
+      'device page: the asking client\'s address, version and host name are shown, as text', JSON.stringify(shown));
+    await inert(p3, 'device approval page with a payload client');
+    await p3.click('#device-approve');
+    await p3.waitForFunction(() => /Approved/.test(document.querySelector('#device [role=status]').textContent), null, { timeout: 10000 });
+    rep.ok('device page: approving after seeing who asked');
     await p3.close();
   });
 

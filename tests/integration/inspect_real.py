@@ -197,7 +197,12 @@ def parse_value(buf, step, wall_time):
 
 
 FileInfo = collections.namedtuple(
-    "FileInfo", "path size records events labels values error")
+    "FileInfo", "path size records events labels values graph_values error")
+
+# The counting rule (README, "Counting"): a graph event is a value of its tag, as TensorBoard
+# names them, a blob sequence of the graphs plugins.
+GRAPH_TAGS = {"graph_def": ("__run_graph__", "graphs"),
+              "meta_graph_def": ("__meta_graph__", "graphs")}
 
 
 def read_event_file(path):
@@ -209,6 +214,7 @@ def read_event_file(path):
     events = collections.Counter()
     labels = collections.Counter()
     values = []
+    graph_values = []
     error = None
     pos = 0
     n = len(data)
@@ -232,16 +238,16 @@ def read_event_file(path):
             error = "offset %d: data CRC mismatch" % pos
             break
         try:
-            _decode_event(body, events, labels, values)
+            _decode_event(body, events, labels, values, graph_values)
         except DecodeError as e:
             error = "offset %d: bad Event: %s" % (pos, e)
             break
         records += 1
         pos += 16 + length
-    return FileInfo(path, n, records, events, labels, values, error)
+    return FileInfo(path, n, records, events, labels, values, graph_values, error)
 
 
-def _decode_event(body, events, labels, values):
+def _decode_event(body, events, labels, values, graph_values):
     wall_time = 0.0
     step = 0
     what = None
@@ -258,12 +264,22 @@ def _decode_event(body, events, labels, values):
             if EVENT_KINDS[fn] != what:
                 what = EVENT_KINDS[fn]
                 summary = bytearray()
-            if fn == 5:
+            if fn == 5 or fn == 8:
                 summary += v
     if what is None:
         events["empty"] += 1
     elif what != "summary":
         events[what] += 1
+        if what in GRAPH_TAGS:
+            tag, plugin = GRAPH_TAGS[what]
+            graph_values.append(SummaryValue(tag, step, wall_time, what, plugin, "blob_sequence"))
+        elif what == "tagged_run_metadata":
+            tag = ""
+            for gfn, gwt, gv in fields(summary):
+                if gfn == 1 and gwt == 2:
+                    tag = bytes(gv).decode("utf-8", "replace")
+            graph_values.append(SummaryValue(tag, step, wall_time, what,
+                                             "graph_tagged_run_metadata", "blob_sequence"))
         return
     for fn, wt, v in fields(summary):
         if fn == 1:
@@ -295,7 +311,9 @@ def expected_run(files):
     tags = {}
     notes = []
     for path in files:
-        for sv in decoded(path).values:
+        info = decoded(path)
+        # graph events have tags of their own: their order among the summary values is moot
+        for sv in info.values + info.graph_values:
             t = tags.get(sv.tag)
             if t is None:
                 tags[sv.tag] = t = {

@@ -61,11 +61,13 @@ def _scalar(kind, wire, v):
         return struct.unpack("<d", v)[0]
     if kind == "float":
         return struct.unpack("<f", v)[0]
+    if kind == "fixed32":
+        return struct.unpack("<I", v)[0]
     raise DecodeError("kind " + kind)
 
 
 _DEFAULTS = {"string": "", "bytes": b"", "uint64": 0, "uint32": 0, "enum": 0, "int64": 0,
-             "int32": 0, "bool": False, "double": 0.0, "float": 0.0}
+             "int32": 0, "bool": False, "double": 0.0, "float": 0.0, "fixed32": 0}
 
 
 def decode(schema_name, b):
@@ -123,7 +125,8 @@ SCHEMAS = {
         1: ("request_bytes", "uint64", False), 2: ("record_bytes", "uint64", False),
         3: ("blob_bytes", "uint64", False), 4: ("points_per_second", "uint64", False),
         5: ("name_bytes", "uint64", False), 6: ("description_bytes", "uint64", False),
-        7: ("runs_per_experiment", "uint64", False), 8: ("tags_per_run", "uint64", False)},
+        7: ("runs_per_experiment", "uint64", False), 8: ("tags_per_run", "uint64", False),
+        9: ("series_name_bytes", "uint64", False)},
     "Usage": {
         1: ("runs", "uint64", False), 2: ("tags", "uint64", False),
         3: ("scalars", "uint64", False), 4: ("tensors", "uint64", False),
@@ -139,10 +142,14 @@ SCHEMAS = {
         1: ("run", "string", False), 2: ("file", "string", False),
         3: ("status", "enum", False), 4: ("cursor", "uint64", False),
         5: ("values", "uint64", False), 6: ("dropped", "uint64", False),
-        7: ("problems", "string", True)},
+        7: ("problems", "string", True), 8: ("refused", "string", False),
+        9: ("drops", "msg:Drop", True)},
+    "Drop": {1: ("reason", "string", False), 2: ("name", "string", False),
+             3: ("values", "uint64", False)},
     "WriteEventsResponse": {1: ("results", "msg:GroupResult", True)},
     "Cursor": {1: ("run", "string", False), 2: ("file", "string", False),
-               3: ("offset", "uint64", False)},
+               3: ("offset", "uint64", False), 4: ("fingerprint_len", "uint32", False),
+               5: ("fingerprint", "fixed32", False)},
     "CursorList": {1: ("cursors", "msg:Cursor", True)},
     "Error": {1: ("code", "string", False), 2: ("message", "string", False),
               3: ("cursor", "uint64", False), 4: ("run", "string", False),
@@ -157,7 +164,7 @@ SCHEMAS = {
 VIS_UNSPECIFIED, UNLISTED, PUBLIC, PRIVATE = 0, 1, 2, 3
 VIS_NAMES = {UNLISTED: "unlisted", PUBLIC: "public", PRIVATE: "private"}
 VERDICT_OK, VERDICT_WARN, VERDICT_ERROR = 0, 1, 2
-COMMITTED, REPLAY = 0, 1
+COMMITTED, REPLAY, REFUSED = 0, 1, 2
 
 
 def create_experiment_req(name=None, description=None, visibility=None):
@@ -737,6 +744,8 @@ class Server:
             p.stderr.decode("utf-8", "replace")
 
     def add_user(self, name, password=None):
+        if not os.path.exists(self.db):  # only serve and migrate create a database
+            self.admin("migrate")
         args = ["user", "add", name]
         stdin = None
         if password is not None:

@@ -65,10 +65,14 @@ OTHER_ROUTES = [
     ("GET", "/api/v1/users/{id}/experiments"),
     ("POST", "/api/v1/device/code"),
     ("POST", "/api/v1/device/token"),
+    ("POST", "/api/v1/device/pending"),
     ("POST", "/api/v1/device/approve"),
     ("POST", "/api/v1/login"),
     ("POST", "/api/v1/logout"),
     ("GET", "/api/v1/me"),
+    ("DELETE", "/api/v1/me/token"),  # revokes the caller's own token: tests/integration/test_cli
+    ("GET", "/api/v1/sessions"),
+    ("DELETE", "/api/v1/sessions/{id}"),
     # the viewer's pages: one static shell for everyone; the data comes from the API
     ("GET", "/"),
     ("GET", "/favicon.ico"),
@@ -343,6 +347,17 @@ def body(rep, exe, tmp):
         r = srv.request("POST", "/api/v1/device/approve", body=b'{"user_code":"ABCD-EFGH"}',
                         token=t, content_type="application/json")
         rep.status(r, 401, "POST device/approve with a token (not a session) as %s" % caller)
+        r = srv.request("POST", "/api/v1/device/pending", body=b'{"user_code":"ABCD-EFGH"}',
+                        token=t, content_type="application/json")
+        rep.status(r, 401, "POST device/pending with a token (not a session) as %s" % caller)
+        r = srv.get("/api/v1/sessions", token=t)
+        if rep.status(r, 401 if rv or caller == "none" else 200,
+                      "GET sessions as %s" % caller) and r.status == 200:
+            rep.eq([x for x in r.json()["sessions"] if x.get("current")], [],
+                   "GET sessions as %s: none is the caller's current one (a token)" % caller)
+        r = srv.request("DELETE", "/api/v1/sessions/1", token=t)
+        rep.status(r, 401 if rv or caller == "none" else 404,
+                   "DELETE sessions/1 (no such session of theirs) as %s" % caller)
         r = srv.request("POST", "/api/v1/login",
                         body=json.dumps({"user": "alice", "password": "wrong password"}).encode(),
                         token=t, content_type="application/json")
@@ -505,6 +520,21 @@ def body(rep, exe, tmp):
                                                                                   "")), None)
         rep.status(r, 400, "device/token a second time: 400 (the code is used up)")
 
+        # sessions: listed for their owner, revocable by their owner only
+        r = srv.get("/api/v1/sessions", headers={"Cookie": cookie})
+        mine = [x for x in r.json().get("sessions", []) if x.get("current")] \
+            if r.status == 200 else []
+        rep.check(len(mine) == 1 and mine[0].get("client_ip") == "127.0.0.1",
+                  "GET sessions with the cookie: the current session, from 127.0.0.1",
+                  r.short())
+        sid = mine[0]["id"] if mine else 0
+        rep.status(srv.request("DELETE", "/api/v1/sessions/%d" % sid, token=tok["other"]), 404,
+                   "bob cannot end alice's session (404)")
+        rep.status(srv.request("DELETE", "/api/v1/sessions/%d" % sid,
+                               headers={"Cookie": cookie}), 403,
+                   "DELETE sessions/ID with the cookie but no CSRF header: 403")
+        rep.status(srv.get(E + "/" + priv, headers=hdr), 200,
+                   "... and the session still reads")
         r = srv.request("POST", "/api/v1/logout", body=b"{}", content_type="application/json",
                         headers=hdr)
         rep.status(r, 204, "POST logout with the session and CSRF header: 204")

@@ -318,40 +318,42 @@ def body(rep, exe, tmp):
         utf8_ok = False
     rep.check(utf8_ok, "GET experiments is still valid UTF-8 JSON after the bad names",
               r.body[:200])
-    # run and file names inside RecordGroups
+    # run and file names inside RecordGroups: that group is refused, with a problem that says
+    # why, and the rest of the request (here a good group after it) is stored
     one = bytes(rec_file("nm", 1).data)
-    for label, run, fname, want in (
-            ("a 10,000-character run name", "r" * 10000, "f", {400}),
-            ("a run name with a NUL", "a\0b", "f", {400}),
-            ("an empty run name", "", "f", {400}),
-            ("a file name with '/'", "r", "../events", {400}),
-            ("a file name with '\\'", "r", "..\\events", {400}),
-            ("the file name '..'", "r", "..", {400}),
-            ("a file name with a NUL", "r", "events\0/../../x", {400}),
-            ("an empty file name", "r", "", {400})):
-        r = srv.write(alice, base, [L.record_group(run, fname, 0, one)])
-        rep.status(r, want, "POST events with %s: 400" % label)
+    for i, (label, run, fname) in enumerate((
+            ("a 10,000-character run name", "r" * 10000, "f"),
+            ("a run name with a NUL", "a\0b", "f"),
+            ("an empty run name", "", "f"),
+            ("a run name with a control character", "a\x1bb", "f"),
+            ("a file name with '/'", "r", "../events"),
+            ("a file name with '\\'", "r", "..\\events"),
+            ("the file name '..'", "r", ".."),
+            ("a file name with a NUL", "r", "events\0/../../x"),
+            ("an empty file name", "r", ""))):
+        r = srv.write(alice, base, [L.record_group(run, fname, 0, one),
+                                    L.record_group("soft", "good%d" % i, 0, one)])
+        res = r.pb("WriteEventsResponse") if r.status == 200 else {}
+        g = res.get("results") or [{}, {}]
+        rep.check(r.status == 200 and g[0].get("status") == L.REFUSED and
+                  g[0].get("refused") == "name" and g[0].get("problems") and
+                  g[1].get("status") == L.COMMITTED,
+                  "POST events with %s: that group refused ('name', with a problem), the "
+                  "next one stored" % label, r.short())
     runs = [x["name"] for x in srv.get_json(E + "/" + base + "/runs")["runs"]]
     rep.check(not [x for x in runs if x not in ("base", "soft")],
               "refused run and file names stored nothing", repr(runs))
-    # A run name that is not UTF-8 (a directory name can be any bytes): refused, or stored
-    # as data under a name that the API shows and accepts back.
+    # A run name that is not UTF-8 (a directory name can be any bytes): that group refused,
+    # nothing stored under a name the API could not show.
     before = set(runs)
     r = srv.write(alice, base, [L.record_group(b"lat\xe9n", "f", 0, one)])
-    if r.status == 400:
-        rep.ok("POST events with a run name that is not UTF-8: 400")
-    else:
-        runs = [x["name"] for x in srv.get_json(E + "/" + base + "/runs")["runs"]]
-        new = [x for x in runs if x not in before]
-        gone = None
-        if len(new) == 1:
-            d = srv.request("DELETE", E + "/" + base + "/runs?run=" + L.quote(new[0]),
-                            token=alice)
-            gone = d.status
-        rep.check(r.status == 200 and gone == 204,
-                  "POST events with a run name that is not UTF-8: 400, or stored under a name "
-                  "the API lists and accepts back",
-                  "write %d; listed as %r; DELETE by that name: %s" % (r.status, new, gone))
+    res = r.pb("WriteEventsResponse") if r.status == 200 else {}
+    g = (res.get("results") or [{}])[0]
+    runs = [x["name"] for x in srv.get_json(E + "/" + base + "/runs")["runs"]]
+    rep.check(r.status == 200 and g.get("status") == L.REFUSED and g.get("refused") == "name"
+              and set(runs) == before,
+              "POST events with a run name that is not UTF-8: that group refused, nothing stored",
+              "write %d %r; runs now %r" % (r.status, g, runs))
     r = srv.write(alice, base, [L.record_group("../../etc", "events.out.tfevents.x", 0, one)])
     rep.status(r, 200, "a run named '../../etc' is stored as data: 200")
     runs = [x["name"] for x in srv.get_json(E + "/" + base + "/runs")["runs"]]

@@ -155,6 +155,8 @@ static void test_addf_over_cap(void **state)
     tb_buf_done(&b);
 }
 
+static int call_vaddf(struct tb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static int call_vaddf(struct tb_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -243,9 +243,10 @@ static const struct tb_value *decode_one(struct fx *f, struct val *x, struct tb_
     assert_non_null(v->plugin_name);
     assert_non_null(v->display_name);
     assert_non_null(v->description);
-    /* only the scalar fast path may leave out the message */
+    /* only the fast path may leave out the message: for scalars, or with the value's wire
+     * bytes kept instead */
     if (v->kind != TB_KIND_SCALAR || ev->pb)
-        assert_non_null(v->pb);
+        assert_true(v->pb != NULL || (v->kind == TB_KIND_TENSOR && v->raw.len > 0));
     return v;
 }
 
@@ -878,7 +879,7 @@ static void test_bad_value_dropped_others_kept(void **state)
 static void test_bad_value_kinds(void **state)
 {
     struct fx *f = *state;
-    char long_tag[TB_TAG_MAX + 2];
+    char long_tag[TB_NAME_MAX + 2];
     memset(long_tag, 't', sizeof(long_tag) - 1);
     long_tag[sizeof(long_tag) - 1] = 0;
     char long_plugin[TB_PLUGIN_NAME_MAX + 2];
@@ -888,7 +889,7 @@ static void test_bad_value_kinds(void **state)
     ProtobufCBinaryData s2[2] = {str("x"), str("y")};
 
     struct val bad[9];
-    val_init(&bad[0], long_tag, NULL, 0); /* tag over TB_TAG_MAX */
+    val_init(&bad[0], long_tag, NULL, 0); /* tag over TB_NAME_MAX */
     bad[0].v.value_case = VCASE(SIMPLE_VALUE);
     val_init(&bad[1], "plugin", long_plugin, 0); /* plugin name over the limit */
     bad[1].v.value_case = VCASE(SIMPLE_VALUE);
@@ -945,11 +946,11 @@ static void test_bad_value_kinds(void **state)
 }
 
 /* BUG (event.c, graph_value): a tagged_run_metadata tag becomes a value's tag but is not held
- * to TB_TAG_MAX ("longer tags are an error") the way summary tags are in value_of. */
+ * to TB_NAME_MAX ("longer tags are an error") the way summary tags are in value_of. */
 static void test_run_metadata_long_tag(void **state)
 {
     struct fx *f = *state;
-    char long_tag[TB_TAG_MAX + 2];
+    char long_tag[TB_NAME_MAX + 2];
     memset(long_tag, 'r', sizeof(long_tag) - 1);
     long_tag[sizeof(long_tag) - 1] = 0;
     Tensorboard__TaggedRunMetadata rm = TENSORBOARD__TAGGED_RUN_METADATA__INIT;
@@ -1342,18 +1343,18 @@ static void test_fast_path_agrees(void **state)
     assert_int_equal(ev.n_values, 1);
     assert_string_equal(ev.values[0].display_name, "Shown");
 
-    /* a tag of exactly TB_TAG_MAX bytes is kept, one more is dropped */
-    static char tag[TB_TAG_MAX + 1];
+    /* a tag of exactly TB_NAME_MAX bytes is kept, one more is dropped */
+    static char tag[TB_NAME_MAX + 1];
     memset(tag, 'k', sizeof(tag));
     memset(&v3, 0, sizeof(v3));
-    w_bytes(&v3, 1, tag, TB_TAG_MAX);
+    w_bytes(&v3, 1, tag, TB_NAME_MAX);
     w_f32(&v3, 2, 1.0f);
     vals[0] = &v3;
     w_event(&e, 7, vals, 1);
     assert_int_equal(decode_wire(f, &e, &ev), 0);
     assert_int_equal(ev.n_values, 1);
     memset(&v3, 0, sizeof(v3));
-    w_bytes(&v3, 1, tag, TB_TAG_MAX + 1);
+    w_bytes(&v3, 1, tag, TB_NAME_MAX + 1);
     w_f32(&v3, 2, 1.0f);
     w_event(&e, 7, vals, 1);
     assert_int_equal(decode_wire(f, &e, &ev), 0);
@@ -1391,6 +1392,78 @@ static void test_fast_path_agrees(void **state)
 }
 
 /* Deeply nested unknown fields and groups: no recursion blow-up, no crash. */
+static void check_form(const struct tb_value *v, bool hist)
+{
+    assert_string_equal(v->plugin_name, hist ? "histograms" : "scalars");
+    if (hist) {
+        assert_int_equal(v->kind, TB_KIND_TENSOR);
+        assert_int_equal(v->tensor.rank, 2);
+        assert_int_equal(v->tensor.dims[0], 30);
+        assert_int_equal(v->tensor.dims[1], 3);
+        assert_true(v->raw.len > 0);
+    } else {
+        assert_int_equal(v->kind, TB_KIND_SCALAR);
+        assert_true(v->scalar == 1.25); /* in every dtype, half included */
+    }
+}
+
+/* Every scalar and histogram encoding real writers emit (tests/tools/scalar_forms.c writes them
+ * into the fuzz corpus as form-<name>[-first]): each takes the fast path (no `pb`), agrees
+ * with protobuf-c's, and when it carries no metadata becomes what its tag's first metadata
+ * makes of it, as protobuf-c's values do. */
+static void test_every_writer_form(void **state)
+{
+    struct fx *f = *state;
+    const char *dir = getenv("TBDEV_FORMS_DIR");
+    if (!dir) {
+        skip();
+        return;
+    }
+    static const char *const forms[] = {
+        "simple",         "content", "content_nodc",    "float_val", "float_val_every",
+        "float_unpacked", "double",  "double_unpacked", "half",      "hist_double",
+        "hist_float",
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+        for (int first = 0; first < 2; first++) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/form-%s%s", dir, forms[i], first ? "-first" : "");
+            FILE *in = fopen(path, "rb");
+            assert_non_null(in);
+            uint8_t buf[4096];
+            size_t n = fread(buf, 1, sizeof(buf), in);
+            fclose(in);
+            struct tb_event ev;
+            assert_int_equal(decode_bytes(f, buf, n, &ev, NULL), 0);
+            assert_int_equal(ev.n_values, 1);
+            struct tb_value *v = &ev.values[0];
+            bool hist = !strncmp(forms[i], "hist", 4);
+            assert_null(v->pb); /* the fast path read it */
+            bool bare = !first && (!strcmp(forms[i], "float_val") || !strcmp(forms[i], "double") ||
+                                   !strcmp(forms[i], "half") || !strcmp(forms[i], "hist_float"));
+            if (bare) { /* a tensor until its tag's first metadata is known */
+                assert_int_equal(v->kind, TB_KIND_TENSOR);
+                assert_false(v->has_metadata);
+                assert_true(v->raw.len > 0);
+                struct tb_meta_cache mc, mc_pb;
+                tb_meta_cache_init(&mc);
+                tb_meta_cache_init(&mc_pb);
+                struct tb_tag_meta m = {hist ? "histograms" : "scalars", NULL, 0, "", "", 0};
+                assert_int_equal(tb_meta_cache_put(&mc, v->tag, &m), 0);
+                assert_int_equal(tb_meta_cache_put(&mc_pb, v->tag, &m), 0);
+                assert_int_equal(tb_meta_cache_apply(&mc, &ev, &f->arena, NULL), 0);
+                assert_int_equal(tb_meta_cache_apply(&mc_pb, &f->ev_pb, &f->arena_pb, NULL), 0);
+                same_event(&ev, &f->ev_pb);
+                /* the value may now point into the cache (event.h): done after the checks */
+                check_form(v, hist);
+                tb_meta_cache_done(&mc);
+                tb_meta_cache_done(&mc_pb);
+                continue;
+            }
+            check_form(v, hist);
+        }
+}
+
 static void test_deep_unknown_nesting(void **state)
 {
     struct fx *f = *state;
@@ -1487,6 +1560,7 @@ int main(void)
         T(test_million_empty_values),
         T(test_fallback_fits_same_cap),
         T(test_fast_path_agrees),
+        T(test_every_writer_form),
         T(test_deep_unknown_nesting),
         T(test_names),
     };
