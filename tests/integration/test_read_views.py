@@ -362,6 +362,16 @@ def body(rep, exe, tmp):
     rep.check([p[2] for p in logged] == [1e-5, 2e-5, 3e-5] and "0.00001]" in rtext,
               "precision=logged: float32 values written as logged (1e-05, not 9.99999974737875e-06)",
               rtext[:300])
+    r = srv.get("%s/%s/scalars?tag=loss&run=a&start_step=0&end_step=9&precision=display&layout=columns" % (E, exp))
+    disp = r.json()["series"][0] if r.status == 200 else {}
+    walls = re.search(r'"wall_time":\[([^\]]*)\]', r.body.decode())
+    texts = walls.group(1).split(",") if walls else []
+    want_w = [L.WALL0 + 100 + s * 0.5 for s in range(10)]
+    rep.check(len(texts) == 10 and all(len((t.split(".") + [""])[1]) <= 3 for t in texts) and
+              all(abs(a - b) <= 0.0005 for a, b in zip(disp.get("wall_time", []), want_w)) and
+              [f32(v) for v in disp.get("value", [])] == vals[:10],
+              "precision=display: wall times to the millisecond, float32 values as logged",
+              json.dumps(disp)[:300])
     r = srv.get("%s/%s/scalars?tag=lr&run=a&start_step=0&end_step=2" % (E, exp))
     ex = r.json()["series"][0]["points"]
     rep.check([p[2] for p in ex] == [f32(1e-5), f32(2e-5), f32(3e-5)],
