@@ -115,8 +115,8 @@ export class Card {
   destroy() { this.unload(); }
 }
 
-// Watches cards: loads those within a screen of the viewport, releases those more than four
-// screens away, and tells cards when they are on screen.
+// Watches cards: loads those within a screen of the viewport, releases those more than two
+// and a half screens away, and tells cards when they are on screen.
 export class CardHost {
   constructor() {
     this.cards = new Set();
@@ -125,7 +125,7 @@ export class CardHost {
     }, { rootMargin: '100% 0px 100% 0px' });
     this.far = new IntersectionObserver((es) => {
       for (const e of es) if (!e.isIntersecting) cardOf.get(e.target)?.release();
-    }, { rootMargin: '400% 0px 400% 0px' });
+    }, { rootMargin: '250% 0px 250% 0px' });
     this.view = new IntersectionObserver((es) => {
       for (const e of es) {
         const c = cardOf.get(e.target);

@@ -247,7 +247,7 @@ export class LinesCard extends Card {
       if (!m.s) continue;
       const s = m.s, i = r.i;
       rows.push({ color: m.color, name: m.line.name || m.line.run, smoothed: weight > 0 ? m.ys[i] : undefined, value: s.values[i],
-        step: s.steps[i], wall: s.walls[i], relative: s.walls[i] - s.firstWall, dist: r.dist, outside: r.outside, extra: m.line.extra && m.line.extra(i) });
+        step: s.steps[i], wall: s.wall(i), relative: s.rel[i], dist: r.dist, outside: r.outside, extra: m.line.extra && m.line.extra(i) });
     }
     showTooltip(rows, { owner: this, sort: this.ctx.state.get('tipSort'), limit: this.ctx.state.get('tipRows'), smoothing: weight > 0,
       clientX: info.clientX, clientY: info.clientY, columns: this.tipColumns ? this.tipColumns() : [] });

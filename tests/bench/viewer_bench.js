@@ -241,16 +241,16 @@ async function main() {
   const nowMs = [], nowWire = [], nowRaw = [], oldMs = [], oldRaw = [];
   for (let k = 0; k < 5; k++) {
     const tag = tagName(k % TAGS);
-    const a = await logTime(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=logged`), { 'Accept-Encoding': 'gzip, deflate, br, zstd' });
+    const a = await logTime(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=display`), { 'Accept-Encoding': 'gzip, deflate, br, zstd' });
     nowMs.push(a.ms);
     nowWire.push(a.wire);
-    const plain = await server.get(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=logged`), { headers: { Accept: 'application/json' } });
+    const plain = await server.get(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=display`), { headers: { Accept: 'application/json' } });
     nowRaw.push(plain.body.length);
     const b = await logTime(q(tag, '&points=1000'));
     oldMs.push(b.ms);
     oldRaw.push(b.r.body.length);
   }
-  out(`the page's scalars request (one tag, ${RUNS} runs, up to ${Math.max(2000, STEPS)} points each, columns, float32 digits):`);
+  out(`the page's scalars request (one tag, ${RUNS} runs, up to ${Math.max(2000, STEPS)} points each, columns, precision=display):`);
   out(`  server time ${fmt(nowMs)}; ${mib(L.median(nowWire))} sent (zstd) of ${mib(L.median(nowRaw))} JSON, ratio ${(L.median(nowWire) / L.median(nowRaw)).toFixed(3)}`);
   out(`  before this change the page asked ?points=1000 in rows: ${mib(L.median(oldRaw))} uncompressed; server time now ${fmt(oldMs)}`);
 

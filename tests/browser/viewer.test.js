@@ -61,7 +61,18 @@ async function loadCards(page, sel, readyFn, perCardMs) {
 // Ink of each uPlot chart in the cards matching `sel`: pixels inside the plotting area (.u-over)
 // that, composited over white, are darker than the grid lines (any channel < 225).
 async function plotInk(page, sel) {
-  return page.evaluate((s) => [...document.querySelectorAll(s)].map((card) => {
+  // each card brought into view and drawn first: cards far off screen drop their charts
+  return page.evaluate(async (s) => {
+    const out = [];
+    for (const card of document.querySelectorAll(s)) {
+      card.scrollIntoView({ block: 'center' });
+      const t0 = performance.now();
+      while (!['drawn', 'empty', 'error'].includes(card.dataset.state) && performance.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 25));
+      out.push(inkOf(card));
+    }
+    window.scrollTo(0, 0);
+    return out;
+    function inkOf(card) {
     const canvas = card.querySelector('canvas');
     const over = card.querySelector('.u-over');
     const label = (card.dataset.run ? card.dataset.run + ' ' : '') + (card.dataset.tag || card.querySelector('h3')?.textContent || '');
@@ -79,7 +90,8 @@ async function plotInk(page, sel) {
       if (r < 225 || g < 225 || b < 225) ink++;
     }
     return { label, ink, nonWhite, w, h };
-  }), sel);
+    }
+  }, sel);
 }
 
 // A checksum of a card's canvas pixels.
@@ -96,6 +108,8 @@ async function canvasHash(page, cardSel) {
 
 // The runs a scalar card draws (its main lines, one per run), from the viewer's card object.
 async function legend(page, cardSel) {
+  // cards far off screen drop their charts (bounded memory): bring this one back first
+  await L.cardReady(page, cardSel).catch(() => {});
   const d = await L.cardDebug(page, cardSel);
   return d ? d.series.filter((x) => x.hover).map((x) => x.run) : null;
 }
