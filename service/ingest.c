@@ -12,7 +12,9 @@
 #include "json.h"
 #include "log.h"
 #include "map.h"
+#include "plugin_check.h"
 #include "tbdev/v1/api.pb-c.h"
+#include "wirescan.h"
 #include "tfrecord.h"
 
 #define PROBLEMS_PER_GROUP 20
@@ -480,6 +482,17 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                                 "characters");
         return 0;
     }
+    /* Plugin data the read side decodes is checked here, once (issue 12: service/plugin_check.h;
+     * the read side checks again). */
+    char why[200];
+    int refused = svc_plugin_check(v, why, sizeof(why));
+    if (refused < 0) {
+        if (refused != -EINVAL)
+            return refused;
+        drop(bb, g, "bad_value", v->tag, "record at offset %llu: value '%.64s' dropped: %s",
+             (unsigned long long)offset, v->tag, why);
+        return 0;
+    }
     if (err == 0)
         err = series_index(bb, run, v, &si);
     if (err == -EEXIST) {
@@ -846,8 +859,9 @@ void svc_h_write_events(struct svc_call *c)
     tb_map_init(&bb.series);
     tb_map_init(&bb.meta);
     tb_map_init(&bb.looked_up);
-    Tbdev__V1__WriteEventsRequest *r =
-        tbdev__v1__write_events_request__unpack(&arena.pb, c->req->body_len, c->req->body);
+    Tbdev__V1__WriteEventsRequest *r = (Tbdev__V1__WriteEventsRequest *)tb_wirescan_unpack(
+        &tbdev__v1__write_events_request__descriptor, &arena.pb, c->req->body_len, c->req->body,
+        NULL); /* nesting bounded before protobuf-c recurses (shared/wirescan.h) */
     if (!r) {
         svc_error(c, 400, "invalid_argument",
                   "the body is not a WriteEventsRequest protobuf; is this client compatible "

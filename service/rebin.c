@@ -230,6 +230,29 @@ void svc_rebin_range(struct svc_rebin *rb, struct svc_call *c, const struct svc_
     free(b);
 }
 
+struct range_pass {
+    struct svc_rebin *rb;
+    struct svc_call *c;
+    const struct svc_series_info *s;
+};
+
+static int range_cb(void *ctx, const struct svc_tensor_row *r)
+{
+    struct range_pass *p = ctx;
+    svc_rebin_range(p->rb, p->c, p->s, r);
+    return 0;
+}
+
+void svc_rebin_prepare(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s)
+{
+    setup(rb, c, s);
+    if (rb->mode != 1)
+        return;
+    struct range_pass p = {rb, c, s};
+    if (c->app->ops->tensor_rows(c->app->store, s->id, 0, range_cb, &p) < 0)
+        rb->mode = 0; /* the stored buckets are still a right answer */
+}
+
 static void num(struct tb_json *j, double v)
 {
     char t[TB_NUMFMT_MAX];

@@ -75,6 +75,11 @@ bool svc_rebin_params_ok(struct svc_call *c);
 void svc_rebin_range(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s,
                      const struct svc_tensor_row *r);
 
+/* Reads the request's settings for series s into rb (zeroed) and, with ?bins=, runs that
+ * first pass over every row of s (before the caller's own pass over the rows, not inside it).
+ * A store error leaves rb writing the stored buckets. */
+void svc_rebin_prepare(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s);
+
 /*
  * Second pass: writes the row's "bins" ([[left, right, count], ...], N of them over the
  * series' range, or [] for a series without buckets) or "distribution" (the values at
