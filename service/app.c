@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "encode.h"
+#include "graph_cache.h"
 #include "log.h"
 #include "tblimits.h"
 #include "throttle.h"
@@ -59,6 +60,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0, 0},
     {"GET", "/api/v1/experiments/{id}/export", svc_h_export, 0, 0},
     {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/graph", svc_h_graph, 0, 0},
     {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0, 0},
     {"POST", "/api/v1/device/code", svc_h_device_code, R_AUTH, SVC_TH_CODE_ADDR},
     {"POST", "/api/v1/device/token", svc_h_device_token, R_AUTH, 0},
@@ -629,6 +631,8 @@ void svc_app_done(struct svc_app *app)
         svc_throttle_free(app->throttles[i]);
         app->throttles[i] = NULL;
     }
+    svc_graph_cache_free(app->graph_cache);
+    app->graph_cache = NULL;
     pthread_mutex_destroy(&app->rate_lock);
     svc_encode_cache_free();
 }
