@@ -2,6 +2,8 @@
 /* Event decoding and normalisation into scalars, tensors and blob sequences. */
 #include "event.h"
 
+#include "json.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1118,6 +1120,71 @@ static bool fast_decode(struct ctx *c, const uint8_t *data, size_t len)
 }
 
 #undef ONCE
+
+int tb_event_tags_ok(const uint8_t *data, size_t len, size_t max)
+{
+    struct cur e = {data, data + len, false};
+    int w;
+    uint32_t f;
+    struct cur summary = {0};
+    bool have = false;
+    while ((f = key(&e, &w))) {
+        if (w == 0)
+            varint(&e);
+        else if (w == 1)
+            fixed(&e, 8);
+        else if (w == 5)
+            fixed(&e, 4);
+        else if (w == 2 && f == 5 && !have) {
+            summary = sub(&e, varint(&e));
+            have = true;
+        } else if (w == 2 && f != 5 && (f < 3 || f > 9)) {
+            sub(&e, varint(&e)); /* an unknown field */
+        } else {
+            return -1; /* graph events, session logs, a repeated summary: decode it */
+        }
+        if (e.bad)
+            return -1;
+    }
+    if (e.bad || !have)
+        return -1;
+    while ((f = key(&summary, &w))) {
+        if (f != 1 || w != 2)
+            return -1;
+        struct cur v = sub(&summary, varint(&summary));
+        unsigned tags = 0;
+        while (!v.bad && (f = key(&v, &w))) {
+            if (w == 0)
+                varint(&v);
+            else if (w == 1)
+                fixed(&v, 8);
+            else if (w == 5)
+                fixed(&v, 4);
+            else if (w == 2) {
+                struct cur s = sub(&v, varint(&v));
+                if (f == 1) {
+                    size_t n = (size_t)(s.end - s.p);
+                    if (tags++ || n > max || !tb_text_ok(s.p, n))
+                        return 0;
+                }
+            } else {
+                return -1;
+            }
+        }
+        if (v.bad || tags > 1)
+            return v.bad ? -1 : 0;
+    }
+    return summary.bad ? -1 : 1;
+}
+
+bool tb_text_ok(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+    return tb_utf8_valid(s, n);
+}
 
 int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
                     struct tb_event *ret_ev, struct tb_problem *problem)
