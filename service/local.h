@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Local mode (`tbdev-server local`, which `tbdev serve` execs): a logdir read into a cached
+ * SQLite file while its experiment page is served on loopback, with no accounts. */
+#pragma once
+
+struct svc_call;
+
+/*
+ * What local mode is:
+ *   - one experiment, kept in a SQLite file in the XDG cache folder ($XDG_CACHE_HOME/tbdev, or
+ *     ~/.cache/tbdev) named after the logdir's absolute path (or --db FILE), so that a restart
+ *     goes on from the stored cursors instead of reading everything again; a lock file beside
+ *     it keeps a second `tbdev serve` of the same logdir out;
+ *   - its runs are the logdir's (with --logdir_spec NAME:DIR,..., each logdir's runs under its
+ *     name, as TensorBoard names them);
+ *   - a thread follows the logdirs as `tbdev upload` does (shared/follow.h) and stores what it
+ *     reads through ingest.h, in batches, while the page is served; GET /api/v1/local says how
+ *     far it is;
+ *   - only the page and the read API (GETs) are routed: no sign-in, no write API, no device
+ *     login, nothing from other sites; it listens on 127.0.0.1 unless --host says otherwise
+ *     (with a warning); / goes to the experiment page.
+ * The options are shared/localopts.h's.
+ */
+
+/* Runs `tbdev-server local`; argv[0] is "local". Returns the exit status (0 after Ctrl-C). */
+int svc_local_main(int argc, char **argv);
+
+/* GET /api/v1/local: the logdirs, the experiment, and how far reading them is. */
+void svc_h_local(struct svc_call *c);
+
+/* GET / in local mode: a redirect to the experiment page. */
+void svc_h_local_root(struct svc_call *c);
