@@ -551,3 +551,20 @@ void svc_h_session_revoke(struct svc_call *c)
     svc_log_info("user %s ended session %lld", c->user.name, id);
     c->res->status = 204;
 }
+
+/* DELETE /api/v1/me/token: revokes the token that authenticates this request (`tbdev auth
+ * logout`), so that forgetting a login also ends it on the server. */
+void svc_h_me_token_revoke(struct svc_call *c)
+{
+    if (!c->by_token || !c->token_id) {
+        svc_error(c, 401, "unauthenticated", "send the token to revoke in an Authorization header");
+        return;
+    }
+    int err = c->app->ops->token_revoke(c->app->store, c->token_id);
+    if (err < 0 && err != -ENOENT) {
+        svc_store_error(c, err, "revoking the token");
+        return;
+    }
+    svc_log_info("user %s revoked their token %lld", c->user.name, (long long)c->token_id);
+    c->res->status = 204;
+}

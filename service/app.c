@@ -70,6 +70,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/login", svc_h_login, R_JSON | R_AUTH | R_SLOW, SVC_TH_LOGIN_ADDR},
     {"POST", "/api/v1/logout", svc_h_logout, R_JSON | R_AUTH, 0},
     {"GET", "/api/v1/me", svc_h_me, 0, 0},
+    {"DELETE", "/api/v1/me/token", svc_h_me_token_revoke, R_WRITE, 0},
     {"GET", "/api/v1/sessions", svc_h_session_list, 0, 0},
     {"DELETE", "/api/v1/sessions/{id}", svc_h_session_revoke, R_AUTH, 0},
     {"GET", "/static/{id}", svc_h_static, R_LOCAL, 0},
@@ -417,7 +418,7 @@ static bool authenticate(struct svc_call *c)
         }
         uint8_t hash[32];
         svc_hash_secret(tok, hash);
-        int err = app->ops->token_lookup(app->store, hash, &c->user, NULL);
+        int err = app->ops->token_lookup(app->store, hash, &c->user, &c->token_id);
         if (err == -ENOENT) {
             svc_error(c, 401, "unauthenticated",
                       "the API token is not valid (revoked, or its user disabled); run 'tbdev "

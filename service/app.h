@@ -42,6 +42,7 @@ struct svc_call {
     struct svc_user user;
     char session[64];   /* the session secret, when authed by cookie */
     int64_t session_id; /* ... and its id */
+    int64_t token_id;   /* the token's id, when authed by token */
     const char *param;  /* the {id} of the route, if any */
     char param2[80];    /* a second path parameter (a blob's hex hash) */
 };
@@ -134,6 +135,7 @@ void svc_h_session_revoke(struct svc_call *c);
 void svc_h_login(struct svc_call *c);
 void svc_h_logout(struct svc_call *c);
 void svc_h_me(struct svc_call *c);
+void svc_h_me_token_revoke(struct svc_call *c);
 void svc_h_health(struct svc_call *c);
 void svc_h_no_content(struct svc_call *c);
 void svc_h_static(struct svc_call *c);

@@ -922,8 +922,9 @@ static void free_http(struct svc_http *h)
     free(h);
 }
 
-/* A listening TCP socket on cfg's address, and its port. Errors: -EINVAL (not a numeric
- * address), -EADDRINUSE, -EACCES, -EIO. */
+/* A listening TCP socket on cfg's address (numeric, or a host name such as localhost, which
+ * takes its first IPv4 address, else its first), and its port. Errors: -EINVAL (an address
+ * that does not resolve), -EADDRINUSE, -EACCES, -EIO. */
 static int open_listener(const struct svc_http_config *cfg, int *ret_fd, uint16_t *ret_port,
                          bool *ret_v6)
 {
@@ -932,10 +933,31 @@ static int open_listener(const struct svc_http_config *cfg, int *ret_fd, uint16_
     char port[8];
     snprintf(port, sizeof(port), "%u", cfg->port);
     if (getaddrinfo(cfg->host, port, &hints, &ai) != 0 || !ai) {
-        svc_log_error("cannot listen on '%s': give a numeric address such as 127.0.0.1, "
-                      "0.0.0.0 or ::",
-                      cfg->host);
-        return -EINVAL;
+        hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+        struct addrinfo *all = NULL;
+        if (getaddrinfo(cfg->host, port, &hints, &all) != 0 || !all) {
+            svc_log_error("cannot listen on '%s': it does not resolve; give an address such "
+                          "as 127.0.0.1, 0.0.0.0 or ::, or a host name of this machine",
+                          cfg->host);
+            return -EINVAL;
+        }
+        /* one socket: the first IPv4 address (localhost's 127.0.0.1), else the first, which is
+         * resolved again as a number so that one list is freed once */
+        struct addrinfo *pick = all;
+        for (struct addrinfo *p = all; p; p = p->ai_next)
+            if (p->ai_family == AF_INET) {
+                pick = p;
+                break;
+            }
+        char numeric[INET6_ADDRSTRLEN + 1];
+        int bad = getnameinfo(pick->ai_addr, pick->ai_addrlen, numeric, sizeof(numeric), NULL, 0,
+                              NI_NUMERICHOST);
+        freeaddrinfo(all);
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+        if (bad || getaddrinfo(numeric, port, &hints, &ai) != 0 || !ai) {
+            svc_log_error("cannot listen on '%s'", cfg->host);
+            return -EINVAL;
+        }
     }
     int err = 0;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

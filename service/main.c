@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +42,8 @@ static void usage(FILE *f)
             "                                A disabled user's tokens and sessions stop working.\n"
             "  user passwd NAME              Set a web sign-in password, read from stdin;\n"
             "                                ends the user's web sessions.\n"
+            "  user quota NAME SIZE          Set a user's storage quota (500M, 10G, 0 for none,\n"
+            "                                or 'default').\n"
             "  token create NAME [--name LABEL]\n"
             "                                Print a new API token for user NAME.\n"
             "  token list [NAME] [--json]    List tokens (never the secrets).\n"
@@ -48,7 +52,9 @@ static void usage(FILE *f)
             "  session revoke ID             End a web session at once.\n"
             "  backup --to FILE              Copy the database while the server runs.\n"
             "  check                         Run SQLite's integrity check.\n\n"
-            "Every command takes --db PATH (or TBDEV_DB); the default is ./tbdev.db.\n"
+            "Every command takes --db PATH (or TBDEV_DB); the default is ./tbdev.db. Only\n"
+            "serve, migrate and user add create a database that does not exist yet.\n"
+            "Run 'tbdev-server COMMAND [SUBCOMMAND] --help' for a command's options.\n"
             "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
 }
 
@@ -145,8 +151,11 @@ static int cmd_serve(int argc, char **argv)
                            sizeof(err));
     if (rc == 1) {
         printf("Usage: tbdev-server serve [OPTIONS]\n\nRuns the server. Options, and the "
-               "environment variables that also set them:\n");
+               "environment variables that also set them (sizes take K, M, G or T, e.g. "
+               "10G):\n");
         tb_opts_help(stdout, svc_serve_options, svc_serve_options_n);
+        printf("\nExit status: 0 after SIGINT or SIGTERM, 1 failure (the message says why), 2 "
+               "usage error.\n");
         return 0;
     }
     if (rc < 0 || optind_ < argc || svc_config_validate(&cfg, err, sizeof(err)) < 0) {
@@ -208,6 +217,12 @@ static int cmd_serve(int argc, char **argv)
     bool cp_running = pthread_create(&cpt, NULL, checkpoint_loop, &cp) == 0;
     printf("tbdev-server listening on %s (database %s)\n", cfg.url_base, cfg.db);
     fflush(stdout);
+    if ((!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")) &&
+        !(cfg.public_url && *cfg.public_url))
+        svc_log_warn("listening on every address, but links say %s, which other machines "
+                     "cannot use, and their requests for another host name get 421: give "
+                     "--public_url https://HOST (the name people use)",
+                     cfg.url_base);
     svc_log_info("listening on %s:%u%s", cfg.host, port, cert ? " with TLS" : "");
 
     int sig = 0;
@@ -240,22 +255,68 @@ struct admin {
     const char *to;
 };
 
-static const struct tb_opt admin_options[] = {
-    {"db", 0, TB_OPT_STRING, offsetof(struct admin, db), "PATH", "TBDEV_DB",
-     "SQLite database file (default: tbdev.db)."},
-    {"json", 0, TB_OPT_FLAG, offsetof(struct admin, json), NULL, NULL, "Print JSON."},
-    {"admin", 0, TB_OPT_FLAG, offsetof(struct admin, admin), NULL, NULL,
-     "user add: make the user an admin."},
-    {"password_stdin", 0, TB_OPT_FLAG, offsetof(struct admin, password_stdin), NULL, NULL,
-     "user add: read a web sign-in password from stdin."},
-    {"name", 0, TB_OPT_STRING, offsetof(struct admin, name), "LABEL", NULL,
-     "token create: a label to tell tokens apart."},
-    {"to", 0, TB_OPT_STRING, offsetof(struct admin, to), "FILE", NULL, "backup: where to write."},
+enum {
+    A_DB = 1,
+    A_JSON = 2,
+    A_ADMIN = 4,
+    A_PASSWORD = 8,
+    A_NAME = 16,
+    A_TO = 32,
 };
 
+/* Every admin option, with the bit that says which commands take it. */
+static const struct {
+    unsigned bit;
+    struct tb_opt opt;
+} admin_options[] = {
+    {A_DB,
+     {"db", 0, TB_OPT_STRING, offsetof(struct admin, db), "PATH", "TBDEV_DB",
+      "The SQLite database file (default: tbdev.db)."}},
+    {A_JSON, {"json", 0, TB_OPT_FLAG, offsetof(struct admin, json), NULL, NULL, "Print JSON."}},
+    {A_ADMIN,
+     {"admin", 0, TB_OPT_FLAG, offsetof(struct admin, admin), NULL, NULL,
+      "Make the user an admin."}},
+    {A_PASSWORD,
+     {"password_stdin", 0, TB_OPT_FLAG, offsetof(struct admin, password_stdin), NULL, NULL,
+      "Also set a web sign-in password, read from stdin (needed to approve 'tbdev auth login' "
+      "in the browser)."}},
+    {A_NAME,
+     {"name", 0, TB_OPT_STRING, offsetof(struct admin, name), "LABEL", NULL,
+      "A label to tell tokens apart."}},
+    {A_TO,
+     {"to", 0, TB_OPT_STRING, offsetof(struct admin, to), "FILE", NULL,
+      "Where to write the copy (a new file; written with mode 0600)."}},
+};
+#define N_ADMIN_OPTIONS (sizeof(admin_options) / sizeof(admin_options[0]))
+
+static const char *quota_text(uint64_t q)
+{
+    static __thread char buf[32];
+    if (!q)
+        return "the default";
+    snprintf(buf, sizeof(buf), "%llu bytes", (unsigned long long)q);
+    return buf;
+}
+
+/* Reads a password from stdin; on a terminal without echoing it. */
 static int read_password(char *out, size_t len)
 {
-    if (!fgets(out, (int)len, stdin)) {
+    bool tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+        fprintf(stderr, "Password (at least 8 characters; not shown): ");
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    } else {
+        tty = false;
+    }
+    bool ok = fgets(out, (int)len, stdin) != NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!ok) {
         fprintf(stderr, "tbdev-server: no password on stdin\n");
         return -EINVAL;
     }
@@ -282,10 +343,11 @@ static int print_token(struct svc_store *store, const struct svc_user *u, const 
         return 1;
     }
     printf("%s\n", token);
+    const char *url = getenv("TBDEV_PUBLIC_URL");
     fprintf(stderr,
             "Token %lld for user %s. It is shown once: keep it secret.\n"
-            "Use it with: tbdev auth login --with-token < token.txt\n",
-            (long long)id, u->name);
+            "Use it with: tbdev auth login --server %s --with_token < token.txt\n",
+            (long long)id, u->name, url && *url ? url : "https://YOUR-SERVER");
     return 0;
 }
 
@@ -305,13 +367,15 @@ static int print_user(void *ctx, const struct svc_user *u)
 {
     struct admin *a = ctx;
     if (a->json)
-        printf("%s{\"name\":\"%s\",\"id\":%lld,\"disabled\":%s,\"admin\":%s,\"used_bytes\":%llu}",
+        printf("%s{\"name\":\"%s\",\"id\":%lld,\"disabled\":%s,\"admin\":%s,\"used_bytes\":%llu,"
+               "\"quota_bytes\":%llu}",
                u->id && a->name ? "," : "", u->name, (long long)u->id,
                u->disabled ? "true" : "false", u->is_admin ? "true" : "false",
-               (unsigned long long)u->used_bytes);
+               (unsigned long long)u->used_bytes, (unsigned long long)u->quota_bytes);
     else
-        printf("%-24s %-8s %-6s %12llu bytes\n", u->name, u->disabled ? "disabled" : "active",
-               u->is_admin ? "admin" : "", (unsigned long long)u->used_bytes);
+        printf("%-24s %-8s %-6s %12llu bytes used, quota %s\n", u->name,
+               u->disabled ? "disabled" : "active", u->is_admin ? "admin" : "",
+               (unsigned long long)u->used_bytes, quota_text(u->quota_bytes));
     a->name = "x"; /* a comma before the next JSON object */
     return 0;
 }
@@ -344,17 +408,23 @@ static const char *shown(const char *s, char *buf, size_t len)
 static int print_tok(void *ctx, const struct svc_token_info *t)
 {
     struct admin *a = ctx;
-    char created[32], expires[32] = "never", buf[4 * SVC_LABEL_MAX + 1];
+    char created[32], expires[32] = "never", used[32] = "never", buf[4 * SVC_LABEL_MAX + 1];
     iso_time(t->created, created, sizeof(created));
+    if (t->last_used > 0)
+        iso_time(t->last_used, used, sizeof(used));
     if (t->expires > 0)
         iso_time(t->expires, expires, sizeof(expires));
     bool expired = t->expires > 0 && t->expires <= (double)time(NULL);
     const char *state = t->revoked ? "revoked" : expired ? "expired" : "live";
     if (a->json) {
         printf("%s{\"id\":%lld,\"user\":\"%s\",\"prefix\":\"%s\",\"created\":\"%s\","
-               "\"revoked\":%s,\"expires\":",
-               a->name ? "," : "", (long long)t->id, t->user, t->prefix, created,
-               t->revoked ? "true" : "false");
+               "\"last_used\":",
+               a->name ? "," : "", (long long)t->id, t->user, t->prefix, created);
+        if (t->last_used > 0)
+            printf("\"%s\"", used);
+        else
+            printf("null");
+        printf(",\"revoked\":%s,\"expires\":", t->revoked ? "true" : "false");
         if (t->expires > 0)
             printf("\"%s\"", expires);
         else
@@ -363,8 +433,8 @@ static int print_tok(void *ctx, const struct svc_token_info *t)
         json_str(t->name);
         printf("}");
     } else {
-        printf("%-6lld %-20s %s...  %s  expires %-20s %-7s %s\n", (long long)t->id, t->user,
-               t->prefix, created, expires, state, shown(t->name, buf, sizeof(buf)));
+        printf("%-6lld %-20s %s...  %-20s  %-20s  %-20s %-7s %s\n", (long long)t->id, t->user,
+               t->prefix, created, used, expires, state, shown(t->name, buf, sizeof(buf)));
     }
     a->name = "x";
     return 0;
@@ -390,146 +460,347 @@ static int print_session(void *ctx, const struct svc_session_info *t)
     return 0;
 }
 
+static int a_migrate(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)st;
+    (void)args;
+    printf("database %s is up to date\n", a->db);
+    return 0;
+}
+
+static int a_check(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)a;
+    (void)args;
+    char msg[256] = "";
+    int rc = ops->integrity_check(st, msg, sizeof(msg));
+    printf("integrity_check: %s\n", msg);
+    return rc < 0;
+}
+
+static int a_backup(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)args;
+    if (!a->to) {
+        fprintf(stderr, "tbdev-server backup: give --to FILE\n");
+        return EXIT_USAGE;
+    }
+    if (access(a->to, F_OK) == 0) {
+        fprintf(stderr, "tbdev-server backup: %s exists; give a new file name\n", a->to);
+        return 1;
+    }
+    mode_t old = umask(077); /* the copy holds every token hash and experiment */
+    int rc = ops->backup(st, a->to);
+    umask(old);
+    if (rc < 0) {
+        fprintf(stderr, "tbdev-server backup: failed: %s\n", strerror(-rc));
+        return 1;
+    }
+    chmod(a->to, 0600);
+    printf("backed up %s to %s\n", a->db, a->to);
+    return 0;
+}
+
+static int a_user_add(struct admin *a, struct svc_store *st, char **args)
+{
+    const char *name = args[0];
+    char hash[256] = "", pw[256] = "";
+    int ret = 0, rc;
+    struct svc_user u;
+    if (!valid_user_name(name)) {
+        fprintf(stderr, "tbdev-server: a user name is 1-%d letters, digits, '_', '-' or '.'\n",
+                SVC_USER_NAME_MAX);
+        ret = EXIT_USAGE;
+    } else if (a->password_stdin && (read_password(pw, sizeof(pw)) < 0 ||
+                                     svc_password_hash(pw, hash, sizeof(hash)) < 0)) {
+        ret = 1;
+    } else if ((rc = ops->user_add(st, name, hash, a->admin, NULL)) < 0) {
+        fprintf(stderr, "tbdev-server: cannot add user %s: %s\n", name,
+                rc == -EEXIST ? "that name is taken" : strerror(-rc));
+        ret = 1;
+    } else if (ops->user_get(st, name, &u) == 0) {
+        ret = print_token(st, &u, "created with the user");
+        if (!a->password_stdin)
+            fprintf(stderr,
+                    "The user has no web password: to sign in to the page (and approve 'tbdev "
+                    "auth login' there), set one with: tbdev-server user passwd %s\n",
+                    name);
+    }
+    memset(pw, 0, sizeof(pw));
+    return ret;
+}
+
+static int a_user_list(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)args;
+    if (a->json)
+        printf("[");
+    a->name = NULL;
+    int rc = ops->user_list(st, print_user, a);
+    if (a->json)
+        printf("]\n");
+    return rc < 0;
+}
+
+static int a_user_able(struct admin *a, struct svc_store *st, char **args, bool disable)
+{
+    (void)a;
+    int rc = ops->user_set_disabled(st, args[0], disable);
+    if (rc < 0)
+        fprintf(stderr, "tbdev-server: no user %s ('user list' shows them)\n", args[0]);
+    else
+        printf("user %s %s\n", args[0], disable ? "disabled" : "enabled");
+    return rc < 0;
+}
+
+static int a_user_disable(struct admin *a, struct svc_store *st, char **args)
+{
+    return a_user_able(a, st, args, true);
+}
+
+static int a_user_enable(struct admin *a, struct svc_store *st, char **args)
+{
+    return a_user_able(a, st, args, false);
+}
+
+static int a_user_passwd(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)a;
+    char hash[256], pw[256];
+    int ret = 0;
+    if (read_password(pw, sizeof(pw)) < 0 || svc_password_hash(pw, hash, sizeof(hash)) < 0)
+        ret = 1;
+    else if (ops->user_set_password(st, args[0], hash) < 0) {
+        fprintf(stderr, "tbdev-server: no user %s ('user list' shows them)\n", args[0]);
+        ret = 1;
+    } else
+        printf("password set for %s; their web sessions are ended\n", args[0]);
+    memset(pw, 0, sizeof(pw));
+    return ret;
+}
+
+static int a_user_quota(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)a;
+    long long q = 0;
+    if (strcmp(args[1], "default") && tb_size_parse(args[1], &q) < 0) {
+        fprintf(stderr,
+                "tbdev-server user quota: '%s' is not a size: give bytes such as 500M or 10G, "
+                "or 'default' for the server's --quota_bytes\n",
+                args[1]);
+        return EXIT_USAGE;
+    }
+    int rc = ops->user_set_quota(st, args[0], (uint64_t)q);
+    if (rc < 0) {
+        fprintf(stderr, "tbdev-server: no user %s ('user list' shows them)\n", args[0]);
+        return 1;
+    }
+    printf("quota of %s: %s\n", args[0], quota_text((uint64_t)q));
+    return 0;
+}
+
+static int a_token_create(struct admin *a, struct svc_store *st, char **args)
+{
+    struct svc_user u;
+    if (ops->user_get(st, args[0], &u) < 0) {
+        fprintf(stderr, "tbdev-server: no user %s ('user list' shows them)\n", args[0]);
+        return 1;
+    }
+    return print_token(st, &u, a->name);
+}
+
+static int a_token_list(struct admin *a, struct svc_store *st, char **args)
+{
+    struct svc_user u;
+    if (args[0] && ops->user_get(st, args[0], &u) < 0) {
+        fprintf(stderr, "tbdev-server: no user %s ('user list' shows them)\n", args[0]);
+        return 1;
+    }
+    if (a->json)
+        printf("[");
+    else
+        printf("%-6s %-20s %-9s  %-20s  %-20s  %-20s %-7s %s\n", "ID", "USER", "PREFIX", "CREATED",
+               "LAST USED", "EXPIRES", "STATE", "LABEL");
+    a->name = NULL;
+    int rc = ops->token_list(st, args[0], print_tok, a);
+    if (a->json)
+        printf("]\n");
+    return rc < 0;
+}
+
+static int a_token_revoke(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)a;
+    char *end = NULL;
+    long long id = strtoll(args[0], &end, 10);
+    int rc = *end || id <= 0 ? -ENOENT : ops->token_revoke(st, id);
+    if (rc < 0)
+        fprintf(stderr, "tbdev-server: no live token with id %s ('token list' shows ids)\n",
+                args[0]);
+    else
+        printf("token %s revoked\n", args[0]);
+    return rc < 0;
+}
+
+static int a_session_list(struct admin *a, struct svc_store *st, char **args)
+{
+    if (a->json)
+        printf("[");
+    a->name = NULL;
+    int rc = ops->session_list(st, args[0], print_session, a);
+    if (a->json)
+        printf("]\n");
+    return rc < 0;
+}
+
+static int a_session_revoke(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)a;
+    char *end = NULL;
+    long long id = strtoll(args[0], &end, 10);
+    int rc = *end || id <= 0 ? -ENOENT : ops->session_revoke(st, id, 0);
+    if (rc < 0)
+        fprintf(stderr, "tbdev-server: no live session with id %s ('session list' shows ids)\n",
+                args[0]);
+    else
+        printf("session %s ended\n", args[0]);
+    return rc < 0;
+}
+
+/* The admin commands: what each takes, does, and which options apply. */
+static const struct admin_cmd {
+    const char *cmd, *sub;
+    const char *args; /* for the synopsis; the required positional arguments' names */
+    int n_args, n_optional;
+    unsigned opts;
+    bool creates; /* may create the database (the others refuse one that does not exist) */
+    const char *about;
+    int (*run)(struct admin *a, struct svc_store *st, char **args);
+} admin_cmds[] = {
+    {"migrate", NULL, "", 0, 0, A_DB, true,
+     "Create the database, or bring its schema up to date, then exit.", a_migrate},
+    {"check", NULL, "", 0, 0, A_DB, false, "Run SQLite's integrity check.", a_check},
+    {"backup", NULL, "--to FILE", 0, 0, A_DB | A_TO, false,
+     "Copy the database while the server runs (an online SQLite backup).", a_backup},
+    /* the first user's step on a new install may also make the database */
+    {"user", "add", "NAME", 1, 0, A_DB | A_ADMIN | A_PASSWORD, true,
+     "Add a user and print a new API token once.", a_user_add},
+    {"user", "list", "", 0, 0, A_DB | A_JSON, false, "List users, their usage and quota.",
+     a_user_list},
+    {"user", "disable", "NAME", 1, 0, A_DB, false,
+     "Disable a user: their tokens and sessions stop working at once.", a_user_disable},
+    {"user", "enable", "NAME", 1, 0, A_DB, false, "Enable a disabled user again.", a_user_enable},
+    {"user", "passwd", "NAME", 1, 0, A_DB, false,
+     "Set a user's web sign-in password (read from stdin, not shown); ends their web "
+     "sessions.",
+     a_user_passwd},
+    {"user", "quota", "NAME SIZE", 2, 0, A_DB, false,
+     "Set a user's storage quota: a size such as 500M or 10G, 0 for none, or 'default' for "
+     "the server's --quota_bytes.",
+     a_user_quota},
+    {"token", "create", "NAME", 1, 0, A_DB | A_NAME, false, "Print a new API token for a user.",
+     a_token_create},
+    {"token", "list", "[NAME]", 0, 1, A_DB | A_JSON, false,
+     "List tokens (never the secrets): id, user, prefix, created, last used, expiry, state, "
+     "label.",
+     a_token_list},
+    {"token", "revoke", "ID", 1, 0, A_DB, false, "Revoke a token at once.", a_token_revoke},
+    {"session", "list", "[NAME]", 0, 1, A_DB | A_JSON, false,
+     "List live web sessions (never the secrets).", a_session_list},
+    {"session", "revoke", "ID", 1, 0, A_DB, false, "End a web session at once.", a_session_revoke},
+};
+#define N_ADMIN_CMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
+
+static size_t cmd_options(const struct admin_cmd *c, struct tb_opt *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_ADMIN_OPTIONS; i++)
+        if (c->opts & admin_options[i].bit)
+            out[n++] = admin_options[i].opt;
+    return n;
+}
+
+static void cmd_help(const struct admin_cmd *c)
+{
+    struct tb_opt opts[N_ADMIN_OPTIONS];
+    size_t n = cmd_options(c, opts);
+    printf("Usage: tbdev-server %s%s%s %s [OPTIONS]\n\n%s\n\nOptions:\n", c->cmd, c->sub ? " " : "",
+           c->sub ? c->sub : "", c->args, c->about);
+    tb_opts_help(stdout, opts, n);
+    printf("\nExit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
+}
+
 static int cmd_admin(int argc, char **argv)
 {
     /* argv: COMMAND [SUB] [ARGS] [OPTIONS] */
+    const char *cmd = argv[0];
+    const char *sub = NULL;
+    for (int i = 1; i < argc && !sub; i++)
+        if (argv[i][0] != '-')
+            sub = argv[i];
+    const struct admin_cmd *c = NULL;
+    for (size_t i = 0; i < N_ADMIN_CMDS && !c; i++)
+        if (!strcmp(admin_cmds[i].cmd, cmd) &&
+            (!admin_cmds[i].sub || (sub && !strcmp(admin_cmds[i].sub, sub))))
+            c = &admin_cmds[i];
+    if (!c) {
+        bool help = argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+        FILE *f = help ? stdout : stderr;
+        if (!help)
+            fprintf(f, "tbdev-server %s: give one of:", cmd);
+        else
+            fprintf(f, "Usage: tbdev-server %s SUBCOMMAND ...\n\nSubcommands:\n", cmd);
+        for (size_t i = 0; i < N_ADMIN_CMDS; i++)
+            if (!strcmp(admin_cmds[i].cmd, cmd))
+                fprintf(f, help ? "  %s %s %s\n      %s\n" : " '%s %s %s'", cmd, admin_cmds[i].sub,
+                        admin_cmds[i].args, admin_cmds[i].about);
+        fprintf(f,
+                help ? "\nRun 'tbdev-server %s SUBCOMMAND --help' for its options.\n"
+                       "Exit status: 0 success, 1 failure, 2 usage error.\n"
+                     : ".\nRun 'tbdev-server %s --help' for usage.\n",
+                cmd);
+        return help ? 0 : EXIT_USAGE;
+    }
     struct admin a = {.db = "tbdev.db"};
+    struct tb_opt opts[N_ADMIN_OPTIONS];
+    size_t n_opts = cmd_options(c, opts);
     char err[256] = "";
     int optind_ = 0;
-    const char *cmd = argv[0];
-    int rc = tb_opts_parse(admin_options, sizeof(admin_options) / sizeof(admin_options[0]), argc,
-                           argv, &a, &optind_, err, sizeof(err));
+    char label[64];
+    snprintf(label, sizeof(label), "%s%s%s", c->cmd, c->sub ? " " : "", c->sub ? c->sub : "");
+    int rc = tb_opts_parse(opts, n_opts, argc - (c->sub ? 1 : 0), argv + (c->sub ? 1 : 0), &a,
+                           &optind_, err, sizeof(err));
     if (rc == 1) {
-        usage(stdout);
-        printf("\nOptions:\n");
-        tb_opts_help(stdout, admin_options, sizeof(admin_options) / sizeof(admin_options[0]));
+        cmd_help(c);
         return 0;
     }
+    char **args = argv + (c->sub ? 1 : 0) + optind_;
+    int n_args = argc - (c->sub ? 1 : 0) - optind_;
+    if (rc == 0 && (n_args < c->n_args || n_args > c->n_args + c->n_optional)) {
+        snprintf(err, sizeof(err), n_args < c->n_args ? "give %s" : "unexpected argument '%s'",
+                 n_args < c->n_args ? c->args : args[c->n_args + c->n_optional]);
+        rc = -1;
+    }
     if (rc < 0) {
-        fprintf(stderr, "tbdev-server %s: %s\n", cmd, err);
+        fprintf(stderr, "tbdev-server %s: %s\nRun 'tbdev-server %s --help' for usage.\n", label,
+                err, label);
         return EXIT_USAGE;
     }
-    const char *sub = optind_ < argc ? argv[optind_] : NULL;
-    const char *arg = optind_ + 1 < argc ? argv[optind_ + 1] : NULL;
+    char *argbuf[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < n_args && i < 3; i++)
+        argbuf[i] = args[i];
+    if (!c->creates && access(a.db, F_OK) != 0) {
+        fprintf(stderr,
+                "tbdev-server %s: there is no database at %s: give --db PATH (or TBDEV_DB), or "
+                "create one with 'tbdev-server migrate --db %s'\n",
+                label, a.db, a.db);
+        return 1;
+    }
     svc_log_set_quiet(true);
     struct svc_store *store = NULL;
     if (open_store(a.db, 0, &store) < 0)
         return 1;
-    int ret = 0;
-    struct svc_user u;
-    if (!strcmp(cmd, "migrate")) {
-        printf("database %s is up to date\n", a.db);
-    } else if (!strcmp(cmd, "check")) {
-        char msg[256] = "";
-        rc = ops->integrity_check(store, msg, sizeof(msg));
-        printf("integrity_check: %s\n", msg);
-        ret = rc < 0;
-    } else if (!strcmp(cmd, "backup")) {
-        if (!a.to) {
-            fprintf(stderr, "tbdev-server backup: give --to FILE\n");
-            ret = EXIT_USAGE;
-        } else if (access(a.to, F_OK) == 0) {
-            fprintf(stderr, "tbdev-server backup: %s exists; give a new file name\n", a.to);
-            ret = 1;
-        } else if ((rc = ops->backup(store, a.to)) < 0) {
-            fprintf(stderr, "tbdev-server backup: failed: %s\n", strerror(-rc));
-            ret = 1;
-        } else {
-            printf("backed up %s to %s\n", a.db, a.to);
-        }
-    } else if (!strcmp(cmd, "user") && sub && !strcmp(sub, "add") && arg) {
-        char hash[256] = "", pw[256];
-        if (!valid_user_name(arg)) {
-            fprintf(stderr,
-                    "tbdev-server: a user name is 1-%d letters, digits, '_', '-' or "
-                    "'.'\n",
-                    SVC_USER_NAME_MAX);
-            ret = EXIT_USAGE;
-        } else if (a.password_stdin && (read_password(pw, sizeof(pw)) < 0 ||
-                                        svc_password_hash(pw, hash, sizeof(hash)) < 0)) {
-            ret = 1;
-        } else if ((rc = ops->user_add(store, arg, hash, a.admin, NULL)) < 0) {
-            fprintf(stderr, "tbdev-server: cannot add user %s: %s\n", arg,
-                    rc == -EEXIST ? "that name is taken" : strerror(-rc));
-            ret = 1;
-        } else if (ops->user_get(store, arg, &u) == 0) {
-            ret = print_token(store, &u, "created with the user");
-        }
-        memset(pw, 0, sizeof(pw));
-    } else if (!strcmp(cmd, "user") && sub && !strcmp(sub, "list")) {
-        if (a.json)
-            printf("[");
-        a.name = NULL;
-        rc = ops->user_list(store, print_user, &a);
-        if (a.json)
-            printf("]\n");
-        ret = rc < 0;
-    } else if (!strcmp(cmd, "user") && sub && (!strcmp(sub, "disable") || !strcmp(sub, "enable")) &&
-               arg) {
-        rc = ops->user_set_disabled(store, arg, !strcmp(sub, "disable"));
-        if (rc < 0)
-            fprintf(stderr, "tbdev-server: no user %s\n", arg);
-        else
-            printf("user %s %sd\n", arg, sub);
-        ret = rc < 0;
-    } else if (!strcmp(cmd, "user") && sub && !strcmp(sub, "passwd") && arg) {
-        char hash[256], pw[256];
-        if (read_password(pw, sizeof(pw)) < 0 || svc_password_hash(pw, hash, sizeof(hash)) < 0)
-            ret = 1;
-        else if ((rc = ops->user_set_password(store, arg, hash)) < 0) {
-            fprintf(stderr, "tbdev-server: no user %s\n", arg);
-            ret = 1;
-        } else
-            printf("password set for %s; their web sessions are ended\n", arg);
-        memset(pw, 0, sizeof(pw));
-    } else if (!strcmp(cmd, "token") && sub && !strcmp(sub, "create") && arg) {
-        if ((rc = ops->user_get(store, arg, &u)) < 0) {
-            fprintf(stderr, "tbdev-server: no user %s\n", arg);
-            ret = 1;
-        } else {
-            ret = print_token(store, &u, a.name);
-        }
-    } else if (!strcmp(cmd, "token") && sub && !strcmp(sub, "list")) {
-        if (a.json)
-            printf("[");
-        a.name = NULL;
-        rc = ops->token_list(store, arg, print_tok, &a);
-        if (a.json)
-            printf("]\n");
-        ret = rc < 0;
-    } else if (!strcmp(cmd, "token") && sub && !strcmp(sub, "revoke") && arg) {
-        rc = ops->token_revoke(store, strtoll(arg, NULL, 10));
-        if (rc < 0)
-            fprintf(stderr, "tbdev-server: no live token with id %s ('token list' shows ids)\n",
-                    arg);
-        else
-            printf("token %s revoked\n", arg);
-        ret = rc < 0;
-    } else if (!strcmp(cmd, "session") && sub && !strcmp(sub, "list")) {
-        if (a.json)
-            printf("[");
-        a.name = NULL;
-        rc = ops->session_list(store, arg, print_session, &a);
-        if (a.json)
-            printf("]\n");
-        ret = rc < 0;
-    } else if (!strcmp(cmd, "session") && sub && !strcmp(sub, "revoke") && arg) {
-        char *end = NULL;
-        long long id = strtoll(arg, &end, 10);
-        rc = *end || id <= 0 ? -ENOENT : ops->session_revoke(store, id, 0);
-        if (rc < 0)
-            fprintf(stderr,
-                    "tbdev-server: no live session with id %s ('session list' shows "
-                    "ids)\n",
-                    arg);
-        else
-            printf("session %s ended\n", arg);
-        ret = rc < 0;
-    } else {
-        fprintf(stderr, "tbdev-server: unknown or incomplete command. Run 'tbdev-server "
-                        "--help'.\n");
-        ret = EXIT_USAGE;
-    }
+    int ret = c->run(&a, store, argbuf);
     ops->close(store);
     return ret;
 }

@@ -246,6 +246,8 @@ struct svc_store_ops {
     int (*user_set_disabled)(struct svc_store *s, const char *name, bool disabled);
     /* Sets the password and ends every session of the user, in one transaction. */
     int (*user_set_password)(struct svc_store *s, const char *name, const char *password_hash);
+    /* quota_bytes 0: the server's default. -ENOENT if there is no such user. */
+    int (*user_set_quota)(struct svc_store *s, const char *name, uint64_t quota_bytes);
 
     int (*token_add)(struct svc_store *s, int64_t user_id, const uint8_t hash[32], const char *name,
                      const char *prefix, int64_t *ret_id);

@@ -117,6 +117,7 @@ enum stmt_id {
     Q_USER_LIST,
     Q_USER_DISABLE,
     Q_USER_PASSWORD,
+    Q_USER_QUOTA,
     Q_TOKEN_ADD,
     Q_TOKEN_LOOKUP,
     Q_TOKEN_REVOKE,
@@ -204,6 +205,7 @@ static const char *const sql[Q__COUNT] = {
     [Q_USER_GET_ID] = "SELECT " USER_COLS " FROM users u WHERE u.id = ?1",
     [Q_USER_LIST] = "SELECT " USER_COLS " FROM users u ORDER BY u.name",
     [Q_USER_DISABLE] = "UPDATE users SET disabled = ?2 WHERE name = ?1",
+    [Q_USER_QUOTA] = "UPDATE users SET quota_bytes = ?2 WHERE name = ?1",
     [Q_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
     [Q_TOKEN_ADD] =
         "INSERT INTO tokens(user_id, hash, name, prefix, created) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -831,6 +833,20 @@ static int update_by_name(struct svc_store *s, enum stmt_id id, const char *name
         bind_text(q, 2, text_val);
     else
         sqlite3_bind_int(q, 2, int_val);
+    int err = run(c, q);
+    if (!err && sqlite3_changes(c->db) == 0)
+        return -ENOENT;
+    return err;
+}
+
+static int sq_user_set_quota(struct svc_store *s, const char *name, uint64_t quota)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_USER_QUOTA);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, name);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)quota);
     int err = run(c, q);
     if (!err && sqlite3_changes(c->db) == 0)
         return -ENOENT;
@@ -2052,6 +2068,7 @@ const struct svc_store_ops svc_store_sqlite = {
     .user_list = sq_user_list,
     .user_set_disabled = sq_user_set_disabled,
     .user_set_password = sq_user_set_password,
+    .user_set_quota = sq_user_set_quota,
     .token_add = sq_token_add,
     .token_lookup = sq_token_lookup,
     .token_revoke = sq_token_revoke,

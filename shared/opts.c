@@ -3,10 +3,56 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+int tb_size_parse(const char *s, long long *ret)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return errno == ERANGE ? -ERANGE : -EINVAL;
+    while (*end == ' ')
+        end++;
+    int shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        break;
+    default:
+        break;
+    }
+    if (shift)
+        end++;
+    if (shift && (end[0] == 'i' || end[0] == 'I') && (end[1] == 'b' || end[1] == 'B'))
+        end += 2;
+    else if (end[0] == 'b' || end[0] == 'B')
+        end++;
+    if (*end)
+        return -EINVAL;
+    if (shift && v > (INT64_MAX >> shift))
+        return -ERANGE;
+    *ret = v << shift;
+    return 0;
+}
 
 static int set(const struct tb_opt *o, void *cfg, const char *arg, const char *from, char *err,
                size_t err_len)
@@ -21,6 +67,15 @@ static int set(const struct tb_opt *o, void *cfg, const char *arg, const char *f
         return 0;
     case TB_OPT_STRING:
         *(const char **)field = arg;
+        return 0;
+    case TB_OPT_SIZE:
+        if (tb_size_parse(arg, (long long *)field) < 0) {
+            snprintf(err, err_len,
+                     "%s for --%s must be a size in bytes, such as 1048576, 512M or 10GiB, not "
+                     "'%s'",
+                     from, o->name, arg);
+            return -EINVAL;
+        }
         return 0;
     case TB_OPT_LEVEL:
         if (!arg) {

@@ -10,6 +10,7 @@ enum tb_opt_type {
     TB_OPT_STRING, /* const char *; borrowed from argv or the environment */
     TB_OPT_INT,    /* long long; decimal */
     TB_OPT_LEVEL,  /* long long; an optional digit (--verbose 0, --verbose=2, -v): 2 without */
+    TB_OPT_SIZE,   /* long long; bytes, with K, M, G or T (powers of 1024; "iB" or "B" may follow) */
 };
 
 struct tb_opt {
@@ -31,6 +32,10 @@ struct tb_opt {
  */
 int tb_opts_parse(const struct tb_opt *opts, size_t n, int argc, char **argv, void *cfg,
                   int *ret_optind, char *err, size_t err_len);
+
+/* Parses a size: "1048576", "10G", "10GiB", "512 MiB", "64k" (K, M, G, T: powers of 1024).
+ * Returns 0, or -EINVAL (not a size) or -ERANGE (past 2^63). */
+int tb_size_parse(const char *s, long long *ret);
 
 /* Prints the option list, aligned, with each option's environment variable, then -h. */
 void tb_opts_help(FILE *f, const struct tb_opt *opts, size_t n);

@@ -43,7 +43,7 @@ static void usage(void)
     printf("Usage: tbdev export --outdir DIR [--experiment_id ID[,ID...]] "
            "[--format events|csv|json]\n\n"
            "Downloads experiments you can read: the ones named, or all of yours. One experiment\n"
-           "goes into DIR itself; several go into DIR/ID each. With events (the default), each\n"
+           "named goes into DIR itself; several, or all, go into DIR/ID each. With events (the default), each\n"
            "folder becomes a logdir: one folder per run, with an event file that TensorBoard and\n"
            "'tbdev inspect' read, holding every point (scalars, histograms, images, audio, text,\n"
            "hparams, graphs). With csv or json, it gets scalars and histograms tables. Each gets\n"
@@ -467,7 +467,7 @@ int up_export_main(int argc, char **argv)
         up_client_close(cl);
         return UP_EXIT_OK;
     }
-    bool one = !strchr(ids, ',');
+    bool one = o.experiment_id && !strchr(ids, ','); /* one named: into DIR itself */
     const char *root = o.outdir;
     if (!one && mkdirs(root) < 0) {
         fprintf(stderr, "tbdev export: cannot create %s: %s\n", root, strerror(errno));

@@ -233,6 +233,8 @@ class Server {
   }
 
   addUser(name) {
+    if (!fs.existsSync(this.db)) // only serve and migrate create a database
+      spawnSync(this.exe, ['migrate', '--db', this.db], { encoding: 'utf8', env: cleanEnv() });
     const r = spawnSync(this.exe, ['user', 'add', name, '--db', this.db], { encoding: 'utf8', env: cleanEnv() });
     if (r.status !== 0) throw new Error('user add failed: ' + r.stderr);
     return r.stdout.trim().split('\n').pop().trim();

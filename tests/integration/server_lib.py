@@ -744,6 +744,8 @@ class Server:
             p.stderr.decode("utf-8", "replace")
 
     def add_user(self, name, password=None):
+        if not os.path.exists(self.db):  # only serve and migrate create a database
+            self.admin("migrate")
         args = ["user", "add", name]
         stdin = None
         if password is not None:

@@ -67,6 +67,32 @@ def main(argv):
         readme = f.read()
     rep = L.Reporter()
     check_binary(rep, tbdev, "tbdev", readme)
+    # tbdev-server: its commands (serve, migrate, user ...) and their subcommands
+    rc, out, err = run([server, "--help"])
+    subs = {}
+    for line in out.splitlines():
+        m = re.match(r"^  ([a-z]+)(?: ([a-z]+))?\b", line)
+        if m:
+            subs.setdefault(m.group(1), set())
+            if m.group(2) and m.group(1) in ("user", "token", "session"):
+                subs[m.group(1)].add(m.group(2))
+    rep.check("tbdev-server --help lists its commands",
+              None if {"serve", "migrate", "user", "token"} <= set(subs) else repr(subs))
+    for cmd in sorted(subs):
+        for sub in sorted(subs[cmd]) or [None]:
+            words = [cmd] + ([sub] if sub else [])
+            label = " ".join(words)
+            rc, out, err = run([server] + words + ["--help"])
+            if not rep.check("tbdev-server %s --help exits 0 and names the exit statuses" % label,
+                             None if rc == 0 and "Exit status" in out else
+                             "exit %s: %s" % (rc, (out + err)[-300:])):
+                continue
+            rep.check("tbdev-server %s is in the README" % label,
+                      None if "`%s" % label in readme else "no `%s` in the README" % label)
+            flags = sorted(set(FLAG_RE.findall(out)) - {"--help"})
+            missing = [f for f in flags if f not in readme and f.replace("-", "_") not in readme]
+            rep.check("every flag of tbdev-server %s is in the README" % label,
+                      None if not missing else "missing: %s" % ", ".join(missing))
     return rep.finish()
 
 

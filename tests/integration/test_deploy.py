@@ -288,6 +288,8 @@ def get_json(url, token=None):
 
 
 def user_add(server_exe, db, name, env):
+    if not os.path.exists(db):  # only serve and migrate create a database
+        run([server_exe, "migrate", "--db", db], env, timeout=60)
     rc, out, err = run([server_exe, "user", "add", name, "--db", db], env, timeout=60)
     if rc != 0:
         raise RuntimeError("tbdev-server user add exited %s: %s" % (rc, err.strip()[-400:]))

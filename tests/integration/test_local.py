@@ -490,6 +490,7 @@ def check_closed(t, s, exp, points):
         ("POST", "/api/v1/device/approve", b'{"user_code":"x"}',
          {"Content-Type": "application/json"}),
         ("GET", "/api/v1/me", None, None),
+        ("DELETE", "/api/v1/me/token", None, {"Authorization": "Bearer tbdev_x"}),
         ("GET", "/api/v1/sessions", None, None),
         ("DELETE", "/api/v1/sessions/1", None, None),
         ("GET", "/api/v1/users/local/experiments", None, None),

@@ -70,6 +70,7 @@ OTHER_ROUTES = [
     ("POST", "/api/v1/login"),
     ("POST", "/api/v1/logout"),
     ("GET", "/api/v1/me"),
+    ("DELETE", "/api/v1/me/token"),  # revokes the caller's own token: tests/integration/test_cli
     ("GET", "/api/v1/sessions"),
     ("DELETE", "/api/v1/sessions/{id}"),
     # the viewer's pages: one static shell for everyone; the data comes from the API

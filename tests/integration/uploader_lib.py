@@ -769,7 +769,11 @@ def clean_env(extra=None):
 
 
 def add_user(server_exe, db, name="alice"):
-    """`tbdev-server user add NAME --db DB`: returns the token (stdout's token line)."""
+    """`tbdev-server user add NAME --db DB` (after `migrate` for a new database, which only
+    serve and migrate create): returns the token (stdout's token line)."""
+    if not os.path.exists(db):
+        subprocess.run([server_exe, "migrate", "--db", db], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60, env=clean_env(), check=True)
     p = subprocess.run([server_exe, "user", "add", name, "--db", db], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60, env=clean_env())
     if p.returncode != 0:

@@ -121,6 +121,7 @@ def run(tbdev, server_exe, seed, small=False, keep=False):
         secrets = []  # (kind, string)
         tokens = []
         users = ["alice", "bob", "carol"]
+        S.server_cmd(server_exe, "migrate", "--db", db)
         for u in users:
             rc, out, err = S.server_cmd(server_exe, "user", "add", u, "--db", db)
             t = token_from(out)
