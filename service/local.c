@@ -881,8 +881,29 @@ static void on_listening(void *ctx, uint16_t port)
              !lo_or_any && strchr(h, ':') ? "]" : "", port);
 }
 
-/* Tries the address before the server takes it, for a message that says what to do: -EINVAL
- * (not a numeric address), -EADDRNOTAVAIL (not this machine's), -EADDRINUSE, -EACCES, or 0. */
+/* The address a --host means: itself when numeric, else what the name resolves to (its first
+ * IPv4 address, else its first, as the server picks), into out. -EINVAL if it does not resolve. */
+static int resolve_host(const char *host, char *out, size_t len)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_ADDRCONFIG};
+    struct addrinfo *all = NULL;
+    if (getaddrinfo(host, NULL, &hints, &all) != 0 || !all)
+        return -EINVAL;
+    struct addrinfo *pick = all;
+    for (struct addrinfo *p = all; p; p = p->ai_next)
+        if (p->ai_family == AF_INET) {
+            pick = p;
+            break;
+        }
+    int bad =
+        getnameinfo(pick->ai_addr, pick->ai_addrlen, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(all);
+    return bad ? -EINVAL : 0;
+}
+
+/* Tries the (numeric) address before the server takes it, for a message that says what to do:
+ * -EADDRNOTAVAIL (not this machine's), -EADDRINUSE, -EACCES, or 0. */
 static int probe_listen(const char *host, long long port)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -917,8 +938,8 @@ static void listen_failed(const struct tb_local_options *o, int rc)
         errorf("not allowed to listen on port %lld%s: choose another with --port 6006", o->port,
                o->port < 1024 ? " (ports below 1024 need root)" : "");
     else if (rc == -EINVAL)
-        errorf("--host '%s' is not a numeric address: give one of this machine's, such as "
-               "127.0.0.1 (the default), ::1, or 0.0.0.0 for every address",
+        errorf("--host '%s' does not resolve: give an address of this machine, such as "
+               "127.0.0.1 (the default), ::1 or 0.0.0.0 for every address, or its name",
                o->host);
     else if (rc == -EADDRNOTAVAIL)
         errorf("--host %s is not an address of this machine: give one of its own, such as "
@@ -930,7 +951,14 @@ static void listen_failed(const struct tb_local_options *o, int rc)
 
 static int open_store(const struct svc_store_ops *ops, const char *db, struct svc_store **ret)
 {
-    struct svc_store_options so = {.busy_timeout_ms = 5000};
+    /* The logs are the user's own: the file (and so its -wal and -shm, which SQLite makes with
+     * the file's mode) is theirs alone. */
+    int fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    /* Resident memory stays low beside a training job: no memory map of a database that grows
+     * with the logdir (the kernel's page cache still holds what is read often). */
+    struct svc_store_options so = {.busy_timeout_ms = 5000, .lean_memory = true};
     int rc = ops->open(db, &so, ret);
     if (rc < 0) {
         errorf("cannot open the cache %s: %s; give --db FILE on a local disk", db,
@@ -1008,9 +1036,10 @@ int svc_local_main(int argc, char **argv)
         goto out;
     }
 
-    if (!strcasecmp(o.host, "localhost"))
-        o.host = "127.0.0.1";
-    rc = probe_listen(o.host, o.port);
+    char addr[INET6_ADDRSTRLEN + 1];
+    rc = resolve_host(o.host, addr, sizeof(addr));
+    if (rc == 0)
+        rc = probe_listen(addr, o.port);
     if (rc < 0) {
         listen_failed(&o, rc);
         ret = rc == -EINVAL ? EXIT_USAGE : 1;
@@ -1019,8 +1048,8 @@ int svc_local_main(int argc, char **argv)
     struct svc_config cfg;
     svc_config_defaults(&cfg);
     char listen[300];
-    snprintf(listen, sizeof(listen), "%s%s%s:%lld", strchr(o.host, ':') ? "[" : "", o.host,
-             strchr(o.host, ':') ? "]" : "", o.port);
+    snprintf(listen, sizeof(listen), "%s%s%s:%lld", strchr(addr, ':') ? "[" : "", addr,
+             strchr(addr, ':') ? "]" : "", o.port);
     cfg.db = L.db;
     cfg.listen = listen;
     cfg.threads = 2;
@@ -1038,8 +1067,17 @@ int svc_local_main(int argc, char **argv)
         goto out;
     }
     bool wildcard = !strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::");
-    if (wildcard)
+    if (wildcard) {
         cfg.allowed_hosts[0] = NULL; /* reached by whatever name the machine has */
+    } else if (strcmp(o.host, addr)) {
+        /* --host NAME: the browser sends that name */
+        size_t k = 0;
+        while (cfg.allowed_hosts[k])
+            k++;
+        snprintf(cfg.allowed_host_buf[2], sizeof(cfg.allowed_host_buf[2]), "%s", o.host);
+        cfg.allowed_hosts[k] = cfg.allowed_host_buf[2];
+        cfg.allowed_hosts[k + 1] = NULL;
+    }
     svc_log_set_quiet(true);
     /* Signals are taken by sigwait below, never by the other threads. */
     sigset_t sigs;
@@ -1070,11 +1108,14 @@ int svc_local_main(int argc, char **argv)
         listen_failed(&o, rc);
         goto out_app;
     }
-    snprintf(L.page_url, sizeof(L.page_url), "%s/", cfg.url_base);
+    if (!tb_local_is_loopback(addr) && !wildcard && strcmp(o.host, addr))
+        snprintf(L.page_url, sizeof(L.page_url), "http://%s:%u/", o.host, svc_http_port(http));
+    else
+        snprintf(L.page_url, sizeof(L.page_url), "%s/", cfg.url_base);
     lock_note(lock_fd, L.page_url);
     printf("TensorBoard-style page at %s\n", L.page_url);
     fflush(stdout);
-    if (!tb_local_is_loopback(cfg.host))
+    if (!tb_local_is_loopback(addr))
         errorf("warning: listening on %s: anyone who can reach this machine on port %u can "
                "read these logs (there is no sign-in in local mode); leave out --host to keep "
                "them to this machine",

@@ -599,6 +599,12 @@ def check_waiting_and_host(t):
     t.check("the cache is in $XDG_CACHE_HOME/tbdev",
             None if any(f.endswith(".db") for f in os.listdir(os.path.join(t.cache, "tbdev")))
             else os.listdir(t.cache))
+    cdir = os.path.join(t.cache, "tbdev")
+    modes = {f: oct(os.stat(os.path.join(cdir, f)).st_mode & 0o777) for f in os.listdir(cdir)}
+    modes["."] = oct(os.stat(cdir).st_mode & 0o777)
+    t.check("the cache folder is 0700 and its files 0600 (the logs are the user's own)",
+            None if all(m == ("0o700" if f == "." else "0o600") for f, m in modes.items())
+            else str(modes))
     # no XDG_CACHE_HOME: ~/.cache/tbdev; and --host 0.0.0.0 warns
     d = os.path.join(t.tmp, "hostdir")
     os.makedirs(d)
