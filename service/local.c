@@ -42,6 +42,7 @@
 #define FILE_SLICE_MIN (512u << 10) /* a file's share of a batch: all runs grow together */
 #define WARNINGS_SHOWN 50           /* distinct warnings printed; the rest are counted */
 #define PROGRESS_EVERY 0.5          /* seconds between progress lines on a terminal */
+#define FIRST_LOOK_WAIT 2           /* seconds the link waits for the first batch, at most */
 
 enum state { ST_STARTING, ST_WAITING, ST_READING, ST_WATCHING };
 static const char *const state_names[] = {"starting", "waiting", "reading", "watching"};
@@ -65,6 +66,8 @@ struct svc_local {
     bool announced;       /* "up to date" printed since the last batch */
     /* progress, for GET /api/v1/local; guarded by lock */
     pthread_mutex_t lock;
+    pthread_cond_t looked; /* signalled once the first batch is stored (or there is none) */
+    bool first_look;       /* ... and set */
     struct local_progress {
         enum state state;
         uint64_t done, all; /* bytes of event files committed, and their sizes */
@@ -672,6 +675,18 @@ static int scan(struct svc_local *L, const struct tb_local_logdir *d, struct tb_
     return 0;
 }
 
+/* The first look at the logdir is over: its first batch is stored, or there is nothing to
+ * read yet. The link is printed after this, so that a page opened from it has data. */
+static void first_look_done(struct svc_local *L)
+{
+    pthread_mutex_lock(&L->lock);
+    if (!L->first_look) {
+        L->first_look = true;
+        pthread_cond_broadcast(&L->looked);
+    }
+    pthread_mutex_unlock(&L->lock);
+}
+
 static void *ingest_thread(void *arg)
 {
     struct svc_local *L = arg;
@@ -727,9 +742,12 @@ static void *ingest_thread(void *arg)
             if (L->p.done < L->p.all || L->p.state != ST_WATCHING)
                 L->p.state = ST_READING;
             pthread_mutex_unlock(&L->lock);
-            while (!atomic_load(&L->stop) && one_batch(L, &buf) > 0)
+            while (!atomic_load(&L->stop) && one_batch(L, &buf) > 0) {
                 any = true;
+                first_look_done(L);
+            }
         }
+        first_look_done(L);
         if (atomic_load(&L->stop))
             break;
         double scan_secs = now_mono() - t0;
@@ -765,6 +783,7 @@ static void *ingest_thread(void *arg)
         nap(L, wait);
     }
     tb_buf_done(&buf);
+    first_look_done(L);
     return NULL;
 }
 
@@ -1007,6 +1026,7 @@ int svc_local_main(int argc, char **argv)
     struct svc_http *http = NULL;
     const struct svc_store_ops *ops = &svc_store_sqlite;
     pthread_mutex_init(&L.lock, NULL);
+    pthread_cond_init(&L.looked, NULL);
     tb_map_init(&L.said);
     tb_follow_init(&L.fl, TB_RECORD_MAX);
     L.fl.event = file_event;
@@ -1113,8 +1133,6 @@ int svc_local_main(int argc, char **argv)
     else
         snprintf(L.page_url, sizeof(L.page_url), "%s/", cfg.url_base);
     lock_note(lock_fd, L.page_url);
-    printf("TensorBoard-style page at %s\n", L.page_url);
-    fflush(stdout);
     if (!tb_local_is_loopback(addr))
         errorf("warning: listening on %s: anyone who can reach this machine on port %u can "
                "read these logs (there is no sign-in in local mode); leave out --host to keep "
@@ -1129,6 +1147,17 @@ int svc_local_main(int argc, char **argv)
         svc_http_stop(http, 1);
         goto out_app;
     }
+    /* The link once a page opened from it has something to show: the first batch stored (a
+     * fraction of a second), or nothing to read yet; FIRST_LOOK_WAIT seconds at most. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += FIRST_LOOK_WAIT;
+    pthread_mutex_lock(&L.lock);
+    while (!L.first_look && pthread_cond_timedwait(&L.looked, &L.lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&L.lock);
+    printf("TensorBoard-style page at %s\n", L.page_url);
+    fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);
     notef(&L, "stopping: the batch being read is stored first");
@@ -1157,6 +1186,7 @@ out:
     tb_map_done(&L.said);
     free(L.missing_said);
     tb_local_logdirs_free(L.logdirs, L.n_logdirs);
+    pthread_cond_destroy(&L.looked);
     pthread_mutex_destroy(&L.lock);
     return ret;
 }

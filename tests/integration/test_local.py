@@ -552,8 +552,11 @@ def check_ctrl_c_mid_read(t):
                   [L.file_version_record(1.7e9), block * reps], mode="wb")
     values = n_files * reps * 64 * 2
     s = Serve(t, ["--logdir", logdir, "--port", "0"]).start()
-    deadline = time.monotonic() + 60
     loc = s.local()
+    tags = s.json("/api/v1/experiments/%s/tags" % loc["experiment_id"])["tags"]
+    t.check("the link comes once the first batch is stored: a page opened from it has data",
+            None if loc["batches"] >= 1 and tags else "%s, %d tags" % (loc, len(tags)))
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and loc["batches"] < 1 and loc["state"] != "watching":
         time.sleep(0.02)
         loc = s.local()
