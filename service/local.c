@@ -141,7 +141,10 @@ static void warnf(struct svc_local *L, const char *fmt, ...)
         return;
     if (L->said.len == WARNINGS_SHOWN) {
         tb_map_put(&L->said, msg, (void *)1);
-        errorf("warning: more problems than shown here; GET /api/v1/local counts them");
+        pthread_mutex_lock(&say_lock);
+        fprintf(stderr, "tbdev: warning: more problems than shown here; GET /api/v1/local "
+                        "counts them\n");
+        pthread_mutex_unlock(&say_lock);
         return;
     }
     if (L->said.len > WARNINGS_SHOWN)
