@@ -90,6 +90,8 @@ static pthread_mutex_t say_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool progress_line; /* a progress line is on the terminal (guarded by say_lock) */
 
 static void vsay(const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
     pthread_mutex_lock(&say_lock);
     if (progress_line) {
