@@ -1026,6 +1026,15 @@ int svc_local_main(int argc, char **argv)
         errorf("%s\nRun 'tbdev serve --help' for usage.", err);
         return EXIT_USAGE;
     }
+    for (size_t i = 0; i < L.n_logdirs; i++) {
+        struct stat st;
+        if (stat(L.logdirs[i].path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            errorf("%s is not a directory: give the folder your training writes event files to",
+                   L.logdirs[i].path);
+            tb_local_logdirs_free(L.logdirs, L.n_logdirs);
+            return 1;
+        }
+    }
     int ret = 1, lock_fd = -1;
     struct svc_store *store = NULL;
     struct svc_http *http = NULL;

@@ -230,6 +230,15 @@ def check_cli(t):
         t.check("tbdev serve %s: a usage error (exit 2) saying %r" % (" ".join(args), want),
                 None if p.returncode == 2 and want in err and "tbdev serve" in err else
                 "exit %d: %s" % (p.returncode, err[-300:]))
+    # a file given as the logdir
+    afile = os.path.join(t.tmp, "not-a-dir")
+    open(afile, "w").close()
+    s = Serve(t, ["--logdir", afile, "--port", "0"]).start(wait=False)
+    rc = s.wait_exit(20)
+    t.check("a file given as --logdir: exit 1, saying it is not a directory",
+            None if rc == 1 and "is not a directory" in s.stderr() else
+            "exit %s: %s" % (rc, s.stderr()[-300:]))
+    s.stop()
     # no tbdev-server beside tbdev nor on PATH
     lone = os.path.join(t.tmp, "lone")
     os.makedirs(lone)
