@@ -213,11 +213,9 @@ static int mkdirs(const char *dir)
     return 0;
 }
 
-/* $XDG_CACHE_HOME/tbdev/NAME-HASH.db: NAME from the logdir's last part (for people), HASH from
- * its whole absolute path (or the spec's names and paths): one file per logdir. */
-static int cache_path(const struct svc_local *L, char *out, size_t len, char *err, size_t elen)
+int svc_local_cache_path(const struct tb_local_logdir *l, size_t n_dirs, const char *xdg,
+                         const char *home, char *out, size_t len, char *err, size_t elen)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[PATH_MAX];
     if (xdg && xdg[0] == '/')
         snprintf(dir, sizeof(dir), "%s/tbdev", xdg);
@@ -237,17 +235,18 @@ static int cache_path(const struct svc_local *L, char *out, size_t len, char *er
     }
     struct tb_buf key;
     tb_buf_init(&key, 0);
-    for (size_t i = 0; i < L->n_logdirs; i++) {
-        tb_buf_add(&key, L->logdirs[i].name, strlen(L->logdirs[i].name) + 1);
-        tb_buf_add(&key, L->logdirs[i].path, strlen(L->logdirs[i].path) + 1);
+    for (size_t i = 0; i < n_dirs; i++) {
+        tb_buf_add(&key, l[i].name, strlen(l[i].name) + 1);
+        tb_buf_add(&key, l[i].path, strlen(l[i].path) + 1);
     }
     uint8_t sha[32];
     char hex[65];
     svc_sha256(key.data ? (const void *)key.data : "", key.len, sha);
     svc_hex32(sha, hex);
     tb_buf_done(&key);
-    const char *path = L->logdirs[0].path;
-    const char *base = L->n_logdirs > 1 ? "logdirs" : strrchr(path, '/') + 1;
+    const char *path = l[0].path;
+    const char *slash = strrchr(path, '/');
+    const char *base = n_dirs > 1 ? "logdirs" : slash ? slash + 1 : path;
     char label[41];
     size_t n = 0;
     for (const char *s = *base ? base : "root"; *s && n < sizeof(label) - 1; s++)
@@ -794,8 +793,9 @@ static void *ingest_thread(void *arg)
 
 /* ---- the read API's part ---- */
 
-static void shell_quoted(struct tb_buf *b, const char *s)
+void svc_local_upload_command(struct tb_buf *b, const char *s)
 {
+    tb_buf_adds(b, "tbdev upload --logdir ");
     if (s[0] &&
         strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@") ==
             strlen(s)) {
@@ -842,8 +842,7 @@ void svc_h_local(struct svc_call *c)
         /* how to share it: each logdir is an experiment of its own on a server */
         struct tb_buf cmd;
         tb_buf_init(&cmd, 0);
-        tb_buf_add(&cmd, "tbdev upload --logdir ", 22);
-        shell_quoted(&cmd, L->logdirs[i].path);
+        svc_local_upload_command(&cmd, L->logdirs[i].path);
         tb_json_key(&j, "upload_command");
         tb_json_strn(&j, cmd.data ? (const char *)cmd.data : "", cmd.len);
         tb_buf_done(&cmd);
@@ -1052,7 +1051,8 @@ int svc_local_main(int argc, char **argv)
     if (o.db)
         rc = tb_local_abs_path(cwd, o.db, L.db, sizeof(L.db));
     else
-        rc = cache_path(&L, L.db, sizeof(L.db), err, sizeof(err));
+        rc = svc_local_cache_path(L.logdirs, L.n_logdirs, getenv("XDG_CACHE_HOME"), getenv("HOME"),
+                                  L.db, sizeof(L.db), err, sizeof(err));
     if (rc < 0) {
         errorf("%s", o.db ? "--db: the path is too long" : err);
         goto out;

@@ -3,6 +3,11 @@
  * SQLite file while its experiment page is served on loopback, with no accounts. */
 #pragma once
 
+#include <stddef.h>
+
+#include "buf.h"
+#include "localopts.h"
+
 struct svc_call;
 
 /*
@@ -21,6 +26,18 @@ struct svc_call;
  *     (with a warning); / goes to the experiment page.
  * The options are shared/localopts.h's.
  */
+
+/* The cache file of logdirs l[0..n) (n >= 1): DIR/NAME-HASH.db, DIR being xdg_cache/tbdev when
+ * xdg_cache is an absolute path, else home/.cache/tbdev (made, mode 0700, if missing); NAME is
+ * the logdir's last part, for people ("logdirs" for several), HASH 64 bits of the SHA-256 of
+ * every name and absolute path: one file per logdir. Into out; returns 0, or -errno with a
+ * message for the user in err (no cache folder: -ENOENT; a path too long: -E2BIG). */
+int svc_local_cache_path(const struct tb_local_logdir *l, size_t n, const char *xdg_cache,
+                         const char *home, char *out, size_t len, char *err, size_t err_len);
+
+/* Appends "tbdev upload --logdir PATH" to b, PATH quoted for a POSIX shell when it holds
+ * anything but letters, digits and /._-+,:@ (the command the page's Share button shows). */
+void svc_local_upload_command(struct tb_buf *b, const char *path);
 
 /* Runs `tbdev-server local`; argv[0] is "local". Returns the exit status (0 after Ctrl-C). */
 int svc_local_main(int argc, char **argv);
