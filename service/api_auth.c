@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "log.h"
 #include "tbdev/v1/api.pb-c.h"
+#include "wirescan.h"
 
 #define DEVICE_TTL_S 600
 #define DEVICE_POLL_S 3
@@ -229,8 +230,9 @@ void svc_h_device_token(struct svc_call *c)
 {
     char device[SVC_SECRET_LEN + 8] = "";
     if (c->pb || (c->req->body && c->req->body[0] != '{')) {
-        Tbdev__V1__DeviceTokenRequest *r =
-            tbdev__v1__device_token_request__unpack(NULL, c->req->body_len, c->req->body);
+        Tbdev__V1__DeviceTokenRequest *r = (Tbdev__V1__DeviceTokenRequest *)tb_wirescan_unpack(
+            &tbdev__v1__device_token_request__descriptor, NULL, c->req->body_len, c->req->body,
+            NULL);
         if (r && r->device_code && strlen(r->device_code) < sizeof(device))
             strcpy(device, r->device_code);
         if (r)

@@ -8,7 +8,9 @@
 
 #include "app.h"
 #include "event.h"
+#include "log.h"
 #include "tfrecord.h"
+#include "wirescan.h"
 
 /*
  * Every stored point of the run becomes an event again, in arrival order (the store's seq):
@@ -40,6 +42,7 @@ struct xctx {
     const char *exp_id;
     const struct svc_series_info *info;
     bool failed;
+    size_t skipped; /* stored points that cannot be exported (a bad value_pb, a missing blob) */
 };
 
 static struct xitem *push(struct xctx *x)
@@ -77,8 +80,10 @@ static int on_chunk(void *ctx, int64_t seq, const uint8_t *data, size_t n)
     return 0;
 }
 
-/* Puts the blobs back into a blanked Summary.Value (the inverse of ingest's pack_blanked). */
-static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *ret_len)
+/* Puts the blobs back into a blanked Summary.Value (the inverse of ingest's pack_blanked).
+ * NULL when out of memory, or with *ret_skip set when the stored row cannot be rebuilt. */
+static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *ret_len,
+                       bool *ret_skip)
 {
     const struct svc_series_info *s = x->info;
     uint8_t **blobs = calloc(r->n_blobs ? r->n_blobs : 1, sizeof(*blobs));
@@ -86,33 +91,50 @@ static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *r
     uint8_t *out = NULL;
     if (!blobs || !lens)
         goto out;
-    for (size_t k = 0; k < r->n_blobs; k++)
-        if (x->c->app->ops->blob_get(x->c->app->store, x->exp_id, r->shas + 32 * k, &blobs[k],
-                                     &lens[k]) < 0)
+    for (size_t k = 0; k < r->n_blobs; k++) {
+        int err = x->c->app->ops->blob_get(x->c->app->store, x->exp_id, r->shas + 32 * k, &blobs[k],
+                                           &lens[k]);
+        if (err < 0) {
+            *ret_skip = err == -ENOENT;
             goto out;
+        }
+    }
     if (s->source == TB_SRC_GRAPH_DEF || s->source == TB_SRC_META_GRAPH_DEF ||
         s->source == TB_SRC_RUN_METADATA) {
-        if (r->n_blobs != 1)
+        if (r->n_blobs != 1) {
+            *ret_skip = true;
             goto out;
+        }
         out = blobs[0];
         *ret_len = lens[0];
         blobs[0] = NULL;
         goto out;
     }
-    Tensorboard__Summary__Value *v = (Tensorboard__Summary__Value *)protobuf_c_message_unpack(
-        &tensorboard__summary__value__descriptor, NULL, r->value_pb_len, r->value_pb);
-    if (!v)
+    int err = 0;
+    Tensorboard__Summary__Value *v = (Tensorboard__Summary__Value *)tb_wirescan_unpack(
+        &tensorboard__summary__value__descriptor, NULL, r->value_pb_len, r->value_pb, &err);
+    if (!v) {
+        *ret_skip = err != -ENOMEM;
         goto out;
+    }
     size_t k = 0;
-    if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE && r->n_blobs == 1)
-        v->image->encoded_image_string = (ProtobufCBinaryData){lens[0], blobs[0]};
-    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO && r->n_blobs == 1)
-        v->audio->encoded_audio_string = (ProtobufCBinaryData){lens[0], blobs[0]};
-    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM &&
-             r->n_blobs == 1)
-        v->obsolete_old_style_histogram = (ProtobufCBinaryData){lens[0], blobs[0]};
-    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR &&
-             v->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
+    /* The stored value had its blob bytes emptied; one stored otherwise (by hand, or by an older
+     * server) has its own bytes there, freed before they are replaced. */
+    ProtobufCBinaryData *one = NULL;
+    if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE)
+        one = &v->image->encoded_image_string;
+    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO)
+        one = &v->audio->encoded_audio_string;
+    else if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM)
+        one = &v->obsolete_old_style_histogram;
+    if (one && r->n_blobs == 1) {
+        free(one->data);
+        *one = (ProtobufCBinaryData){lens[0], blobs[0]};
+    } else if (one) {
+        one = NULL; /* not ours to give back below */
+    }
+    if (!one && v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_TENSOR &&
+        v->tensor->dtype == TENSORBOARD__DATA_TYPE__DT_STRING) {
         Tensorboard__TensorProto *t = v->tensor;
         int rank = t->tensor_shape ? (int)t->tensor_shape->n_dim : 0;
         int64_t dim1 = rank >= 2 ? t->tensor_shape->dim[1]->size : 0;
@@ -129,9 +151,7 @@ static uint8_t *refill(struct xctx *x, const struct svc_tensor_row *r, size_t *r
     if (out)
         protobuf_c_message_pack(&v->base, out);
     /* The blob buffers now belong to v (image/audio/histogram cases) or were moved above. */
-    if (v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_IMAGE ||
-        v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_AUDIO ||
-        v->value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_OBSOLETE_OLD_STYLE_HISTOGRAM)
+    if (one)
         blobs[0] = NULL;
     protobuf_c_message_free_unpacked(&v->base, NULL);
 out:
@@ -153,7 +173,13 @@ static int on_row(void *ctx, const struct svc_tensor_row *r)
     it->step = r->step;
     it->wall_time = r->wall_time;
     if (x->info->kind == TB_KIND_BLOB_SEQUENCE) {
-        it->pb = refill(x, r, &it->pb_len);
+        bool skip = false;
+        it->pb = refill(x, r, &it->pb_len, &skip);
+        if (skip) {
+            x->n--;
+            x->skipped++;
+            return 0;
+        }
     } else {
         it->pb_len = r->value_pb_len;
         it->pb = malloc(r->value_pb_len ? r->value_pb_len : 1);
@@ -287,7 +313,8 @@ void svc_h_export(struct svc_call *c)
         return;
     struct svc_series_info *all = NULL;
     size_t n_all = 0;
-    int err = c->app->ops->series_list(c->app->store, e.id, &all, &n_all);
+    /* The run's series with their plugin content (scalars are written back with it). */
+    int err = c->app->ops->series_select(c->app->store, e.id, run, NULL, &all, &n_all);
     if (err < 0) {
         svc_store_error(c, err, "reading the run");
         return;
@@ -303,9 +330,9 @@ void svc_h_export(struct svc_call *c)
         if (all[i].kind == TB_KIND_SCALAR)
             err = c->app->ops->scalar_chunks(c->app->store, all[i].id, on_chunk, &x);
         else if (all[i].kind == TB_KIND_TENSOR)
-            err = c->app->ops->tensor_rows(c->app->store, all[i].id, on_row, &x);
+            err = c->app->ops->tensor_rows(c->app->store, all[i].id, 0, on_row, &x);
         else
-            err = c->app->ops->blob_rows(c->app->store, all[i].id, on_row, &x);
+            err = c->app->ops->blob_rows(c->app->store, all[i].id, 0, on_row, &x);
         if (err < 0)
             break;
     }
@@ -330,6 +357,10 @@ void svc_h_export(struct svc_call *c)
         svc_error(c, 404, "not_found", "the experiment has no run named '%.200s'", run);
         goto out;
     }
+    if (x.skipped)
+        svc_log_warn("export of experiment %s run '%.100s': %zu stored points could not be "
+                     "rebuilt (a blob missing, or a value that does not decode) and were left out",
+                     e.id, run, x.skipped);
     qsort(x.items, x.n, sizeof(*x.items), cmp_items);
     struct tb_buf *out = &c->res->body;
     tb_buf_reset(out);
@@ -381,10 +412,7 @@ void svc_h_export(struct svc_call *c)
         emit(out, isfinite(wall) ? wall : 0, it->step, &what);
     }
     tb_buf_done(&what);
-    if (out->err) {
-        svc_error(c, 413, "too_large", "the run is too large to export in one answer");
-        goto out;
-    }
+    /* an answer past --answer_bytes is turned into a 413 by svc_app_handle's one check */
     c->res->status = 200;
     c->res->content_type = "application/octet-stream";
     svc_res_header(c->res, "Content-Disposition",

@@ -9,12 +9,13 @@
 
 #include "api_read.h"
 
-#include "tensorboard/plugin_custom_scalar.pb-c.h"
-#include "tensorboard/plugin_hparams.pb-c.h"
+#include "plugin_check.h"
 
-static void json_hvalue(struct tb_json *j, const Tensorboard__Hparams__Value *v)
+/* A Value as JSON. Values were held to TB_PB_DEPTH_MAX message levels when decoded
+ * (plugin_check.h), so the recursion is bounded; the depth check is a second guard. */
+static void json_hvalue(struct tb_json *j, const Tensorboard__Hparams__Value *v, int depth)
 {
-    if (!v) {
+    if (!v || depth > TB_PB_DEPTH_MAX) {
         tb_json_null(j);
         return;
     }
@@ -31,7 +32,7 @@ static void json_hvalue(struct tb_json *j, const Tensorboard__Hparams__Value *v)
     case TENSORBOARD__HPARAMS__VALUE__KIND_LIST_VALUE:
         tb_json_arr_open(j);
         for (size_t i = 0; v->list_value && i < v->list_value->n_values; i++)
-            json_hvalue(j, v->list_value->values[i]);
+            json_hvalue(j, v->list_value->values[i], depth + 1);
         tb_json_arr_close(j);
         break;
     default:
@@ -52,6 +53,13 @@ static const char *status_name(int s)
     default:
         return "unknown";
     }
+}
+
+/* Whether a sorts before b in the store's (run, tag) order. */
+static bool series_before(const struct svc_series_info *a, const struct svc_series_info *b)
+{
+    int r = strcmp(a->run, b->run);
+    return r < 0 || (r == 0 && strcmp(a->tag, b->tag) < 0);
 }
 
 static bool last_scalar(struct svc_call *c, const struct svc_series_info *s, struct svc_point *ret)
@@ -78,10 +86,26 @@ void svc_h_hparams(struct svc_call *c)
         svc_error(c, 500, "internal", "out of memory");
         return;
     }
-    for (size_t i = 0; i < ss.n; i++)
-        if (!strcmp(ss.s[i].plugin, "hparams"))
-            pd[i] = tensorboard__hparams__hparams_plugin_data__unpack(
-                NULL, ss.s[i].plugin_content_len, ss.s[i].plugin_content);
+    /* The listing leaves plugin content out: load the hparams series' content only, and decode
+     * it through the same checks as at ingest, so that content stored by an older server that
+     * fails them (nested too deep, not protobuf) is left out of the answer. Both lists are in
+     * (run, tag) order. */
+    struct svc_series_info *hp = NULL;
+    size_t n_hp = 0;
+    int err = c->app->ops->series_select(c->app->store, ss.e.id, NULL, "hparams", &hp, &n_hp);
+    if (err < 0) {
+        free(pd);
+        svc_read_done(&ss);
+        svc_store_error(c, err, "reading the hparams");
+        return;
+    }
+    for (size_t i = 0, k = 0; i < ss.n && k < n_hp; i++) {
+        while (k < n_hp && series_before(&hp[k], &ss.s[i]))
+            k++;
+        if (k < n_hp && hp[k].id == ss.s[i].id)
+            pd[i] = svc_plugin_hparams(hp[k].plugin_content, hp[k].plugin_content_len, NULL);
+    }
+    svc_series_list_free(hp, n_hp);
     struct tb_json j;
     svc_json_begin(c, &j);
     tb_json_obj_open(&j);
@@ -116,7 +140,7 @@ void svc_h_hparams(struct svc_call *c)
                 tb_json_key(&j, "values");
                 tb_json_arr_open(&j);
                 for (size_t v = 0; v < h->domain_discrete->n_values; v++)
-                    json_hvalue(&j, h->domain_discrete->values[v]);
+                    json_hvalue(&j, h->domain_discrete->values[v], 0);
                 tb_json_arr_close(&j);
             }
             tb_json_obj_close(&j);
@@ -167,7 +191,7 @@ void svc_h_hparams(struct svc_call *c)
         tb_json_obj_open(&j);
         for (size_t k = 0; k < si->n_hparams; k++) {
             tb_json_key(&j, si->hparams[k]->key ? si->hparams[k]->key : "");
-            json_hvalue(&j, si->hparams[k]->value);
+            json_hvalue(&j, si->hparams[k]->value, 0);
         }
         tb_json_obj_close(&j);
         /* status from this run's session_end_info, if any */
@@ -276,7 +300,7 @@ static int layout_row(void *ctx, const struct svc_tensor_row *r)
     memcpy(&n, r->data, 4);
     if (4 + (size_t)n > r->len)
         return 0;
-    Tensorboard__Layout *l = tensorboard__layout__unpack(NULL, n, r->data + 4);
+    Tensorboard__Layout *l = svc_plugin_layout(r->data + 4, n, NULL);
     if (!l)
         return 0;
     json_layout(x->j, l);
@@ -299,7 +323,7 @@ void svc_h_custom_scalars(struct svc_call *c)
     for (size_t i = 0; i < ss.n; i++) {
         if (strcmp(ss.s[i].plugin, "custom_scalars") || ss.s[i].kind != TB_KIND_TENSOR)
             continue;
-        int err = c->app->ops->tensor_rows(c->app->store, ss.s[i].id, layout_row, &x);
+        int err = c->app->ops->tensor_rows(c->app->store, ss.s[i].id, 0, layout_row, &x);
         if (err < 0) {
             svc_store_error(c, err, "reading the layout");
             svc_read_done(&ss);

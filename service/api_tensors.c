@@ -14,47 +14,202 @@
 #include "sniff.h"
 
 #define TENSOR_POINTS_DEFAULT 200
+#define PAGE_BYTES_MIN 4096
+
+/*
+ * Answers are paged (issue 12: a few big tensors made hundreds of megabytes of JSON per read).
+ * A page holds series after series, row after row, until it has TB_READ_PAGE_BYTES of JSON (or
+ * ?page_bytes=N, at least PAGE_BYTES_MIN); then it stops and says where the next page starts in
+ * "next_page_token". A row too big for what is left is cut between elements (values, buckets,
+ * thresholds, blobs; a text row is never cut): its part in the page says "offset" (its first
+ * element's index, when not 0) and "partial": true when it continues on the next page. One
+ * element, or one row, always fits, so every page moves on.
+ *
+ * The token is "SERIES.SEQ.INDEX.ELEM": the series (its store id) and the row (its seq) to
+ * resume at, that row's index in the series (for ?points=N's evenly spaced sample) and the
+ * element. It is not secret; a forged one can only start a page elsewhere in what the caller may
+ * read anyway.
+ */
+struct page_pos {
+    int64_t sid, seq;
+    uint64_t index, elem;
+};
 
 struct rows {
     struct svc_call *c;
     struct tb_json *j;
     const struct svc_series_info *s;
-    int mode; /* 0 generic, 1 histogram, 2 text, 3 pr curve, 4 blobs */
-    size_t total, keep_every, seen;
+    int mode;                          /* 0 generic, 1 histogram, 2 text, 3 pr curve, 4 blobs */
+    uint64_t total, keep_every, index; /* index: of the next row in the series */
     const char *exp_id;
+    size_t page_start, page_bytes; /* where the page's JSON starts in the body, its budget */
+    bool wrote;                    /* a row (or part of one) is in the page */
+    int64_t resume_seq;            /* the row the page resumes inside, at resume_elem */
+    uint64_t resume_elem;
+    bool cut; /* the page is full: next holds where the next one starts */
+    struct page_pos next;
+    /* TensorBoard's restart rule: the seqs shown, sorted, when some rows are hidden (NULL: all
+     * are); index and total count shown rows only */
+    const int64_t *shown;
+    size_t n_shown;
 };
 
-/* Writes a tensor's values as a flat JSON array (numbers or strings). */
-static void json_values(struct tb_json *j, const struct svc_tensor_row *r)
+struct steps {
+    struct svc_point *p;
+    size_t n, cap;
+    bool failed;
+};
+
+static int step_cb(void *ctx, int64_t seq, int64_t step)
 {
+    struct steps *x = ctx;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 256;
+        void *p = realloc(x->p, cap * sizeof(*x->p));
+        if (!p) {
+            x->failed = true;
+            return 1;
+        }
+        x->p = p;
+        x->cap = cap;
+    }
+    x->p[x->n++] = (struct svc_point){.step = step, .seq = seq};
+    return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * The rows of series s that TensorBoard's restart rule shows (downsample.h: a step that goes
+ * back, or a SessionLog.START, hides the earlier rows at that step and above), as it does for
+ * scalars, so that images, audio, histograms and text written again by a re-run are shown
+ * once. *ret is NULL when every row is shown, else a sorted array of the seqs shown, freed by
+ * the caller. Storage keeps every row (?restarts=keep shows them; export writes them).
+ */
+static int shown_rows(struct svc_call *c, const struct svc_series_info *s, bool blobs,
+                      int64_t **ret, size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    const char *rs = svc_req_query(c->req, "restarts");
+    if (rs && !strcmp(rs, "keep"))
+        return 0;
+    struct steps x = {0};
+    int err = c->app->ops->row_steps(c->app->store, s->id, blobs, step_cb, &x);
+    if (!err && x.failed)
+        err = -ENOMEM;
+    struct svc_restart *r = NULL;
+    size_t nr = 0;
+    if (!err)
+        err = c->app->ops->restarts(c->app->store, s->run_id, &r, &nr);
+    if (err < 0) {
+        free(x.p);
+        return err;
+    }
+    size_t kept = svc_purge_restarts(x.p, x.n, r, nr);
+    free(r);
+    if (kept == x.n) {
+        free(x.p);
+        return 0;
+    }
+    int64_t *seqs = malloc((kept ? kept : 1) * sizeof(*seqs));
+    if (!seqs) {
+        free(x.p);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < kept; i++)
+        seqs[i] = x.p[i].seq;
+    free(x.p);
+    qsort(seqs, kept, sizeof(*seqs), cmp_seq);
+    *ret = seqs;
+    *ret_n = kept;
+    return 0;
+}
+
+/* Whether the page is full. A little is kept back for what closes the answer (brackets and the
+ * next_page_token), so that a page of numbers stays under its budget, and in a buffer of that
+ * size. */
+static bool full(const struct rows *x)
+{
+    return x->c->res->body.len - x->page_start + 512 >= x->page_bytes;
+}
+
+/* Stops the page before element e of row r (row index i). */
+static void cut_at(struct rows *x, const struct svc_tensor_row *r, uint64_t i, uint64_t e)
+{
+    x->cut = true;
+    x->next = (struct page_pos){x->s->id, r->seq, i, e};
+}
+
+/* Writes elements [e0, n) of a row, each with put(k), into the open array until the page is
+ * full (after at least one element); k is left at the element after the last one written. */
+#define ELEMENTS(x, k, e0, n, put)                                                                 \
+    do {                                                                                           \
+        for ((k) = (e0); (k) < (n);) {                                                             \
+            put(k);                                                                                \
+            (k)++;                                                                                 \
+            if (full(x))                                                                           \
+                break;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* How many whole strings a DT_STRING row holds (each a u32 length and its bytes). */
+static size_t string_count(const struct svc_tensor_row *r)
+{
+    size_t n = 0;
+    for (size_t o = 0; o + 4 <= r->len; n++) {
+        uint32_t l;
+        memcpy(&l, r->data + o, 4);
+        if (o + 4 + l > r->len)
+            break;
+        o += 4 + l;
+    }
+    return n;
+}
+
+/* Writes a tensor's values from element e0 as a flat JSON array (numbers or strings); returns
+ * the element after the last one written. */
+static uint64_t json_values(struct rows *x, const struct svc_tensor_row *r, uint64_t e0,
+                            uint64_t *ret_n)
+{
+    struct tb_json *j = x->j;
+    uint64_t k = e0;
     tb_json_arr_open(j);
     if (r->dtype == DT(STRING)) {
-        for (size_t o = 0; o + 4 <= r->len;) {
-            uint32_t n;
-            memcpy(&n, r->data + o, 4);
-            if (o + 4 + n > r->len)
-                break;
-            tb_json_strn(j, r->data + o + 4, n);
-            o += 4 + n;
+        uint64_t n = string_count(r), i = 0;
+        *ret_n = n;
+        for (size_t o = 0; i < n; i++) {
+            uint32_t l;
+            memcpy(&l, r->data + o, 4);
+            if (i >= e0) {
+                tb_json_strn(j, r->data + o + 4, l);
+                k = i + 1;
+                if (full(x))
+                    break;
+            }
+            o += 4 + l;
         }
     } else {
         size_t es = tb_dtype_size(r->dtype);
-        for (size_t o = 0; es && o + es <= r->len; o += es) {
-            double v;
-            if (tb_dtype_to_double(r->dtype, r->data + o, &v))
-                tb_json_double(j, v);
-            else
-                tb_json_null(j);
-        }
+        uint64_t n = es ? r->len / es : 0;
+        *ret_n = n;
+#define PUT_VALUE(k)                                                                               \
+    do {                                                                                           \
+        double v_;                                                                                 \
+        if (tb_dtype_to_double(r->dtype, r->data + (k)*es, &v_))                                   \
+            tb_json_double(j, v_);                                                                 \
+        else                                                                                       \
+            tb_json_null(j);                                                                       \
+    } while (0)
+        ELEMENTS(x, k, e0, n, PUT_VALUE);
+#undef PUT_VALUE
     }
     tb_json_arr_close(j);
-}
-
-static int count_cb(void *ctx, const struct svc_tensor_row *r)
-{
-    (void)r;
-    ((struct rows *)ctx)->total++;
-    return 0;
+    return k;
 }
 
 /* Text: markdown for a scalar string, a table for rank 1 and 2 (as TensorBoard shows them). */
@@ -95,45 +250,133 @@ static void text_html(struct tb_buf *out, const struct svc_tensor_row *r)
         tb_buf_adds(out, "</tbody></table>");
 }
 
+/* Histogram buckets [[left, right, count], ...] from bucket e0; returns the one after the last
+ * written. */
+static uint64_t json_buckets(struct rows *x, const struct svc_tensor_row *r, uint64_t e0,
+                             uint64_t *ret_n)
+{
+    struct tb_json *j = x->j;
+    size_t w = r->dtype == DT(DOUBLE) ? 24 : r->dtype == DT(FLOAT) ? 12 : 0;
+    uint64_t n = w ? r->len / w : 0;
+    *ret_n = n;
+    tb_json_key(j, "buckets");
+    tb_json_arr_open(j);
+#define PUT_BUCKET(k)                                                                              \
+    do {                                                                                           \
+        double v_[3];                                                                              \
+        if (w == 24) {                                                                             \
+            memcpy(v_, r->data + (k)*24, 24);                                                      \
+        } else {                                                                                   \
+            float f_[3];                                                                           \
+            memcpy(f_, r->data + (k)*12, 12);                                                      \
+            v_[0] = f_[0], v_[1] = f_[1], v_[2] = f_[2];                                           \
+        }                                                                                          \
+        tb_json_arr_open(j);                                                                       \
+        tb_json_double(j, v_[0]);                                                                  \
+        tb_json_double(j, v_[1]);                                                                  \
+        tb_json_double(j, v_[2]);                                                                  \
+        tb_json_arr_close(j);                                                                      \
+    } while (0)
+    uint64_t k;
+    ELEMENTS(x, k, e0, n, PUT_BUCKET);
+#undef PUT_BUCKET
+    tb_json_arr_close(j);
+    return k;
+}
+
+/* A PR curve, [6, T] rows TP, FP, TN, FN, precision, recall, from threshold e0: as many
+ * thresholds as the page has room for (about 6 values of at most 25 bytes each), at least one. */
+static uint64_t json_pr(struct rows *x, const struct svc_tensor_row *r, uint64_t e0,
+                        uint64_t *ret_n)
+{
+    struct tb_json *j = x->j;
+    size_t es = tb_dtype_size(r->dtype);
+    uint64_t t = (es ? r->len / es : 0) / 6;
+    *ret_n = t;
+    size_t used = x->c->res->body.len - x->page_start;
+    uint64_t room = used < x->page_bytes ? (x->page_bytes - used) / 150 : 0;
+    uint64_t end = e0 + (room ? room : 1);
+    if (end > t)
+        end = t;
+    static const char *const names[6] = {"tp", "fp", "tn", "fn", "precision", "recall"};
+    tb_json_key(j, "thresholds");
+    tb_json_uint(j, t);
+    for (int row = 0; row < 6 && t; row++) {
+        tb_json_key(j, names[row]);
+        tb_json_arr_open(j);
+        for (uint64_t k = e0; k < end; k++) {
+            double v;
+            if (tb_dtype_to_double(r->dtype, r->data + (row * t + k) * es, &v))
+                tb_json_double(j, v);
+            else
+                tb_json_null(j);
+        }
+        tb_json_arr_close(j);
+    }
+    return t ? end : e0;
+}
+
+static uint64_t json_blobs(struct rows *x, const struct svc_tensor_row *r, uint64_t e0,
+                           uint64_t *ret_n)
+{
+    struct tb_json *j = x->j;
+    *ret_n = r->n_blobs;
+    /* meta was written by ingest; text stored by anything else that is not one JSON object is
+     * not passed on */
+    tb_json_key(j, "meta");
+    bool meta_ok = r->meta && r->meta[0] == '{' && tb_json_valid(r->meta, strlen(r->meta), 4);
+    tb_json_raw(j, meta_ok ? r->meta : "{}");
+    tb_json_key(j, "blobs");
+    tb_json_arr_open(j);
+#define PUT_BLOB(k)                                                                                \
+    do {                                                                                           \
+        char hex_[65], url_[200];                                                                  \
+        svc_hex32(r->shas + 32 * (k), hex_);                                                       \
+        snprintf(url_, sizeof(url_), "/api/v1/experiments/%s/blob/%s", x->exp_id, hex_);           \
+        tb_json_obj_open(j);                                                                       \
+        tb_json_key(j, "sha256");                                                                  \
+        tb_json_str(j, hex_);                                                                      \
+        tb_json_key(j, "url");                                                                     \
+        tb_json_str(j, url_);                                                                      \
+        tb_json_obj_close(j);                                                                      \
+    } while (0)
+    uint64_t k;
+    ELEMENTS(x, k, e0, r->n_blobs, PUT_BLOB);
+#undef PUT_BLOB
+    tb_json_arr_close(j);
+    return k;
+}
+
 static int row_cb(void *ctx, const struct svc_tensor_row *r)
 {
     struct rows *x = ctx;
-    size_t i = x->seen++;
+    if (x->shown && !bsearch(&r->seq, x->shown, x->n_shown, sizeof(*x->shown), cmp_seq))
+        return 0; /* hidden by a restart */
+    uint64_t i = x->index++;
     /* evenly spaced sample, always keeping the last */
-    if (x->keep_every > 1 && i % x->keep_every != 0 && x->seen != x->total)
+    if (x->keep_every > 1 && i % x->keep_every != 0 && i + 1 != x->total)
         return 0;
+    uint64_t e0 = 0;
+    if (r->seq == x->resume_seq) {
+        e0 = x->resume_elem;
+        x->resume_seq = -1;
+    }
+    if (x->wrote && full(x)) {
+        cut_at(x, r, i, e0);
+        return 1;
+    }
     struct tb_json *j = x->j;
     tb_json_obj_open(j);
     tb_json_key(j, "step");
     tb_json_int(j, r->step);
     tb_json_key(j, "wall_time");
     tb_json_double(j, r->wall_time);
+    uint64_t n = 1, end = 1;
     switch (x->mode) {
-    case 1: /* histogram: [[left, right, count], ...] */
-        tb_json_key(j, "buckets");
-        tb_json_arr_open(j);
-        for (size_t o = 0; r->dtype == DT(DOUBLE) && o + 24 <= r->len; o += 24) {
-            double v[3];
-            memcpy(v, r->data + o, 24);
-            tb_json_arr_open(j);
-            tb_json_double(j, v[0]);
-            tb_json_double(j, v[1]);
-            tb_json_double(j, v[2]);
-            tb_json_arr_close(j);
-        }
-        if (r->dtype == DT(FLOAT))
-            for (size_t o = 0; o + 12 <= r->len; o += 12) {
-                float v[3];
-                memcpy(v, r->data + o, 12);
-                tb_json_arr_open(j);
-                tb_json_double(j, v[0]);
-                tb_json_double(j, v[1]);
-                tb_json_double(j, v[2]);
-                tb_json_arr_close(j);
-            }
-        tb_json_arr_close(j);
+    case 1:
+        end = json_buckets(x, r, e0, &n);
         break;
-    case 2: { /* text */
+    case 2: { /* text: one row is one element */
         struct tb_buf html;
         tb_buf_init(&html, 8 << 20);
         if (r->dtype == DT(STRING))
@@ -141,59 +384,64 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
         tb_json_key(j, "html");
         tb_json_strn(j, html.data ? (const char *)html.data : "", html.len);
         tb_buf_done(&html);
+        e0 = 0;
         break;
     }
-    case 3: { /* PR curve: [6, T] rows TP, FP, TN, FN, precision, recall */
-        size_t es = tb_dtype_size(r->dtype);
-        size_t count = es ? r->len / es : 0;
-        size_t t = count / 6;
-        static const char *const names[6] = {"tp", "fp", "tn", "fn", "precision", "recall"};
-        tb_json_key(j, "thresholds");
-        tb_json_uint(j, t);
-        for (int row = 0; row < 6 && t; row++) {
-            tb_json_key(j, names[row]);
-            tb_json_arr_open(j);
-            for (size_t k = 0; k < t; k++) {
-                double v;
-                if (tb_dtype_to_double(r->dtype, r->data + (row * t + k) * es, &v))
-                    tb_json_double(j, v);
-                else
-                    tb_json_null(j);
-            }
-            tb_json_arr_close(j);
-        }
+    case 3:
+        end = json_pr(x, r, e0, &n);
         break;
-    }
-    case 4: { /* blobs */
-        tb_json_key(j, "meta");
-        tb_json_raw(j, r->meta && r->meta[0] == '{' ? r->meta : "{}"); /* written by ingest */
-        tb_json_key(j, "blobs");
-        tb_json_arr_open(j);
-        for (size_t k = 0; k < r->n_blobs; k++) {
-            char hex[65], url[200];
-            svc_hex32(r->shas + 32 * k, hex);
-            snprintf(url, sizeof(url), "/api/v1/experiments/%s/blob/%s", x->exp_id, hex);
-            tb_json_obj_open(j);
-            tb_json_key(j, "sha256");
-            tb_json_str(j, hex);
-            tb_json_key(j, "url");
-            tb_json_str(j, url);
-            tb_json_obj_close(j);
-        }
-        tb_json_arr_close(j);
+    case 4:
+        end = json_blobs(x, r, e0, &n);
         break;
-    }
     default:
         tb_json_key(j, "dtype");
         tb_json_str(j, tb_dtype_name(r->dtype));
         tb_json_key(j, "shape");
         tb_json_str(j, r->shape ? r->shape : "?");
         tb_json_key(j, "values");
-        json_values(j, r);
+        end = json_values(x, r, e0, &n);
         break;
     }
+    if (e0) {
+        tb_json_key(j, "offset");
+        tb_json_uint(j, e0);
+    }
+    bool partial = end < n;
+    if (partial) {
+        tb_json_key(j, "partial");
+        tb_json_bool(j, true);
+    }
     tb_json_obj_close(j);
+    x->wrote = true;
+    if (partial) {
+        cut_at(x, r, i, end);
+        return 1;
+    }
     return 0;
+}
+
+/* Parses "SERIES.SEQ.INDEX.ELEM" (decimal, none negative). */
+static bool parse_token(const char *t, struct page_pos *ret)
+{
+    uint64_t v[4];
+    const char *p = t;
+    for (int i = 0; i < 4; i++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        char *e;
+        errno = 0;
+        unsigned long long x = strtoull(p, &e, 10);
+        if (errno || x > INT64_MAX || e - p > 19)
+            return false;
+        v[i] = x;
+        p = e;
+        if (i < 3 && *p++ != '.')
+            return false;
+    }
+    if (*p)
+        return false;
+    *ret = (struct page_pos){(int64_t)v[0], (int64_t)v[1], v[2], v[3]};
+    return true;
 }
 
 static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const char *plugin,
@@ -202,11 +450,37 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
     const char *tag = svc_read_need_tag(c);
     if (!tag)
         return;
+    struct page_pos from = {0};
+    const char *tok = svc_req_query(c->req, "page_token");
+    if (tok && !parse_token(tok, &from)) {
+        svc_error(c, 400, "invalid_argument",
+                  "page_token is not one this server gave: pass next_page_token as it came");
+        return;
+    }
+    size_t page_bytes = TB_READ_PAGE_BYTES;
+    const char *pb = svc_req_query(c->req, "page_bytes");
+    if (pb) {
+        long long v = strtoll(pb, NULL, 10);
+        page_bytes = v < PAGE_BYTES_MIN       ? PAGE_BYTES_MIN
+                     : v > TB_READ_PAGE_BYTES ? TB_READ_PAGE_BYTES
+                                              : (size_t)v;
+    }
     struct svc_series_set ss;
     if (!svc_read_load(c, &ss))
         return;
     struct svc_series_info **sel = NULL;
     size_t n = svc_read_select(c, &ss, tag, kind, plugin, &sel);
+    size_t first = 0;
+    if (tok) {
+        while (first < n && sel[first]->id != from.sid)
+            first++;
+        if (first == n) {
+            svc_error(c, 400, "invalid_argument",
+                      "page_token names a series that is not among the tag and runs asked for "
+                      "(ask with the same tag and runs, or start again without it)");
+            goto out;
+        }
+    }
     size_t target = svc_read_points_param(c, def_points);
     struct tb_json j;
     svc_json_begin(c, &j);
@@ -215,33 +489,65 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
     tb_json_str(&j, tag);
     tb_json_key(&j, "series");
     tb_json_arr_open(&j);
-    for (size_t i = 0; i < n; i++) {
-        struct rows x = {.c = c, .j = &j, .s = sel[i], .mode = mode, .exp_id = ss.e.id};
-        int (*fetch)(struct svc_store *, int64_t, svc_tensor_row_cb, void *) =
-            mode == 4 ? c->app->ops->blob_rows : c->app->ops->tensor_rows;
-        int err = fetch(c->app->store, sel[i]->id, count_cb, &x);
-        if (!err) {
-            x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;
-            tb_json_obj_open(&j);
-            tb_json_key(&j, "run");
-            tb_json_str(&j, sel[i]->run);
-            tb_json_key(&j, "total");
-            tb_json_uint(&j, x.total);
-            tb_json_key(&j, "points");
-            tb_json_arr_open(&j);
-            err = fetch(c->app->store, sel[i]->id, row_cb, &x);
-            tb_json_arr_close(&j);
-            tb_json_obj_close(&j);
+    struct rows x = {.c = c,
+                     .j = &j,
+                     .mode = mode,
+                     .exp_id = ss.e.id,
+                     .page_start = c->res->body.len,
+                     .page_bytes = page_bytes,
+                     .resume_seq = -1};
+    for (size_t i = first; i < n && !x.cut; i++) {
+        const struct svc_series_info *s = sel[i];
+        bool resume = tok && i == first;
+        if (x.wrote && full(&x)) {
+            x.cut = true;
+            x.next = (struct page_pos){s->id, 0, 0, 0};
+            break;
         }
+        x.s = s;
+        int64_t *shown = NULL;
+        size_t n_shown = 0;
+        int serr = shown_rows(c, s, mode == 4, &shown, &n_shown);
+        if (serr < 0) {
+            svc_store_error(c, serr, "reading the series");
+            goto out;
+        }
+        x.shown = shown;
+        x.n_shown = n_shown;
+        x.total = shown ? n_shown : s->points;
+        x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;
+        x.index = resume ? from.index : 0;
+        x.resume_seq = resume ? from.seq : -1;
+        x.resume_elem = resume ? from.elem : 0;
+        tb_json_obj_open(&j);
+        tb_json_key(&j, "run");
+        tb_json_str(&j, s->run);
+        tb_json_key(&j, "total");
+        tb_json_uint(&j, x.total);
+        tb_json_key(&j, "points");
+        tb_json_arr_open(&j);
+        int64_t from_seq = resume ? from.seq : 0;
+        int err = mode == 4 ? c->app->ops->blob_rows(c->app->store, s->id, from_seq, row_cb, &x)
+                            : c->app->ops->tensor_rows(c->app->store, s->id, from_seq, row_cb, &x);
+        free(shown);
+        x.shown = NULL;
+        tb_json_arr_close(&j);
+        tb_json_obj_close(&j);
         if (err < 0) {
             svc_store_error(c, err, "reading the series");
             goto out;
         }
     }
     tb_json_arr_close(&j);
+    if (x.cut) {
+        char next[100];
+        snprintf(next, sizeof(next), "%lld.%lld.%llu.%llu", (long long)x.next.sid,
+                 (long long)x.next.seq, (unsigned long long)x.next.index,
+                 (unsigned long long)x.next.elem);
+        tb_json_key(&j, "next_page_token");
+        tb_json_str(&j, next);
+    }
     tb_json_obj_close(&j);
-    if (c->res->body.err)
-        svc_error(c, 413, "too_large", "the answer is too large; ask for fewer runs or points");
 out:
     free(sel);
     svc_read_done(&ss);

@@ -13,6 +13,7 @@
 #include "markdown.h"
 #include "tbdev/v1/api.pb-c.h"
 #include "tblimits.h"
+#include "wirescan.h"
 
 #define SERVER_VERSION "0.1.0"
 #define NAME_CHARS 100
@@ -253,7 +254,9 @@ static bool vis_ok(struct svc_call *c, int v, enum svc_visibility *ret)
 void svc_h_experiment_create(struct svc_call *c)
 {
     Tbdev__V1__CreateExperimentRequest *r =
-        tbdev__v1__create_experiment_request__unpack(NULL, c->req->body_len, c->req->body);
+        (Tbdev__V1__CreateExperimentRequest *)tb_wirescan_unpack(
+            &tbdev__v1__create_experiment_request__descriptor, NULL, c->req->body_len, c->req->body,
+            NULL);
     if (!r) {
         svc_error(c, 400, "invalid_argument", "the body is not a CreateExperimentRequest");
         return;
@@ -427,8 +430,11 @@ void svc_h_experiment_update(struct svc_call *c)
     struct svc_experiment e;
     if (!svc_load_experiment(c, true, &e))
         return;
+    int64_t *ids = NULL;
     Tbdev__V1__UpdateExperimentRequest *r =
-        tbdev__v1__update_experiment_request__unpack(NULL, c->req->body_len, c->req->body);
+        (Tbdev__V1__UpdateExperimentRequest *)tb_wirescan_unpack(
+            &tbdev__v1__update_experiment_request__descriptor, NULL, c->req->body_len, c->req->body,
+            NULL);
     if (!r) {
         svc_error(c, 400, "invalid_argument", "the body is not an UpdateExperimentRequest");
         return;
@@ -449,25 +455,31 @@ void svc_h_experiment_update(struct svc_call *c)
         goto out;
     if (in_mask(r, "visibility") && !vis_ok(c, r->visibility, &e.visibility))
         goto out;
-    for (size_t pass = 0; pass < 2; pass++) {
-        char **names = pass ? r->unshare : r->share_with;
-        size_t n = pass ? r->n_unshare : r->n_share_with;
-        for (size_t i = 0; i < n; i++) {
-            struct svc_user u;
-            int err = c->app->ops->user_get(c->app->store, names[i], &u);
-            if (err < 0) {
-                svc_error(c, 400, "invalid_argument", "no user named '%.64s' to share with",
-                          names[i]);
-                goto out;
-            }
-            err = c->app->ops->share_set(c->app->store, e.id, u.id, !pass);
-            if (err < 0) {
-                svc_store_error(c, err, "sharing");
-                goto out;
-            }
-        }
+    /* Every user named is looked up before anything changes; then the fields and the shares
+     * change in one transaction, so a request that fails leaves the experiment as it was. */
+    size_t n_ids = r->n_share_with + r->n_unshare;
+    ids = calloc(n_ids ? n_ids : 1, sizeof(*ids));
+    if (!ids) {
+        svc_error(c, 500, "internal", "out of memory");
+        goto out;
     }
-    int err = c->app->ops->experiment_update(c->app->store, &e);
+    for (size_t i = 0; i < n_ids; i++) {
+        const char *name = i < r->n_share_with ? r->share_with[i] : r->unshare[i - r->n_share_with];
+        struct svc_user u;
+        int err = c->app->ops->user_get(c->app->store, name, &u);
+        if (err == -ENOENT) {
+            svc_error(c, 400, "invalid_argument",
+                      "no user named '%.64s' to share with; nothing was changed", name);
+            goto out;
+        }
+        if (err < 0) {
+            svc_store_error(c, err, "sharing");
+            goto out;
+        }
+        ids[i] = u.id;
+    }
+    int err = c->app->ops->experiment_update(c->app->store, &e, ids, r->n_share_with,
+                                             ids + r->n_share_with, r->n_unshare);
     if (err < 0) {
         svc_store_error(c, err, "updating the experiment");
         goto out;
@@ -475,6 +487,7 @@ void svc_h_experiment_update(struct svc_call *c)
     c->app->ops->experiment_get(c->app->store, e.id, &e);
     answer_experiment(c, 200, &e);
 out:
+    free(ids);
     tbdev__v1__update_experiment_request__free_unpacked(r, NULL);
 }
 

@@ -443,6 +443,26 @@ static bool authenticate(struct svc_call *c)
     return true;
 }
 
+/* The one check of every handler's answer: a body that could not be built whole (past
+ * --answer_bytes, or out of memory; the error sticks in the buffer) never goes out as if it
+ * were, with the handler's status and headers. */
+static void answer_check(struct svc_call *c)
+{
+    struct svc_response *res = c->res;
+    int err = res->body.err;
+    if (!err || res->static_body)
+        return;
+    res->n_headers = 0; /* a Content-Disposition, an immutable cache... */
+    res->cache_control = NULL;
+    if (err == -E2BIG)
+        svc_error(c, 413, "too_large",
+                  "the answer would be over this server's %zu-byte limit (--answer_bytes); ask "
+                  "for less: fewer runs or tags, ?points=N, or a paged answer's pages",
+                  res->body.cap);
+    else
+        svc_error(c, 500, "internal", "the server ran out of memory building the answer; retry");
+}
+
 /* Finds the route of req, into a; answers 404, 405 or 301 and returns false if none. */
 static bool route_request(struct svc_call *c, struct admitted *a)
 {
@@ -571,7 +591,9 @@ void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_respons
     /* Again, now with the body: a token revoked since the headers came stops here. */
     if (!gate(&c, a))
         return;
+    res->body.cap = (size_t)c.app->cfg->answer_bytes;
     a->route->handler(&c);
+    answer_check(&c);
 }
 
 void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)

@@ -55,6 +55,9 @@ const struct tb_opt svc_serve_options[] = {
      "Largest event record accepted (default: 16 MiB)."},
     {"blob_bytes", 0, TB_OPT_SIZE, O(blob_bytes), "SIZE", "TBDEV_BLOB_BYTES",
      "Largest image, audio clip or graph (default: 16 MiB)."},
+    {"answer_bytes", 0, TB_OPT_SIZE, O(answer_bytes), "SIZE", "TBDEV_ANSWER_BYTES",
+     "Largest answer body (JSON, CSV or an export); past it the read gets 413 and should ask "
+     "for less (default: 256 MiB)."},
     {"points_per_second", 0, TB_OPT_INT, O(points_per_second), "N", "TBDEV_POINTS_PER_SECOND",
      "Sustained write rate per user, in summary values; 0 for none (default: 0)."},
     {"quota_bytes", 0, TB_OPT_SIZE, O(quota_bytes), "SIZE", "TBDEV_QUOTA_BYTES",
@@ -90,6 +93,7 @@ void svc_config_defaults(struct svc_config *c)
     c->device_token_days = 90;
     c->record_bytes = 16ll << 20;
     c->blob_bytes = 16ll << 20;
+    c->answer_bytes = 256ll << 20;
     c->runs_per_experiment = 10000;
     c->tags_per_run = 10000;
     c->allowed_plugins = "";
@@ -129,7 +133,8 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
         return fail(err, err_len, "--write_threads must be 0-256");
     if (c->conn_timeout_s < 1 || c->body_deadline_s < 1 || c->header_deadline_s < 1)
         return fail(err, err_len, "timeouts must be at least 1 second");
-    if (c->request_bytes < 4096 || c->record_bytes < 1024 || c->blob_bytes < 1024)
+    if (c->request_bytes < 4096 || c->record_bytes < 1024 || c->blob_bytes < 1024 ||
+        c->answer_bytes < 4096)
         return fail(err, err_len, "size limits are too small");
     if (c->conns_per_ip < 1 || c->conn_limit < 1)
         return fail(err, err_len, "connection limits must be positive");

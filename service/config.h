@@ -24,6 +24,7 @@ struct svc_config {
     long long request_bytes;     /* decompressed request body cap */
     long long record_bytes;      /* TFRecord payload cap */
     long long blob_bytes;        /* one image, audio clip or graph */
+    long long answer_bytes;      /* one answer's body (JSON, CSV, an export) */
     long long body_memory;       /* request bodies held at once, all connections */
     long long auth_threads;      /* threads that check passwords */
     long long login_per_minute;  /* sign-in and device attempts per address and account */

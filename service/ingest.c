@@ -12,7 +12,9 @@
 #include "auth.h"
 #include "json.h"
 #include "log.h"
+#include "plugin_check.h"
 #include "tfrecord.h"
+#include "wirescan.h"
 
 /* A request costs about what it stores, whatever the encoding: see ingest.h. */
 
@@ -463,6 +465,17 @@ static int add_value(struct svc_ingest *bb, size_t g, uint32_t run, const struct
              tl > TB_NAME_MAX ? "over the server's name limit"
                               : "not text without control "
                                 "characters");
+        return 0;
+    }
+    /* Plugin data the read side decodes is checked here, once (issue 12: service/plugin_check.h;
+     * the read side checks again). */
+    char why[200];
+    int refused = svc_plugin_check(v, why, sizeof(why));
+    if (refused < 0) {
+        if (refused != -EINVAL)
+            return refused;
+        drop(bb, g, "bad_value", v->tag, "record at offset %llu: value '%.64s' dropped: %s",
+             (unsigned long long)offset, v->tag, why);
         return 0;
     }
     if (err == 0)
@@ -955,8 +968,9 @@ void svc_h_write_events(struct svc_call *c)
     const struct svc_config *cfg = c->app->cfg;
     struct svc_ingest in;
     svc_ingest_init(&in, c->app, e.id, c->req->body_len);
-    Tbdev__V1__WriteEventsRequest *r =
-        tbdev__v1__write_events_request__unpack(&in.arena.pb, c->req->body_len, c->req->body);
+    Tbdev__V1__WriteEventsRequest *r = (Tbdev__V1__WriteEventsRequest *)tb_wirescan_unpack(
+        &tbdev__v1__write_events_request__descriptor, &in.arena.pb, c->req->body_len,
+        c->req->body, NULL); /* nesting bounded before protobuf-c recurses (shared/wirescan.h) */
     if (!r) {
         svc_error(c, 400, "invalid_argument",
                   "the body is not a WriteEventsRequest protobuf; is this client compatible "

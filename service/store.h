@@ -130,7 +130,7 @@ struct svc_group {
     uint64_t offset, end_offset;
     size_t first_item, n_items; /* this group's items in batch->items */
     uint64_t values, dropped;
-    uint64_t bytes;           /* record bytes: what storing the group costs the quota */
+    uint64_t bytes; /* record bytes the group arrived in (the quota charges what is stored) */
     uint32_t fingerprint_len; /* the file's fingerprint as the client took it; 0: none */
     uint32_t fingerprint;
     /* set by ingest before write_batch, or by write_batch: the group is not stored, the
@@ -150,7 +150,7 @@ struct svc_batch {
     size_t n_items;
     struct svc_group *groups;
     size_t n_groups;
-    uint64_t bytes;      /* storage the batch will take, for the quota */
+    uint64_t bytes;      /* set by write_batch: what it charged the quota (see write_batch) */
     size_t gap_group;    /* set with -ESTALE: the group that starts past its cursor */
     uint64_t max_runs;   /* runs an experiment may have; 0: no limit */
     uint64_t max_tags;   /* tags a run may have; 0: no limit */
@@ -167,7 +167,7 @@ struct svc_series_info {
     char *plugin;
     char *display_name;
     char *description;
-    uint8_t *plugin_content;
+    uint8_t *plugin_content; /* empty (length 0) from series_list: see series_select */
     size_t plugin_content_len;
     int data_class;
     enum tb_kind kind;
@@ -291,7 +291,11 @@ struct svc_store_ops {
 
     int (*experiment_create)(struct svc_store *s, const struct svc_experiment *e);
     int (*experiment_get)(struct svc_store *s, const char *id, struct svc_experiment *ret);
-    int (*experiment_update)(struct svc_store *s, const struct svc_experiment *e);
+    /* Sets name, description and visibility, and shares with / unshares from the given user
+     * IDs, in one transaction: all of it or nothing. */
+    int (*experiment_update)(struct svc_store *s, const struct svc_experiment *e,
+                             const int64_t *share, size_t n_share, const int64_t *unshare,
+                             size_t n_unshare);
     int (*experiment_delete)(struct svc_store *s, const char *id);
     /* Experiments of owner_id (all of them, or only public ones). */
     int (*experiment_list)(struct svc_store *s, int64_t owner_id, bool public_only,
@@ -299,6 +303,15 @@ struct svc_store_ops {
     int (*share_set)(struct svc_store *s, const char *exp_id, int64_t user_id, bool shared);
     int (*share_check)(struct svc_store *s, const char *exp_id, int64_t user_id);
 
+    /*
+     * Writes a batch in one transaction. The quota (quota_bytes, 0: none) is charged what the
+     * batch stored: for each new row TB_QUOTA_ROW_BYTES plus its bytes (a run's name, a file's
+     * name, a series' tag, names and plugin content, a scalar chunk's points and summary, a
+     * tensor's data, value and shape, a blob point's meta, hashes and value), charged to its run,
+     * and for each blob the experiment did not own yet TB_QUOTA_ROW_BYTES plus its size,
+     * charged to the experiment. Past the quota: -EDQUOT, nothing stored. b->bytes is set to the
+     * charge.
+     */
     int (*write_batch)(struct svc_store *s, const char *exp_id, int64_t owner_id,
                        uint64_t quota_bytes, struct svc_batch *b);
     /* Every file's cursor, with the fingerprint its first group gave (len 0 if none). */
@@ -306,11 +319,20 @@ struct svc_store_ops {
                    int (*cb)(void *, const char *run, const char *file, uint64_t offset,
                              uint32_t fingerprint_len, uint32_t fingerprint),
                    void *ctx);
+    /* Deletes a run and everything stored under it, in one transaction, and gives back what it
+     * was charged: its own rows, and each blob only it referenced in the experiment (which the
+     * experiment then no longer owns, so blob_get no longer serves it from there; a blob no
+     * experiment owns is deleted). -ENOENT if the experiment has no such run. */
     int (*run_delete)(struct svc_store *s, const char *exp_id, const char *run);
 
-    /* Series of an experiment, sorted by run then tag. Free with svc_series_list_free. */
+    /* Series of an experiment, sorted by run then tag, without their plugin content (a read
+     * needs it for a few series only: series_select). Free with svc_series_list_free. */
     int (*series_list)(struct svc_store *s, const char *exp_id, struct svc_series_info **ret,
                        size_t *ret_n);
+    /* Series of an experiment with their plugin content, of one run and/or one plugin (NULL:
+     * any), sorted by run then tag. Free with svc_series_list_free. */
+    int (*series_select)(struct svc_store *s, const char *exp_id, const char *run,
+                         const char *plugin, struct svc_series_info **ret, size_t *ret_n);
     int (*restarts)(struct svc_store *s, int64_t run_id, struct svc_restart **ret, size_t *ret_n);
     /* One series of (experiment, run, tag): its metadata, for values written without any.
      * *ret (caller frees with svc_series_list_free(*ret, 1)) or -ENOENT. */
@@ -318,8 +340,15 @@ struct svc_store_ops {
                        struct svc_series_info **ret);
     int (*scalar_chunks)(struct svc_store *s, int64_t series_id, svc_scalar_chunk_cb cb, void *ctx);
     int (*scalar_summaries)(struct svc_store *s, int64_t series_id, svc_summary_cb cb, void *ctx);
-    int (*tensor_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);
-    int (*blob_rows)(struct svc_store *s, int64_t series_id, svc_tensor_row_cb cb, void *ctx);
+    /* A series' rows with seq >= from_seq, in seq order (0: from the first). */
+    /* Each row's (seq, step) of a tensor (blobs false) or blob series, in arrival order: what
+     * the restart rule needs, without the rows' data. */
+    int (*row_steps)(struct svc_store *s, int64_t series_id, bool blobs,
+                     int (*cb)(void *ctx, int64_t seq, int64_t step), void *ctx);
+    int (*tensor_rows)(struct svc_store *s, int64_t series_id, int64_t from_seq,
+                       svc_tensor_row_cb cb, void *ctx);
+    int (*blob_rows)(struct svc_store *s, int64_t series_id, int64_t from_seq, svc_tensor_row_cb cb,
+                     void *ctx);
     /* A blob's bytes, if exp_id references it. *ret_data is freed by the caller with free(). */
     int (*blob_get)(struct svc_store *s, const char *exp_id, const uint8_t sha[32],
                     uint8_t **ret_data, size_t *ret_len);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "tblimits.h"
 
 /*
  * One connection per thread (libmicrohttpd's pool threads, the checkpointer, admin commands),
@@ -19,7 +20,45 @@
  * acknowledged write survives a power loss. Statements are prepared once per connection.
  */
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define ROW STR(TB_QUOTA_ROW_BYTES)
+
+/*
+ * What the quota charges, in SQL: a run's own rows (the run, its files, series, scalar chunks,
+ * tensor and blob points, restarts), each TB_QUOTA_ROW_BYTES plus its bytes; an experiment's
+ * runs plus, for each blob it owns, TB_QUOTA_ROW_BYTES plus the blob's size; a user's
+ * experiments. write_batch and run_delete keep runs.bytes, experiments.bytes and
+ * users.used_bytes equal to this as they go (charge_* below); migration 3 computes it once for
+ * data stored before.
+ */
+#define RECOUNT_RUNS                                                                               \
+    "UPDATE runs SET bytes = " ROW " + length(CAST(name AS BLOB))"                                 \
+    " + coalesce((SELECT sum(" ROW " + length(CAST(f.name AS BLOB))) FROM files f"                 \
+    "   WHERE f.run_id = runs.id), 0)"                                                             \
+    " + coalesce((SELECT sum(" ROW " + length(CAST(s.tag AS BLOB)) + length(CAST(s.plugin AS"      \
+    "   BLOB)) + coalesce((SELECT length(sc.content) FROM series_content sc"                       \
+    "   WHERE sc.series_id = s.id), 0) + length(CAST(s.display_name AS BLOB))"                     \
+    "   + length(CAST(s.description AS BLOB))) FROM series s WHERE s.run_id = runs.id), 0)"        \
+    " + coalesce((SELECT sum(" ROW " + length(c.data) + length(c.summary)) FROM scalar_chunks c"   \
+    "   JOIN series s ON s.id = c.series_id WHERE s.run_id = runs.id), 0)"                         \
+    " + coalesce((SELECT sum(" ROW " + length(t.data) + length(t.value_pb)"                        \
+    "   + length(CAST(t.shape AS BLOB))) FROM tensors t JOIN series s ON s.id = t.series_id"       \
+    "   WHERE s.run_id = runs.id), 0)"                                                             \
+    " + coalesce((SELECT sum(" ROW " + length(CAST(b.meta AS BLOB)) + length(b.shas)"              \
+    "   + length(b.value_pb)) FROM blob_points b JOIN series s ON s.id = b.series_id"              \
+    "   WHERE s.run_id = runs.id), 0)"                                                             \
+    " + (SELECT count(*) * " ROW " FROM restarts r WHERE r.run_id = runs.id);"
+#define RECOUNT_EXPERIMENTS                                                                        \
+    "UPDATE experiments SET bytes ="                                                               \
+    " coalesce((SELECT sum(r.bytes) FROM runs r WHERE r.experiment_id = experiments.id), 0)"       \
+    " + coalesce((SELECT sum(" ROW " + b.size) FROM blob_owners o JOIN blobs b ON b.sha = o.sha"   \
+    "   WHERE o.experiment_id = experiments.id), 0);"
+#define RECOUNT_USERS                                                                              \
+    "UPDATE users SET used_bytes ="                                                                \
+    " coalesce((SELECT sum(e.bytes) FROM experiments e WHERE e.owner_id = users.id), 0);"
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema */
@@ -91,8 +130,19 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 2: each file's fingerprint (api.proto, RecordGroup), kept from its first group */
     "ALTER TABLE files ADD COLUMN fp_len INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE files ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;",
-    /* 3 (4 once the stored-data migration is merged before it): who asked for a device
-     * code, expiring tokens, and sessions with an id that can be listed and revoked */
+    /* 3 (issue 12): the quota charges what is stored, row overhead included, and a run knows
+     * its part, so that a deleted run gives its bytes back; usage is recounted for data stored
+     * before, which was charged its record bytes. A series' plugin content moves to a table of
+     * its own, so that listing an experiment's series reads none of it. */
+    "ALTER TABLE runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE series_content("
+    "  series_id INTEGER PRIMARY KEY REFERENCES series(id) ON DELETE CASCADE,"
+    "  content BLOB NOT NULL);"
+    "INSERT INTO series_content(series_id, content)"
+    "  SELECT id, plugin_content FROM series WHERE length(plugin_content) > 0;"
+    "ALTER TABLE series DROP COLUMN plugin_content;" RECOUNT_RUNS RECOUNT_EXPERIMENTS RECOUNT_USERS,
+    /* 4: who asked for a device code, expiring tokens, and sessions with an id that can be
+     * listed and revoked */
     "ALTER TABLE tokens ADD COLUMN expires REAL;"
     "ALTER TABLE device_codes ADD COLUMN created REAL NOT NULL DEFAULT 0;"
     "ALTER TABLE device_codes ADD COLUMN client_ip TEXT NOT NULL DEFAULT '';"
@@ -169,6 +219,8 @@ enum stmt_id {
     Q_CHUNKS,
     Q_SUMMARIES,
     Q_TENSORS,
+    Q_TENSOR_STEPS,
+    Q_BLOB_STEPS,
     Q_BLOBPTS,
     Q_BLOB_GET,
     Q_BLOB_GC,
@@ -176,6 +228,17 @@ enum stmt_id {
     Q_RUN_COUNT,
     Q_SERIES_FIND,
     Q_TAG_COUNT,
+    Q_RUN_BYTES,
+    Q_RUN_FIND,
+    Q_RUN_DELETE_ID,
+    Q_RUN_SHAS,
+    Q_EXP_SHAS,
+    Q_BLOB_SIZE,
+    Q_OWNER_DEL,
+    Q_BLOB_GC_ONE,
+    Q_EXP_RELEASE,
+    Q_SERIES_SELECT,
+    Q_CONTENT_ADD,
     Q__COUNT
 };
 
@@ -188,17 +251,38 @@ enum stmt_id {
     " (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id),"                                 \
     " (SELECT COUNT(*) FROM series s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = e.id)"
 
-/* What read_series_rows reads, in its order. */
-#define SERIES_COLS                                                                                \
-    "s.id, s.run_id, r.name, s.tag, s.plugin, s.display_name, s.description, s.plugin_content,"    \
+/* What read_series_rows reads, in its order, and from where; the lean listing leaves the plugin
+ * content (in series_content) out, x'' in its place: only a few handlers need it. */
+#define SERIES_COLS_WITH(content)                                                                  \
+    "s.id, s.run_id, r.name, s.tag, s.plugin, s.display_name, s.description, " content ","         \
     " s.data_class, s.kind, s.source, s.dtype, s.points, coalesce(s.min_step, 0),"                 \
     " coalesce(s.max_step, 0)"
+#define SERIES_FULL                                                                                \
+    SERIES_COLS_WITH("coalesce(sc.content, x'')")                                                  \
+    " FROM series s JOIN runs r ON r.id = s.run_id"                                                \
+    " LEFT JOIN series_content sc ON sc.series_id = s.id"
+#define SERIES_LEAN SERIES_COLS_WITH("x''") " FROM series s JOIN runs r ON r.id = s.run_id"
 
 static const char *const sql[Q__COUNT] = {
     [Q_RUN_COUNT] = "SELECT count(*) FROM runs WHERE experiment_id = ?1",
-    [Q_SERIES_FIND] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
-                      " WHERE r.experiment_id = ?1 AND r.name = ?2 AND s.tag = ?3",
+    [Q_SERIES_FIND] =
+        "SELECT " SERIES_FULL " WHERE r.experiment_id = ?1 AND r.name = ?2 AND s.tag = ?3",
     [Q_TAG_COUNT] = "SELECT count(*) FROM series WHERE run_id = ?1",
+    [Q_RUN_BYTES] = "UPDATE runs SET bytes = bytes + ?2 WHERE id = ?1",
+    [Q_RUN_FIND] = "SELECT id, bytes FROM runs WHERE experiment_id = ?1 AND name = ?2",
+    [Q_RUN_DELETE_ID] = "DELETE FROM runs WHERE id = ?1",
+    [Q_RUN_SHAS] = "SELECT b.shas FROM blob_points b JOIN series s ON s.id = b.series_id"
+                   " WHERE s.run_id = ?1",
+    [Q_EXP_SHAS] = "SELECT b.shas FROM blob_points b JOIN series s ON s.id = b.series_id"
+                   " JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = ?1",
+    [Q_BLOB_SIZE] = "SELECT size FROM blobs WHERE sha = ?1",
+    [Q_OWNER_DEL] = "DELETE FROM blob_owners WHERE experiment_id = ?1 AND sha = ?2",
+    [Q_BLOB_GC_ONE] = "DELETE FROM blobs WHERE sha = ?1 AND NOT EXISTS"
+                      " (SELECT 1 FROM blob_owners o WHERE o.sha = ?1)",
+    [Q_EXP_RELEASE] = "UPDATE experiments SET bytes = max(0, bytes - ?2) WHERE id = ?1",
+    [Q_SERIES_SELECT] =
+        "SELECT " SERIES_FULL " WHERE r.experiment_id = ?1 AND (?2 IS NULL OR r.name = ?2)"
+        " AND (?3 IS NULL OR s.plugin = ?3) ORDER BY r.name, s.tag",
     [Q_USER_ADD] =
         "INSERT INTO users(name, password_hash, is_admin, created) VALUES(?1, ?2, ?3, ?4)",
     [Q_USER_GET] = "SELECT " USER_COLS " FROM users u WHERE u.name = ?1",
@@ -269,9 +353,9 @@ static const char *const sql[Q__COUNT] = {
                    " fp = CASE WHEN fp_len = 0 THEN excluded.fp ELSE fp END,"
                    " fp_len = CASE WHEN fp_len = 0 THEN excluded.fp_len ELSE fp_len END",
     [Q_SERIES_GET] = "SELECT id FROM series WHERE run_id = ?1 AND tag = ?2",
-    [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, plugin_content, display_name,"
-                     " description, data_class, kind, source, dtype)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_SERIES_ADD] = "INSERT INTO series(run_id, tag, plugin, display_name, description,"
+                     " data_class, kind, source, dtype) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_CONTENT_ADD] = "INSERT INTO series_content(series_id, content) VALUES(?1, ?2)",
     [Q_SERIES_BUMP] = "UPDATE series SET points = points + ?2,"
                       " min_step = min(coalesce(min_step, ?3), ?3),"
                       " max_step = max(coalesce(max_step, ?4), ?4) WHERE id = ?1",
@@ -291,16 +375,17 @@ static const char *const sql[Q__COUNT] = {
                   " JOIN runs r ON r.id = f.run_id"
                   " WHERE r.experiment_id = ?1 ORDER BY r.name, f.name",
     [Q_RUN_DELETE] = "DELETE FROM runs WHERE experiment_id = ?1 AND name = ?2",
-    [Q_SERIES_LIST] = "SELECT " SERIES_COLS " FROM series s JOIN runs r ON r.id = s.run_id"
-                      " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
+    [Q_SERIES_LIST] = "SELECT " SERIES_LEAN " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
     [Q_RESTARTS] = "SELECT seq, step FROM restarts WHERE run_id = ?1 ORDER BY seq",
     [Q_CHUNKS] = "SELECT seq, n, data FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
     [Q_SUMMARIES] = "SELECT seq, n, min_step, max_step, sorted, summary FROM scalar_chunks"
                     " WHERE series_id = ?1 ORDER BY seq",
+    [Q_TENSOR_STEPS] = "SELECT seq, step FROM tensors WHERE series_id = ?1 ORDER BY seq",
+    [Q_BLOB_STEPS] = "SELECT seq, step FROM blob_points WHERE series_id = ?1 ORDER BY seq",
     [Q_TENSORS] = "SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
-                  " WHERE series_id = ?1 ORDER BY seq",
+                  " WHERE series_id = ?1 AND seq >= ?2 ORDER BY seq",
     [Q_BLOBPTS] = "SELECT seq, step, wall_time, meta, shas, value_pb FROM blob_points"
-                  " WHERE series_id = ?1 ORDER BY seq",
+                  " WHERE series_id = ?1 AND seq >= ?2 ORDER BY seq",
     [Q_BLOB_GET] = "SELECT b.data FROM blobs b JOIN blob_owners o ON o.sha = b.sha"
                    " WHERE o.experiment_id = ?1 AND o.sha = ?2",
     [Q_BLOB_GC] = "DELETE FROM blobs WHERE NOT EXISTS"
@@ -1205,21 +1290,39 @@ static int sq_exp_get(struct svc_store *s, const char *id, struct svc_experiment
     return r < 0 ? r : -ENOENT;
 }
 
-static int sq_exp_update(struct svc_store *s, const struct svc_experiment *e)
+static int sq_exp_update(struct svc_store *s, const struct svc_experiment *e, const int64_t *share,
+                         size_t n_share, const int64_t *unshare, size_t n_unshare)
 {
     CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
     sqlite3_stmt *q = st(c, Q_EXP_UPDATE);
     if (!q)
-        return -EIO;
+        return end(c, -EIO);
     bind_text(q, 1, e->id);
     bind_text(q, 2, e->name);
     bind_text(q, 3, e->description);
     sqlite3_bind_int(q, 4, e->visibility);
     sqlite3_bind_double(q, 5, now_s());
-    int err = run(c, q);
+    err = run(c, q);
     if (!err && sqlite3_changes(c->db) == 0)
-        return -ENOENT;
-    return err;
+        err = -ENOENT;
+    for (size_t pass = 0; pass < 2 && !err; pass++) {
+        const int64_t *ids = pass ? unshare : share;
+        size_t n = pass ? n_unshare : n_share;
+        for (size_t i = 0; i < n && !err; i++) {
+            q = st(c, pass ? Q_SHARE_DEL : Q_SHARE_ADD);
+            if (!q) {
+                err = -EIO;
+                break;
+            }
+            bind_text(q, 1, e->id);
+            sqlite3_bind_int64(q, 2, ids[i]);
+            err = run(c, q);
+        }
+    }
+    return end(c, err);
 }
 
 static int sq_exp_delete(struct svc_store *s, const char *id)
@@ -1310,6 +1413,8 @@ struct wb {
     const char *exp;
     struct svc_batch *b;
     int64_t *run_ids;
+    uint64_t *run_bytes; /* what the batch charges each run (RECOUNT_RUNS, row by row) */
+    uint64_t blob_bytes; /* what it charges the experiment for blobs it did not own yet */
     int64_t seq;
     uint64_t n_scalars, n_tensors, n_blobs;
     /* per-series scalar buffers, flushed into chunks */
@@ -1361,6 +1466,7 @@ static int run_id(struct wb *w, uint32_t r, int64_t *ret)
         if (err < 0)
             return err;
         w->run_ids[r] = sqlite3_last_insert_rowid(c->db);
+        w->run_bytes[r] += TB_QUOTA_ROW_BYTES + strlen(w->b->runs[r]);
     }
     *ret = w->run_ids[r];
     return 0;
@@ -1409,18 +1515,29 @@ static int series_id(struct wb *w, uint32_t i, int64_t *ret)
         sqlite3_bind_int64(q, 1, rid);
         bind_text(q, 2, d->tag);
         bind_text(q, 3, d->plugin);
-        sqlite3_bind_blob(q, 4, d->plugin_content.data ? (const void *)d->plugin_content.data : "",
-                          (int)d->plugin_content.len, SQLITE_STATIC);
-        bind_text(q, 5, d->display_name);
-        bind_text(q, 6, d->description);
-        sqlite3_bind_int(q, 7, d->data_class);
-        sqlite3_bind_int(q, 8, d->kind);
-        sqlite3_bind_int(q, 9, d->source);
-        sqlite3_bind_int(q, 10, d->dtype);
+        bind_text(q, 4, d->display_name);
+        bind_text(q, 5, d->description);
+        sqlite3_bind_int(q, 6, d->data_class);
+        sqlite3_bind_int(q, 7, d->kind);
+        sqlite3_bind_int(q, 8, d->source);
+        sqlite3_bind_int(q, 9, d->dtype);
         err = run(c, q);
         if (err < 0)
             return err;
         d->id = sqlite3_last_insert_rowid(c->db);
+        if (d->plugin_content.len) {
+            q = st(c, Q_CONTENT_ADD);
+            if (!q)
+                return -EIO;
+            sqlite3_bind_int64(q, 1, d->id);
+            sqlite3_bind_blob(q, 2, d->plugin_content.data, (int)d->plugin_content.len,
+                              SQLITE_STATIC);
+            if ((err = run(c, q)) < 0)
+                return err;
+        }
+        w->run_bytes[d->run] += TB_QUOTA_ROW_BYTES + strlen(d->tag) + strlen(d->plugin) +
+                                d->plugin_content.len + strlen(d->display_name) +
+                                strlen(d->description);
     }
     *ret = d->id;
     return 0;
@@ -1454,6 +1571,8 @@ static int flush_series(struct wb *w, uint32_t i)
         err = run(w->c, q);
         if (err < 0)
             return err;
+        w->run_bytes[w->b->series[i].run] +=
+            TB_QUOTA_ROW_BYTES + k * SVC_SCALAR_POINT_BYTES + sizeof(sum.points);
     }
     w->sbuf_n[i] = 0;
     return 0;
@@ -1522,6 +1641,9 @@ static int add_tensor(struct wb *w, const struct svc_item *it)
     sqlite3_bind_blob(q, 8, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
                       (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_tensors++;
+    w->run_bytes[w->b->series[it->series].run] += TB_QUOTA_ROW_BYTES + it->x->data.len +
+                                                  it->x->value_pb.len +
+                                                  strlen(it->x->shape ? it->x->shape : "?");
     return run(w->c, q);
 }
 
@@ -1546,6 +1668,8 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
         sqlite3_bind_blob(q, 2, it->x->shas[k], 32, SQLITE_STATIC);
         if ((err = run(w->c, q)) < 0)
             return err;
+        if (sqlite3_changes(w->c->db)) /* a blob the experiment did not own yet */
+            w->blob_bytes += TB_QUOTA_ROW_BYTES + it->x->blobs[k].len;
     }
     sqlite3_stmt *q = st(w->c, Q_BLOBPT_ADD);
     if (!q)
@@ -1560,6 +1684,9 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
     sqlite3_bind_blob(q, 7, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
                       (int)it->x->value_pb.len, SQLITE_STATIC);
     w->n_blobs++;
+    w->run_bytes[w->b->series[it->series].run] += TB_QUOTA_ROW_BYTES +
+                                                  strlen(it->x->meta ? it->x->meta : "{}") +
+                                                  32 * it->x->n_blobs + it->x->value_pb.len;
     return run(w->c, q);
 }
 
@@ -1578,7 +1705,11 @@ static int add_restart(struct wb *w, const struct svc_item *it)
     sqlite3_bind_int64(q, 1, rid);
     sqlite3_bind_int64(q, 2, w->seq++);
     sqlite3_bind_int64(q, 3, it->step);
-    return run(w->c, q);
+    if ((err = run(w->c, q)) < 0)
+        return err;
+    if (sqlite3_changes(w->c->db))
+        w->run_bytes[it->run] += TB_QUOTA_ROW_BYTES;
+    return 0;
 }
 
 static int write_group(struct wb *w, struct svc_group *g)
@@ -1598,6 +1729,7 @@ static int write_group(struct wb *w, struct svc_group *g)
     if (r < 0)
         return r;
     uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    bool new_file = r == 0;
     uint32_t fp_len = r == 1 ? (uint32_t)sqlite3_column_int64(q, 1) : 0;
     uint32_t fp = r == 1 ? (uint32_t)sqlite3_column_int64(q, 2) : 0;
     sqlite3_reset(q);
@@ -1647,6 +1779,10 @@ static int write_group(struct wb *w, struct svc_group *g)
     sqlite3_bind_int64(q, 5, g->fingerprint);
     if ((err = run(w->c, q)) < 0)
         return err;
+    /* A file row costs the quota even when its group holds nothing (issue 12: 100,000 empty
+     * groups with long names were free). */
+    if (new_file)
+        w->run_bytes[g->run] += TB_QUOTA_ROW_BYTES + strlen(g->file);
     g->cursor = g->end_offset;
     return 0;
 }
@@ -1658,6 +1794,7 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     struct wb w = {.c = c, .exp = exp, .b = b};
     size_t ns = b->n_series ? b->n_series : 1;
     w.run_ids = calloc(b->n_runs ? b->n_runs : 1, sizeof(*w.run_ids));
+    w.run_bytes = calloc(b->n_runs ? b->n_runs : 1, sizeof(*w.run_bytes));
     w.sbuf = calloc(ns, sizeof(*w.sbuf));
     w.sbuf_n = calloc(ns, sizeof(*w.sbuf_n));
     w.sbuf_cap = calloc(ns, sizeof(*w.sbuf_cap));
@@ -1665,7 +1802,8 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     w.smax = calloc(ns, sizeof(*w.smax));
     w.spoints = calloc(ns, sizeof(*w.spoints));
     int err = 0;
-    if (!w.run_ids || !w.sbuf || !w.sbuf_n || !w.sbuf_cap || !w.smin || !w.smax || !w.spoints) {
+    if (!w.run_ids || !w.run_bytes || !w.sbuf || !w.sbuf_n || !w.sbuf_cap || !w.smin || !w.smax ||
+        !w.spoints) {
         err = -ENOMEM;
         goto out;
     }
@@ -1687,16 +1825,9 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
     b->bytes = 0;
     for (size_t g = 0; !err && g < b->n_groups; g++) {
         err = write_group(&w, &b->groups[g]);
-        if (!err && !b->groups[g].replay && !b->groups[g].refused) {
+        if (!err && !b->groups[g].replay && !b->groups[g].refused)
             stored = true;
-            b->bytes += b->groups[g].bytes;
-        }
     }
-    /* The quota counts what is stored now: replays cost nothing. */
-    struct svc_user owner_user;
-    if (!err && quota && b->bytes && (err = sq_user_get_id(s, owner, &owner_user)) == 0 &&
-        owner_user.used_bytes + b->bytes > quota)
-        err = -EDQUOT;
     for (size_t i = 0; !err && i < b->n_series; i++)
         err = flush_series(&w, (uint32_t)i);
     for (size_t i = 0; !err && i < b->n_series; i++) {
@@ -1712,6 +1843,21 @@ static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, u
         sqlite3_bind_int64(q, 4, w.smax[i]);
         err = run(c, q);
     }
+    /* The quota charges what was stored, row by row (replays store nothing, so cost nothing). */
+    b->bytes = w.blob_bytes;
+    for (size_t r = 0; !err && r < b->n_runs; r++) {
+        if (!w.run_bytes[r])
+            continue;
+        b->bytes += w.run_bytes[r];
+        q = st(c, Q_RUN_BYTES);
+        sqlite3_bind_int64(q, 1, w.run_ids[r]);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)w.run_bytes[r]);
+        err = run(c, q);
+    }
+    struct svc_user owner_user;
+    if (!err && quota && b->bytes && (err = sq_user_get_id(s, owner, &owner_user)) == 0 &&
+        owner_user.used_bytes + b->bytes > quota)
+        err = -EDQUOT;
     if (!err && stored) {
         q = st(c, Q_SEQ_SET);
         sqlite3_bind_int64(q, 1, w.seq);
@@ -1744,6 +1890,7 @@ out:
     free(w.smax);
     free(w.spoints);
     free(w.run_ids);
+    free(w.run_bytes);
     return err;
 }
 
@@ -1769,26 +1916,148 @@ static int sq_cursors(struct svc_store *s, const char *exp,
     return err < 0 ? err : n;
 }
 
+static int cmp_sha(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Appends the shas of each row of q (one BLOB column of 32-byte hashes) to *list. */
+static int collect_shas(struct conn *c, sqlite3_stmt *q, uint8_t (**list)[32], size_t *n,
+                        size_t *cap)
+{
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(q, 0);
+        size_t k = (size_t)sqlite3_column_bytes(q, 0) / 32;
+        if (*n + k > *cap) {
+            size_t nc = *cap ? *cap : 64;
+            while (nc < *n + k)
+                nc *= 2;
+            void *np = realloc(*list, nc * 32);
+            if (!np) {
+                sqlite3_reset(q);
+                return -ENOMEM;
+            }
+            *list = np;
+            *cap = nc;
+        }
+        if (k)
+            memcpy((*list)[*n], p, 32 * k);
+        *n += k;
+    }
+    int err = rc == SQLITE_DONE ? 0 : err_of(c->db, rc, "blob hashes");
+    sqlite3_reset(q);
+    return err;
+}
+
+/*
+ * Deletes the run (its rows go by ON DELETE CASCADE) and gives back what it cost: its own
+ * bytes (runs.bytes) and, for each blob it referenced that no other point of the experiment
+ * references, the experiment's ownership of it (so the blob is no longer served from this
+ * experiment) and its charge; a blob no experiment owns any more is deleted. One transaction.
+ */
 static int sq_run_delete(struct svc_store *s, const char *exp, const char *runname)
 {
     CONN(s);
+    uint8_t(*gone)[32] = NULL, (*kept)[32] = NULL;
+    size_t n_gone = 0, cap_gone = 0, n_kept = 0, cap_kept = 0;
     int err = begin(c);
     if (err < 0)
         return err;
-    sqlite3_stmt *q = st(c, Q_RUN_DELETE);
-    if (!q)
-        return end(c, -EIO);
+    struct svc_experiment e;
+    if ((err = sq_exp_get(s, exp, &e)) < 0)
+        goto out;
+    sqlite3_stmt *q = st(c, Q_RUN_FIND);
+    if (!q) {
+        err = -EIO;
+        goto out;
+    }
     bind_text(q, 1, exp);
     bind_text(q, 2, runname);
-    err = run(c, q);
-    if (!err && sqlite3_changes(c->db) == 0)
-        err = -ENOENT;
+    int r = one(c, q);
+    if (r <= 0) {
+        err = r < 0 ? r : -ENOENT;
+        goto out;
+    }
+    int64_t rid = sqlite3_column_int64(q, 0);
+    uint64_t release = (uint64_t)sqlite3_column_int64(q, 1);
+    sqlite3_reset(q);
+    /* The blobs the run references, then the run. */
+    if (!(q = st(c, Q_RUN_SHAS))) {
+        err = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, rid);
+    if ((err = collect_shas(c, q, &gone, &n_gone, &cap_gone)) < 0)
+        goto out;
+    if (!(q = st(c, Q_RUN_DELETE_ID))) {
+        err = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, rid);
+    if ((err = run(c, q)) < 0)
+        goto out;
+    if (n_gone) {
+        /* What the experiment's other points still reference stays. */
+        if (!(q = st(c, Q_EXP_SHAS))) {
+            err = -EIO;
+            goto out;
+        }
+        bind_text(q, 1, exp);
+        if ((err = collect_shas(c, q, &kept, &n_kept, &cap_kept)) < 0)
+            goto out;
+        qsort(gone, n_gone, 32, cmp_sha);
+        if (n_kept)
+            qsort(kept, n_kept, 32, cmp_sha);
+    }
+    for (size_t i = 0; i < n_gone && !err; i++) {
+        if ((i && !memcmp(gone[i], gone[i - 1], 32)) ||
+            (n_kept && bsearch(gone[i], kept, n_kept, 32, cmp_sha)))
+            continue;
+        if (!(q = st(c, Q_BLOB_SIZE))) {
+            err = -EIO;
+            break;
+        }
+        sqlite3_bind_blob(q, 1, gone[i], 32, SQLITE_STATIC);
+        int found = one(c, q);
+        if (found < 0) {
+            err = found;
+            break;
+        }
+        uint64_t size = found ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+        sqlite3_reset(q);
+        q = st(c, Q_OWNER_DEL);
+        bind_text(q, 1, exp);
+        sqlite3_bind_blob(q, 2, gone[i], 32, SQLITE_STATIC);
+        if ((err = run(c, q)) < 0)
+            break;
+        if (sqlite3_changes(c->db))
+            release += TB_QUOTA_ROW_BYTES + size;
+        q = st(c, Q_BLOB_GC_ONE);
+        sqlite3_bind_blob(q, 1, gone[i], 32, SQLITE_STATIC);
+        err = run(c, q);
+    }
+    if (!err) {
+        q = st(c, Q_EXP_RELEASE);
+        bind_text(q, 1, exp);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)release);
+        err = run(c, q);
+    }
+    if (!err) {
+        q = st(c, Q_USER_USED);
+        sqlite3_bind_int64(q, 1, e.owner_id);
+        sqlite3_bind_int64(q, 2, -(sqlite3_int64)release);
+        err = run(c, q);
+    }
     if (!err) {
         q = st(c, Q_EXP_RECOUNT);
         bind_text(q, 1, exp);
         sqlite3_bind_double(q, 2, now_s());
         err = run(c, q);
     }
+out:
+    free(gone);
+    free(kept);
     return end(c, err);
 }
 
@@ -1879,6 +2148,19 @@ static int read_series_rows(struct conn *c, sqlite3_stmt *q, struct svc_series_i
     *ret = list;
     *ret_n = n;
     return 0;
+}
+
+static int sq_series_select(struct svc_store *s, const char *exp_id, const char *run,
+                            const char *plugin, struct svc_series_info **ret, size_t *ret_n)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SERIES_SELECT);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp_id);
+    bind_text(q, 2, run);
+    bind_text(q, 3, plugin);
+    return read_series_rows(c, q, ret, ret_n);
 }
 
 static int sq_series_find(struct svc_store *s, const char *exp, const char *run, const char *tag,
@@ -1988,13 +2270,15 @@ static int sq_scalar_summaries(struct svc_store *s, int64_t sid, svc_summary_cb 
     return err;
 }
 
-static int rows(struct svc_store *s, enum stmt_id id, int64_t sid, svc_tensor_row_cb cb, void *ctx)
+static int rows(struct svc_store *s, enum stmt_id id, int64_t sid, int64_t from_seq,
+                svc_tensor_row_cb cb, void *ctx)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, id);
     if (!q)
         return -EIO;
     sqlite3_bind_int64(q, 1, sid);
+    sqlite3_bind_int64(q, 2, from_seq);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct svc_tensor_row r = {0};
@@ -2023,14 +2307,33 @@ static int rows(struct svc_store *s, enum stmt_id id, int64_t sid, svc_tensor_ro
     return err;
 }
 
-static int sq_tensor_rows(struct svc_store *s, int64_t sid, svc_tensor_row_cb cb, void *ctx)
+static int sq_row_steps(struct svc_store *s, int64_t sid, bool blobs,
+                        int (*cb)(void *, int64_t, int64_t), void *ctx)
 {
-    return rows(s, Q_TENSORS, sid, cb, ctx);
+    CONN(s);
+    sqlite3_stmt *q = st(c, blobs ? Q_BLOB_STEPS : Q_TENSOR_STEPS);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)))
+            break;
+    int err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : err_of(c->db, rc, "row steps");
+    sqlite3_reset(q);
+    return err;
 }
 
-static int sq_blob_rows(struct svc_store *s, int64_t sid, svc_tensor_row_cb cb, void *ctx)
+static int sq_tensor_rows(struct svc_store *s, int64_t sid, int64_t from_seq, svc_tensor_row_cb cb,
+                          void *ctx)
 {
-    return rows(s, Q_BLOBPTS, sid, cb, ctx);
+    return rows(s, Q_TENSORS, sid, from_seq, cb, ctx);
+}
+
+static int sq_blob_rows(struct svc_store *s, int64_t sid, int64_t from_seq, svc_tensor_row_cb cb,
+                        void *ctx)
+{
+    return rows(s, Q_BLOBPTS, sid, from_seq, cb, ctx);
 }
 
 static int sq_blob_get(struct svc_store *s, const char *exp, const uint8_t sha[32], uint8_t **ret,
@@ -2097,10 +2400,12 @@ const struct svc_store_ops svc_store_sqlite = {
     .cursors = sq_cursors,
     .run_delete = sq_run_delete,
     .series_list = sq_series_list,
+    .series_select = sq_series_select,
     .restarts = sq_restarts,
     .series_find = sq_series_find,
     .scalar_chunks = sq_scalar_chunks,
     .scalar_summaries = sq_scalar_summaries,
+    .row_steps = sq_row_steps,
     .tensor_rows = sq_tensor_rows,
     .blob_rows = sq_blob_rows,
     .blob_get = sq_blob_get,

@@ -4,8 +4,11 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "wirescan.h"
 
 typedef Tensorboard__Summary__Value pb_value;
 typedef Tensorboard__TensorProto pb_tensor;
@@ -205,6 +208,23 @@ static void typed_put(const pb_tensor *t, int dtype, size_t i, uint8_t *out)
     }
 }
 
+/* Why tensor_of refuses a fill-to-shape past its limits (in the arena, else a fixed text). */
+static const char *fill_refused(struct ctx *c, uint64_t elements, size_t have, size_t wire,
+                                size_t bytes)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof(msg),
+                     "filling its shape of %llu elements from %zu values would expand its %zu "
+                     "bytes to %zu, past the limits (%d times the tensor's bytes, and %u bytes)",
+                     (unsigned long long)elements, have, wire, bytes, TB_TENSOR_FILL_RATIO,
+                     TB_TENSOR_FILL_MAX);
+    char *s = n > 0 ? tb_arena_alloc(c->arena, (size_t)n + 1) : NULL;
+    if (!s)
+        return "filling its shape would expand it past the fill limits";
+    memcpy(s, msg, (size_t)n + 1);
+    return s;
+}
+
 /* Fills out from a TensorProto: shape, and either packed content or the string list.
  * Returns NULL on success, else why the tensor cannot be used. */
 static const char *tensor_of(struct ctx *c, const pb_tensor *t, struct tb_tensor *out)
@@ -256,8 +276,15 @@ static const char *tensor_of(struct ctx *c, const pb_tensor *t, struct tb_tensor
         return "it holds more values than its shape";
     if (out->n_elements > TB_RECORD_MAX / es)
         return "its shape expands past the record cap";
-    /* TensorFlow repeats the last value to fill the shape (tensor_util.MakeNdarray). */
+    /* TensorFlow repeats the last value to fill the shape (tensor_util.MakeNdarray). A few
+     * bytes may ask for megabytes that way: the expansion is held to a ratio of the tensor's
+     * own bytes and to an absolute cap, as what is stored is what every reader gets. */
     size_t bytes = (size_t)out->n_elements * es;
+    if (have < out->n_elements) {
+        size_t wire = protobuf_c_message_get_packed_size(&t->base);
+        if (bytes > TB_TENSOR_FILL_MAX || bytes / TB_TENSOR_FILL_RATIO > wire)
+            return fill_refused(c, out->n_elements, have, wire, bytes);
+    }
     uint8_t *buf = tb_arena_alloc(c->arena, bytes);
     if (!buf)
         return "it needs more memory than the decoding cap";
@@ -1145,7 +1172,15 @@ int tb_event_decode_pb(const uint8_t *data, size_t len, struct tb_arena *arena,
 {
     struct tb_event ev = {0};
     struct ctx c = {arena, &ev, problem};
-    Tensorboard__Event *e = tensorboard__event__unpack(&arena->pb, len, data);
+    /* Bound nesting before protobuf-c recurses (shared/wirescan.h: free while the Event schema
+     * cannot nest past the limit); the scan refuses exactly what protobuf-c would, so the
+     * message for a bad record stays the same. */
+    int scan = tb_wirescan_guard(&tensorboard__event__descriptor, data, len, TB_PB_DEPTH_MAX, NULL);
+    if (scan == -E2BIG)
+        return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, EBADMSG,
+                              "the %zu-byte record nests messages more than %d levels deep", len,
+                              TB_PB_DEPTH_MAX);
+    Tensorboard__Event *e = scan < 0 ? NULL : tensorboard__event__unpack(&arena->pb, len, data);
     if (!e) {
         if (arena->over)
             return tb_problem_set(problem, TB_PROBLEM_BAD_PROTO, 0, len, E2BIG,

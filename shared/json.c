@@ -3,6 +3,7 @@
 #include "json.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@ void tb_json_init(struct tb_json *j, struct tb_buf *out)
 {
     j->out = out;
     j->depth = 0;
+    j->over = 0;
     j->first[0] = true;
     j->after_key = false;
 }
@@ -30,15 +32,25 @@ static void sep(struct tb_json *j)
 static void open_(struct tb_json *j, char c)
 {
     sep(j);
+    if (j->over || j->depth >= TB_JSON_DEPTH_MAX) {
+        j->over++;
+        if (!j->out->err)
+            j->out->err = -E2BIG;
+        return;
+    }
     tb_buf_addc(j->out, c);
-    assert(j->depth + 1 < (int)(sizeof(j->first) / sizeof(j->first[0])));
     j->first[++j->depth] = true;
 }
 
 static void close_(struct tb_json *j, char c)
 {
-    assert(j->depth > 0);
-    j->depth--;
+    if (j->over) {
+        j->over--;
+        return;
+    }
+    assert(j->depth > 0); /* a close without an open is the caller's bug */
+    if (j->depth > 0)
+        j->depth--;
     tb_buf_addc(j->out, c);
 }
 
@@ -223,4 +235,175 @@ bool tb_utf8_valid(const void *s, size_t len)
         i += l;
     }
     return true;
+}
+
+/* --- validation --- */
+
+struct jv {
+    const uint8_t *p, *end;
+};
+
+static void jv_ws(struct jv *v)
+{
+    while (v->p < v->end && (*v->p == ' ' || *v->p == '\t' || *v->p == '\n' || *v->p == '\r'))
+        v->p++;
+}
+
+static bool jv_string(struct jv *v)
+{
+    if (v->p >= v->end || *v->p != '"')
+        return false;
+    v->p++;
+    while (v->p < v->end) {
+        uint8_t c = *v->p;
+        if (c == '"') {
+            v->p++;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            if (v->end - v->p < 2)
+                return false;
+            uint8_t e = v->p[1];
+            if (e == 'u') {
+                if (v->end - v->p < 6)
+                    return false;
+                for (int i = 2; i < 6; i++)
+                    if (!strchr("0123456789abcdefABCDEF", v->p[i]) || !v->p[i])
+                        return false;
+                v->p += 6;
+            } else if (e && strchr("\"\\/bfnrt", e)) {
+                v->p += 2;
+            } else {
+                return false;
+            }
+            continue;
+        }
+        size_t l = utf8_len(v->p, (size_t)(v->end - v->p));
+        if (!l)
+            return false;
+        v->p += l;
+    }
+    return false;
+}
+
+static bool jv_digits(struct jv *v)
+{
+    const uint8_t *s = v->p;
+    while (v->p < v->end && *v->p >= '0' && *v->p <= '9')
+        v->p++;
+    return v->p > s;
+}
+
+static bool jv_number(struct jv *v)
+{
+    if (v->p < v->end && *v->p == '-')
+        v->p++;
+    if (v->p < v->end && *v->p == '0')
+        v->p++;
+    else if (!jv_digits(v))
+        return false;
+    if (v->p < v->end && *v->p == '.') {
+        v->p++;
+        if (!jv_digits(v))
+            return false;
+    }
+    if (v->p < v->end && (*v->p == 'e' || *v->p == 'E')) {
+        v->p++;
+        if (v->p < v->end && (*v->p == '+' || *v->p == '-'))
+            v->p++;
+        if (!jv_digits(v))
+            return false;
+    }
+    return true;
+}
+
+static bool jv_lit(struct jv *v, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(v->end - v->p) < n || memcmp(v->p, lit, n))
+        return false;
+    v->p += n;
+    return true;
+}
+
+bool tb_json_valid(const void *s, size_t len, int max_depth)
+{
+    if (max_depth > 64)
+        max_depth = 64;
+    struct jv v = {s, (const uint8_t *)s + len};
+    uint64_t is_obj = 0; /* bit d: the container at depth d + 1 is an object */
+    int depth = 0;
+    if (!s)
+        return false;
+    for (;;) {
+        /* a value */
+        jv_ws(&v);
+        if (v.p >= v.end)
+            return false;
+        uint8_t c = *v.p;
+        bool opened = false;
+        if (c == '{' || c == '[') {
+            if (depth >= max_depth)
+                return false;
+            v.p++;
+            if (c == '{')
+                is_obj |= (uint64_t)1 << depth;
+            else
+                is_obj &= ~((uint64_t)1 << depth);
+            depth++;
+            jv_ws(&v);
+            if (v.p < v.end && *v.p == (c == '{' ? '}' : ']')) {
+                v.p++;
+                depth--;
+            } else {
+                opened = true;
+            }
+        } else if (c == '"') {
+            if (!jv_string(&v))
+                return false;
+        } else if (c == 't' || c == 'f' || c == 'n') {
+            if (!jv_lit(&v, c == 't' ? "true" : c == 'f' ? "false" : "null"))
+                return false;
+        } else if (!jv_number(&v)) {
+            return false;
+        }
+        if (opened && (is_obj >> (depth - 1) & 1)) {
+            /* first member of an object: a key, then the value */
+            if (!jv_string(&v))
+                return false;
+            jv_ws(&v);
+            if (v.p >= v.end || *v.p++ != ':')
+                return false;
+            continue;
+        }
+        if (opened)
+            continue;
+        /* after a value: a comma and the next member or element, or closes */
+        for (;;) {
+            jv_ws(&v);
+            if (depth == 0)
+                return v.p == v.end;
+            if (v.p >= v.end)
+                return false;
+            bool obj = is_obj >> (depth - 1) & 1;
+            if (*v.p == (obj ? '}' : ']')) {
+                v.p++;
+                depth--;
+                continue;
+            }
+            if (*v.p++ != ',')
+                return false;
+            if (obj) {
+                jv_ws(&v);
+                if (!jv_string(&v))
+                    return false;
+                jv_ws(&v);
+                if (v.p >= v.end || *v.p++ != ':')
+                    return false;
+            }
+            break;
+        }
+    }
 }

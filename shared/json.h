@@ -7,12 +7,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "tblimits.h"
 
 /*
  * Commas are placed for the caller: call tb_json_key before each member of an object, and
- * the value functions for each element of an array. Nesting is at most 32 deep (a programmer
- * error past that, caught by assert). Errors stick in the buffer (b->err): check once at
- * the end.
+ * the value functions for each element of an array. Errors stick in the buffer (b->err): check
+ * once at the end. Nesting deeper than TB_JSON_DEPTH_MAX arrays and objects is such an error
+ * (-E2BIG), never an overflow: the writer keeps counting opens and closes, so the caller's
+ * code runs on unchanged and finds the error at its one check.
  *
  * Strings are escaped for any context: ", \ and control characters, and also <, >, & and
  * U+2028/9, so the output can sit inside HTML. Bytes that are not valid UTF-8 become U+FFFD.
@@ -22,7 +24,8 @@
 struct tb_json {
     struct tb_buf *out; /* borrowed */
     int depth;
-    bool first[32]; /* no member/element written yet at this depth */
+    int over;                          /* opens past TB_JSON_DEPTH_MAX not yet closed */
+    bool first[TB_JSON_DEPTH_MAX + 1]; /* no member/element written yet at this depth */
     bool after_key;
 };
 
@@ -39,8 +42,14 @@ void tb_json_uint(struct tb_json *j, uint64_t v);
 void tb_json_double(struct tb_json *j, double v);
 void tb_json_bool(struct tb_json *j, bool v);
 void tb_json_null(struct tb_json *j);
-/* Writes `json`, which the caller guarantees is one valid JSON value, as the next value. */
+/* Writes `json`, which the caller guarantees is one valid JSON value, as the next value (check
+ * text read back from storage with tb_json_valid first). */
 void tb_json_raw(struct tb_json *j, const char *json);
+
+/* True if s[0..len) is exactly one JSON value (RFC 8259, strict: no trailing commas, no NaN,
+ * strings valid UTF-8 without raw control characters) nesting at most max_depth arrays and
+ * objects. Iterative: its stack is a bitmap, so max_depth is at most 64. */
+bool tb_json_valid(const void *s, size_t len, int max_depth);
 
 /* True if s is valid UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
 bool tb_utf8_valid(const void *s, size_t len);

@@ -54,3 +54,26 @@
 
 /* Generic growable buffers: nothing grows past this unless its owner sets a smaller cap. */
 #define TB_BUF_MAX ((size_t)1 << 31)
+
+/* Stored data read back (issue 12): whatever a write stored, anyone with the link may read, on
+ * every later request. Each limit below says what an attacker gets at it. */
+/* Message levels a protobuf may nest (the top message is level 1), checked by shared/wirescan
+ * before any protobuf-c unpack of stored or uploaded data. Past it the data is refused: at
+ * ingest the value is dropped with a problem, on read the series is left out of the answer.
+ * Real hparams nest 6 levels; protobuf-c recurses once per level. */
+#define TB_PB_DEPTH_MAX 32
+/* Arrays and objects a JSON answer may nest; past it the writer's sticky error is set. */
+#define TB_JSON_DEPTH_MAX 64
+/* TensorFlow's fill-to-shape (a shape with more elements than values, the last value
+ * repeated) may expand a tensor to at most this many times the bytes of the TensorProto it
+ * was written in, and to at most TB_TENSOR_FILL_MAX bytes; past either the value is dropped
+ * with a problem saying so. */
+#define TB_TENSOR_FILL_RATIO 64
+#define TB_TENSOR_FILL_MAX (1u << 20)
+/* What the quota charges for one stored row on top of its bytes (runs, files, series, scalar
+ * chunks, tensor and blob points, restarts, blob ownership): the index and row overhead that
+ * makes empty rows cost something. A decimal literal: the migration's SQL spells it too. */
+#define TB_QUOTA_ROW_BYTES 64
+/* JSON bytes one page of a tensor, histogram, text, PR-curve or blob-list answer may hold
+ * before it stops and answers a next_page_token (one element or row always fits). */
+#define TB_READ_PAGE_BYTES (4u << 20)

@@ -83,6 +83,92 @@ static json_t *get_json(struct up_client *cl, const char *path, char *err, size_
     return j;
 }
 
+/* GET a paged read answer (histograms, tensors: the server stops a page at about 4 MiB and
+ * gives a next_page_token), following the tokens and merging the pages into the first: a
+ * series continued on a later page gets its points appended, and a point cut between pages
+ * (its later part has "offset") gets its buckets or values appended. */
+static json_t *get_all_pages(struct up_client *cl, const char *path, char *err, size_t len)
+{
+    json_t *all = get_json(cl, path, err, len);
+    for (int pages = 1; all; pages++) {
+        const char *tok = json_string_value(json_object_get(all, "next_page_token"));
+        if (!tok)
+            return all;
+        if (pages > 1000000) {
+            snprintf(err, len, "the server's answer to %.300s has too many pages", path);
+            break;
+        }
+        char *esc = up_net_escape(tok);
+        if (!esc)
+            break;
+        size_t n = strlen(path) + strlen(esc) + 16;
+        char *q = malloc(n);
+        if (q)
+            snprintf(q, n, "%s&page_token=%s", path, esc);
+        free(esc);
+        json_t *page = q ? get_json(cl, q, err, len) : NULL;
+        free(q);
+        if (!page)
+            break;
+        json_t *acc = json_object_get(all, "series"), *s;
+        size_t i;
+        json_array_foreach(json_object_get(page, "series"), i, s)
+        {
+            json_t *last =
+                json_array_size(acc) ? json_array_get(acc, json_array_size(acc) - 1) : NULL;
+            const char *run = json_string_value(json_object_get(s, "run"));
+            const char *lrun = last ? json_string_value(json_object_get(last, "run")) : NULL;
+            if (!last || !run || !lrun || strcmp(run, lrun)) {
+                json_array_append(acc, s);
+                continue;
+            }
+            json_t *pts = json_object_get(last, "points"), *p;
+            size_t k;
+            json_array_foreach(json_object_get(s, "points"), k, p)
+            {
+                json_t *prev =
+                    json_array_size(pts) ? json_array_get(pts, json_array_size(pts) - 1) : NULL;
+                if (prev && json_integer_value(json_object_get(p, "offset")) > 0) {
+                    static const char *const parts[] = {"buckets", "values"};
+                    for (int m = 0; m < 2; m++)
+                        if (json_is_array(json_object_get(p, parts[m])))
+                            json_array_extend(json_object_get(prev, parts[m]),
+                                              json_object_get(p, parts[m]));
+                    if (json_object_get(p, "partial"))
+                        json_object_set(prev, "partial", json_true());
+                    else
+                        json_object_del(prev, "partial");
+                } else {
+                    json_array_append(pts, p);
+                }
+            }
+        }
+        json_t *next = json_object_get(page, "next_page_token");
+        if (next)
+            json_object_set(all, "next_page_token", next);
+        else
+            json_object_del(all, "next_page_token");
+        json_decref(page);
+    }
+    json_decref(all);
+    return NULL;
+}
+
+/* A CSV field: RFC 4180 quoting, and a quote mark before what a spreadsheet would read as a
+ * formula (a leading =, +, -, @, tab or carriage return), as the server's scalars CSV does. */
+static void csv_field(FILE *f, const char *s)
+{
+    fputc('"', f);
+    if (*s && strchr("=+-@\t\r", *s))
+        fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 /* A run name as a relative path: no absolute paths, no "." or ".." components, no empty
  * components, no control characters. The server's data is not trusted with our file system. */
 static bool safe_run_path(const char *run)
@@ -252,44 +338,58 @@ static int export_tables(struct up_client *cl, const struct ecfg *o, bool csv, c
                  o->experiment_id, scalar ? "scalars" : "histograms", esc,
                  scalar && csv ? "&format=csv" : "");
         free(esc);
+        FILE *f = scalar ? sf : hf;
+        if (!scalar) {
+            /* histograms are paged: every page, merged */
+            json_t *h = get_all_pages(cl, q, err, len);
+            if (!h) {
+                rc = -EPROTO;
+                break;
+            }
+            if (!csv) {
+                fprintf(f, "%s", n_h++ ? "," : "");
+                json_dumpf(h, f, JSON_COMPACT);
+            } else {
+                json_t *series = json_object_get(h, "series"), *s;
+                size_t k;
+                json_array_foreach(series, k, s)
+                {
+                    const char *run = json_string_value(json_object_get(s, "run"));
+                    json_t *pts = json_object_get(s, "points"), *p;
+                    size_t m;
+                    json_array_foreach(pts, m, p)
+                    {
+                        json_t *b = json_object_get(p, "buckets"), *bk;
+                        size_t q2;
+                        json_array_foreach(b, q2, bk)
+                        {
+                            csv_field(f, run ? run : "");
+                            fputc(',', f);
+                            csv_field(f, tag);
+                            fprintf(f, ",%lld,%.17g,%.17g,%.17g,%.17g\r\n",
+                                    (long long)json_integer_value(json_object_get(p, "step")),
+                                    json_number_value(json_object_get(p, "wall_time")),
+                                    json_number_value(json_array_get(bk, 0)),
+                                    json_number_value(json_array_get(bk, 1)),
+                                    json_number_value(json_array_get(bk, 2)));
+                        }
+                    }
+                }
+            }
+            json_decref(h);
+            continue;
+        }
         struct tb_buf body;
         if ((rc = get(cl, q, &body, err, len)) < 0)
             break;
-        FILE *f = scalar ? sf : hf;
         if (scalar && csv) {
             const char *b = (const char *)body.data;
             const char *nl = b ? strstr(b, "\r\n") : NULL; /* skip the header line */
             if (nl)
                 fputs(nl + 2, f);
-        } else if (!csv) {
-            fprintf(f, "%s", (scalar ? n_s++ : n_h++) ? "," : "");
-            fwrite(body.data, 1, body.len, f);
         } else {
-            json_error_t je;
-            json_t *h = json_loadb((const char *)body.data, body.len, 0, &je);
-            json_t *series = json_object_get(h, "series"), *s;
-            size_t k;
-            json_array_foreach(series, k, s)
-            {
-                const char *run = json_string_value(json_object_get(s, "run"));
-                json_t *pts = json_object_get(s, "points"), *p;
-                size_t m;
-                json_array_foreach(pts, m, p)
-                {
-                    json_t *b = json_object_get(p, "buckets"), *bk;
-                    size_t q2;
-                    json_array_foreach(b, q2, bk)
-                    {
-                        fprintf(f, "\"%s\",\"%s\",%lld,%.17g,%.17g,%.17g,%.17g\r\n", run ? run : "",
-                                tag, (long long)json_integer_value(json_object_get(p, "step")),
-                                json_number_value(json_object_get(p, "wall_time")),
-                                json_number_value(json_array_get(bk, 0)),
-                                json_number_value(json_array_get(bk, 1)),
-                                json_number_value(json_array_get(bk, 2)));
-                    }
-                }
-            }
-            json_decref(h);
+            fprintf(f, "%s", n_s++ ? "," : "");
+            fwrite(body.data, 1, body.len, f);
         }
         tb_buf_done(&body);
     }

@@ -20,7 +20,7 @@ jobs=${3:-1}
 shift $(( $# < 3 ? $# : 3 ))
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(write_events create_experiment http_parsing markdown sniff
+    targets=(write_events create_experiment http_parsing stored markdown sniff wirescan
              tfrecord tfrecord_tail event event_diff event_file)
 fi
 work=${TBDEV_FUZZ_WORK:-/tmp/tbdev-fuzz-long}

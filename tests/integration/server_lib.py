@@ -41,6 +41,7 @@ from wire import (  # noqa: F401  (re-exported: S.frame, S.f_msg, S.DecodeError.
 
 SKIP = 77
 PROTOBUF = "application/x-protobuf"
+STORED_ROW_BYTES = 64  # TB_QUOTA_ROW_BYTES in shared/tblimits.h
 
 # ---------------------------------------------------------------------------
 # Protobuf decoding: schemas for the tbdev.v1 messages, read with wire.fields.
@@ -783,6 +784,47 @@ class Server:
     def check(self):
         rc, out, err = self.admin("check")
         return rc, out.strip(), err.strip()
+
+    def stored_bytes(self, exp_id=None):
+        """What the quota should charge, recounted from the database file itself: for each of
+        the experiment's runs TB_QUOTA_ROW_BYTES per stored row plus the row's bytes, and for
+        each blob it owns TB_QUOTA_ROW_BYTES plus its size (store_sqlite.c RECOUNT_*, the same
+        formula in SQL). With exp_id None, a dict of every experiment's."""
+        row = STORED_ROW_BYTES
+        q = """
+        SELECT e.id,
+          coalesce((SELECT sum({r} + length(CAST(r.name AS BLOB))
+            + coalesce((SELECT sum({r} + length(CAST(f.name AS BLOB))) FROM files f
+                        WHERE f.run_id = r.id), 0)
+            + coalesce((SELECT sum({r} + length(CAST(s.tag AS BLOB)) + length(CAST(s.plugin AS BLOB))
+                        + {content}
+                        + length(CAST(s.display_name AS BLOB))
+                        + length(CAST(s.description AS BLOB))) FROM series s
+                        WHERE s.run_id = r.id), 0)
+            + coalesce((SELECT sum({r} + length(c.data) + length(c.summary))
+                        FROM scalar_chunks c JOIN series s ON s.id = c.series_id
+                        WHERE s.run_id = r.id), 0)
+            + coalesce((SELECT sum({r} + length(t.data) + length(t.value_pb)
+                        + length(CAST(t.shape AS BLOB))) FROM tensors t
+                        JOIN series s ON s.id = t.series_id WHERE s.run_id = r.id), 0)
+            + coalesce((SELECT sum({r} + length(CAST(b.meta AS BLOB)) + length(b.shas)
+                        + length(b.value_pb)) FROM blob_points b
+                        JOIN series s ON s.id = b.series_id WHERE s.run_id = r.id), 0)
+            + (SELECT count(*) * {r} FROM restarts x WHERE x.run_id = r.id))
+            FROM runs r WHERE r.experiment_id = e.id), 0)
+          + coalesce((SELECT sum({r} + b.size) FROM blob_owners o JOIN blobs b ON b.sha = o.sha
+                      WHERE o.experiment_id = e.id), 0)
+        FROM experiments e"""
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=30)
+        try:
+            new = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'series_content'").fetchone()
+            content = ("coalesce((SELECT length(sc.content) FROM series_content sc"
+                       " WHERE sc.series_id = s.id), 0)" if new else "length(s.plugin_content)")
+            got = dict(con.execute(q.format(r=row, content=content)).fetchall())
+        finally:
+            con.close()
+        return got if exp_id is None else got.get(exp_id)
 
     # --- HTTP
 

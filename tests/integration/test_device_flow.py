@@ -116,7 +116,8 @@ def device_cli(rep, srv, tbdev, tmp):
         rep.check(exp and abs(exp - (time.time() + 3 * 86400)) < 3600,
                   "the token expires after --device_token_days 3", repr(t))
         rc, out_text, _ = srv.admin("token", "list", "alice")
-        rep.check(rc == 0 and "device login from" in out_text and "expires " in out_text,
+        rep.check(rc == 0 and "device login from" in out_text and "EXPIRES" in out_text and
+                  re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +live", out_text),
                   "token list (text) shows the label and the expiry", out_text[-300:])
         # the CLI saved it; it works until its expiry, then not
         creds = open(os.path.join(home, "cfg", "tbdev", "credentials")).read()

@@ -147,7 +147,10 @@ def write_synthetic(root):
         "text/table", L.metadata_pb("text"),
         tensor=L.tensor_pb(L.DT_STRING, (2, 2), string_val=[b"a", b"", b"c\x00d", b"e"]))]))
     evs.append(L.event_pb(wall(), 0, summary_values=[L.value_pb(
-        "_hparams_/session_start_info", L.metadata_pb("hparams", b"\x1a\x05\x0a\x03abc"))]))
+        "_hparams_/session_start_info",
+        # a valid HParamsPluginData (the server checks hparams content): session_start_info
+        # {hparams {key: "abc"}}
+        L.metadata_pb("hparams", b"\x1a\x07\x0a\x05\x0a\x03abc"))]))
     evs.append(L.event_pb(wall(), 0, summary_values=[L.value_pb(
         "pr/curve", L.metadata_pb("pr_curves", b"\x08\x03"),
         tensor=L.tensor_pb(L.DT_FLOAT, (2, 3), float_val=[1, 2, nan, 4, inf, 6]))]))

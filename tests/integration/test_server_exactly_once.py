@@ -226,7 +226,12 @@ def body(rep, exe, tmp):
                    ("events.out.tfevents.4", f4)):
         srv.upload_file(alice, ctl, run, fn, ef)
     u, uc = usage(srv, alice, eid), usage(srv, alice, ctl)
-    rep.eq(u, uc, "usage after replays, gaps and overlaps equals a clean upload's",
+    # bytes are what is stored, which depends on how the points were split into requests
+    # (scalar chunks): each is compared with a recount of the database instead
+    rep.eq(dict(u, bytes=0), dict(uc, bytes=0),
+           "usage after replays, gaps and overlaps equals a clean upload's")
+    rep.eq((u["bytes"], uc["bytes"]), (srv.stored_bytes(eid), srv.stored_bytes(ctl)),
+           "usage.bytes after replays, gaps and overlaps is what is stored",
            "replayed bytes must not be counted (nor charged to the quota)")
     rep.eq(tag_points(srv, alice, eid), tag_points(srv, alice, ctl),
            "per-series point counts equal a clean upload's")
@@ -401,8 +406,10 @@ def body(rep, exe, tmp):
         srv.upload_file(alice, ctl2, rn, fn, ef)
     rep.eq(tag_points(srv, alice, chaos), tag_points(srv, alice, ctl2),
            "after the kills: per-series point counts equal a clean upload's")
-    rep.eq(usage(srv, alice, chaos), usage(srv, alice, ctl2),
-           "after the kills: usage equals a clean upload's")
+    uk, uk2 = usage(srv, alice, chaos), usage(srv, alice, ctl2)
+    rep.eq(dict(uk, bytes=0), dict(uk2, bytes=0), "after the kills: usage equals a clean upload's")
+    rep.eq((uk["bytes"], uk2["bytes"]), (srv.stored_bytes(chaos), srv.stored_bytes(ctl2)),
+           "after the kills: usage.bytes is what is stored")
     me = srv.get_json("/api/v1/me", token=alice)
     total = sum(x["usage"]["bytes"] for x in srv.get_json(E, token=alice)["experiments"])
     rep.eq(me.get("used_bytes"), total, "the user's used_bytes is the sum of the experiments'")

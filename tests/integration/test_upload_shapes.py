@@ -337,6 +337,50 @@ def check_refused_plugin(c):
         server.stop()
 
 
+def check_restarts(c, client, api):
+    """A job restarted from step 5 writes steps 5-9 again: TensorBoard hides the first run's
+    values at those steps for every kind, not only scalars; storage keeps them all."""
+    rep = c.rep
+    d = c.logdir("logs-restart")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import server_lib as S
+
+    def events(first, last, gen):
+        out = []
+        for st in range(first, last):
+            png = S.make_png(2, 2, (gen * 100, st * 20, 0))
+            out.append(L.event_pb(1700000000.0 + gen * 1000 + st, st, summary_values=[
+                L.value_pb("img", image=L.image_pb(2, 2, 3, png)),
+                L.value_pb("h", histo=L.histo_pb(0, 1, 1, 1, 1, [0.5, 1.0], [gen, st])),
+                L.value_pb("loss", simple=float(gen * 100 + st))]))
+        return out
+    write_events(os.path.join(d, "run", "events.out.tfevents.1.h"),
+                 events(0, 10, 1) + events(5, 10, 2))
+    rc, out, err = upload(client, d)
+    exp = L.experiment_id_of(out)
+    if not rep.check("restarted run uploads", None if rc == 0 and exp else err[-300:]):
+        return
+    E = "/api/v1/experiments/%s/" % exp
+
+    def steps(path, tag, keep=False):
+        q = {"tag": tag, "points": "all"}
+        if keep:
+            q["restarts"] = "keep"
+        doc = api.get_json(E + path, q)
+        return [(p["step"], p["wall_time"] >= 1700002000) for p in doc["series"][0]["points"]]
+    want = [(st, st >= 5) for st in range(10)]
+    for path, tag in (("blobs", "img"), ("histograms", "h"), ("tensors", "h")):
+        got = steps(path, tag)
+        rep.check("restart rule for %s: steps 5-9 only from the restarted job" % path,
+                  None if got == want else "got %r" % got)
+        kept = steps(path, tag, keep=True)
+        rep.check("restarts=keep shows every stored %s row" % path,
+                  None if len(kept) == 15 else "got %d rows" % len(kept))
+    got = [p[1] for p in api.scalars(exp, "loss")["run"]]
+    rep.check("and scalars likewise", None if got == list(range(5)) + list(range(5, 10)) else
+              repr(got))
+
+
 def check_split(c):
     """Records of many empty values keep far more than their bytes: the server refuses the
     request as too large for its decoding cap, and the uploader splits it until it fits."""
@@ -399,6 +443,7 @@ def main(argv):
         check_replaced(c, client, api)
         check_metadata(c, client, api, anon)
         check_counting(c, client, api)
+        check_restarts(c, client, api)
         for form in ("simple", "content", "float_val", "double"):
             check_form(c, client, api, form, BIG // 5)
         for form in ("half", "float_unpacked", "double_unpacked", "content_nodc",

@@ -660,6 +660,90 @@ static void test_typed_values_fill_shape(void **state)
     assert_bytes(v->tensor.content, wantb, sizeof(wantb));
 }
 
+/* Fill-to-shape is held to TB_TENSOR_FILL_RATIO times the tensor's bytes and to
+ * TB_TENSOR_FILL_MAX (issue 12: a 70-byte record asking for [1000000] floats). */
+static void test_fill_limits(void **state)
+{
+    struct fx *f = *state;
+    float one = 1.5f;
+    struct val big, good;
+    val_init(&big, "big", "custom", 0);
+    val_tensor(&big, DT(FLOAT), 1, (int64_t[]){1000000});
+    big.t.n_float_val = 1;
+    big.t.float_val = &one;
+    val_init(&good, "good", NULL, 0);
+    good.v.value_case = VCASE(SIMPLE_VALUE);
+    good.v.simple_value = 9;
+    struct val *pv[2] = {&big, &good};
+    struct tb_event ev;
+    struct tb_problem p = {0};
+    assert_int_equal(decode_vals(f, pv, 2, &ev, &p), 0);
+    assert_int_equal(ev.n_bad_values, 1);
+    assert_int_equal(ev.n_values, 1);
+    assert_string_equal(ev.values[0].tag, "good");
+    assert_int_equal(p.kind, TB_PROBLEM_BAD_VALUE);
+    assert_non_null(strstr(p.message, "'big'"));
+    assert_non_null(strstr(p.message, "filling its shape of 1000000 elements"));
+    assert_non_null(strstr(p.message, "4000000"));
+
+    /* The same from the record's wire bytes: a summary of about 70 bytes. */
+    size_t wire = tensorboard__tensor_proto__get_packed_size(&big.t);
+    assert_true(wire < 30);
+
+    /* At the ratio: wire * RATIO bytes of floats are kept, one element more is not. */
+    size_t ok_elems = 0;
+    for (int64_t n = 1; n < 100000; n++) {
+        struct val x;
+        val_init(&x, "ratio", "custom", 0);
+        val_tensor(&x, DT(FLOAT), 1, (int64_t[]){n});
+        x.t.n_float_val = 1;
+        x.t.float_val = &one;
+        size_t w = tensorboard__tensor_proto__get_packed_size(&x.t);
+        if ((size_t)n * 4 / TB_TENSOR_FILL_RATIO > w)
+            break;
+        ok_elems = (size_t)n;
+    }
+    assert_true(ok_elems > 100);
+    for (int k = 0; k < 2; k++) {
+        struct val x;
+        int64_t n = (int64_t)ok_elems + k;
+        val_init(&x, "ratio", "custom", 0);
+        val_tensor(&x, DT(FLOAT), 1, (int64_t[]){n});
+        x.t.n_float_val = 1;
+        x.t.float_val = &one;
+        struct val *one_v[1] = {&x};
+        assert_int_equal(decode_vals(f, one_v, 1, &ev, &p), 0);
+        assert_int_equal(ev.n_values, k == 0 ? 1 : 0);
+        if (k == 0) {
+            assert_int_equal(ev.values[0].tensor.n_elements, n);
+            for (int64_t i = 0; i < n; i++)
+                assert_memory_equal(ev.values[0].tensor.content.data + 4 * i, &one, 4);
+        }
+    }
+
+    /* The absolute cap: a tensor with many values (so the ratio allows it) may still not fill
+     * past TB_TENSOR_FILL_MAX; written out whole, the same size is kept. */
+    size_t have = TB_TENSOR_FILL_MAX / 4 / 8;
+    float *vals = calloc(have, sizeof(float));
+    assert_non_null(vals);
+    struct val cap;
+    val_init(&cap, "cap", "custom", 0);
+    val_tensor(&cap, DT(FLOAT), 1, (int64_t[]){TB_TENSOR_FILL_MAX / 4 + 1});
+    cap.t.n_float_val = have;
+    cap.t.float_val = vals;
+    struct val *cv[1] = {&cap};
+    assert_int_equal(decode_vals(f, cv, 1, &ev, &p), 0);
+    assert_int_equal(ev.n_values, 0);
+    assert_non_null(strstr(p.message, "past the limits"));
+    val_tensor(&cap, DT(FLOAT), 1, (int64_t[]){TB_TENSOR_FILL_MAX / 4});
+    cap.t.n_float_val = have;
+    cap.t.float_val = vals;
+    assert_int_equal(decode_vals(f, cv, 1, &ev, &p), 0);
+    assert_int_equal(ev.n_values, 1);
+    assert_int_equal(ev.values[0].tensor.content.len, TB_TENSOR_FILL_MAX);
+    free(vals);
+}
+
 static void test_metadata_only_value(void **state)
 {
     struct fx *f = *state;
@@ -1547,6 +1631,7 @@ int main(void)
         T(test_text_ranks),
         T(test_tensor_content_packed),
         T(test_typed_values_fill_shape),
+        T(test_fill_limits),
         T(test_metadata_only_value),
         T(test_unknown_plugin_kept),
         T(test_graph_events),

@@ -508,16 +508,126 @@ static void test_deep_nesting(void **state)
     struct tb_json j;
     tb_buf_init(&b, 0);
     tb_json_init(&j, &b);
-    for (int i = 0; i < 31; i++) {
+    for (int i = 0; i < TB_JSON_DEPTH_MAX; i++) {
         tb_json_arr_open(&j);
         tb_json_int(&j, i);
     }
-    for (int i = 0; i < 31; i++)
+    for (int i = 0; i < TB_JSON_DEPTH_MAX; i++)
         tb_json_arr_close(&j);
+    assert_int_equal(b.err, 0);
     assert_int_equal(j.depth, 0);
     assert_true(json_valid(b.data, b.len));
+    assert_true(tb_json_valid(b.data, b.len, TB_JSON_DEPTH_MAX));
+    assert_false(tb_json_valid(b.data, b.len, TB_JSON_DEPTH_MAX - 1));
     assert_int_equal(b.data[b.len - 1], ']');
     tb_buf_done(&b);
+}
+
+/* Issue 12: 40 levels of stored hparams lists overflowed the writer's 32-entry stack (an assert,
+ * or stack corruption in a release build). Past the limit the error sticks in the buffer and
+ * nothing is written out of bounds, at any depth and with objects and keys mixed in. */
+static void test_too_deep_is_a_sticky_error(void **state)
+{
+    (void)state;
+    const int depths[] = {TB_JSON_DEPTH_MAX + 1, 40 * 3, 100000};
+    for (size_t k = 0; k < sizeof(depths) / sizeof(depths[0]); k++) {
+        struct tb_buf b;
+        struct tb_json j;
+        tb_buf_init(&b, 0);
+        tb_json_init(&j, &b);
+        tb_json_obj_open(&j);
+        tb_json_key(&j, "v");
+        for (int i = 0; i < depths[k]; i++) {
+            if (i % 2) {
+                tb_json_obj_open(&j);
+                tb_json_key(&j, "k");
+            } else {
+                tb_json_arr_open(&j);
+                tb_json_int(&j, i);
+            }
+        }
+        tb_json_null(&j);
+        for (int i = depths[k]; i-- > 0;) {
+            if (i % 2)
+                tb_json_obj_close(&j);
+            else
+                tb_json_arr_close(&j);
+        }
+        tb_json_obj_close(&j);
+        assert_int_equal(b.err, -E2BIG);
+        /* the writer is back at the top: usable again after a reset */
+        assert_int_equal(j.depth, 0);
+        assert_int_equal(j.over, 0);
+        tb_buf_reset(&b);
+        tb_json_init(&j, &b);
+        tb_json_arr_open(&j);
+        tb_json_int(&j, 1);
+        tb_json_arr_close(&j);
+        assert_int_equal(b.err, 0);
+        assert_string_equal((const char *)b.data, "[1]");
+        tb_buf_done(&b);
+    }
+}
+
+struct vcase {
+    const char *s;
+    bool ok;
+};
+
+static void test_valid(void **state)
+{
+    (void)state;
+    static const struct vcase cases[] = {
+        {"{}", true},
+        {" [ ] ", true},
+        {"{\"width\":2,\"height\":3,\"labels\":[\"a\",\"\\u00e9\\n\"]}", true},
+        {"{\"sample_rate\":8000.5,\"content_type\":\"audio/wav\"}", true},
+        {"-0.5e+10", true},
+        {"\"\xc3\xa9\"", true},
+        {"[1,[2,{\"a\":[]}],null,true,false]", true},
+        {"", false},
+        {"{", false},
+        {"{\"a\":1,}", false},
+        {"[1,]", false},
+        {"[1 2]", false},
+        {"{\"a\" 1}", false},
+        {"{1:2}", false},
+        {"01", false},
+        {"1.", false},
+        {"NaN", false},
+        {"\"\x01\"", false},
+        {"\"\xff\"", false},
+        {"\"\\x\"", false},
+        {"\"\\u12g4\"", false},
+        {"{} {}", false},
+        {"{\"a\":1}}", false},
+        {"]", false},
+        {"tru", false},
+        {"\"abc", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *s = cases[i].s;
+        bool got = tb_json_valid(s, strlen(s), 8);
+        if (got != cases[i].ok)
+            fail_msg("tb_json_valid(%s) = %d", s, got);
+        /* and the independent parser agrees (which leaves UTF-8 to utf8_valid) */
+        const uint8_t *u = (const uint8_t *)s;
+        assert_int_equal(json_valid(u, strlen(s)) && utf8_valid(u, strlen(s)), cases[i].ok);
+    }
+    assert_false(tb_json_valid("[1]", 2, 8)); /* the length is honoured */
+    assert_false(tb_json_valid(NULL, 0, 8));
+    /* depth */
+    assert_true(tb_json_valid("[[[]]]", 6, 3));
+    assert_false(tb_json_valid("[[[]]]", 6, 2));
+    assert_false(tb_json_valid("[[[1]]]", 7, 2));
+    /* 100,000 opens: refused at the limit, no recursion */
+    size_t n = 100000;
+    char *deep = malloc(2 * n);
+    assert_non_null(deep);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    assert_false(tb_json_valid(deep, 2 * n, 64));
+    free(deep);
 }
 
 static void test_escape_into_buffer(void **state)
@@ -603,6 +713,8 @@ int main(void)
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_nested_commas),
         cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_too_deep_is_a_sticky_error),
+        cmocka_unit_test(test_valid),
         cmocka_unit_test(test_escape_into_buffer),
         cmocka_unit_test(test_long_mixed_string),
         cmocka_unit_test(test_error_sticks),
