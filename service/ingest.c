@@ -969,8 +969,8 @@ void svc_h_write_events(struct svc_call *c)
     struct svc_ingest in;
     svc_ingest_init(&in, c->app, e.id, c->req->body_len);
     Tbdev__V1__WriteEventsRequest *r = (Tbdev__V1__WriteEventsRequest *)tb_wirescan_unpack(
-        &tbdev__v1__write_events_request__descriptor, &in.arena.pb, c->req->body_len,
-        c->req->body, NULL); /* nesting bounded before protobuf-c recurses (shared/wirescan.h) */
+        &tbdev__v1__write_events_request__descriptor, &in.arena.pb, c->req->body_len, c->req->body,
+        NULL); /* nesting bounded before protobuf-c recurses (shared/wirescan.h) */
     if (!r) {
         svc_error(c, 400, "invalid_argument",
                   "the body is not a WriteEventsRequest protobuf; is this client compatible "
