@@ -284,6 +284,23 @@ static void json_layout(struct tb_json *j, const Tensorboard__Layout *l)
                     tb_json_str(j, re);
                 }
             tb_json_arr_close(j);
+            if (ch->content_case == TENSORBOARD__CHART__CONTENT_MARGIN) {
+                /* the exact tags of each line and its band, for drawing the band */
+                tb_json_key(j, "margin");
+                tb_json_arr_open(j);
+                for (size_t t = 0; t < ch->margin->n_series; t++) {
+                    const Tensorboard__MarginChartContent__Series *ms = ch->margin->series[t];
+                    tb_json_obj_open(j);
+                    tb_json_key(j, "value");
+                    tb_json_str(j, ms->value ? ms->value : "");
+                    tb_json_key(j, "lower");
+                    tb_json_str(j, ms->lower ? ms->lower : "");
+                    tb_json_key(j, "upper");
+                    tb_json_str(j, ms->upper ? ms->upper : "");
+                    tb_json_obj_close(j);
+                }
+                tb_json_arr_close(j);
+            }
             tb_json_obj_close(j);
         }
         tb_json_arr_close(j);

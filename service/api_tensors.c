@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "markdown.h"
+#include "rebin.h"
 #include "sniff.h"
 
 #define TENSOR_POINTS_DEFAULT 200
@@ -52,6 +53,7 @@ struct rows {
      * are); index and total count shown rows only */
     const int64_t *shown;
     size_t n_shown;
+    struct svc_rebin rebin; /* histograms: ?bins= and ?distribution= (rebin.h) */
 };
 
 struct steps {
@@ -374,6 +376,8 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
     uint64_t n = 1, end = 1;
     switch (x->mode) {
     case 1:
+        if (svc_rebin_json(&x->rebin, x->c, x->s, j, r))
+            break; /* rebinned or compressed: the row is one element */
         end = json_buckets(x, r, e0, &n);
         break;
     case 2: { /* text: one row is one element */
@@ -514,6 +518,10 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
         }
         x.shown = shown;
         x.n_shown = n_shown;
+        if (mode == 1) { /* ?bins=: the series' range, from a pass of its own */
+            x.rebin = (struct svc_rebin){0};
+            svc_rebin_prepare(&x.rebin, c, s);
+        }
         x.total = shown ? n_shown : s->points;
         x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;
         x.index = resume ? from.index : 0;
@@ -555,6 +563,8 @@ out:
 
 void svc_h_histograms(struct svc_call *c)
 {
+    if (!svc_rebin_params_ok(c))
+        return;
     tensor_answer(c, 1, TB_KIND_TENSOR, NULL, 100);
 }
 

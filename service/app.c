@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "encode.h"
 #include "local.h"
 #include "log.h"
 #include "tblimits.h"
@@ -594,6 +595,7 @@ void svc_app_handle(void *ctx, const struct svc_request *req, struct svc_respons
     res->body.cap = (size_t)c.app->cfg->answer_bytes;
     a->route->handler(&c);
     answer_check(&c);
+    svc_encode_response(svc_req_header(req, "Accept-Encoding"), res);
 }
 
 void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
@@ -638,6 +640,7 @@ void svc_app_done(struct svc_app *app)
         app->throttles[i] = NULL;
     }
     pthread_mutex_destroy(&app->rate_lock);
+    svc_encode_cache_free();
 }
 
 void svc_h_no_content(struct svc_call *c)

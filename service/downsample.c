@@ -61,10 +61,13 @@ void svc_sort_by_step(struct svc_point *pts, size_t n)
         }
 }
 
-size_t svc_downsample(struct svc_point *pts, size_t n, size_t target)
+size_t svc_downsample_idx(const struct svc_point *pts, size_t n, size_t target, size_t *ret_idx)
 {
-    if (target < 4 || n <= target)
+    if (target < 4 || n <= target) {
+        for (size_t i = 0; i < n; i++)
+            ret_idx[i] = i;
         return n;
+    }
     size_t buckets = target / 4;
     size_t out = 0;
     for (size_t b = 0; b < buckets; b++) {
@@ -90,14 +93,80 @@ size_t svc_downsample(struct svc_point *pts, size_t n, size_t target)
                     keep[x] = keep[y];
                     keep[y] = t;
                 }
-        size_t last = (size_t)-1;
         for (int x = 0; x < 4; x++)
-            if (keep[x] != last) {
-                pts[out++] = pts[keep[x]];
-                last = keep[x];
-            }
+            if (!out || keep[x] != ret_idx[out - 1])
+                ret_idx[out++] = keep[x];
     }
     return out;
+}
+
+size_t svc_downsample(struct svc_point *pts, size_t n, size_t target)
+{
+    if (target < 4 || n <= target)
+        return n;
+    /* at most 4 per bucket: target/4 * 4 <= target entries */
+    size_t *idx = malloc(target * sizeof(*idx));
+    if (!idx)
+        return n; /* no memory: the whole series, which is still a right answer */
+    size_t k = svc_downsample_idx(pts, n, target, idx);
+    for (size_t i = 0; i < k; i++)
+        pts[i] = pts[idx[i]]; /* idx[i] >= i: increasing, without repeats */
+    free(idx);
+    return k;
+}
+
+void svc_smooth(const struct svc_point *pts, size_t n, double weight, double *out)
+{
+    if (!isfinite(weight) || weight < 0)
+        weight = 0;
+    if (weight > 1)
+        weight = 1;
+    bool constant = true;
+    for (size_t i = 1; i < n && constant; i++)
+        constant = pts[i].value == pts[0].value; /* NaN compares unequal, as in TensorBoard */
+    double last = 0;
+    uint64_t k = 0;
+    bool settled = weight == 1; /* 1 - weight^k is 1 from here on */
+    for (size_t i = 0; i < n; i++) {
+        double v = pts[i].value;
+        if (constant || !isfinite(v)) {
+            out[i] = v;
+            continue;
+        }
+        last = last * weight + (1 - weight) * v;
+        k++;
+        double debias = 1;
+        if (!settled) {
+            double wk = pow(weight, (double)k);
+            debias = 1 - wk;
+            settled = wk < 0x1p-54; /* below half an ulp of 1: later terms round to 1 */
+        }
+        out[i] = last / debias;
+    }
+}
+
+void svc_step_window(const struct svc_point *pts, size_t n, int64_t start, int64_t end,
+                     size_t *ret_lo, size_t *ret_hi)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* first with step >= start */
+        size_t mid = lo + (hi - lo) / 2;
+        if (pts[mid].step < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t a = lo;
+    hi = n;
+    while (lo < hi) { /* first with step > end */
+        size_t mid = lo + (hi - lo) / 2;
+        if (pts[mid].step <= end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *ret_lo = a;
+    *ret_hi = start > end ? a : lo;
 }
 
 void svc_chunk_summarize(const uint8_t *p, size_t n, struct svc_chunk_summary *s)

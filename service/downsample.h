@@ -27,10 +27,31 @@ size_t svc_purge_restarts(struct svc_point *pts, size_t n, const struct svc_rest
 /*
  * Downsamples pts (sorted by step) to at most `target` points, keeping the shape: the points
  * are cut into target/4 buckets by index, and from each bucket the first, last, minimum and
- * maximum points are kept, in step order. NaN values are kept where they fall. Returns the
- * new count (pts compacted in place). target < 4 or n <= target leaves pts alone.
+ * maximum points are kept, in step order (M4: four points per bucket draw the same line as
+ * all of them when a bucket is a pixel column). NaN values are kept where they fall. Returns
+ * the new count (pts compacted in place). target < 4 or n <= target leaves pts alone.
  */
 size_t svc_downsample(struct svc_point *pts, size_t n, size_t target);
+
+/*
+ * The same choice as svc_downsample, as indices: writes the kept indices of pts into
+ * ret_idx (room for min(n, target) entries, the caller's) in increasing order and returns
+ * how many. With target < 4 or n <= target every index is kept.
+ */
+size_t svc_downsample_idx(const struct svc_point *pts, size_t n, size_t target, size_t *ret_idx);
+
+/*
+ * TensorBoard's smoothing: the debiased exponential moving average of pts' values in order,
+ * out[i] = EMA_i / (1 - weight^k) after k finite values, with EMA_i = weight * EMA_{i-1} +
+ * (1 - weight) * value_i. A NaN or infinite value is copied and does not move the average;
+ * a constant series is copied as it is (TensorBoard does the same); weight is clamped to
+ * [0, 1] (not finite: 0). out has room for n doubles (the caller's).
+ */
+void svc_smooth(const struct svc_point *pts, size_t n, double weight, double *out);
+
+/* The points of pts (sorted by step) with start <= step <= end: [*ret_lo, *ret_hi). */
+void svc_step_window(const struct svc_point *pts, size_t n, int64_t start, int64_t end,
+                     size_t *ret_lo, size_t *ret_hi);
 
 /* Sorts points by step, keeping arrival order among equal steps. */
 void svc_sort_by_step(struct svc_point *pts, size_t n);

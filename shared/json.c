@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Streaming JSON writer; see json.h. */
 #include "json.h"
+#include "numfmt.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -198,12 +199,9 @@ void tb_json_double(struct tb_json *j, double v)
     else if (isinf(v))
         tb_buf_adds(j->out, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
     else {
-        /* the shortest of 15 or 17 digits that reads back as the same double */
-        char tmp[32];
-        snprintf(tmp, sizeof(tmp), "%.15g", v);
-        if (strtod(tmp, NULL) != v)
-            snprintf(tmp, sizeof(tmp), "%.17g", v);
-        tb_buf_adds(j->out, tmp);
+        /* the fewest digits that read back as the same double */
+        char tmp[TB_NUMFMT_MAX];
+        tb_buf_add(j->out, tmp, tb_numfmt_double(v, tmp));
     }
 }
 

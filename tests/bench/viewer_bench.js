@@ -1,23 +1,31 @@
 // SPDX-License-Identifier: MIT
-// Viewer benchmark: how fast the experiment page draws its scalar charts for a large experiment.
+// Viewer benchmark: the experiment page on a large experiment, against the goals of PERF.md
+// and issue 13.
 //
 // Usage: node tests/bench/viewer_bench.js TBDEV TBDEV_SERVER [TBDEV_EXAMPLE_LOGS]
 //
-// It writes a logdir of RUNS runs x TAGS scalar tags x STEPS steps (default 100 x 50 x 10000
-// = 50M points; TF1 simple_value events with all of a run's tags in one event per step, as
-// PyTorch's SummaryWriter.add_scalars-style loops write them), uploads it with the real tbdev
-// client to a real tbdev-server (HTTPS, temporary SQLite database), then measures:
-//   - the server-side time of one scalars request over all runs (the viewer's request:
-//     /scalars?tag=T, 1000 points per run), from the server's request log, and as seen by a
-//     client on the same machine;
-//   - over several page loads in headless Chromium (1300x900): the time from navigation start
-//     to the first scalar chart drawn, and until every chart card in the viewport is drawn.
-// Each figure is printed as a 'viewer_bench: ...' line (medians, with min and max).
+// It writes a logdir of RUNS runs x TAGS scalar tags x STEPS steps (default 100 x 50 x 2000
+// = 10M points; TF1 simple_value events with all of a run's tags in one event per step, as
+// PyTorch's SummaryWriter loops write them), uploads it with the real tbdev client to a real
+// tbdev-server (HTTPS, temporary SQLite database), then measures, in headless Chromium with a
+// 1400x1000 viewport, medians of LOADS page loads after one warm-up:
+//   - the viewer's scalars request (one tag, every run, as the page asks it): server time
+//     from the request log, bytes as sent (zstd) and uncompressed, and the same answer in the
+//     old form (rows, exact 17-digit floats, no compression) for comparison;
+//   - time to the first chart and to every chart in view, on loopback and throttled to
+//     10 Mbit/s with 60 ms latency (DevTools protocol Network.emulateNetworkConditions), with
+//     the bytes downloaded until then; the throttled first chart is also given as a ratio to
+//     the least time those bytes can take at that bandwidth (a limit measured in the same run);
+//   - the height of a card with every run;
+//   - redraw after a setting change (smoothing, one run toggled off and on, the x axis):
+//     until every chart in view shows it, and the scalars requests sent meanwhile (goal:
+//     none), also as a ratio to uPlot redrawing the same charts' data (setData) in the page;
+//   - after scrolling through every card: the bytes downloaded and the JS heap after a GC.
+// Each figure is printed as a 'viewer_bench: ...' line.
 //
 // Environment: TBDEV_BENCH_RUNS, TBDEV_BENCH_TAGS, TBDEV_BENCH_STEPS (scale down),
-// TBDEV_BENCH_LOADS (page loads, default 5), TBDEV_BENCH_API (API requests, default 9),
-// TBDEV_BENCH_KEEP=1 keeps the logdir and database in /tmp, TBDEV_BENCH_LOGDIR=DIR reuses a
-// logdir written before (it must match the sizes).
+// TBDEV_BENCH_LOADS (default 5), TBDEV_BENCH_KEEP=1 keeps the logdir and database in /tmp,
+// TBDEV_BENCH_LOGDIR=DIR reuses a logdir written before (it must match the sizes).
 // Exits 77 when playwright-core or Chromium is missing.
 'use strict';
 
@@ -27,16 +35,19 @@ const L = require('../browser/lib.js');
 
 const RUNS = +(process.env.TBDEV_BENCH_RUNS || 100);
 const TAGS = +(process.env.TBDEV_BENCH_TAGS || 50);
-const STEPS = +(process.env.TBDEV_BENCH_STEPS || 10000);
+const STEPS = +(process.env.TBDEV_BENCH_STEPS || 2000);
 const LOADS = +(process.env.TBDEV_BENCH_LOADS || 5);
-const API_N = +(process.env.TBDEV_BENCH_API || 9);
+const VIEW = { width: 1400, height: 1000 };
+const SLOW = { offline: false, latency: 60, downloadThroughput: 10e6 / 8, uploadThroughput: 10e6 / 8 };
 
 const out = (s) => console.log('viewer_bench: ' + s);
-const fmt = (xs, unit) => {
-  unit = unit || 'ms';
+const fmt = (xs, unit, digits) => {
+  unit = unit === undefined ? 'ms' : unit;
+  const d = digits === undefined ? 0 : digits;
   const m = L.median(xs);
-  return `median ${m.toFixed(0)} ${unit} (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)}, n=${xs.length})`;
+  return `median ${m.toFixed(d)}${unit ? ' ' + unit : ''} (min ${Math.min(...xs).toFixed(d)}, max ${Math.max(...xs).toFixed(d)}, n=${xs.length})`;
 };
+const mib = (b) => (b / 1048576).toFixed(2) + ' MiB';
 
 const tagName = (j) => `group_${String(Math.floor(j / 10)).padStart(2, '0')}/metric_${String(j).padStart(2, '0')}`;
 const runName = (i) => `run_${String(i).padStart(3, '0')}`;
@@ -71,7 +82,8 @@ function writeLogdir(dir) {
         const evLen = 9 + (s ? 1 + stepV.length : 0) + summaryHead.length + summaryLen;
         const ev = Buffer.alloc(evLen);
         let o = 0;
-        ev[o++] = 0x09; ev.writeDoubleLE(wall0 + s, o); o += 8;
+        // wall times with microseconds, as time.time() gives them
+        ev[o++] = 0x09; ev.writeDoubleLE(wall0 + s * 1.37 + i * 0.001 + rnd() * 1e-3, o); o += 8;
         if (s) { ev[o++] = 0x10; stepV.copy(ev, o); o += stepV.length; }
         summaryHead.copy(ev, o); o += summaryHead.length;
         for (let j = 0; j < TAGS; j++) {
@@ -90,24 +102,101 @@ function writeLogdir(dir) {
   return bytes;
 }
 
-// In the page, from the start: when the first scalar chart is drawn, and when every chart
-// card in the viewport has its chart.
+// In the page, from the start: when the first scalar chart is drawn, and when every card in
+// the viewport is.
 const PROBE = `(() => {
-  const t = window.__bench = { firstChart: null, allVisible: null, visibleCards: 0, cards: 0 };
+  const t = window.__bench = { firstChart: null, allVisible: null, visibleCards: 0 };
   const visible = (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth; };
-  const drawn = (c) => !!(c.querySelector('canvas') || c.querySelector('.chart.empty') || c.querySelector('.error'));
+  const done = (c) => ['drawn', 'empty', 'error'].includes(c.dataset.state);
   const tick = () => {
     const cards = [...document.querySelectorAll('.scalar-card')];
-    t.cards = cards.length;
-    if (t.firstChart === null && cards.some((c) => c.querySelector('canvas'))) t.firstChart = performance.now();
+    if (t.firstChart === null && cards.some((c) => c.dataset.state === 'drawn' && c.querySelector('canvas'))) t.firstChart = performance.now();
     if (t.allVisible === null && cards.length) {
       const vis = cards.filter(visible);
-      if (vis.length && vis.every(drawn)) { t.allVisible = performance.now(); t.visibleCards = vis.length; }
+      if (vis.length && vis.every(done)) { t.allVisible = performance.now(); t.visibleCards = vis.length; }
     }
     if (t.allVisible === null) requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
 })();`;
+
+// Bytes received by the page (encoded, as on the wire), from the DevTools protocol.
+async function byteCounter(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const c = { cdp, bytes: 0, scalars: 0, urls: new Map() };
+  cdp.on('Network.requestWillBeSent', (e) => c.urls.set(e.requestId, e.request.url));
+  cdp.on('Network.loadingFinished', (e) => {
+    c.bytes += e.encodedDataLength;
+    if ((c.urls.get(e.requestId) || '').includes('/scalars?')) c.scalars++;
+  });
+  return c;
+}
+
+async function pageLoad(browser, url, throttle) {
+  const page = await browser.newPage();
+  await page.setViewportSize(VIEW);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const bc = await byteCounter(page);
+  if (throttle) await bc.cdp.send('Network.emulateNetworkConditions', throttle);
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.waitForFunction(() => window.__bench && window.__bench.allVisible !== null, null, { timeout: 300000, polling: 100 });
+  const b = await page.evaluate(() => {
+    const t = window.__bench;
+    // bytes on the wire of what had arrived when the first chart was drawn
+    const nav = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource').filter((e) => e.responseEnd <= t.firstChart);
+    return Object.assign({}, t, { firstBytes: (nav ? nav.transferSize : 0) + res.reduce((a, e) => a + e.transferSize, 0),
+      cached: performance.getEntriesByType('resource').filter((e) => e.name.includes('/static/') && e.transferSize === 0).length });
+  });
+  return { page, bc, first: b.firstChart, all: b.allVisible, cards: b.visibleCards, bytes: bc.bytes, firstBytes: b.firstBytes, cached: b.cached, errors };
+}
+
+// Changes a setting through its control and waits until every card in view shows it.
+// Returns the time in ms and the scalars requests sent meanwhile.
+async function redraw(page, bc, change, check) {
+  let reqs = 0;
+  const onReq = (r) => { if (r.url().includes('/scalars?')) reqs++; };
+  page.on('request', onReq);
+  const ms = await page.evaluate(async ({ changeSrc, checkSrc }) => {
+    // eslint-disable-next-line no-new-func
+    const change = new Function('return (' + changeSrc + ')()'), ok = new Function('c', 'return (' + checkSrc + ')(c)');
+    const visible = (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; };
+    const cards = [...document.querySelectorAll('.scalar-card')].filter(visible);
+    const t0 = performance.now();
+    change();
+    for (;;) {
+      await new Promise((r) => requestAnimationFrame(r));
+      if (cards.every((c) => ok(c))) return performance.now() - t0;
+      if (performance.now() - t0 > 30000) return -1;
+    }
+  }, { changeSrc: change.toString(), checkSrc: check.toString() });
+  await L.sleep(300); // a request sent after the redraw would count too
+  page.off('request', onReq);
+  return { ms, requests: reqs };
+}
+
+// Stroking every line of the charts in view once, point by point (a plain canvas chart): the
+// limit a redraw is compared with.
+async function strokeLimit(page) {
+  return page.evaluate(() => {
+    const visible = (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; };
+    const t0 = performance.now();
+    for (const c of [...document.querySelectorAll('.scalar-card')].filter(visible).map((el) => window.tbdevViewer.cardFor(el))) {
+      if (!c || !c.chart || !c.chart.u) continue;
+      const u = c.chart.u, ctx = u.ctx;
+      for (const s of c.chart.all) {
+        const p = new Path2D();
+        for (let i = 0; i < s.xs.length; i++) p.lineTo(u.valToPos(s.xs[i], 'x', true), u.valToPos(s.ys[i], 'y', true));
+        ctx.strokeStyle = s.color;
+        ctx.stroke(p);
+      }
+      u.redraw(false);
+    }
+    return performance.now() - t0;
+  });
+}
 
 async function main() {
   const args = L.parseArgs(process.argv);
@@ -116,7 +205,7 @@ async function main() {
     process.exit(L.SKIP);
   }
   const keep = !!process.env.TBDEV_BENCH_KEEP;
-  out(`size ${RUNS} runs x ${TAGS} tags x ${STEPS} steps = ${(RUNS * TAGS * STEPS / 1e6).toFixed(2)}M points`);
+  out(`size ${RUNS} runs x ${TAGS} tags x ${STEPS} steps = ${(RUNS * TAGS * STEPS / 1e6).toFixed(2)}M points; viewport ${VIEW.width}x${VIEW.height}`);
 
   let logdir = process.env.TBDEV_BENCH_LOGDIR;
   if (!logdir) {
@@ -134,74 +223,120 @@ async function main() {
   await client.login();
   const up = await client.upload(logdir, { name: 'viewer bench' });
   const id = up.id;
-  const dbBytes = fs.readdirSync(server.dir).filter((f) => f.startsWith('tbdev.db')).reduce((a, f) => a + fs.statSync(path.join(server.dir, f)).size, 0);
-  out(`upload of ${(RUNS * TAGS * STEPS / 1e6).toFixed(2)}M points took ${up.seconds.toFixed(1)} s (${(RUNS * TAGS * STEPS / up.seconds / 1e6).toFixed(2)}M points/s); database ${(dbBytes / 1048576).toFixed(0)} MiB`);
+  out(`upload of ${(RUNS * TAGS * STEPS / 1e6).toFixed(2)}M points took ${up.seconds.toFixed(1)} s (${(RUNS * TAGS * STEPS / up.seconds / 1e6).toFixed(2)}M points/s)`);
   const tags = (await server.json(`/api/v1/experiments/${id}/tags`)).tags;
   const pts = tags.reduce((a, t) => a + t.points, 0);
   if (pts !== RUNS * TAGS * STEPS) out(`WARNING: the server holds ${pts} points, expected ${RUNS * TAGS * STEPS}`);
 
-  // ---- API: one scalars request over all runs ----
-  const serverMs = [], clientMs = [], sizes = [];
-  for (let k = 0; k < API_N; k++) {
+  // ---- the viewer's scalars request, and the old one ----
+  const runs = Array.from({ length: RUNS }, (_, i) => runName(i));
+  const q = (tag, extra) => `/api/v1/experiments/${id}/scalars?tag=${encodeURIComponent(tag)}&` + runs.map((r) => 'run=' + r).join('&') + extra;
+  const logTime = async (p, headers) => {
+    const before = fs.statSync(server.logPath).size;
+    const r = await server.get(p, { headers: Object.assign({ Accept: 'application/json' }, headers || {}) });
+    await L.sleep(30);
+    const m = fs.readFileSync(server.logPath, 'utf8').slice(before).match(/GET \/api\/v1\/experiments\/\S+\/scalars \d+ (\d+) bytes ([\d.]+) ms/);
+    return { r, ms: m ? +m[2] : NaN, wire: m ? +m[1] : r.body.length };
+  };
+  const nowMs = [], nowWire = [], nowRaw = [], oldMs = [], oldRaw = [];
+  for (let k = 0; k < 5; k++) {
     const tag = tagName(k % TAGS);
-    const p = `/api/v1/experiments/${id}/scalars?tag=${encodeURIComponent(tag)}`;
-    const logBefore = fs.statSync(server.logPath).size;
-    const t0 = process.hrtime.bigint();
-    const r = await server.get(p, { headers: { Accept: 'application/json' } });
-    clientMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    sizes.push(r.body.length);
-    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status} ${r.body.toString().slice(0, 200)}`);
-    await L.sleep(50);
-    const log = fs.readFileSync(server.logPath, 'utf8').slice(logBefore);
-    const m = log.match(/GET \/api\/v1\/experiments\/\S+\/scalars \d+ (\d+) bytes ([\d.]+) ms/);
-    if (m) serverMs.push(+m[2]);
+    const a = await logTime(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=display`), { 'Accept-Encoding': 'gzip, deflate, br, zstd' });
+    nowMs.push(a.ms);
+    nowWire.push(a.wire);
+    const plain = await server.get(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=display`), { headers: { Accept: 'application/json' } });
+    nowRaw.push(plain.body.length);
+    const b = await logTime(q(tag, '&points=1000'));
+    oldMs.push(b.ms);
+    oldRaw.push(b.r.body.length);
   }
-  const one = JSON.parse((await server.get(`/api/v1/experiments/${id}/scalars?tag=${encodeURIComponent(tagName(0))}`, { headers: { Accept: 'application/json' } })).body);
-  out(`API scalars request, ${one.series.length} runs x ${one.series[0].total} points downsampled to ${one.series[0].points.length} each, ${(L.median(sizes) / 1048576).toFixed(1)} MiB JSON:`);
-  if (serverMs.length) out(`  server-side time ${fmt(serverMs)}`);
-  else out('  server-side time: no request log line found');
-  out(`  client-observed time (new HTTPS connection each) ${fmt(clientMs)}`);
-  const allMs = [];
-  for (let k = 0; k < Math.min(3, API_N); k++) {
-    const logBefore = fs.statSync(server.logPath).size;
-    const r = await server.get(`/api/v1/experiments/${id}/scalars?tag=${encodeURIComponent(tagName(k))}&run=${runName(0)}&points=all`, { headers: { Accept: 'application/json' } });
-    if (r.status !== 200) break;
-    await L.sleep(50);
-    const m = fs.readFileSync(server.logPath, 'utf8').slice(logBefore).match(/scalars \d+ (\d+) bytes ([\d.]+) ms/);
-    if (m) allMs.push(+m[2]);
-  }
-  if (allMs.length) out(`  one run at points=all (${STEPS} points): server-side ${fmt(allMs)}`);
+  out(`the page's scalars request (one tag, ${RUNS} runs, up to ${Math.max(2000, STEPS)} points each, columns, precision=display):`);
+  out(`  server time ${fmt(nowMs)}; ${mib(L.median(nowWire))} sent (zstd) of ${mib(L.median(nowRaw))} JSON, ratio ${(L.median(nowWire) / L.median(nowRaw)).toFixed(3)}`);
+  out(`  before this change the page asked ?points=1000 in rows: ${mib(L.median(oldRaw))} uncompressed; server time now ${fmt(oldMs)}`);
 
   // ---- page loads ----
-  const browser = await L.launchBrowser();
+  // the server's certificate trusted, so that the page's files are cached as with a real one
+  const browser = await L.launchBrowser({ trustCert: server.cacert });
   await browser.addInitScript(PROBE);
-  const first = [], all = [], visCards = [], requests = [], firstResp = [], lastResp = [], rows = [], series = [];
-  const url = `${server.url}/experiment/${id}/`;
+  const url = `${server.url}/experiment/${id}/?tab=scalars`;
   const errors = [];
-  for (let k = 0; k < LOADS + 1; k++) {
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => errors.push(String(e)));
-    let nreq = 0;
-    page.on('request', (r) => { if (r.url().includes('/scalars?')) nreq++; });
-    await page.goto(url, { waitUntil: 'commit' });
-    await page.waitForFunction(() => window.__bench && window.__bench.allVisible !== null, null, { timeout: 300000, polling: 200 });
-    const b = await page.evaluate(() => {
-      const r = performance.getEntriesByType('resource').filter((e) => e.name.includes('/scalars?')).map((e) => e.responseEnd).sort((x, y) => x - y);
-      const c = document.querySelector('.scalar-card canvas')?.closest('.scalar-card');
-      const u = c && c._chart;
-      return Object.assign({}, window.__bench, { firstResponse: r[0], lastResponse: r[r.length - 1], rows: u ? u.data[0].length : 0, series: u ? u.series.length - 1 : 0 });
-    });
-    if (k > 0) { // the first load warms the static-file cache and the database pages
-      first.push(b.firstChart); all.push(b.allVisible); visCards.push(b.visibleCards); requests.push(nreq);
-      firstResp.push(b.firstResponse); lastResp.push(b.lastResponse); rows.push(b.rows); series.push(b.series);
-    } else out(`cold page load (not counted): first chart ${b.firstChart.toFixed(0)} ms, all visible ${b.allVisible.toFixed(0)} ms`);
-    await page.close();
+  for (const [label, throttle] of [['loopback', null], ['10 Mbit/s, 60 ms latency', SLOW]]) {
+    const first = [], all = [], bytes = [], cards = [], ratio = [], firstBytes = [], cached = [];
+    for (let k = 0; k < LOADS + 1; k++) {
+      const l = await pageLoad(browser, url, throttle);
+      errors.push(...l.errors);
+      if (k > 0) {
+        first.push(l.first); all.push(l.all); bytes.push(l.bytes); cards.push(l.cards); firstBytes.push(l.firstBytes); cached.push(l.cached);
+        if (throttle) ratio.push(l.first / (l.firstBytes / throttle.downloadThroughput * 1000 + 4 * throttle.latency));
+      } else out(`${label}: first load, nothing cached (not counted): first chart ${l.first.toFixed(0)} ms, ${mib(l.firstBytes)} by then`);
+      await l.page.close();
+    }
+    out(`page load, ${label}, ${LOADS} loads after a warm-up (times from navigation start):`);
+    out(`  first chart ${fmt(first)} (goal < ${throttle ? 3000 : 1000} ms), ${mib(L.median(firstBytes))} on the wire by then (${L.median(cached)} page files from the cache)`);
+    out(`  every chart in view ${fmt(all)} (${L.median(cards)} cards), ${mib(L.median(bytes))} downloaded by then (the cards a screen ahead included)`);
+    if (throttle) out(`  first chart / (its bytes at 10 Mbit/s + 4 round trips): ${fmt(ratio, '', 2)}`);
   }
-  out(`page load, 1300x900 viewport, ${LOADS} loads after one warm-up (times from navigation start):`);
-  out(`  time to first chart ${fmt(first)}`);
-  out(`  time until all visible charts are drawn ${fmt(all)} (${L.median(visCards)} cards in view, ${L.median(requests)} scalars requests)`);
-  out(`  first scalars response complete at ${fmt(firstResp)}; last at ${fmt(lastResp)}`);
-  out(`  first chart: ${L.median(series)} series (raw + smoothed per run) joined on ${L.median(rows)} x values`);
+
+  // ---- one page: card height, redraws, scrolling through every card ----
+  const l = await pageLoad(browser, url, null);
+  const page = l.page;
+  errors.push(...l.errors);
+  const height = await page.$eval('.scalar-card', (c) => ({ h: c.getBoundingClientRect().height, runs: c.dataset.runs }));
+  out(`a card with ${height.runs} runs is ${height.h.toFixed(0)} px tall (goal < 700 px)`);
+  const settle = () => page.waitForFunction(() => [...document.querySelectorAll('.scalar-card')].filter((c) => { const r = c.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; })
+    .every((c) => c.dataset.state === 'drawn'), null, { timeout: 120000 });
+  await settle();
+  // the cards a screen ahead load in the background: measure once that is over
+  for (let quiet = 0, last = -1; quiet < 10;) {
+    await L.sleep(200);
+    quiet = l.bc.scalars === last ? quiet + 1 : 0;
+    last = l.bc.scalars;
+  }
+  const results = { smoothing: [], toggle: [], axis: [], limit: [] };
+  const reqs = { smoothing: 0, toggle: 0, axis: 0 };
+  for (let k = 0; k < LOADS; k++) {
+    const w = k % 2 ? 0.6 : 0.85;
+    let r = await redraw(page, l.bc, new Function(`const s = document.getElementById('smoothing'); s.value = '${w}'; s.dispatchEvent(new Event('change'));`),
+      new Function('c', `return c.dataset.smoothing === '${w}';`));
+    results.smoothing.push(r.ms); reqs.smoothing += r.requests;
+    const shown = k % 2 ? RUNS : RUNS - 1; // off, then on again
+    r = await redraw(page, l.bc, () => { const cb = document.querySelector('.run-toggle[data-run="run_001"]'); cb.checked = !cb.checked; cb.dispatchEvent(new Event('change')); },
+      new Function('c', `return c.dataset.runs === '${shown}';`));
+    results.toggle.push(r.ms); reqs.toggle += r.requests;
+    const x = k % 2 ? 'step' : 'relative';
+    r = await redraw(page, l.bc, new Function(`const s = document.getElementById('x-axis'); s.value = '${x}'; s.dispatchEvent(new Event('change'));`),
+      new Function('c', `return c.dataset.x === '${x}';`));
+    results.axis.push(r.ms); reqs.axis += r.requests;
+    results.limit.push(await strokeLimit(page));
+  }
+  const lim = L.median(results.limit);
+  out(`redraw after a setting change, every chart in view, ${LOADS} changes each (goal < 200 ms, no download):`);
+  out(`  smoothing ${fmt(results.smoothing)}, ${reqs.smoothing} scalars requests; ratio to stroking every point of those lines once ${(L.median(results.smoothing) / lim).toFixed(2)}`);
+  out(`  one run toggled ${fmt(results.toggle)}, ${reqs.toggle} scalars requests; ratio ${(L.median(results.toggle) / lim).toFixed(2)}`);
+  out(`  x axis step/relative ${fmt(results.axis)}, ${reqs.axis} scalars requests; ratio ${(L.median(results.axis) / lim).toFixed(2)}`);
+  out(`  (stroking every point of the lines in view once: ${fmt(results.limit, 'ms', 0)})`);
+
+  // scroll through every card, each drawn before the next
+  const bytes0 = l.bc.bytes;
+  const t0 = Date.now();
+  const n = await page.evaluate(async () => {
+    const cards = [...document.querySelectorAll('.scalar-card')];
+    for (const c of cards) {
+      c.scrollIntoView({ block: 'center' });
+      const t = performance.now();
+      while (!['drawn', 'empty', 'error'].includes(c.dataset.state) && performance.now() - t < 60000) await new Promise((r) => setTimeout(r, 20));
+    }
+    return cards.length;
+  });
+  await L.sleep(500);
+  await l.bc.cdp.send('HeapProfiler.collectGarbage');
+  const heap = await l.bc.cdp.send('Runtime.getHeapUsage');
+  // typed arrays live outside V8's heap: count the ones the page keeps as well
+  const arrays = await page.evaluate(() => window.tbdevViewer.ctx.scalarData.bytes());
+  out(`scrolled through all ${n} cards in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${mib(l.bc.bytes - bytes0)} more downloaded (${mib(l.bc.bytes)} in all)`);
+  out(`  after a GC: JS heap ${(heap.usedSize / 1048576).toFixed(0)} MB + ${(arrays / 1048576).toFixed(0)} MB of cached typed arrays = ${((heap.usedSize + arrays) / 1048576).toFixed(0)} MB (goal < 150 MB)`);
+  out(`(load average of the machine at the end: ${require('os').loadavg().map((x) => x.toFixed(1)).join(', ')} on ${require('os').cpus().length} cores)`);
+  await page.close();
   if (errors.length) out('page errors: ' + errors.slice(0, 3).join(' | '));
   if (keep) out(`kept: logdir ${logdir}, database ${server.db}`);
 }

@@ -116,19 +116,31 @@ function playwright() {
 
 const CHROMIUM = process.env.TBDEV_CHROMIUM || '/usr/bin/chromium';
 
-async function launchBrowser() {
+// The SPKI hash (base64 SHA-256 of the public key) of a PEM certificate, for Chromium's
+// --ignore-certificate-errors-spki-list.
+function spkiHash(certPath) {
+  const crypto = require('crypto');
+  const der = new crypto.X509Certificate(fs.readFileSync(certPath)).publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(der).digest('base64');
+}
+
+// opts.trustCert: a certificate to trust as if it were valid (so that the HTTP cache works as
+// it does for a real certificate: Chromium caches nothing from a page with a certificate
+// error); without it, certificate errors are ignored.
+async function launchBrowser(opts) {
   const pw = playwright();
   if (!pw) throw new Error('playwright-core is not installed in node_modules');
   const userDataDir = tmpdir('tbdev-chromium-');
   cleanup.push(() => fs.rmSync(userDataDir, { recursive: true, force: true }));
+  const trust = opts && opts.trustCert;
   // A persistent context is the only way to give a fresh user-data dir explicitly.
   const ctx = await pw.chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    ignoreHTTPSErrors: true,
+    ignoreHTTPSErrors: !trust,
     viewport: { width: 1300, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--no-first-run', '--disable-sync', '--ignore-certificate-errors'],
+      '--no-first-run', '--disable-sync', trust ? '--ignore-certificate-errors-spki-list=' + spkiHash(trust) : '--ignore-certificate-errors'],
   });
   cleanup.push(() => ctx.close().catch(() => {}));
   return ctx;
@@ -548,10 +560,15 @@ const ev = {
   hparams: (tag, content, step, wall) => eventPb(wall || WALL0 + (step || 0), step || 0, {
     values: [valuePb(tag, { metadata: metadataPb({ plugin: 'hparams', content }), tensor: tensorPb(DT_STRING, [], { stringVal: [''] }) })],
   }),
-  // custom scalars layout: categories [{ title, charts: [{ title, tags: [regex] }] }]
+  // custom scalars layout: categories [{ title, closed, charts: [{ title, tags: [regex] } or
+  // { title, margin: [{ value, lower, upper }] }] }] (layout.proto: Category 2, Chart 2,
+  // MultilineChartContent 2, MarginChartContent 3 with Series 1)
   customScalars: (categories, wall) => {
+    const chartPb = (ch) => Buffer.concat([fBytes(1, ch.title), ch.margin
+      ? fBytes(3, Buffer.concat(ch.margin.map((m) => fBytes(1, Buffer.concat([fBytes(1, m.value), fBytes(2, m.lower), fBytes(3, m.upper)])))))
+      : fBytes(2, Buffer.concat(ch.tags.map((t) => fBytes(1, t))))]);
     const layout = Buffer.concat(categories.map((c) => fBytes(2, Buffer.concat([fBytes(1, c.title),
-      ...c.charts.map((ch) => fBytes(2, Buffer.concat([fBytes(1, ch.title), fBytes(2, Buffer.concat(ch.tags.map((t) => fBytes(1, t))))])))]))));
+      ...c.charts.map((ch) => fBytes(2, chartPb(ch))), ...(c.closed ? [fVarint(3, 1)] : [])]))));
     return eventPb(wall || WALL0, 0, { values: [valuePb('custom_scalars__config__', { metadata: metadataPb({ plugin: 'custom_scalars', dataClass: DC_TENSOR }), tensor: tensorPb(DT_STRING, [], { stringVal: [layout] }) })] });
   },
   // a tensor summary of some other plugin
@@ -559,6 +576,14 @@ const ev = {
     values: [valuePb(tag, { metadata: metadataPb({ plugin, dataClass: DC_TENSOR }), tensor: tensorPb(DT_FLOAT, [values.length], { floatVal: values }) })],
   }),
   graphDef: (bytes, wall) => Buffer.concat([fDouble(1, wall || WALL0), fBytes(4, bytes)]),
+  // a TF2 scalar with a display name and a description in its metadata
+  scalarNamed: (tag, step, v, displayName, description, wall) => eventPb(wall || WALL0 + step, step, {
+    values: [valuePb(tag, { metadata: metadataPb({ plugin: 'scalars', dataClass: DC_SCALAR, displayName, description }), tensor: tensorPb(DT_FLOAT, [], { floatVal: [v] }) })],
+  }),
+  // TF2 images: a DT_STRING [2 + k] tensor of width, height and k encoded images (samples)
+  imagesTf2: (tag, step, pngs, w, h, wall) => eventPb(wall || WALL0 + step, step, {
+    values: [valuePb(tag, { metadata: metadataPb({ plugin: 'images', dataClass: DC_TENSOR }), tensor: tensorPb(DT_STRING, [2 + pngs.length], { stringVal: [String(w), String(h), ...pngs] }) })],
+  }),
 };
 
 const hp = {
@@ -595,15 +620,15 @@ function writeEventFile(dir, events, suffix) {
   return name;
 }
 
-// A tiny valid PNG (w x h, RGB) with a colour gradient; zlib from Node.
-function png(w, h) {
+// A tiny valid PNG (w x h, RGB) with a colour gradient; zlib from Node. seed changes the blue.
+function png(w, h, seed) {
   const zlib = require('zlib');
   const raw = Buffer.alloc((w * 3 + 1) * h);
   for (let y = 0; y < h; y++) {
     raw[y * (w * 3 + 1)] = 0;
     for (let x = 0; x < w; x++) {
       const o = y * (w * 3 + 1) + 1 + x * 3;
-      raw[o] = (x * 255 / w) | 0; raw[o + 1] = (y * 255 / h) | 0; raw[o + 2] = 128;
+      raw[o] = (x * 255 / w) | 0; raw[o + 1] = (y * 255 / h) | 0; raw[o + 2] = seed === undefined ? 128 : (seed * 67) & 255;
     }
   }
   const chunk = (type, data) => {
@@ -656,6 +681,25 @@ async function canvasInk(page, sel) {
   }), sel);
 }
 
+// What a card shows, from the viewer's own objects (window.tbdevViewer.cardFor(el).debug()).
+async function cardDebug(page, sel) {
+  return page.evaluate((s) => {
+    const el = document.querySelector(s);
+    const c = el && window.tbdevViewer && window.tbdevViewer.cardFor(el);
+    return c && c.debug ? c.debug() : null;
+  }, sel);
+}
+
+// Waits until the card matching sel has finished loading (data-state drawn, empty or error).
+async function cardReady(page, sel, timeout) {
+  await page.waitForFunction((s) => {
+    const el = document.querySelector(s);
+    if (!el) return false;
+    el.scrollIntoView({ block: 'center' });
+    return ['drawn', 'empty', 'error'].includes(el.dataset.state);
+  }, sel, { timeout: timeout || 15000, polling: 100 });
+}
+
 function median(xs) {
   const s = xs.slice().sort((a, b) => a - b);
   if (!s.length) return NaN;
@@ -670,5 +714,5 @@ module.exports = {
   cleanup, finish, runCleanup, Server, Client, LocalServe, setup, request, haveOpenssl, readTail,
   varint, fVarint, fBytes, fDouble, fFloat, fPackedFloats, fPackedDoubles, crc32c, maskedCrc, frame,
   metadataPb, tensorPb, valuePb, eventPb, ev, hp, wav, writeEventFile, png, DT_FLOAT, DT_DOUBLE, DT_STRING,
-  DC_SCALAR, DC_TENSOR, DC_BLOB_SEQUENCE, WALL0, INIT_SCRIPT, canvasInk, median, sleep,
+  DC_SCALAR, DC_TENSOR, DC_BLOB_SEQUENCE, WALL0, INIT_SCRIPT, canvasInk, median, sleep, cardDebug, cardReady,
 };

@@ -50,7 +50,8 @@ async function loadCards(page, sel, readyFn, perCardMs) {
       card.scrollIntoView({ block: 'center' });
       const t0 = performance.now();
       while (!ready(card) && performance.now() - t0 < ms) await new Promise((r) => setTimeout(r, 25));
-      if (!ready(card)) stuck.push((card.dataset.run || '') + ' ' + (card.dataset.tag || card.querySelector('h3')?.textContent || ''));
+      if (!ready(card)) stuck.push((card.dataset.run || '') + ' ' + (card.dataset.tag || card.querySelector('h3')?.textContent || '') +
+        ` (state ${card.dataset.state}: ${card.querySelector('.status')?.textContent || ''})`);
     }
     window.scrollTo(0, 0);
     return { n: cards.length, stuck };
@@ -60,7 +61,18 @@ async function loadCards(page, sel, readyFn, perCardMs) {
 // Ink of each uPlot chart in the cards matching `sel`: pixels inside the plotting area (.u-over)
 // that, composited over white, are darker than the grid lines (any channel < 225).
 async function plotInk(page, sel) {
-  return page.evaluate((s) => [...document.querySelectorAll(s)].map((card) => {
+  // each card brought into view and drawn first: cards far off screen drop their charts
+  return page.evaluate(async (s) => {
+    const out = [];
+    for (const card of document.querySelectorAll(s)) {
+      card.scrollIntoView({ block: 'center' });
+      const t0 = performance.now();
+      while (!['drawn', 'empty', 'error'].includes(card.dataset.state) && performance.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 25));
+      out.push(inkOf(card));
+    }
+    window.scrollTo(0, 0);
+    return out;
+    function inkOf(card) {
     const canvas = card.querySelector('canvas');
     const over = card.querySelector('.u-over');
     const label = (card.dataset.run ? card.dataset.run + ' ' : '') + (card.dataset.tag || card.querySelector('h3')?.textContent || '');
@@ -78,7 +90,8 @@ async function plotInk(page, sel) {
       if (r < 225 || g < 225 || b < 225) ink++;
     }
     return { label, ink, nonWhite, w, h };
-  }), sel);
+    }
+  }, sel);
 }
 
 // A checksum of a card's canvas pixels.
@@ -93,13 +106,12 @@ async function canvasHash(page, cardSel) {
   }, cardSel);
 }
 
-// Legend labels of the chart in the first card matching sel (without the x series).
+// The runs a scalar card draws (its main lines, one per run), from the viewer's card object.
 async function legend(page, cardSel) {
-  return page.evaluate((s) => {
-    const card = document.querySelector(s);
-    if (!card) return null;
-    return [...card.querySelectorAll('.u-legend .u-series .u-label')].slice(1).map((e) => e.textContent);
-  }, cardSel);
+  // cards far off screen drop their charts (bounded memory): bring this one back first
+  await L.cardReady(page, cardSel).catch(() => {});
+  const d = await L.cardDebug(page, cardSel);
+  return d ? d.series.filter((x) => x.hover).map((x) => x.run) : null;
 }
 
 const cardByTag = (cls, tag) => `.${cls}[data-tag="${tag.replace(/["\\]/g, '\\$&')}"]`;
@@ -229,13 +241,16 @@ async function main() {
         const bad = [];
         for (const tag of want) {
           const runs = [...new Set(tags.filter((t) => t.tag === tag && t.kind === 'scalar').map((t) => t.run))].sort();
-          const lg = ((await legend(page, cardByTag('scalar-card', tag))) || []).filter((s) => !s.endsWith(' (raw)')).sort();
-          if (JSON.stringify(lg) !== JSON.stringify(runs)) bad.push(`${tag}: legend ${JSON.stringify(lg)} != runs ${JSON.stringify(runs)}`);
+          const lg = ((await legend(page, cardByTag('scalar-card', tag))) || []).sort();
+          if (JSON.stringify(lg) !== JSON.stringify(runs)) bad.push(`${tag}: lines of ${JSON.stringify(lg)} != runs ${JSON.stringify(runs)}`);
         }
-        rep.check(!bad.length, 'Scalars: each legend lists exactly the runs with that tag', () => bad.join('; '));
+        rep.check(!bad.length, 'Scalars: each chart draws exactly the runs with that tag', () => bad.join('; '));
+        const legends = await page.$$eval('.scalar-card .u-legend', (ls) => ls.length);
+        rep.check(legends === 0, 'Scalars: no legend (a hover table instead)', String(legends));
         // the y-axis tick labels fit in the space the axis has (else they are cut off at the left)
         const clipped = await page.$$eval('.scalar-card', (cs) => cs.map((c) => {
-          const u = c._chart;
+          const card = window.tbdevViewer.cardFor(c);
+          const u = card && card.chart && card.chart.u;
           if (!u) return null;
           const ax = u.axes[1], ctx = document.createElement('canvas').getContext('2d');
           ctx.font = ax.font[0];
@@ -246,8 +261,8 @@ async function main() {
         }).filter(Boolean));
         rep.check(!clipped.length, 'Scalars: y-axis tick labels fit in the axis (not cut off)', () => JSON.stringify(clipped));
         // the x value shown when hovering is a step number
-        const hover = await hoverLegendX(page, cardByTag('scalar-card', 'loss/train'));
-        rep.check(/^\d+$/.test(hover), 'Scalars: hovering shows the step on the x axis', `legend x value is "${hover}"`);
+        const hover = await hoverStep(page, cardByTag('scalar-card', 'loss/train'));
+        rep.check(/^\d+$/.test(hover), 'Scalars: hovering shows the step (hover table)', `step column is "${hover}"`);
       } else if (key === 'histograms') {
         await perRunCount('hist-card', exp.histograms, 'Histograms');
         const r = await loadCards(page, '.hist-card', (c) => !!(c.querySelector('svg') || c.querySelector('.empty') || c.querySelector('.error')));
@@ -279,18 +294,32 @@ async function main() {
         const single = ink.filter((i) => !multi.has(i.label));
         if (single.length) rep.note('Distributions of one-step or empty histograms (not checked for ink): ' + single.map((i) => `${i.label} ink ${i.ink}`).join('; '));
         const first = exp.histograms.find((t) => t.points > 1);
-        const hover = await hoverLegendX(page, `.dist-card[data-run="${first.run}"][data-tag="${first.tag}"]`);
-        rep.check(/^\d+$/.test(hover), 'Distributions: the x axis is the step (hover shows a step number)', `legend x value is "${hover}" for ${first.run} ${first.tag} (steps ${first.min_step}..${first.max_step})`);
+        const hover = await hoverStep(page, `.dist-card[data-run="${first.run}"][data-tag="${first.tag}"]`);
+        rep.check(/^\d+$/.test(hover), 'Distributions: the x axis is the step (hover shows a step number)', `readout step is "${hover}" for ${first.run} ${first.tag} (steps ${first.min_step}..${first.max_step})`);
       } else if (key === 'images') {
-        await perRunCount('images-card', exp.images, 'Images');
+        // one card per (run, tag) and sample: the first sample's card adds the others once loaded
         const r = await loadCards(page, '.images-card', (c) => { const im = c.querySelector('img.sample'); return !!((im && im.complete) || c.querySelector('.empty-state') || c.querySelector('.error')); });
         rep.check(!r.stuck.length, 'Images: every card loads its image', () => 'stuck: ' + r.stuck.join('; '));
-        const imgs = await page.$$eval('.images-card', (cs) => cs.map((c) => ({ card: c.dataset.run + ' ' + c.dataset.tag, imgs: [...c.querySelectorAll('img.sample')].map((i) => [i.naturalWidth, i.naturalHeight]) })));
+        const pairs = [...new Set(await page.$$eval('.images-card', (cs) => cs.map((c) => c.dataset.run + '\u0000' + c.dataset.tag)))].sort();
+        const wantPairs = exp.images.map((t) => t.run + '\u0000' + t.tag).sort();
+        rep.check(JSON.stringify(pairs) === JSON.stringify(wantPairs), `Images: cards for every (run, tag): ${wantPairs.length}`, JSON.stringify(pairs));
+        // cards far off screen drop their images (bounded memory): look at each as it loads
+        const imgs = await page.evaluate(async () => {
+          const out = [];
+          for (const c of document.querySelectorAll('.images-card')) {
+            c.scrollIntoView({ block: 'center' });
+            const t0 = performance.now();
+            while (!(c.querySelector('img.sample')?.complete) && performance.now() - t0 < 5000) await new Promise((res) => setTimeout(res, 25));
+            out.push({ card: c.dataset.run + ' ' + c.dataset.tag + ' #' + c.dataset.sample, imgs: [...c.querySelectorAll('img.sample')].map((i) => [i.naturalWidth, i.naturalHeight]) });
+          }
+          window.scrollTo(0, 0);
+          return out;
+        });
         const bad = imgs.filter((x) => !x.imgs.length || x.imgs.some(([w]) => !(w > 0)));
         rep.check(!bad.length, `Images: every image decodes (naturalWidth > 0; ${imgs.reduce((a, x) => a + x.imgs.length, 0)} images)`, () => JSON.stringify(bad));
         // stepping back through the slider shows another step's image
         const stepped = await page.evaluate(async () => {
-          const card = [...document.querySelectorAll('.images-card')].find((c) => +c.querySelector('input[type=range]').max > 0);
+          const card = [...document.querySelectorAll('.images-card')].find((c) => c.querySelector('input[type=range]') && +c.querySelector('input[type=range]').max > 0);
           if (!card) return null;
           const s = card.querySelector('input[type=range]');
           const before = card.querySelector('img.sample').src, label0 = card.querySelector('.tools .sub').textContent;
@@ -365,7 +394,8 @@ async function main() {
         rep.check(!r.stuck.length, 'Custom Scalars: every chart loads', () => 'stuck: ' + r.stuck.join('; '));
         const ink = await plotInk(page, '.custom-card');
         // a chart whose regexes match scalar tags must draw them
-        const matching = charts.map((ch) => exp.scalarTags.some((t) => (ch.tags || []).some((re) => { try { return new RegExp(re, 'i').test(t); } catch (e) { return false; } })));
+        // TensorBoard matches a chart's regular expressions with re.match: anchored, case-sensitive
+        const matching = charts.map((ch) => exp.scalarTags.some((t) => (ch.tags || []).some((re) => { try { return new RegExp('^(?:' + re + ')').test(t); } catch (e) { return false; } })));
         const blank = ink.filter((i, k) => matching[k] && i.ink < 10);
         rep.check(!blank.length, `Custom Scalars: no blank chart among the ${matching.filter(Boolean).length} that match tags`, () => JSON.stringify(blank));
       } else if (key === 'graphs' || key === 'other') {
@@ -397,22 +427,24 @@ async function main() {
     await loadCards(page, sel, (c) => !!c.querySelector('canvas'));
     const smoothingBefore = await page.$eval('#smoothing', (e) => e.value);
     const h0 = await canvasHash(page, sel);
-    const d0 = await page.evaluate((s) => { const u = document.querySelector(s)._chart; return u.data.slice(1).map((col) => col.slice(0, 50)); }, sel);
+    const d0 = (await L.cardDebug(page, sel)).series.map((x) => x.head);
     // keyboard on the slider: Home is 0 (no smoothing)
     await page.focus('#smoothing');
     await page.keyboard.press('Home');
     await page.waitForFunction(() => new URLSearchParams(location.search).get('smoothing') === '0', null, { timeout: 5000 }).catch(() => {});
-    await loadCards(page, sel, (c) => !!c.querySelector('canvas'));
+    await loadCards(page, sel, (c) => c.dataset.smoothing === '0'); // redrawn (cards off screen redraw when seen)
+    await page.waitForTimeout(50);
     const h1 = await canvasHash(page, sel);
-    const lg1 = await legend(page, sel);
+    const dbg1 = await L.cardDebug(page, sel);
     rep.check(h0 && h1 && h0 !== h1, `smoothing: moving the slider from ${smoothingBefore} to 0 redraws the line`, `canvas hash ${h0} -> ${h1}`);
-    rep.check(lg1 && !lg1.some((l) => l.endsWith('(raw)')), 'smoothing 0: no separate raw series', JSON.stringify(lg1));
+    rep.check(dbg1 && dbg1.series.every((x) => x.hover), 'smoothing 0: no separate raw series', JSON.stringify(dbg1 && dbg1.series.map((x) => [x.run, x.hover])));
     await page.focus('#smoothing');
     await page.keyboard.press('End');
     await page.waitForFunction(() => +new URLSearchParams(location.search).get('smoothing') > 0.9, null, { timeout: 5000 }).catch(() => {});
-    await loadCards(page, sel, (c) => !!c.querySelector('canvas'));
+    await loadCards(page, sel, (c) => +c.dataset.smoothing > 0.9);
+    await page.waitForTimeout(50);
     const h2 = await canvasHash(page, sel);
-    const d2 = await page.evaluate((s) => { const u = document.querySelector(s)._chart; return { n: u.series.length, data: u.data.slice(1).map((col) => col.slice(0, 50)) }; }, sel);
+    const d2 = await page.evaluate((s) => { const d = window.tbdevViewer.cardFor(document.querySelector(s)).debug(); return { n: d.series.length, data: d.series.map((x) => x.head) }; }, sel);
     rep.check(h2 !== h1 && h2 !== h0, 'smoothing: 0.99 draws yet another line', `${h0} ${h1} ${h2}`);
     // the smoothed series of 0.99 varies less than the raw one
     const rough = (col) => col.slice(1).reduce((a, v, i) => a + (Number.isFinite(v) && Number.isFinite(col[i]) ? Math.abs(v - col[i]) : 0), 0);
@@ -424,12 +456,12 @@ async function main() {
   await rep.step('run filter', async () => {
     const sel = cardByTag('scalar-card', 'accuracy');
     await loadCards(page, sel, (c) => !!c.querySelector('canvas'));
-    const all = ((await legend(page, sel)) || []).filter((l) => !l.endsWith('(raw)'));
+    const all = (await legend(page, sel)) || [];
     await page.fill('#run-filter', '^example/');
     await page.press('#run-filter', 'Enter');
     await page.waitForFunction(() => new URLSearchParams(location.search).get('runs') === '^example/', null, { timeout: 5000 }).catch(() => {});
     await loadCards(page, sel, (c) => !!c.querySelector('canvas'));
-    const filtered = ((await legend(page, sel)) || []).filter((l) => !l.endsWith('(raw)'));
+    const filtered = (await legend(page, sel)) || [];
     rep.check(all.includes('pytorch/scalars/run_b') && !filtered.includes('pytorch/scalars/run_b') && filtered.length && filtered.every((l) => l.startsWith('example/')),
       'run filter regex ^example/ (Enter) hides the other runs from the legend', `before ${JSON.stringify(all)} after ${JSON.stringify(filtered)}`);
     const toggles = await page.$$eval('.run-toggle', (cs) => cs.map((c) => c.dataset.run));
@@ -438,7 +470,7 @@ async function main() {
     await page.uncheck('.run-toggle[data-run="example/eval"]');
     await page.waitForFunction(() => (new URLSearchParams(location.search).get('off') || '').includes('example/eval'), null, { timeout: 5000 }).catch(() => {});
     await loadCards(page, sel, (c) => !!c.querySelector('canvas'));
-    const off = ((await legend(page, sel)) || []).filter((l) => !l.endsWith('(raw)'));
+    const off = (await legend(page, sel)) || [];
     rep.check(!off.includes('example/eval') && off.includes('example/train'), 'unchecking a .run-toggle removes that run from the legend', JSON.stringify(off));
   });
 
@@ -581,7 +613,7 @@ async function main() {
     await page.mouse.move(box.x + box.w * 0.6, box.y + box.h / 2, { steps: 5 });
     await page.mouse.up();
     await page.mouse.move(box.x - 50, box.y - 50);
-    const zoom0 = await page.evaluate((s) => { const u = document.querySelector(s)._chart; return { min: u.scales.x.min, max: u.scales.x.max, maxX: Math.max(...u.data[0]) }; }, sel);
+    const zoom0 = await page.evaluate((s) => { const d = window.tbdevViewer.cardFor(document.querySelector(s)).debug(); return { min: d.xMin, max: d.xMax, maxX: Math.max(...d.series.map((x) => x.maxX)) }; }, sel);
     rep.check(zoom0.max - zoom0.min < train.max_step * 0.7, 'live refresh: dragging on the chart zooms in', JSON.stringify(zoom0));
     // append steps to example/train and upload them into the same experiment
     const more = [];
@@ -599,7 +631,7 @@ async function main() {
     let seen = null;
     const deadline = Date.now() + 40000;
     while (Date.now() < deadline) {
-      seen = await page.evaluate((s) => { const u = document.querySelector(s)?._chart; return u ? { maxX: Math.max(...u.data[0].filter((v) => v !== null)), min: u.scales.x.min, max: u.scales.x.max } : null; }, sel);
+      seen = await page.evaluate((s) => { const el = document.querySelector(s); const c = el && window.tbdevViewer.cardFor(el); const d = c && c.debug(); return d ? { maxX: Math.max(...d.series.map((x) => x.maxX)), min: d.xMin, max: d.xMax } : null; }, sel);
       if (seen && seen.maxX >= train2.max_step) break;
       await L.sleep(500);
     }
@@ -622,8 +654,9 @@ async function main() {
   rep.note('screenshots:\n' + shotPaths.join('\n'));
 }
 
-// The x value the legend shows while the cursor is over the middle of a chart.
-async function hoverLegendX(page, sel) {
+// The step the hover readout shows while the cursor is over the middle of a chart: the
+// hover table's Step column (scalars) or the readout line (distributions).
+async function hoverStep(page, sel) {
   const card = await page.$(sel);
   if (!card) return 'no card ' + sel;
   await card.scrollIntoViewIfNeeded();
@@ -631,8 +664,16 @@ async function hoverLegendX(page, sel) {
   if (!over) return 'no chart';
   const b = await over.boundingBox();
   await page.mouse.move(b.x + b.width * 0.5, b.y + b.height * 0.5);
-  await L.sleep(100);
-  const v = await card.$eval('.u-legend .u-series:first-child .u-value', (e) => e.textContent);
+  await L.sleep(150);
+  const v = await page.evaluate((s) => {
+    const ro = document.querySelector(s + ' .readout');
+    if (ro && ro.textContent.trim()) return (ro.textContent.match(/^step (\S+?):?\s/) || [])[1] || ro.textContent;
+    const tip = document.querySelector('.tip');
+    if (!tip || tip.hidden) return 'no hover table';
+    const head = [...tip.querySelectorAll('th')].map((t) => t.textContent);
+    const row = tip.querySelector('tbody tr');
+    return row ? row.children[head.indexOf('Step')].textContent : 'no rows';
+  }, sel);
   await page.mouse.move(0, 0);
   return v;
 }

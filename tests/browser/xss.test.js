@@ -86,7 +86,7 @@ function inertProblems() {
   const bad = [];
   if (window.__xss !== undefined) bad.push('window.__xss = ' + window.__xss);
   const scripts = [...document.scripts].map((s) => s.getAttribute('src') || 'inline: ' + s.textContent.slice(0, 60));
-  if (JSON.stringify(scripts) !== JSON.stringify(['/static/uPlot.iife.min.js', '/static/app.js'])) bad.push('script elements ' + JSON.stringify(scripts));
+  if (JSON.stringify(scripts) !== JSON.stringify(['/static/app.js'])) bad.push('script elements ' + JSON.stringify(scripts));
   const urlAttrs = ['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster', 'srcdoc', 'background', 'srcset'];
   for (const el of document.querySelectorAll('*')) {
     for (const a of el.attributes) {
@@ -100,7 +100,7 @@ function inertProblems() {
     bad.push('unexpected <' + el.tagName.toLowerCase() + '> in the body');
   const noscript = document.body.querySelectorAll('noscript');
   if (noscript.length !== 1) bad.push(noscript.length + ' noscript elements');
-  for (const s of document.body.querySelectorAll('svg')) if (s.getAttribute('aria-label') !== 'Histogram over steps') bad.push('foreign <svg> ' + s.outerHTML.slice(0, 80));
+  for (const s of document.body.querySelectorAll('svg')) if (!s.classList.contains('hist-svg') || !s.closest('.hist-card')) bad.push('foreign <svg> ' + s.outerHTML.slice(0, 80));
   // images: the viewer's samples from the blob API, and markdown images (src checked above)
   for (const img of document.body.querySelectorAll('img')) {
     if (img.closest('.desc, .md')) continue;
@@ -207,8 +207,15 @@ async function main() {
       if (tab === 'scalars') {
         const titles = await textOf(page, '.scalar-card h3');
         rep.check(TAGS.every((t) => titles.includes(t)), 'Scalars: tag names appear as card titles', JSON.stringify(titles));
-        const lg = await page.$$eval('.scalar-card', (cs) => cs.map((c) => [...c.querySelectorAll('.u-legend .u-label')].map((l) => l.textContent)));
-        rep.check(lg.length && lg.every((l) => RUNS.every((r) => l.includes(r))), 'Scalars: run names appear as text in the legends', JSON.stringify(lg[0]));
+        // run names in the hover table, as text
+        const over = await page.$('.scalar-card .u-over');
+        const b = over && await over.boundingBox();
+        if (b) await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+        await page.waitForTimeout(200);
+        const lg = await page.$$eval('.tip tbody tr td:nth-child(2)', (ts) => ts.map((t) => t.textContent));
+        await page.mouse.move(0, 0);
+        await inert(page, tab + ' hover table');
+        rep.check(lg.length && RUNS.every((r) => lg.includes(r)), 'Scalars: run names appear as text in the hover table', JSON.stringify(lg));
       } else if (['histograms', 'distributions', 'images', 'audio', 'pr_curves'].includes(tab)) {
         const heads = await textOf(page, '.card h3');
         const groups = await textOf(page, '.group > h2');
@@ -234,7 +241,7 @@ async function main() {
         const cells = await textOf(page, '.hparams-table td, .hparams-table th');
         rep.check([P.img, P.svg, P.script, P.mdjs].every((s) => cells.includes(s)), 'HParams: hparam names and values appear as text', JSON.stringify(cells));
       } else if (tab === 'custom_scalars') {
-        const t = await textOf(page, '.group > h2, .custom-card h3');
+        const t = await textOf(page, '.group h2, .custom-card h3');
         rep.check([P.img, P.script, P.svg].every((s) => t.includes(s)), 'Custom Scalars: layout titles appear as text', JSON.stringify(t));
       } else if (tab === 'other') {
         const t = await textOf(page, '.list-card');

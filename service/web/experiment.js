@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+// The experiment page: header, dashboard tabs, the sidebar (settings, tag and run filters,
+// the run list) and the dashboard of the selected tab, with live refresh. Dashboards are
+// modules listed in DASHBOARDS; each default-exports a class with
+//   constructor(ctx, el, def), render(), settings() -> [nodes], changed(keys), refresh(),
+//   destroy()
+// so a new one (graphs, mesh, ...) is a new module and a line here.
+
+import { api, enc } from './api.js';
+import { cardFor } from './cards.js';
+import { RunColors } from './colors.js';
+import { h, safeRegex, setHtml } from './dom.js';
+import { fmtTimeUtc, plural } from './format.js';
+import { ScalarData } from './scalar_data.js';
+import { renderSidebar } from './sidebar.js';
+import { ViewState } from './state.js';
+import { applyTheme, themeButton } from './theme.js';
+import { hideTooltip } from './tooltip.js';
+
+const KNOWN = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars']);
+
+export const DASHBOARDS = [
+  { key: 'scalars', label: 'Scalars', count: (c) => c.scalarTags.length, load: () => import('./dash_scalars.js') },
+  { key: 'histograms', label: 'Histograms', count: (c) => c.byPlugin('histograms').length, load: () => import('./dash_histograms.js') },
+  { key: 'distributions', label: 'Distributions', count: (c) => c.byPlugin('histograms').length, load: () => import('./dash_distributions.js') },
+  { key: 'images', label: 'Images', count: (c) => c.byPlugin('images').length, load: () => import('./dash_media.js'), kind: 'images' },
+  { key: 'audio', label: 'Audio', count: (c) => c.byPlugin('audio').length, load: () => import('./dash_media.js'), kind: 'audio' },
+  { key: 'text', label: 'Text', count: (c) => c.byPlugin('text').length, load: () => import('./dash_text.js') },
+  { key: 'hparams', label: 'HParams', count: (c) => c.byPlugin('hparams').length, load: () => import('./dash_hparams.js') },
+  { key: 'pr_curves', label: 'PR Curves', count: (c) => c.byPlugin('pr_curves').length, load: () => import('./dash_pr.js') },
+  { key: 'custom_scalars', label: 'Custom Scalars', count: (c) => c.byPlugin('custom_scalars').length, load: () => import('./dash_custom.js') },
+  { key: 'graphs', label: 'Graphs', count: (c) => c.graphTags.length, load: () => import('./dash_blobs.js'), list: 'graphTags',
+    note: 'Graph drawing is not available yet; each graph can be downloaded as the GraphDef or RunMetadata protobuf.' },
+  { key: 'other', label: 'Other', count: (c) => c.otherTags.length, load: () => import('./dash_blobs.js'), list: 'otherTags',
+    note: 'Data from plugins this viewer does not draw; it is kept in full and can be downloaded.' },
+];
+
+// What every dashboard gets: the experiment, its tags indexed, run colours, the view state
+// and the scalar data shared by the Scalars and Custom Scalars tabs.
+export class Experiment {
+  constructor(id, exp, tags) {
+    this.id = id;
+    this.base = `/api/v1/experiments/${enc(id)}`;
+    this.exp = exp;
+    this.state = new ViewState(id, location.search);
+    this.colors = new RunColors([], this.state.colors);
+    this.scalarData = new ScalarData(this.base);
+    this.setTags(tags);
+  }
+
+  setTags(tags) {
+    this.tags = tags;
+    this.runs = [...new Set(tags.map((t) => t.run))].sort();
+    this.colors.setRuns(this.runs);
+    this.scalarRuns = new Map(); // tag -> Map run -> tag entry
+    for (const t of tags) {
+      if (t.kind !== 'scalar') continue;
+      if (!this.scalarRuns.has(t.tag)) this.scalarRuns.set(t.tag, new Map());
+      this.scalarRuns.get(t.tag).set(t.run, t);
+    }
+    this.scalarTags = [...this.scalarRuns.keys()].sort();
+    const plugins = new Map();
+    for (const t of tags) {
+      if (!plugins.has(t.plugin)) plugins.set(t.plugin, []);
+      plugins.get(t.plugin).push(t);
+    }
+    this.plugins = plugins;
+    this.graphTags = tags.filter((t) => t.kind === 'blob_sequence' && (t.plugin === 'graphs' || t.plugin.startsWith('graph_')));
+    const graphs = new Set(this.graphTags);
+    this.otherTags = tags.filter((t) => t.kind !== 'scalar' && !KNOWN.has(t.plugin) && !graphs.has(t));
+  }
+
+  byPlugin(p) {
+    return this.plugins.get(p) || [];
+  }
+
+  // Runs shown: not unchecked and matching the run filter.
+  visibleRuns() {
+    const re = safeRegex(this.state.get('runRe'));
+    const hidden = this.state.hidden;
+    return this.runs.filter((r) => !hidden.has(r) && (!re || re.test(r)));
+  }
+
+  runShown(run) {
+    const re = safeRegex(this.state.get('runRe'));
+    return !this.state.hidden.has(run) && (!re || re.test(run));
+  }
+
+  tagShown(tag) {
+    const re = safeRegex(this.state.get('tagRe'));
+    return !re || re.test(tag);
+  }
+
+  // The first entry of a tag with a display name or description, for card headings.
+  tagInfo(tag, run) {
+    return this.tags.find((t) => t.tag === tag && (run === undefined || t.run === run) && (t.display_name || t.description)) || null;
+  }
+}
+
+export async function experimentPage(id, main, nav) {
+  let exp, tags;
+  try {
+    [exp, tags] = await Promise.all([api(`/api/v1/experiments/${enc(id)}`), api(`/api/v1/experiments/${enc(id)}/tags`)]);
+  } catch (e) {
+    main.replaceChildren(h('p', { class: 'error', role: 'alert', text: e.status === 404
+      ? 'No such experiment, or you may not see it. If it is private, sign in first.' : e.message }));
+    return;
+  }
+  document.title = (exp.name || 'Experiment') + ' – tbdev';
+  const ctx = new Experiment(id, exp, tags.tags);
+  applyTheme(ctx.state.get('theme'));
+  const page = new Page(ctx, main, nav);
+  window.tbdevViewer = { ctx, page, cardFor }; // for people debugging, and for the browser tests
+  await page.start();
+}
+
+class Page {
+  constructor(ctx, main, nav) {
+    this.ctx = ctx;
+    this.main = main;
+    this.nav = nav;
+    this.header = h('section', { class: 'exp-header', 'aria-label': 'Experiment' });
+    this.sideToggle = h('button', { type: 'button', class: 'side-toggle', 'aria-expanded': 'false', 'aria-controls': 'sidebar-body', text: 'Runs and settings' });
+    this.sideBody = h('div', { class: 'sidebar-body', id: 'sidebar-body' });
+    this.sidebar = h('aside', { class: 'sidebar collapsed', 'aria-label': 'Runs and settings' }, this.sideToggle, this.sideBody);
+    this.sideToggle.addEventListener('click', () => {
+      const open = this.sidebar.classList.toggle('collapsed') === false;
+      this.sideToggle.setAttribute('aria-expanded', String(open));
+    });
+    this.content = h('div', { class: 'content' });
+    this.dash = null;
+    this.dashSeq = 0;
+    main.replaceChildren(this.header, h('div', { class: 'layout' }, this.sidebar, this.content));
+    ctx.state.on((keys) => this.changed(keys));
+    const who = document.getElementById('who');
+    if (who && !document.getElementById('theme-toggle'))
+      who.before(themeButton(document, ctx.state.get('theme'), (mode, system) => {
+        if (system) { this.changed(new Set(['theme'])); return; }
+        ctx.state.set({ theme: mode });
+      }));
+  }
+
+  async start() {
+    this.renderHeader();
+    this.renderTabs();
+    await this.openTab();
+    this.liveRefresh();
+  }
+
+  tabs() {
+    return DASHBOARDS.map((d) => [d, d.count(this.ctx)]).filter(([, n]) => n > 0).map(([d]) => d);
+  }
+
+  renderHeader() {
+    const e = this.ctx.exp, u = e.usage || {};
+    const desc = h('div', { class: 'desc' });
+    setHtml(desc, e.description_html); // rendered by cmark-gfm in safe mode on the server
+    this.header.replaceChildren(
+      h('h1', { text: e.name || '[No Name]' }),
+      h('div', { class: 'meta' },
+        `${e.owner} · ${e.visibility} · created ${fmtTimeUtc(e.create_time)} · updated ${fmtTimeUtc(e.update_time)} · `,
+        `${u.runs} runs · ${u.tags} tags · ${u.points} points`),
+      desc);
+  }
+
+  renderTabs() {
+    const tabs = this.tabs();
+    const st = this.ctx.state;
+    if (!tabs.find((t) => t.key === st.get('tab'))) st.v.tab = tabs.length ? tabs[0].key : '';
+    this.nav.setAttribute('role', 'tablist');
+    this.nav.replaceChildren(...tabs.map((d) => h('button', {
+      type: 'button', role: 'tab', 'aria-selected': String(d.key === st.get('tab')), 'data-tab': d.key, text: d.label,
+      onclick: () => st.set({ tab: d.key }),
+    })));
+    this.scrollTabIntoView();
+  }
+
+  scrollTabIntoView() {
+    const sel = this.nav.querySelector('button[aria-selected="true"]');
+    if (sel && this.nav.scrollWidth > this.nav.clientWidth) {
+      const n = this.nav.getBoundingClientRect(), b = sel.getBoundingClientRect();
+      const left = this.nav.scrollLeft + (b.left - n.left) - Math.max(0, (n.width - b.width) / 2);
+      this.nav.scrollLeft = Math.max(0, left);
+    }
+  }
+
+  async openTab() {
+    const seq = ++this.dashSeq;
+    hideTooltip();
+    if (this.dash) { this.dash.destroy(); this.dash = null; }
+    const key = this.ctx.state.get('tab');
+    const def = DASHBOARDS.find((d) => d.key === key);
+    for (const b of this.nav.children) b.setAttribute('aria-selected', String(b.dataset.tab === key));
+    this.scrollTabIntoView();
+    if (!def) {
+      this.content.replaceChildren(h('p', { class: 'empty-state', text: 'No data yet. Upload some with: tbdev upload --logdir DIR --experiment_id ' + this.ctx.id }));
+      this.renderSidebar();
+      return;
+    }
+    this.content.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
+    const mod = await def.load();
+    if (seq !== this.dashSeq) return;
+    this.dash = new mod.default(this.ctx, this.content, def);
+    this.renderSidebar();
+    try {
+      await this.dash.render();
+    } catch (e) {
+      this.content.replaceChildren(h('p', { class: 'error', role: 'alert', text: e.message }));
+    }
+  }
+
+  renderSidebar() {
+    renderSidebar(this.sideBody, this.ctx, this.dash ? this.dash.settings() : []);
+  }
+
+  changed(keys) {
+    if (keys.has('tab')) { this.openTab(); return; }
+    if (keys.has('theme')) applyTheme(this.ctx.state.get('theme'));
+    if (keys.has('runRe') || keys.has('hidden') || keys.has('colors')) this.renderSidebar();
+    if (this.dash) this.dash.changed(keys);
+  }
+
+  // New data appears without losing zoom or filters: every 5 s while the experiment is
+  // being written to (30 s when it has been quiet for ten minutes), if the page is visible.
+  liveRefresh() {
+    const ctx = this.ctx;
+    let busy = false;
+    const tick = async () => {
+      if (document.hidden || busy) return;
+      busy = true;
+      try {
+        const e = await api(ctx.base);
+        if (e.update_time === ctx.exp.update_time) return;
+        ctx.exp = e;
+        this.renderHeader();
+        const t = await api(`${ctx.base}/tags`);
+        const before = ctx.tags.map((x) => x.run + '\u0000' + x.tag).join('\n');
+        ctx.setTags(t.tags);
+        ctx.scalarData.clear();
+        if (ctx.tags.map((x) => x.run + '\u0000' + x.tag).join('\n') !== before) {
+          this.renderTabs();
+          this.renderSidebar();
+          if (this.dash) await this.dash.render();
+        } else if (this.dash) {
+          await this.dash.refresh();
+        }
+      } catch (err) { /* a missed refresh is retried on the next tick */ } finally { busy = false; }
+    };
+    const recent = (Date.now() / 1000 - ctx.exp.update_time) < 600;
+    this.timer = setInterval(tick, recent ? 5000 : 30000);
+  }
+}
+
+export { plural };
