@@ -42,7 +42,7 @@ struct route {
 static const struct route routes[] = {
     {"GET", "/api/v1/health", svc_h_health, R_LOCAL, 0},
     {"GET", "/api/v1/server-info", svc_h_server_info, 0, 0},
-    {"GET", "/api/v1/local", svc_h_local, R_LOCAL_ONLY, 0},
+    {"GET", "/api/v1/local", svc_h_local, R_LOCAL, 0}, /* {"local": false} on a server */
     {"POST", "/api/v1/experiments", svc_h_experiment_create, R_WRITE, 0},
     {"GET", "/api/v1/experiments", svc_h_experiment_list, 0, 0},
     {"GET", "/api/v1/experiments/{id}", svc_h_experiment_get, R_LOCAL, 0},

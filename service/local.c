@@ -815,16 +815,18 @@ void svc_local_upload_command(struct tb_buf *b, const char *s)
 void svc_h_local(struct svc_call *c)
 {
     struct svc_local *L = c->app->local;
-    if (!L) {
-        svc_error(c, 404, "not_found", "no such API endpoint: see the README's API section");
+    struct tb_json j;
+    svc_json_begin(c, &j);
+    tb_json_obj_open(&j);
+    tb_json_key(&j, "local");
+    tb_json_bool(&j, L != NULL);
+    if (!L) { /* a server: the page has no local bar */
+        tb_json_obj_close(&j);
         return;
     }
     pthread_mutex_lock(&L->lock);
     struct local_progress p = L->p;
     pthread_mutex_unlock(&L->lock);
-    struct tb_json j;
-    svc_json_begin(c, &j);
-    tb_json_obj_open(&j);
     tb_json_key(&j, "experiment_id");
     tb_json_str(&j, L->exp_id);
     char url[700];

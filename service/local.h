@@ -42,7 +42,8 @@ void svc_local_upload_command(struct tb_buf *b, const char *path);
 /* Runs `tbdev-server local`; argv[0] is "local". Returns the exit status (0 after Ctrl-C). */
 int svc_local_main(int argc, char **argv);
 
-/* GET /api/v1/local: the logdirs, the experiment, and how far reading them is. */
+/* GET /api/v1/local: the logdirs, the experiment, and how far reading them is; on a server
+ * (app->local NULL) only {"local": false}, so that the page can ask without a 404. */
 void svc_h_local(struct svc_call *c);
 
 /* GET / in local mode: a redirect to the experiment page. */

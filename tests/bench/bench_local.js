@@ -86,8 +86,8 @@ const PROBE = `(() => {
   const t = window.__bench = { firstChart: null };
   const tick = () => {
     for (const c of document.querySelectorAll('.scalar-card')) {
-      const u = c._chart;
-      if (c.querySelector('canvas') && u && u.data && u.data[0] && u.data[0].length) { t.firstChart = performance.timeOrigin + performance.now(); return; }
+      // the page marks a card 'drawn' once its chart has its data (as viewer_bench reads it)
+      if (c.dataset.state === 'drawn' && c.querySelector('canvas')) { t.firstChart = performance.timeOrigin + performance.now(); return; }
     }
     requestAnimationFrame(tick);
   };
