@@ -29,6 +29,7 @@ struct svc_app {
     struct svc_rate *rates;    /* per-user token buckets, a small list */
     struct svc_throttle *throttles[SVC_TH__COUNT]; /* made on first use */
     struct svc_graph_cache *graph_cache;           /* made on first use (api_graph.c) */
+    struct svc_local *local; /* local mode (local.h): only its routes; NULL otherwise */
 };
 
 /* One request being handled: what every handler gets. */
