@@ -30,8 +30,7 @@ export const DASHBOARDS = [
   { key: 'hparams', label: 'HParams', count: (c) => c.byPlugin('hparams').length, load: () => import('./dash_hparams.js') },
   { key: 'pr_curves', label: 'PR Curves', count: (c) => c.byPlugin('pr_curves').length, load: () => import('./dash_pr.js') },
   { key: 'custom_scalars', label: 'Custom Scalars', count: (c) => c.byPlugin('custom_scalars').length, load: () => import('./dash_custom.js') },
-  { key: 'graphs', label: 'Graphs', count: (c) => c.graphTags.length, load: () => import('./dash_blobs.js'), list: 'graphTags',
-    note: 'Graph drawing is not available yet; each graph can be downloaded as the GraphDef or RunMetadata protobuf.' },
+  { key: 'graphs', label: 'Graphs', count: (c) => c.graphTags.length, load: () => import('./graph.js') },
   { key: 'other', label: 'Other', count: (c) => c.otherTags.length, load: () => import('./dash_blobs.js'), list: 'otherTags',
     note: 'Data from plugins this viewer does not draw; it is kept in full and can be downloaded.' },
 ];
