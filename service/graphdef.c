@@ -273,8 +273,8 @@ static void read_node(struct gbuild *b, struct cur c)
             }
             /* a map key written twice: the last one counts, as in protobuf */
             size_t k = n.attr0;
-            while (k < g->n_attrs &&
-                   (g->attrs[k].key.n != a.key.n || memcmp(g->attrs[k].key.p, a.key.p, a.key.n)))
+            while (k < g->n_attrs && (g->attrs[k].key.n != a.key.n ||
+                                      (a.key.n && memcmp(g->attrs[k].key.p, a.key.p, a.key.n))))
                 k++;
             g->attrs[k] = a;
             if (k == g->n_attrs) {
@@ -488,7 +488,7 @@ int svc_graph_decode_function(struct svc_graph *g, const struct svc_graph *lib, 
             snprintf(pre, sizeof(pre), "graph_%u_", (unsigned)f->prefix);
         size_t pl = strlen(pre);
         if (nl == pl + f->name.n && !memcmp(name, pre, pl) &&
-            !memcmp(name + pl, f->name.p, f->name.n))
+            (!f->name.n || !memcmp(name + pl, f->name.p, f->name.n)))
             fn = f;
     }
     if (!fn)
@@ -1066,7 +1066,7 @@ static bool full_name(struct tb_buf *buf, uint16_t prefix, struct svc_slice s)
     tb_buf_adds(buf, prefix_str(prefix, pre, sizeof(pre)));
     tb_buf_add(buf, s.p, s.n);
     tb_buf_addc(buf, 0);
-    return !buf->err && !memchr(s.p, 0, s.n);
+    return !buf->err && !(s.n && memchr(s.p, 0, s.n));
 }
 
 /* The node an input names: without "^" and without ":port" (or a function's ":output:0"). */
@@ -1291,7 +1291,7 @@ int svc_graph_json(const struct svc_graph *g, const struct svc_graph_stats *stat
                 continue;
             bool known = false;
             for (size_t k = 0; k < n_seen && !known; k++)
-                known = seen[k].n == dv.n && !memcmp(seen[k].p, dv.p, dv.n);
+                known = seen[k].n == dv.n && (!dv.n || !memcmp(seen[k].p, dv.p, dv.n));
             if (known || n_seen == TB_GRAPH_DEVICES_MAX)
                 continue;
             seen[n_seen++] = dv;

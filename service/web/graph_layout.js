@@ -174,7 +174,7 @@ export class Layout {
 
   size(it) {
     if (it.kind === 'op') return { w: textWidth(it.label, 150), h: OP_H };
-    if (!this.isExpanded(it)) return { w: textWidth(it.label, 180) + 28, h: GROUP_H };
+    if (!this.isExpanded(it)) return { w: textWidth(`${it.label} (${it.count})`, 200) + 24, h: GROUP_H };
     const l = this.layoutOf(it);
     return { w: Math.max(l.w + 2 * PAD, textWidth(it.label, 240) + 40), h: l.h + 2 * PAD + HEAD };
   }
