@@ -144,13 +144,15 @@ export default class GraphDashboard {
     this.fit();
     this.timings.fetch = t1 - t0;
     this.timings.first = performance.now() - t0;
+    this.timings.drawnAt = performance.now(); // since the navigation started
     const d = data;
     this.info.textContent = `${d.nodes.length.toLocaleString()} nodes · ${d.edges.toLocaleString()} edges` +
       (d.truncated ? ` · cut at ${d.nodes.length} of ${d.nodes_total} nodes` : '') +
       (d.dangling_inputs ? ` · ${d.dangling_inputs} inputs name no node` : '') +
       (d.stats ? ` · step stats of ${d.stats.nodes} nodes (${d.stats_tag || d.tag})` : '') +
       (d.stats_error ? ' · ' + d.stats_error : '');
-    this.panel.replaceChildren(h('p', { class: 'sub', text: 'Select a node to see its op, inputs, outputs, attributes and shapes. Double-click a scope (or its ⊕) to expand it.' }));
+    this.panel.replaceChildren(h('p', { class: 'sub', text: d.nodes.length ? 'Select a node to see its op, inputs, outputs, attributes and shapes. Double-click a scope (or its ⊕) to expand it.'
+      : `This graph (${d.tag}, step ${d.step}) holds no nodes.` }));
     this.svg.dataset.ready = String(this.seq);
   }
 
