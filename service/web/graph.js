@@ -123,6 +123,8 @@ export default class GraphDashboard {
     const seq = ++this.seq;
     const t0 = performance.now();
     this.info.textContent = 'Loading…';
+    this.search.value = '';
+    this.results.hidden = true;
     this.vp.replaceChildren();
     let data;
     try {

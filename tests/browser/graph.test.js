@@ -70,6 +70,9 @@ async function main() {
   for (const [name, p] of [['tf1', TF1], ['pytorch', PT], ['keras', BIG]]) execFileSync('cp', ['-r', path.join(real, ...p), path.join(logdir, name)]);
   // a run whose "graph" is not a GraphDef: the page says what is wrong, it does not hang
   L.writeEventFile(path.join(logdir, 'broken'), [graphEvent(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))]);
+  // a plugin this viewer does not draw: listed under Other, downloadable
+  L.writeEventFile(path.join(logdir, 'broken'), [L.eventPb(L.WALL0, 1, { values: [L.valuePb('mystery', {
+    metadata: L.metadataPb({ plugin: 'some_new_plugin', dataClass: L.DC_TENSOR }), tensor: L.tensorPb(L.DT_FLOAT, [], { floatVal: [1.5] }) })] })], '.other');
   const serve = await new L.LocalServe(args.tbdev, args.server, logdir).start();
   await serve.waitLocal((s) => s.state === 'watching', 120000);
   const exp = (await serve.local()).experiment_id;
@@ -90,6 +93,19 @@ async function main() {
     await page.selectOption('select.graph-run', run);
     await waitDrawn(page, before);
   };
+
+  await rep.step('tabs', async () => {
+    await page.goto(base.replace('?tab=graphs', ''));
+    await page.waitForSelector('#nav button', { timeout: 30000 });
+    const tabs = await page.$$eval('#nav button', (bs) => bs.map((b) => b.dataset.tab));
+    // TensorBoard's order (tensorboard/default.py) of the dashboards with data; Other last
+    const want = ['scalars', 'images', 'graphs', 'distributions', 'histograms', 'other'];
+    rep.check(JSON.stringify(tabs) === JSON.stringify(want), `tabs: only those with data, in TensorBoard's order (${want.join(', ')})`, JSON.stringify(tabs));
+    await page.click('#nav button[data-tab="other"]');
+    await page.waitForSelector('.list-card .tools a', { timeout: 15000 });
+    const other = await page.$$eval('.list-card', (cs) => cs.map((c) => c.textContent));
+    rep.check(other.some((t) => t.includes('mystery') && t.includes('some_new_plugin')), 'Other: an unknown plugin stays listed, with a download link', JSON.stringify(other));
+  });
 
   await rep.step('TF1 graph drawn with scopes collapsed', async () => {
     await page.goto(base);

@@ -247,7 +247,8 @@ async function main() {
         const t = await textOf(page, '.list-card');
         rep.check(t.some((x) => x.includes(P.img) && x.includes(T.other)), 'Other: plugin and tag names appear as text', JSON.stringify(t));
       } else if (tab === 'graphs') {
-        const t = await textOf(page, '.list-card h3');
+        await page.waitForSelector('select.graph-run option', { timeout: 10000 });
+        const t = await textOf(page, 'select.graph-run option');
         rep.check(t.some((x) => x.includes(RUNS[0])), 'Graphs: the run name appears as text', JSON.stringify(t));
       }
     });
