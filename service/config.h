@@ -9,9 +9,12 @@
 #include "opts.h"
 
 struct svc_config {
-    const char *db;       /* SQLite database file */
-    const char *listen;   /* HOST:PORT */
-    const char *tls_cert; /* PEM files; both or neither */
+    const char *db;         /* SQLite database file, or a postgresql:// URL */
+    const char *blob_store; /* s3://BUCKET[/PREFIX]: blobs in object storage (PostgreSQL only) */
+    const char *s3_endpoint, *s3_region, *s3_access_key, *s3_secret_key;
+    long long blob_grace_s; /* an unreferenced blob's object is deleted after this */
+    const char *listen;     /* HOST:PORT */
+    const char *tls_cert;   /* PEM files; both or neither */
     const char *tls_key;
     const char *public_url; /* how users reach the server, e.g. https://tb.example.org */
     long long threads;

@@ -17,6 +17,29 @@ bool svc_store_is_url(const char *db)
     return db && (!strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11));
 }
 
+void svc_store_shown(const char *db, char *out, size_t len)
+{
+    if (!len)
+        return;
+    db = db ? db : "";
+    snprintf(out, len, "%s", db);
+    if (!svc_store_is_url(db))
+        return;
+    const char *auth = strstr(db, "://") + 3;
+    const char *at = strchr(auth, '@'), *colon = strchr(auth, ':');
+    const char *slash = strchr(auth, '/');
+    if (at && colon && colon < at && (!slash || at < slash))
+        snprintf(out, len, "%.*s:***%s", (int)(colon - db), db, at);
+    char *pw = strstr(out, "password=");
+    if (pw) {
+        pw += 9;
+        size_t n = strcspn(pw, "&");
+        char rest[1024];
+        snprintf(rest, sizeof(rest), "%s", pw + n);
+        snprintf(pw, len - (size_t)(pw - out), "***%s", rest);
+    }
+}
+
 const struct svc_store_ops *svc_store_for(const char *db)
 {
     if (svc_store_is_url(db)) {
@@ -419,7 +442,12 @@ static int put_blobs_first(struct wb *w)
             if (it->type != SVC_ITEM_BLOBS)
                 continue;
             for (size_t j = 0; j < it->x->n_blobs; j++) {
-                int err = put_blob(w->blobs, it->x->shas[j], &it->x->blobs[j]);
+                int there = w->p->blob_prepare
+                                ? w->p->blob_prepare(w->s, it->x->shas[j], it->x->blobs[j].len)
+                                : 0;
+                if (there < 0)
+                    return there;
+                int err = there ? 0 : put_blob(w->blobs, it->x->shas[j], &it->x->blobs[j]);
                 if (err < 0)
                     return err;
             }

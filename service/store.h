@@ -354,6 +354,11 @@ struct svc_wb_ops {
                       const struct svc_item *it);
     int (*blob_point_add)(struct svc_store *s, int64_t series_id, int64_t seq,
                           const struct svc_item *it);
+    /* With an object store, before its object is written for a batch (outside the batch's
+     * transaction, committed at once): makes sure the collector finds the object if the
+     * batch never commits. Returns 1 if the object is there already (no need to write it),
+     * 0 if it must be written. NULL in a backend that keeps blobs in the database only. */
+    int (*blob_prepare)(struct svc_store *s, const uint8_t sha[32], size_t size);
     /* Makes the experiment own the blob sha of size bytes, and keeps the blob: its bytes in
      * the database when data is not NULL (no object store), else its row only. Returns the
      * SVC_BLOB_* flags that apply (0 when neither). */
@@ -388,6 +393,9 @@ const struct svc_store_ops *svc_store_for(const char *db);
 
 /* Whether db names a PostgreSQL database (a URL) rather than a SQLite file. */
 bool svc_store_is_url(const char *db);
+
+/* db as it may be shown or logged: a URL's password (user:PASSWORD@, password=...) masked. */
+void svc_store_shown(const char *db, char *out, size_t out_len);
 
 struct svc_store_ops {
     const char *name;
