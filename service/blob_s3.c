@@ -119,8 +119,8 @@ static int request(struct svc_blob_store *b, const char *method, const char *key
     char sha_header[100];
     snprintf(sha_header, sizeof(sha_header), "x-amz-content-sha256: %s",
              body_sha ? body_sha : EMPTY_SHA);
+    /* no "Expect:" to turn 100-continue off: curl would sign it and not send it (403) */
     struct curl_slist *hdrs = curl_slist_append(NULL, sha_header);
-    hdrs = curl_slist_append(hdrs, "Expect:");
     if (body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
     if (!hdrs)

@@ -188,6 +188,8 @@ enum stmt_id {
     Q_BLOBPT_ADD,
     Q_BLOB_PREPARE,
     Q_BLOB_CLAIM,
+    Q_BLOB_KEEP_DATA,
+    Q_BLOB_ADD,
     Q_BLOB_OWN,
     Q_RESTART_ADD,
     Q_SEQ_NEXT,
@@ -368,13 +370,14 @@ static const struct {
                         " WHERE blobs.gone RETURNING 1::int8",
                         "bid"},
     /* a batch's claim on a blob: waits for the collector's lock on its row, then says whether
-     * the collector deleted its object (gone), and keeps it */
-    [Q_BLOB_CLAIM] = {"WITH old AS (SELECT gone FROM blobs WHERE sha = $1 FOR UPDATE)"
-                      " INSERT INTO blobs(sha, size, data) VALUES($1, $2, $3)"
-                      " ON CONFLICT(sha) DO UPDATE SET orphaned = NULL, gone = false,"
-                      " data = coalesce(blobs.data, excluded.data)"
-                      " RETURNING coalesce((SELECT gone FROM old), false)",
-                      "bib"},
+     * the collector deleted its object (gone); then keeps it. Two statements: a lock in a CTE
+     * of the INSERT would run after the INSERT changed the row, and see nothing. */
+    [Q_BLOB_CLAIM] = {"SELECT gone FROM blobs WHERE sha = $1 FOR UPDATE", "b"},
+    [Q_BLOB_KEEP_DATA] = {"UPDATE blobs SET orphaned = NULL, gone = false WHERE sha = $1", "b"},
+    [Q_BLOB_ADD] = {"INSERT INTO blobs(sha, size, data) VALUES($1, $2, $3)"
+                    " ON CONFLICT(sha) DO UPDATE SET orphaned = NULL, gone = false,"
+                    " data = coalesce(blobs.data, excluded.data)",
+                    "bib"},
     [Q_BLOB_OWN] = {"INSERT INTO blob_owners(experiment_id, sha) VALUES($1, $2)"
                     " ON CONFLICT DO NOTHING",
                     "tb"},
@@ -1875,11 +1878,25 @@ static int pg_wb_blob_ref(struct svc_store *s, const char *exp, const uint8_t sh
     if (!data)
         p.v[p.n - 1] = NULL; /* SQL NULL: the bytes are in the object store */
     PGresult *r = NULL;
-    int n = ex(c, Q_BLOB_CLAIM, &p, &r);
+    struct pp k = {0};
+    p_bytes(&k, sha, 32);
+    int n = ex(c, Q_BLOB_CLAIM, &k, &r);
     if (n < 0)
         return n;
-    bool was_gone = n > 0 && PQgetlength(r, 0, 0) == 1 && PQgetvalue(r, 0, 0)[0];
-    PQclear(r);
+    bool was_gone;
+    if (n > 0) {
+        was_gone = PQgetlength(r, 0, 0) == 1 && PQgetvalue(r, 0, 0)[0];
+        PQclear(r);
+        n = ex(c, Q_BLOB_KEEP_DATA, &k, NULL);
+    } else {
+        PQclear(r);
+        /* No row yet: with an object store, blob_prepare made one before the transaction,
+         * so this is a blob in the database; were it not, write the object again to be safe. */
+        was_gone = !data;
+        n = ex(c, Q_BLOB_ADD, &p, NULL);
+    }
+    if (n < 0)
+        return n;
     struct pp q = {0};
     p_text(&q, exp);
     p_bytes(&q, sha, 32);
