@@ -269,6 +269,8 @@ struct svc_store_options {
     /* An unreferenced blob's object is deleted by checkpoint() once it has been unreferenced
      * this long (seconds), so that a batch that wrote it just before can still claim it. */
     double blob_grace_s;
+    bool lean_memory; /* keep resident memory low (local mode): no memory-mapped reads, a
+                       * smaller page cache per connection */
 };
 
 /*

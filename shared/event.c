@@ -2,6 +2,8 @@
 /* Event decoding and normalisation into scalars, tensors and blob sequences. */
 #include "event.h"
 
+#include "json.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -891,7 +893,8 @@ static size_t copy_typed(struct cur *t, uint32_t f, int w, uint8_t *out, size_t 
  * A numeric TensorProto of float, double, half or bfloat16 whose values fill its shape: from
  * tensor_content, or from the typed field (float_val, double_val, half_val), packed or not,
  * in any number of occurrences. Anything else (other dtypes or fields, a shape filled by
- * repeating the last value, unknown dimensions) goes to protobuf-c. Fills t.
+ * repeating the last value, unknown dimensions) goes to protobuf-c. Fills out, which the
+ * caller has zeroed (fast_value's memset of the whole value).
  */
 static bool fast_tensor(struct ctx *c, struct cur t, struct tb_tensor *out)
 {
@@ -903,7 +906,6 @@ static bool fast_tensor(struct ctx *c, struct cur t, struct tb_tensor *out)
     size_t n_typed = 0, n_occurrences = 0;
     uint32_t typed = 0;           /* the typed field seen, if any */
     struct cur first_typed = {0}; /* its first occurrence, from its key on */
-    memset(out, 0, sizeof(*out));
     const struct cur start = t;
     const uint8_t *key_at = t.p;
     while ((f = key(&t, &w))) {
@@ -1118,6 +1120,71 @@ static bool fast_decode(struct ctx *c, const uint8_t *data, size_t len)
 }
 
 #undef ONCE
+
+int tb_event_tags_ok(const uint8_t *data, size_t len, size_t max)
+{
+    struct cur e = {data, data + len, false};
+    int w;
+    uint32_t f;
+    struct cur summary = {0};
+    bool have = false;
+    while ((f = key(&e, &w))) {
+        if (w == 0)
+            varint(&e);
+        else if (w == 1)
+            fixed(&e, 8);
+        else if (w == 5)
+            fixed(&e, 4);
+        else if (w == 2 && f == 5 && !have) {
+            summary = sub(&e, varint(&e));
+            have = true;
+        } else if (w == 2 && f != 5 && (f < 3 || f > 9)) {
+            sub(&e, varint(&e)); /* an unknown field */
+        } else {
+            return -1; /* graph events, session logs, a repeated summary: decode it */
+        }
+        if (e.bad)
+            return -1;
+    }
+    if (e.bad || !have)
+        return -1;
+    while ((f = key(&summary, &w))) {
+        if (f != 1 || w != 2)
+            return -1;
+        struct cur v = sub(&summary, varint(&summary));
+        unsigned tags = 0;
+        while (!v.bad && (f = key(&v, &w))) {
+            if (w == 0)
+                varint(&v);
+            else if (w == 1)
+                fixed(&v, 8);
+            else if (w == 5)
+                fixed(&v, 4);
+            else if (w == 2) {
+                struct cur s = sub(&v, varint(&v));
+                if (f == 1) {
+                    size_t n = (size_t)(s.end - s.p);
+                    if (tags++ || n > max || !tb_text_ok(s.p, n))
+                        return 0;
+                }
+            } else {
+                return -1;
+            }
+        }
+        if (v.bad || tags > 1)
+            return v.bad ? -1 : 0;
+    }
+    return summary.bad ? -1 : 1;
+}
+
+bool tb_text_ok(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+    return tb_utf8_valid(s, n);
+}
 
 int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
                     struct tb_event *ret_ev, struct tb_problem *problem)

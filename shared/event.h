@@ -116,6 +116,17 @@ struct tb_event {
 int tb_event_decode(const uint8_t *data, size_t len, struct tb_arena *arena,
                     struct tb_event *ret_ev, struct tb_problem *ret_problem);
 
+/*
+ * A cheap look at a record, for an uploader that only needs to know whether its values' tags
+ * are acceptable names: 1 if it is a summary event whose every value has a tag of at most max
+ * bytes of text (UTF-8 without control characters), 0 if one does not, -1 if it cannot tell
+ * without decoding (not a summary event, or malformed): then tb_event_decode it.
+ */
+int tb_event_tags_ok(const uint8_t *data, size_t len, size_t max);
+
+/* Whether n bytes are text a name may be: valid UTF-8 without control characters. */
+bool tb_text_ok(const void *s, size_t n);
+
 /* tb_event_decode without its fast path for scalar events: always through protobuf-c, so that
  * every value has its `pb`. Same contract otherwise; the differential fuzz target and the
  * benchmark use it. */

@@ -371,10 +371,31 @@ static uint64_t inherited(const uint8_t *data, size_t size, bool pb_only, size_t
     return h;
 }
 
+/* tb_event_tags_ok's 1 is a promise: every value the decoder keeps has a tag of text within
+ * the limit, and the decoder drops none for its tag. */
+static void check_tags_ok(const uint8_t *data, size_t size)
+{
+    if (tb_event_tags_ok(data, size, TB_NAME_MAX) != 1)
+        return;
+    struct tb_arena arena;
+    tb_arena_init(&arena, 0);
+    struct tb_event ev;
+    struct tb_problem p;
+    if (tb_event_decode(data, size, &arena, &ev, &p) == 0) {
+        CHECK(ev.kind == TB_EVENT_SUMMARY);
+        for (size_t i = 0; i < ev.n_values; i++)
+            CHECK(strlen(ev.values[i].tag) <= TB_NAME_MAX &&
+                  tb_text_ok(ev.values[i].tag, strlen(ev.values[i].tag)));
+        CHECK(ev.n_bad_values == 0 || !strstr(p.message, "tag is longer"));
+    }
+    tb_arena_done(&arena);
+}
+
 /* Step 1: both paths agree, on what they decode and on what a tag's first metadata makes of
  * values without their own. */
 static struct outcome differential(const uint8_t *data, size_t size, struct tb_arena *arena)
 {
+    check_tags_ok(data, size);
     struct outcome full = decode(data, size, arena, false, NULL);
     tb_arena_reset(arena);
     struct outcome slow = decode(data, size, arena, true, NULL);

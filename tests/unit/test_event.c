@@ -1476,6 +1476,38 @@ static void test_fast_path_agrees(void **state)
 }
 
 /* Deeply nested unknown fields and groups: no recursion blow-up, no crash. */
+/* The uploader's cheap look at tags agrees with a decode on the cases that matter. */
+static void test_tags_ok(void **state)
+{
+    (void)state;
+    struct wire v, e;
+    const struct wire *vals[2];
+    memset(&v, 0, sizeof(v));
+    w_bytes(&v, 1, "loss", 4);
+    w_f32(&v, 2, 1.0f);
+    vals[0] = &v;
+    w_event(&e, 3, vals, 1);
+    assert_int_equal(tb_event_tags_ok(e.b, e.n, TB_NAME_MAX), 1);
+    assert_int_equal(tb_event_tags_ok(e.b, e.n, 3), 0); /* over this limit */
+    memset(&v, 0, sizeof(v));
+    w_bytes(&v, 1, "a\tb", 3);
+    w_f32(&v, 2, 1.0f);
+    w_event(&e, 3, vals, 1);
+    assert_int_equal(tb_event_tags_ok(e.b, e.n, TB_NAME_MAX), 0); /* a control character */
+    memset(&v, 0, sizeof(v));
+    w_bytes(&v, 1, "\xff\xfe", 2);
+    w_event(&e, 3, vals, 1);
+    assert_int_equal(tb_event_tags_ok(e.b, e.n, TB_NAME_MAX), 0); /* not UTF-8 */
+    memset(&v, 0, sizeof(v));
+    w_f32(&v, 2, 1.0f); /* no tag: "" */
+    w_event(&e, 3, vals, 1);
+    assert_int_equal(tb_event_tags_ok(e.b, e.n, TB_NAME_MAX), 1);
+    static const uint8_t graph[] = {0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x22, 0x02, 0x0a, 0x00};
+    assert_int_equal(tb_event_tags_ok(graph, sizeof(graph), TB_NAME_MAX), -1); /* graph_def */
+    static const uint8_t junk[] = {0x2a, 0x7f};
+    assert_int_equal(tb_event_tags_ok(junk, sizeof(junk), TB_NAME_MAX), -1);
+}
+
 static void check_form(const struct tb_value *v, bool hist)
 {
     assert_string_equal(v->plugin_name, hist ? "histograms" : "scalars");
@@ -1646,6 +1678,7 @@ int main(void)
         T(test_fallback_fits_same_cap),
         T(test_fast_path_agrees),
         T(test_every_writer_form),
+        T(test_tags_ok),
         T(test_deep_unknown_nesting),
         T(test_names),
     };
