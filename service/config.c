@@ -37,6 +37,9 @@ const struct tb_opt svc_serve_options[] = {
     {"tls_key", 0, TB_OPT_STRING, O(tls_key), "FILE", "TBDEV_TLS_KEY", "PEM private key."},
     {"public_url", 0, TB_OPT_STRING, O(public_url), "URL", "TBDEV_PUBLIC_URL",
      "How users reach the server (links, allowed Host headers), e.g. https://tb.example.org."},
+    {"trusted_proxies", 0, TB_OPT_STRING, O(trusted_proxies_list), "LIST", "TBDEV_TRUSTED_PROXIES",
+     "Addresses and networks of load balancers (e.g. 10.0.0.5,192.168.0.0/16) whose "
+     "X-Forwarded-For gives the client's address for limits and logs (default: none)."},
     {"threads", 0, TB_OPT_INT, O(threads), "N", "TBDEV_THREADS",
      "Threads that serve connections and reads (default: 4)."},
     {"write_threads", 0, TB_OPT_INT, O(write_threads), "N", "TBDEV_WRITE_THREADS",
@@ -164,6 +167,11 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
         return fail(err, err_len, "--auth_threads must be 1-64");
     if (c->login_per_minute < 0 || c->login_per_minute > 1000000)
         return fail(err, err_len, "--login_per_minute must be 0-1000000");
+    if (svc_store_is_url(c->db) && !(c->public_url && *c->public_url))
+        return fail(err, err_len,
+                    "a PostgreSQL --db is shared by several servers behind a load balancer: "
+                    "give each the same --public_url https://HOST (the name users reach them "
+                    "by), so that links and allowed Host headers agree");
     if (c->blob_store && *c->blob_store && !svc_store_is_url(c->db))
         return fail(err, err_len,
                     "--blob_store needs a PostgreSQL --db (postgresql://...): a SQLite "
@@ -175,6 +183,9 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
     if (c->device_token_days < 0 || c->device_token_days > 36500)
         return fail(err, err_len, "--device_token_days must be 0-36500");
 
+    int perr = svc_proxies_parse(c->trusted_proxies_list, &c->trusted_proxies, err, err_len);
+    if (perr < 0)
+        return perr;
     /* Host headers we answer: the public URL's host, and the loopback names. */
     size_t n = 0;
     if (c->public_url && *c->public_url) {

@@ -243,10 +243,6 @@ static int cmd_serve(int argc, char **argv)
         free(key);
         return 1;
     }
-    if (svc_store_is_url(cfg.db) && !(cfg.public_url && *cfg.public_url))
-        svc_log_warn("several servers may share this PostgreSQL database: give each the same "
-                     "--public_url, so that links and allowed Host headers agree behind the "
-                     "load balancer");
     struct svc_app app = {.cfg = &cfg, .ops = ops, .store = store};
     pthread_mutex_init(&app.rate_lock, NULL);
     struct svc_http_config hc;
@@ -277,8 +273,10 @@ static int cmd_serve(int argc, char **argv)
     bool cp_running = pthread_create(&cpt, NULL, checkpoint_loop, &cp) == 0;
     char db_shown[512];
     svc_store_shown(cfg.db, db_shown, sizeof(db_shown));
-    printf("tbdev-server listening on %s (database %s%s%s)\n", cfg.url_base, db_shown,
-           blobs.ops ? ", blobs in " : "", blobs.ops ? cfg.blob_store : "");
+    /* the bound address too: behind --public_url, the link says nothing of the port */
+    printf("tbdev-server listening on %s (database %s%s%s; bound to %s%s%s:%u)\n", cfg.url_base,
+           db_shown, blobs.ops ? ", blobs in " : "", blobs.ops ? cfg.blob_store : "",
+           strchr(cfg.host, ':') ? "[" : "", cfg.host, strchr(cfg.host, ':') ? "]" : "", port);
     fflush(stdout);
     if ((!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")) &&
         !(cfg.public_url && *cfg.public_url))

@@ -331,7 +331,11 @@ FROM experiments e"""
 class PgServer(L.Server):
     """A tbdev-server on a PostgreSQL database (several may share one)."""
 
-    def __init__(self, exe, workdir, cluster, db_url, tls=True, args=(), name="server"):
+    PUBLIC_URL = "https://tbdev.test"  # required on PostgreSQL; loopback names stay allowed
+
+    def __init__(self, exe, workdir, cluster, db_url, tls=True, args=(), name="server",
+                 public_url=PUBLIC_URL):
+        args = list(args) + (["--public_url", public_url] if public_url else [])
         L.Server.__init__(self, exe, workdir, tls=tls, args=args, name=name)
         self.cluster = cluster
         self.db = db_url

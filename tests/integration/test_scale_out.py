@@ -93,6 +93,18 @@ def body(rep, exe, tmp):
     a = rep.watch(S.PgServer(exe, tmp, pg, url, name="a", args=limits))
     b = rep.watch(S.PgServer(exe, tmp, pg, url, name="b", args=limits))
     alice = a.add_user("alice")
+    # several servers share the database: each must be told the one name users reach them by
+    lone = S.PgServer(exe, tmp, pg, url, name="no_public_url", public_url=None)
+    try:
+        lone.start(timeout=30)
+        lone.stop()
+        rep.fail("without --public_url a server on PostgreSQL refuses to start", "it started")
+    except L.ServerError as e:
+        log = lone.log_text()
+        rep.check("exited with 2" in str(e) and "--public_url https://HOST" in log and
+                  "load balancer" in log,
+                  "without --public_url a server on PostgreSQL refuses to start (usage error "
+                  "naming --public_url)", "%s; log %s" % (e, log[-400:]))
     a.start()
     b.start()
     servers = [a, b]
