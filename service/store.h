@@ -406,9 +406,10 @@ struct svc_store_ops {
     void (*close)(struct svc_store *s);
     /* Brings the schema up to date; *ret_from / *ret_to are the versions. */
     int (*migrate)(struct svc_store *s, int *ret_from, int *ret_to);
-    /* Periodic upkeep, called every 30 s by serve: SQLite checkpoints its WAL; PostgreSQL
-     * purges expired sessions and device codes and deletes the objects of blobs unreferenced
-     * for opt->blob_grace_s, one server at a time (an advisory lock). */
+    /* Periodic upkeep, called every 30 s by serve and once by the upkeep command: both purge
+     * expired sessions and device codes; SQLite then checkpoints its WAL; PostgreSQL deletes
+     * the objects of blobs unreferenced for opt->blob_grace_s, one server at a time (an
+     * advisory lock). */
     int (*checkpoint)(struct svc_store *s);
     /* An online copy into a new SQLite file; -ENOTSUP on PostgreSQL (pg_dump does that). */
     int (*backup)(struct svc_store *s, const char *to_path);

@@ -796,9 +796,30 @@ static int sq_migrate(struct svc_store *s, int *ret_from, int *ret_to)
     return end(c, err);
 }
 
+/* Expired sessions and device codes, which nothing reads again (a lookup refuses them). */
+static int purge_expired(struct conn *c)
+{
+    static const enum stmt_id purges[] = {Q_SESSION_PURGE, Q_DEVICE_PURGE};
+    for (size_t i = 0; i < sizeof(purges) / sizeof(purges[0]); i++) {
+        sqlite3_stmt *q = st(c, purges[i]);
+        if (!q)
+            return -EIO;
+        sqlite3_bind_double(q, 1, now_s());
+        int err = run(c, q);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
 static int sq_checkpoint(struct svc_store *s)
 {
     CONN(s);
+    if (!s->opt.read_only) {
+        int err = purge_expired(c);
+        if (err < 0 && err != -EBUSY)
+            return err;
+    }
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
     if (rc == SQLITE_BUSY)

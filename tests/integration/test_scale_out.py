@@ -285,6 +285,24 @@ def body(rep, exe, tmp):
               out + err)
 
     # --------------------------------------------------------------------------------------
+    # The purge job: expired sessions and device codes go, live ones stay (serve runs it every
+    # 30 s on one of the servers; upkeep runs the same job at once).
+    now = time.time()
+    a.sql("INSERT INTO sessions(hash, user_id, created, expires) SELECT decode(repeat(h, 32), "
+          "'hex'), u.id, 0, e FROM users u, (VALUES ('01', 1.0), ('02', %f)) v(h, e) "
+          "WHERE u.name = 'alice'" % (now + 3600))
+    a.sql("INSERT INTO device_codes(device_hash, user_code, expires) VALUES "
+          "(decode(repeat('03', 32), 'hex'), 'EXPD-0001', 1), "
+          "(decode(repeat('04', 32), 'hex'), 'LIVE-0001', %f)" % (now + 600))
+    rc, out, err = b.admin("upkeep")
+    left = a.sql("SELECT (SELECT string_agg(encode(substr(hash, 1, 1), 'hex'), ',' ORDER BY hash)"
+                 " FROM sessions WHERE hash IN (decode(repeat('01', 32), 'hex'), "
+                 "decode(repeat('02', 32), 'hex'))), (SELECT string_agg(user_code, ',') FROM "
+                 "device_codes WHERE user_code LIKE '%-0001')").strip()
+    rep.check(rc == 0 and left == "02|LIVE-0001", "upkeep purges the expired session and device "
+              "code and keeps the live ones", "exit %d %s; left %r" % (rc, err[-200:], left))
+
+    # --------------------------------------------------------------------------------------
     # Blobs in Swift.
     try:
         sw = S.SwiftS3()
