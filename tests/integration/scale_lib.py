@@ -71,7 +71,8 @@ atexit.register(_stop_all)
 class PgCluster:
     """A PostgreSQL cluster of its own: start(), url(db), create_database(name), psql(sql), stop()."""
 
-    def __init__(self):
+    def __init__(self, fsync=False):
+        self.fsync = fsync  # tests run with fsync off; benchmarks with it on
         for b in ("initdb", "pg_ctl", "postgres"):
             if not os.access(os.path.join(PG_BIN, b), os.X_OK):
                 raise Unavailable("PostgreSQL 15 is not installed (%s/%s is missing: apt-get "
@@ -107,7 +108,9 @@ class PgCluster:
         self.proc = subprocess.Popen(
             [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + self.dir,
-             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+             "-c", "fsync=" + ("on" if self.fsync else "off"),
+             "-c", "full_page_writes=" + ("on" if self.fsync else "off"),
+             "-c", "max_connections=200",
              "-c", "shared_buffers=64MB", "-c", "log_min_messages=warning"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir, **kw)
         log.close()
