@@ -29,7 +29,7 @@
  * bit; values stay inside the chunk bytes anyway, where SQL never compares them).
  */
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MIGRATE_LOCK 1952605302 /* pg_advisory_xact_lock key of migrations ("tbdv") */
 #define UPKEEP_LOCK 1952605301  /* ... of the upkeep job */
 
@@ -134,6 +134,15 @@ static const char *const migrations[SCHEMA_VERSION][4] = {
      "  run_id int8 NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
      "  seq int8 NOT NULL, step int8 NOT NULL, PRIMARY KEY(run_id, seq));"
      "CREATE SEQUENCE seqs INCREMENT BY " STR(SVC_SEQ_BLOCK) " START WITH 1;",
+     NULL},
+    /* 2: new scalar chunks compressed with lz4, not pglz: measured on 100 runs x 100k points
+     * (bench_pg), ingest 2x faster and a 100-run chart 16% faster, 21% more disk; a server
+     * built without lz4 keeps them uncompressed instead */
+    {"DO $$ BEGIN"
+     "  ALTER TABLE scalar_chunks ALTER COLUMN data SET COMPRESSION lz4;"
+     " EXCEPTION WHEN OTHERS THEN"
+     "  ALTER TABLE scalar_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
+     " END $$;",
      NULL},
 };
 

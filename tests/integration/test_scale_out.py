@@ -283,6 +283,16 @@ def body(rep, exe, tmp):
     rc, out, err = b.check()
     rep.check(rc == 0 and "ok" in out, "tbdev-server check: the counters agree with the rows",
               out + err)
+    # migration 2: chunk points lz4-compressed (pglz cost a chart read 16%, an ingest half), or
+    # stored uncompressed where PostgreSQL lacks lz4; every stored chunk either way
+    got = a.sql("SELECT a.attcompression::text || a.attstorage::text, (SELECT string_agg("
+                "DISTINCT "
+                "coalesce(pg_column_compression(data), 'none'), ',' ORDER BY "
+                "coalesce(pg_column_compression(data), 'none')) FROM scalar_chunks) FROM "
+                "pg_attribute a WHERE a.attrelid = 'scalar_chunks'::regclass AND a.attname = "
+                "'data'").strip()
+    rep.check(got in ("lx|lz4", "le|none", "lx|lz4,none"), "scalar chunks are stored with lz4 "
+              "(or uncompressed), not pglz", got)
 
     # --------------------------------------------------------------------------------------
     # The purge job: expired sessions and device codes go, live ones stay (serve runs it every
