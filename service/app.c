@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "encode.h"
+#include "graph_cache.h"
 #include "local.h"
 #include "log.h"
 #include "tblimits.h"
@@ -63,6 +64,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, R_LOCAL, 0},
     {"GET", "/api/v1/experiments/{id}/export", svc_h_export, R_LOCAL, 0},
     {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/graph", svc_h_graph, R_LOCAL, 0},
     {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0, 0},
     {"POST", "/api/v1/device/code", svc_h_device_code, R_AUTH, SVC_TH_CODE_ADDR},
     {"POST", "/api/v1/device/token", svc_h_device_token, R_AUTH, 0},
@@ -640,6 +642,8 @@ void svc_app_done(struct svc_app *app)
         svc_throttle_free(app->throttles[i]);
         app->throttles[i] = NULL;
     }
+    svc_graph_cache_free(app->graph_cache);
+    app->graph_cache = NULL;
     pthread_mutex_destroy(&app->rate_lock);
     svc_encode_cache_free();
 }

@@ -25,9 +25,10 @@ struct svc_app {
     const struct svc_config *cfg;
     const struct svc_store_ops *ops;
     struct svc_store *store;
-    pthread_mutex_t rate_lock;                     /* guards rates, and making throttles */
-    struct svc_rate *rates;                        /* per-user token buckets, a small list */
+    pthread_mutex_t rate_lock; /* guards rates, and making throttles and the graph cache */
+    struct svc_rate *rates;    /* per-user token buckets, a small list */
     struct svc_throttle *throttles[SVC_TH__COUNT]; /* made on first use */
+    struct svc_graph_cache *graph_cache;           /* made on first use (api_graph.c) */
     struct svc_local *local; /* local mode (local.h): only its routes; NULL otherwise */
 };
 
@@ -47,7 +48,7 @@ struct svc_call {
     char param2[80];    /* a second path parameter (a blob's hex hash) */
 };
 
-/* Frees what the app allocated while serving (rate buckets). */
+/* Frees what the app allocated while serving (rate buckets, throttles, the graph cache). */
 void svc_app_done(struct svc_app *app);
 
 /* The HTTP settings for serving app as its configuration says (app->cfg, validated), without
@@ -126,6 +127,7 @@ void svc_h_hparams(struct svc_call *c);
 void svc_h_pr_curves(struct svc_call *c);
 void svc_h_export(struct svc_call *c);
 void svc_h_custom_scalars(struct svc_call *c);
+void svc_h_graph(struct svc_call *c);
 void svc_h_device_code(struct svc_call *c);
 void svc_h_device_token(struct svc_call *c);
 void svc_h_device_pending(struct svc_call *c);

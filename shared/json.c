@@ -162,6 +162,15 @@ void tb_json_key(struct tb_json *j, const char *key)
     j->after_key = true;
 }
 
+void tb_json_keyn(struct tb_json *j, const void *key, size_t len)
+{
+    sep(j);
+    tb_buf_addc(j->out, '"');
+    tb_json_escape(j->out, key, len);
+    tb_buf_add(j->out, "\":", 2);
+    j->after_key = true;
+}
+
 void tb_json_strn(struct tb_json *j, const void *s, size_t len)
 {
     sep(j);

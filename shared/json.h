@@ -35,6 +35,8 @@ void tb_json_obj_close(struct tb_json *j);
 void tb_json_arr_open(struct tb_json *j);
 void tb_json_arr_close(struct tb_json *j);
 void tb_json_key(struct tb_json *j, const char *key);
+/* A key of len bytes (which may hold NULs, escaped as \u0000). */
+void tb_json_keyn(struct tb_json *j, const void *key, size_t len);
 void tb_json_str(struct tb_json *j, const char *s);
 void tb_json_strn(struct tb_json *j, const void *s, size_t len);
 void tb_json_int(struct tb_json *j, int64_t v);

@@ -83,3 +83,24 @@
 #define TB_HIST_BINS_MAX 1000
 /* Answers: compressed embedded assets kept in memory (one per asset and coding). */
 #define TB_ENCODE_CACHE_ENTRIES 128
+/* Graphs (GET .../graph, service/graphdef.h): a GraphDef is stored data anyone with the link may
+ * have sent. Past a count limit the graph is cut (the answer says "truncated"); a name past
+ * TB_GRAPH_NAME_MAX makes the graph an error. */
+#define TB_GRAPH_NODES_MAX 50000    /* nodes kept of one graph (the biggest real one: 7,660) */
+#define TB_GRAPH_INPUTS_MAX 1000000 /* inputs kept, all nodes together */
+#define TB_GRAPH_ATTRS_MAX 1000000  /* attributes kept, all nodes together */
+#define TB_GRAPH_NODE_ATTRS_MAX 256 /* attributes kept of one node (real ones have under 20) */
+#define TB_GRAPH_FUNCS_MAX 10000    /* library functions listed */
+#define TB_GRAPH_NAME_MAX 4096      /* bytes of a node, op, device, input or attribute name */
+/* Attribute values longer than this are only named, as TensorBoard's limit_attr_size does. */
+#define TB_GRAPH_ATTR_BYTES 1024
+#define TB_GRAPH_ATTR_DEPTH_MAX 8 /* functions in attributes in functions... written */
+#define TB_GRAPH_MERGE_MAX 256    /* graphs of one RunMetadata merged */
+#define TB_GRAPH_VALUES_MAX 64    /* values written of a tensor attribute */
+#define TB_GRAPH_SHAPES_MAX 256   /* output shapes written of one node */
+#define TB_GRAPH_RANK_MAX 64      /* dims of a shape written; deeper ones are unknown */
+#define TB_GRAPH_DEVICES_MAX 256  /* devices listed of a RunMetadata's step stats */
+/* Name scopes the page nests; deeper parts stay in the node's own name. */
+#define TB_GRAPH_SCOPE_DEPTH_MAX 64
+#define TB_GRAPH_CACHE_BYTES (64u << 20) /* decoded graphs (their JSON) kept in memory */
+#define TB_GRAPH_CACHE_ENTRIES 32

@@ -20,18 +20,20 @@ import { hideTooltip } from './tooltip.js';
 
 const KNOWN = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars']);
 
+// In TensorBoard's order (tensorboard/default.py's plugin list: "the order in which these lines
+// appear determines the ordering of tabs"); a tab is shown only when it has data; data of plugins
+// this viewer does not draw stays listed and downloadable under Other, last.
 export const DASHBOARDS = [
   { key: 'scalars', label: 'Scalars', count: (c) => c.scalarTags.length, load: () => import('./dash_scalars.js') },
-  { key: 'histograms', label: 'Histograms', count: (c) => c.byPlugin('histograms').length, load: () => import('./dash_histograms.js') },
-  { key: 'distributions', label: 'Distributions', count: (c) => c.byPlugin('histograms').length, load: () => import('./dash_distributions.js') },
+  { key: 'custom_scalars', label: 'Custom Scalars', count: (c) => c.byPlugin('custom_scalars').length, load: () => import('./dash_custom.js') },
   { key: 'images', label: 'Images', count: (c) => c.byPlugin('images').length, load: () => import('./dash_media.js'), kind: 'images' },
   { key: 'audio', label: 'Audio', count: (c) => c.byPlugin('audio').length, load: () => import('./dash_media.js'), kind: 'audio' },
+  { key: 'graphs', label: 'Graphs', count: (c) => c.graphTags.length, load: () => import('./graph.js') },
+  { key: 'distributions', label: 'Distributions', count: (c) => c.byPlugin('histograms').length, load: () => import('./dash_distributions.js') },
+  { key: 'histograms', label: 'Histograms', count: (c) => c.byPlugin('histograms').length, load: () => import('./dash_histograms.js') },
   { key: 'text', label: 'Text', count: (c) => c.byPlugin('text').length, load: () => import('./dash_text.js') },
-  { key: 'hparams', label: 'HParams', count: (c) => c.byPlugin('hparams').length, load: () => import('./dash_hparams.js') },
   { key: 'pr_curves', label: 'PR Curves', count: (c) => c.byPlugin('pr_curves').length, load: () => import('./dash_pr.js') },
-  { key: 'custom_scalars', label: 'Custom Scalars', count: (c) => c.byPlugin('custom_scalars').length, load: () => import('./dash_custom.js') },
-  { key: 'graphs', label: 'Graphs', count: (c) => c.graphTags.length, load: () => import('./dash_blobs.js'), list: 'graphTags',
-    note: 'Graph drawing is not available yet; each graph can be downloaded as the GraphDef or RunMetadata protobuf.' },
+  { key: 'hparams', label: 'HParams', count: (c) => c.byPlugin('hparams').length, load: () => import('./dash_hparams.js') },
   { key: 'other', label: 'Other', count: (c) => c.otherTags.length, load: () => import('./dash_blobs.js'), list: 'otherTags',
     note: 'Data from plugins this viewer does not draw; it is kept in full and can be downloaded.' },
 ];

@@ -189,12 +189,13 @@ async function main() {
   await page.waitForSelector('#nav button', { timeout: 20000 });
 
   // ---- tabs ----
+  // TensorBoard's tab order (tensorboard/default.py), only the tabs with data, Other last
   const wantTabs = [
-    ['scalars', 'Scalars', exp.scalarTags.length], ['histograms', 'Histograms', exp.histograms.length],
-    ['distributions', 'Distributions', exp.histograms.length], ['images', 'Images', exp.images.length],
-    ['audio', 'Audio', exp.audio.length], ['text', 'Text', exp.text.length], ['hparams', 'HParams', exp.hparams.length],
-    ['pr_curves', 'PR Curves', exp.pr_curves.length], ['custom_scalars', 'Custom Scalars', exp.custom_scalars.length],
-    ['graphs', 'Graphs', exp.graphs.length], ['other', 'Other', exp.other.length],
+    ['scalars', 'Scalars', exp.scalarTags.length], ['custom_scalars', 'Custom Scalars', exp.custom_scalars.length],
+    ['images', 'Images', exp.images.length], ['audio', 'Audio', exp.audio.length], ['graphs', 'Graphs', exp.graphs.length],
+    ['distributions', 'Distributions', exp.histograms.length], ['histograms', 'Histograms', exp.histograms.length],
+    ['text', 'Text', exp.text.length], ['pr_curves', 'PR Curves', exp.pr_curves.length], ['hparams', 'HParams', exp.hparams.length],
+    ['other', 'Other', exp.other.length],
   ].filter((t) => t[2] > 0);
   const tabsShown = await page.$$eval('#nav button', (bs) => bs.map((b) => [b.dataset.tab, b.textContent, b.tagName, b.getAttribute('role')]));
   rep.check(JSON.stringify(tabsShown.map((t) => [t[0], t[1]])) === JSON.stringify(wantTabs.map((t) => [t[0], t[1]])),
@@ -398,8 +399,16 @@ async function main() {
         const matching = charts.map((ch) => exp.scalarTags.some((t) => (ch.tags || []).some((re) => { try { return new RegExp('^(?:' + re + ')').test(t); } catch (e) { return false; } })));
         const blank = ink.filter((i, k) => matching[k] && i.ink < 10);
         rep.check(!blank.length, `Custom Scalars: no blank chart among the ${matching.filter(Boolean).length} that match tags`, () => JSON.stringify(blank));
-      } else if (key === 'graphs' || key === 'other') {
-        const list = key === 'graphs' ? exp.graphs : exp.other;
+      } else if (key === 'graphs') {
+        // drawn by graph.js (tests/browser/graph.test.js checks the drawing itself)
+        const runs = [...new Set(exp.graphs.map((t) => t.run))].sort();
+        await page.waitForFunction(() => { const s = document.querySelector('.graph-svg'); return (s && s.dataset.ready) || document.querySelector('.graph-panel .error'); }, null, { timeout: 20000 });
+        const got = await page.$$eval('select.graph-run option', (os) => os.map((o) => o.value));
+        rep.check(JSON.stringify(got) === JSON.stringify(runs), `${label}: the run selector lists every run with a graph (${runs.length})`, JSON.stringify(got));
+        const st = await page.evaluate(() => ({ nodes: document.querySelectorAll('.graph-viewport .gnode').length, error: (document.querySelector('.graph-panel .error') || {}).textContent }));
+        rep.check(st.nodes > 0 || st.error, `${label}: the first run's graph is drawn, or says why not`, JSON.stringify(st));
+      } else if (key === 'other') {
+        const list = exp.other;
         const got = await page.$$eval('.list-card', (cs) => cs.length);
         rep.check(got === list.length, `${label}: one card per (run, tag): ${list.length}`, `got ${got}`);
         const r = await loadCards(page, '.list-card', (c) => !!(c.querySelector('.tools a') || c.querySelector('.error')));

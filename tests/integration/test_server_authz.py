@@ -51,6 +51,7 @@ EXP_ROUTES = [
     ("GET", "/api/v1/experiments/{id}/pr_curves", "read", "?tag=pr"),
     ("GET", "/api/v1/experiments/{id}/export", "read", "?run=train"),
     ("GET", "/api/v1/experiments/{id}/custom_scalars", "read", ""),
+    ("GET", "/api/v1/experiments/{id}/graph", "read", "?run=train"),
     ("GET", "/api/v1/experiments/{id}/cursors", "owner_read", ""),
     ("PATCH", "/api/v1/experiments/{id}", "write", ""),
     ("POST", "/api/v1/experiments/{id}/events", "write", ""),
@@ -147,6 +148,9 @@ def body(rep, exe, tmp):
         ef.add(L.ev_pr_curve("pr", 0, [[1.0, 2.0]] * 6))
         ef.add(L.ev_hparams("_hparams_/session_start_info", L.hp_session_start({"lr": 0.1})))
         ef.add(L.ev_custom_scalars(L.custom_scalars_layout([("c", [("t", ["loss"])])])))
+        # Event.graph_def: a GraphDef of one NodeDef named after the experiment
+        node = L.f_bytes(1, ("n_" + vname).encode()) + L.f_bytes(2, b"Const")
+        ef.add(L.f_double(1, L.WALL0) + L.f_bytes(4, L.f_bytes(1, node)))
         srv.upload_file(alice, eid, "train", "events.out.tfevents.1", ef)
         dm = L.EventFile()
         dm.add(L.ev_scalar_tf1("x", 0, 1.0))
@@ -214,6 +218,8 @@ def body(rep, exe, tmp):
                 return len(j.get("sessions", [])) == 1
             if p.endswith("/cursors"):
                 return len(j.get("cursors", [])) >= 1
+            if p.endswith("/graph"):
+                return [n["name"] for n in j.get("nodes", [])] == ["n_" + vname]
             if p.endswith("/custom_scalars"):
                 return len(j.get("categories", [])) == 1
             return len(j.get("series", [])) == 1 and len(j["series"][0].get("points", [])) >= 1
