@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "encode.h"
+#include "local.h"
 #include "log.h"
 #include "tblimits.h"
 #include "throttle.h"
@@ -21,11 +22,13 @@
 #define PROTOBUF "application/x-protobuf"
 
 enum {
-    R_WRITE = 1,  /* needs a token, a protobuf body (if any) */
-    R_JSON = 2,   /* body is JSON (login, device approval) */
-    R_AUTH = 4,   /* a sign-in or device endpoint: a body of TB_AUTH_BODY_MAX at most */
-    R_EVENTS = 8, /* a batch of events: a body of --request_bytes */
-    R_SLOW = 16,  /* checks a password: runs on the sign-in threads */
+    R_WRITE = 1,       /* needs a token, a protobuf body (if any) */
+    R_JSON = 2,        /* body is JSON (login, device approval) */
+    R_AUTH = 4,        /* a sign-in or device endpoint: a body of TB_AUTH_BODY_MAX at most */
+    R_EVENTS = 8,      /* a batch of events: a body of --request_bytes */
+    R_SLOW = 16,       /* checks a password: runs on the sign-in threads */
+    R_LOCAL = 32,      /* also routed in local mode (local.h): the page and the read API */
+    R_LOCAL_ONLY = 64, /* routed in local mode only */
 };
 
 struct route {
@@ -37,28 +40,29 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/health", svc_h_health, 0, 0},
+    {"GET", "/api/v1/health", svc_h_health, R_LOCAL, 0},
     {"GET", "/api/v1/server-info", svc_h_server_info, 0, 0},
+    {"GET", "/api/v1/local", svc_h_local, R_LOCAL, 0}, /* {"local": false} on a server */
     {"POST", "/api/v1/experiments", svc_h_experiment_create, R_WRITE, 0},
     {"GET", "/api/v1/experiments", svc_h_experiment_list, 0, 0},
-    {"GET", "/api/v1/experiments/{id}", svc_h_experiment_get, 0, 0},
+    {"GET", "/api/v1/experiments/{id}", svc_h_experiment_get, R_LOCAL, 0},
     {"PATCH", "/api/v1/experiments/{id}", svc_h_experiment_update, R_WRITE, 0},
     {"DELETE", "/api/v1/experiments/{id}", svc_h_experiment_delete, R_WRITE, 0},
     {"POST", "/api/v1/experiments/{id}/events", svc_h_write_events, R_WRITE | R_EVENTS, 0},
     {"GET", "/api/v1/experiments/{id}/cursors", svc_h_cursors, 0, 0},
     {"DELETE", "/api/v1/experiments/{id}/runs", svc_h_run_delete, R_WRITE, 0},
-    {"GET", "/api/v1/experiments/{id}/runs", svc_h_runs, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/tags", svc_h_tags, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/scalars", svc_h_scalars, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/histograms", svc_h_histograms, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/tensors", svc_h_tensors, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/text", svc_h_text, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/blobs", svc_h_blobs, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/blob/{sha}", svc_h_blob, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/export", svc_h_export, 0, 0},
-    {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, 0, 0},
+    {"GET", "/api/v1/experiments/{id}/runs", svc_h_runs, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/tags", svc_h_tags, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/scalars", svc_h_scalars, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/histograms", svc_h_histograms, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/tensors", svc_h_tensors, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/text", svc_h_text, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/blobs", svc_h_blobs, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/blob/{sha}", svc_h_blob, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/hparams", svc_h_hparams, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/pr_curves", svc_h_pr_curves, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/export", svc_h_export, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, R_LOCAL, 0},
     {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0, 0},
     {"POST", "/api/v1/device/code", svc_h_device_code, R_AUTH, SVC_TH_CODE_ADDR},
     {"POST", "/api/v1/device/token", svc_h_device_token, R_AUTH, 0},
@@ -70,11 +74,12 @@ static const struct route routes[] = {
     {"DELETE", "/api/v1/me/token", svc_h_me_token_revoke, R_WRITE, 0},
     {"GET", "/api/v1/sessions", svc_h_session_list, 0, 0},
     {"DELETE", "/api/v1/sessions/{id}", svc_h_session_revoke, R_AUTH, 0},
-    {"GET", "/static/{id}", svc_h_static, 0, 0},
+    {"GET", "/static/{id}", svc_h_static, R_LOCAL, 0},
+    {"GET", "/", svc_h_local_root, R_LOCAL_ONLY, 0},
     {"GET", "/", svc_h_page, 0, 0},
-    {"GET", "/favicon.ico", svc_h_no_content, 0, 0},
+    {"GET", "/favicon.ico", svc_h_no_content, R_LOCAL, 0},
     {"GET", "/device", svc_h_page, 0, 0},
-    {"GET", "/experiment/{id}/", svc_h_page, 0, 0},
+    {"GET", "/experiment/{id}/", svc_h_page, R_LOCAL, 0},
     {"GET", "/user/{id}", svc_h_page, 0, 0},
 };
 
@@ -466,7 +471,12 @@ static bool route_request(struct svc_call *c, struct admitted *a)
     struct svc_response *res = c->res;
     bool path_known = false;
     char allow[64] = "";
+    bool local = c->app->local != NULL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        /* Local mode has the page and the read API only: nothing else is even found. */
+        if (local ? !(routes[i].flags & (R_LOCAL | R_LOCAL_ONLY))
+                  : (routes[i].flags & R_LOCAL_ONLY))
+            continue;
         if (!match(routes[i].pattern, req->path, c, a->id, sizeof(a->id)))
             continue;
         path_known = true;

@@ -28,6 +28,7 @@ struct svc_app {
     pthread_mutex_t rate_lock;                     /* guards rates, and making throttles */
     struct svc_rate *rates;                        /* per-user token buckets, a small list */
     struct svc_throttle *throttles[SVC_TH__COUNT]; /* made on first use */
+    struct svc_local *local; /* local mode (local.h): only its routes; NULL otherwise */
 };
 
 /* One request being handled: what every handler gets. */

@@ -6,56 +6,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ingest.h"
+
 #include "app.h"
-#include "arena.h"
 #include "auth.h"
 #include "json.h"
 #include "log.h"
-#include "map.h"
 #include "plugin_check.h"
-#include "tbdev/v1/api.pb-c.h"
-#include "wirescan.h"
 #include "tfrecord.h"
+#include "wirescan.h"
 
-#define PROBLEMS_PER_GROUP 20
-#define DROPS_PER_GROUP 32
+/* A request costs about what it stores, whatever the encoding: see ingest.h. */
 
-/*
- * Memory (tblimits.h, "Ingest"): each record is decoded into `scratch`, which is reset for the
- * next one; what the batch keeps (names, tensor content, blobs, packed values) is copied into
- * `arena`, and the items array is counted against the same cap. So a request costs about what
- * it stores, whatever the encoding, and the cap follows from the request's size.
- */
+#define PROBLEMS_PER_GROUP SVC_INGEST_PROBLEMS_PER_GROUP
+#define DROPS_PER_GROUP SVC_INGEST_DROPS_PER_GROUP
 
-struct drop {
-    const char *reason, *name; /* name in the arena */
-    uint64_t values;
-};
+/* Fails the request: how to answer it, for the caller. Returns -1. */
+static int fail(struct svc_ingest *bb, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-struct builder {
-    struct svc_call *c;
-    struct tb_arena *arena;   /* what the batch keeps; capped by the request's size */
-    struct tb_arena *scratch; /* one record's decoding */
-    size_t cap;               /* arena + extra: past this, 413 */
-    size_t extra;             /* the batch's arrays (items, series, runs), malloc'd */
-    struct svc_batch b;
-    size_t cap_runs, cap_series, cap_items;
-    struct tb_map runs, series; /* name -> index + 1 */
-    char **problems;            /* per group, up to PROBLEMS_PER_GROUP each */
-    size_t *n_problems;
-    struct drop *drops; /* per group, up to DROPS_PER_GROUP each */
-    size_t *n_drops;
-    const char *plugins; /* the allow-list, or "" */
-    const char *exp_id;
-    struct tb_map meta;      /* run name -> struct tb_meta_cache: a tag's first metadata */
-    struct tb_map looked_up; /* "run\x1ftag" already asked of the store */
-    bool over;               /* the kept part passed `cap` */
-};
+static int fail(struct svc_ingest *bb, int status, const char *code, const char *fmt, ...)
+{
+    bb->status = status;
+    bb->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(bb->message, sizeof(bb->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
 
 /* The cache of first metadata for a run, primed from the store for tags whose values arrive
  * without metadata (TensorFlow writes it on a tag's first value only, maybe in an earlier
  * request). */
-static struct tb_meta_cache *meta_for(struct builder *bb, const char *run,
+static struct tb_meta_cache *meta_for(struct svc_ingest *bb, const char *run,
                                       const struct tb_event *ev)
 {
     struct tb_meta_cache *mc = tb_map_get(&bb->meta, run);
@@ -86,7 +70,7 @@ static struct tb_meta_cache *meta_for(struct builder *bb, const char *run,
         if (asked)
             continue;
         struct svc_series_info *si = NULL;
-        if (bb->c->app->ops->series_find(bb->c->app->store, bb->exp_id, run, v->tag, &si) == 0) {
+        if (bb->app->ops->series_find(bb->app->store, bb->exp_id, run, v->tag, &si) == 0) {
             if (si->plugin[0] || si->data_class) {
                 struct tb_tag_meta m = {
                     si->plugin,       si->plugin_content, si->plugin_content_len,
@@ -100,12 +84,12 @@ static struct tb_meta_cache *meta_for(struct builder *bb, const char *run,
 }
 
 /* Grows an array of the batch, counting it against the request's cap. */
-static void *grow(struct builder *bb, void *p, size_t *cap, size_t n, size_t size)
+static void *grow(struct svc_ingest *bb, void *p, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)
         return p;
     size_t nc = *cap ? 2 * *cap : 64, add = (nc - *cap) * size;
-    if (bb->arena->used + bb->extra + add > bb->cap) {
+    if (bb->arena.used + bb->extra + add > bb->cap) {
         bb->over = true;
         return NULL;
     }
@@ -128,23 +112,23 @@ static char *arena_strdup(struct tb_arena *a, const char *s, size_t n)
 }
 
 /* Keeps bytes of the record being decoded (in scratch) for the batch. */
-static struct tb_bytes keep(struct builder *bb, struct tb_bytes b)
+static struct tb_bytes keep(struct svc_ingest *bb, struct tb_bytes b)
 {
     if (!b.len)
         return (struct tb_bytes){NULL, 0};
-    uint8_t *p = tb_arena_alloc(bb->arena, b.len);
+    uint8_t *p = tb_arena_alloc(&bb->arena, b.len);
     if (p)
         memcpy(p, b.data, b.len);
     return (struct tb_bytes){p, p ? b.len : 0};
 }
 
-static const char *keep_str(struct builder *bb, const char *s)
+static const char *keep_str(struct svc_ingest *bb, const char *s)
 {
-    return arena_strdup(bb->arena, s, strlen(s));
+    return arena_strdup(&bb->arena, s, strlen(s));
 }
 
 /* A name as a drop reports it: at most 200 bytes, cut on a character boundary. */
-static const char *drop_name(struct builder *bb, const char *s)
+static const char *drop_name(struct svc_ingest *bb, const char *s)
 {
     size_t n = strlen(s);
     if (n > 200) {
@@ -152,19 +136,19 @@ static const char *drop_name(struct builder *bb, const char *s)
         while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
             n--;
     }
-    return arena_strdup(bb->arena, s, n);
+    return arena_strdup(&bb->arena, s, n);
 }
 
 /* Drops a value (or a record) of group g: counted by reason and name, and described (the first
  * PROBLEMS_PER_GROUP of each group). */
-static void drop(struct builder *bb, size_t g, const char *reason, const char *name,
+static void drop(struct svc_ingest *bb, size_t g, const char *reason, const char *name,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void drop(struct builder *bb, size_t g, const char *reason, const char *name,
+static void drop(struct svc_ingest *bb, size_t g, const char *reason, const char *name,
                  const char *fmt, ...)
 {
     bb->b.groups[g].dropped++;
-    struct drop *d = bb->drops + g * DROPS_PER_GROUP;
+    struct svc_ingest_drop *d = bb->drops + g * DROPS_PER_GROUP;
     size_t k = 0, n = bb->n_drops[g];
     while (k < n && (strcmp(d[k].reason, reason) || strncmp(d[k].name, name, 200)))
         k++;
@@ -174,7 +158,7 @@ static void drop(struct builder *bb, size_t g, const char *reason, const char *n
     } else if (k == n) {
         const char *nm = drop_name(bb, name);
         if (nm) {
-            d[k] = (struct drop){reason, nm, 0};
+            d[k] = (struct svc_ingest_drop){reason, nm, 0};
             bb->n_drops[g]++;
         }
     }
@@ -187,7 +171,7 @@ static void drop(struct builder *bb, size_t g, const char *reason, const char *n
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    char *s = arena_strdup(bb->arena, msg, strlen(msg));
+    char *s = arena_strdup(&bb->arena, msg, strlen(msg));
     if (s)
         bb->problems[g * PROBLEMS_PER_GROUP + bb->n_problems[g]++] = s;
 }
@@ -243,7 +227,7 @@ static bool plugin_allowed(const char *list, const char *plugin)
     return false;
 }
 
-static int run_index(struct builder *bb, const char *name, uint32_t *ret)
+static int run_index(struct svc_ingest *bb, const char *name, uint32_t *ret)
 {
     uintptr_t v = (uintptr_t)tb_map_get(&bb->runs, name);
     if (v) {
@@ -282,7 +266,7 @@ static char *series_key(char *stack, size_t size, uint32_t run, const char *tag,
 
 /* Looks up the batch's series for (run, tag): 1 with *ret set, 0 if the batch has none yet,
  * -EEXIST if it has one of another kind, -ENOMEM. */
-static int series_find(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+static int series_find(struct svc_ingest *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
 {
     char stack[256];
     size_t tl = strlen(v->tag);
@@ -298,7 +282,8 @@ static int series_find(struct builder *bb, uint32_t run, const struct tb_value *
     return bb->b.series[*ret].kind != v->kind ? -EEXIST : 1;
 }
 
-static int series_index(struct builder *bb, uint32_t run, const struct tb_value *v, uint32_t *ret)
+static int series_index(struct svc_ingest *bb, uint32_t run, const struct tb_value *v,
+                        uint32_t *ret)
 {
     char stack[256];
     size_t tl = strlen(v->tag);
@@ -337,7 +322,7 @@ out:
     return err;
 }
 
-static struct svc_item *new_item(struct builder *bb)
+static struct svc_item *new_item(struct svc_ingest *bb)
 {
     struct svc_item *it = grow(bb, bb->b.items, &bb->cap_items, bb->b.n_items, sizeof(*it));
     if (!it)
@@ -459,10 +444,10 @@ static const char *blob_meta(struct tb_arena *a, const struct tb_value *v)
 /* Adds one decoded value to the batch, copying what it keeps out of the record's scratch.
  * Returns 0, or -ENOMEM (the request fails: 500, or 413 when it is the cap). Values the
  * server does not store are dropped and counted. */
-static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb_event *ev,
+static int add_value(struct svc_ingest *bb, size_t g, uint32_t run, const struct tb_event *ev,
                      const struct tb_value *v, uint64_t offset)
 {
-    const struct svc_config *cfg = bb->c->app->cfg;
+    const struct svc_config *cfg = bb->app->cfg;
     if (!plugin_allowed(bb->plugins, v->plugin_name) && v->plugin_name[0]) {
         drop(bb, g, "plugin", v->plugin_name,
              "record at offset %llu: plugin '%.40s' is not accepted by this server",
@@ -529,16 +514,16 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                  (unsigned long long)offset, v->tag, len, cfg->blob_bytes);
             return 0;
         }
-        struct svc_item_data *x = tb_arena_alloc(bb->arena, sizeof(*x));
+        struct svc_item_data *x = tb_arena_alloc(&bb->arena, sizeof(*x));
         if (!x)
             return -ENOMEM;
         memset(x, 0, sizeof(*x));
         it->type = SVC_ITEM_TENSOR;
         it->x = x;
         x->dtype = v->tensor.dtype;
-        x->shape = shape_text(bb->arena, &v->tensor);
-        x->data = str ? strings_data(bb->arena, &v->tensor) : keep(bb, v->tensor.content);
-        x->value_pb = pack_value(bb->arena, v);
+        x->shape = shape_text(&bb->arena, &v->tensor);
+        x->data = str ? strings_data(&bb->arena, &v->tensor) : keep(bb, v->tensor.content);
+        x->value_pb = pack_value(&bb->arena, v);
         break;
     }
     case TB_KIND_BLOB_SEQUENCE: {
@@ -551,7 +536,7 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                      (unsigned long long)offset, v->tag, v->blobs[k].len, cfg->blob_bytes);
                 return 0;
             }
-        struct svc_item_data *x = tb_arena_alloc(bb->arena, sizeof(*x));
+        struct svc_item_data *x = tb_arena_alloc(&bb->arena, sizeof(*x));
         if (!x)
             return -ENOMEM;
         memset(x, 0, sizeof(*x));
@@ -559,8 +544,8 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
         it->x = x;
         x->n_blobs = v->n_blobs;
         struct tb_bytes *blobs =
-            v->n_blobs ? tb_arena_alloc(bb->arena, v->n_blobs * sizeof(*blobs)) : NULL;
-        x->shas = v->n_blobs ? tb_arena_alloc(bb->arena, 32 * v->n_blobs) : NULL;
+            v->n_blobs ? tb_arena_alloc(&bb->arena, v->n_blobs * sizeof(*blobs)) : NULL;
+        x->shas = v->n_blobs ? tb_arena_alloc(&bb->arena, 32 * v->n_blobs) : NULL;
         if (v->n_blobs && (!blobs || !x->shas))
             return -ENOMEM;
         for (size_t k = 0; k < v->n_blobs; k++) {
@@ -569,8 +554,8 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
                        x->shas[k]);
         }
         x->blobs = blobs;
-        x->meta = blob_meta(bb->arena, v);
-        x->value_pb = pack_blanked(bb->arena, v);
+        x->meta = blob_meta(&bb->arena, v);
+        x->value_pb = pack_blanked(&bb->arena, v);
         if (!x->meta)
             return -ENOMEM;
         break;
@@ -578,25 +563,23 @@ static int add_value(struct builder *bb, size_t g, uint32_t run, const struct tb
     }
     /* A shape, strings or packed value the arena could not hold: fail the request rather than
      * store the item without it (the resend would be a replay, and the part lost). */
-    if (bb->arena->over)
+    if (bb->arena.over)
         return -ENOMEM;
     bb->b.groups[g].values++;
     return 0;
 }
 
-/* Decodes one group's records into the batch. Returns 0, or answers (400 for records that are
- * not whole, 413 past the request's memory cap, 500) and returns -1. */
-static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup *rg, uint32_t run,
-                     const char *run_name, const char *file_name)
+/* Decodes one group's records into the batch. Returns 0, or fails the request (400 for records
+ * that are not whole, 413 past the request's memory cap, 500) and returns -1. */
+static int add_group(struct svc_ingest *bb, size_t g, const Tbdev__V1__RecordGroup *rg,
+                     uint32_t run, const char *run_name, const char *file_name)
 {
-    struct svc_call *c = bb->c;
+    const struct svc_config *cfg = bb->app->cfg;
     struct tb_tfrecord_reader *r = NULL;
     int err = tb_tfrecord_open_mem(rg->records.data, rg->records.len, rg->offset,
-                                   (size_t)c->app->cfg->record_bytes, &r);
-    if (err < 0) {
-        svc_error(c, 500, "internal", "out of memory");
-        return -1;
-    }
+                                   (size_t)cfg->record_bytes, &r);
+    if (err < 0)
+        return fail(bb, 500, "internal", "out of memory");
     struct svc_group *grp = &bb->b.groups[g];
     grp->first_item = bb->b.n_items;
     for (;;) {
@@ -607,38 +590,37 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
             break;
         if (n < 0) {
             if (p.kind == TB_PROBLEM_TOO_LARGE)
-                svc_error(c, 413, "too_large",
-                          "run '%.100s' file '%.100s': a record at offset %llu is over the "
-                          "%lld-byte record limit; skip it and send the rest",
-                          run_name, file_name, (unsigned long long)p.offset,
-                          c->app->cfg->record_bytes);
+                fail(bb, 413, "too_large",
+                     "run '%.100s' file '%.100s': a record at offset %llu is over the "
+                     "%lld-byte record limit; skip it and send the rest",
+                     run_name, file_name, (unsigned long long)p.offset, cfg->record_bytes);
             else
-                svc_error(c, 400, "bad_record",
-                          "run '%.100s' file '%.100s': %s. Nothing was stored; send the group "
-                          "again",
-                          run_name, file_name, p.message);
+                fail(bb, 400, "bad_record",
+                     "run '%.100s' file '%.100s': %s. Nothing was stored; send the group "
+                     "again",
+                     run_name, file_name, p.message);
             tb_tfrecord_close(r);
             return -1;
         }
-        tb_arena_reset(bb->scratch);
+        tb_arena_reset(&bb->scratch);
         struct tb_event ev;
-        err = tb_event_decode(rec.data, rec.len, bb->scratch, &ev, &p);
+        err = tb_event_decode(rec.data, rec.len, &bb->scratch, &ev, &p);
         /* A decode that ran out of memory drops values: never store what is left of it. */
-        if (err < 0 || bb->scratch->over) {
-            if (bb->scratch->no_memory)
+        if (err < 0 || bb->scratch.over) {
+            if (bb->scratch.no_memory)
                 goto nomem;
-            if (bb->scratch->over)
+            if (bb->scratch.over)
                 drop(bb, g, "bad_record", "",
                      "record at offset %llu (%zu bytes) decodes to more than the server's "
                      "%zu MiB for one record; skipped",
-                     (unsigned long long)rec.offset, rec.len, bb->scratch->cap >> 20);
+                     (unsigned long long)rec.offset, rec.len, bb->scratch.cap >> 20);
             else
                 drop(bb, g, "bad_record", "", "record at offset %llu: %s",
                      (unsigned long long)rec.offset, p.message);
             continue;
         }
         struct tb_meta_cache *mc = meta_for(bb, run_name, &ev);
-        if (!mc || tb_meta_cache_apply(mc, &ev, bb->scratch, &p) < 0)
+        if (!mc || tb_meta_cache_apply(mc, &ev, &bb->scratch, &p) < 0)
             goto nomem;
         if (ev.n_bad_values)
             drop(bb, g, "bad_value", "", "record at offset %llu: %s",
@@ -656,56 +638,51 @@ static int add_group(struct builder *bb, size_t g, const Tbdev__V1__RecordGroup 
         for (size_t i = 0; i < ev.n_values; i++)
             if (add_value(bb, g, run, &ev, &ev.values[i], rec.offset) < 0)
                 goto nomem;
-        if (bb->arena->used + bb->extra > bb->cap)
+        if (bb->arena.used + bb->extra > bb->cap)
             goto too_large;
     }
     enum tb_problem_kind tail = tb_tfrecord_tail(r, NULL);
     uint64_t end = tb_tfrecord_offset(r);
     tb_tfrecord_close(r);
     if (tail == TB_PROBLEM_TOO_LARGE) {
-        svc_error(c, 413, "too_large",
-                  "run '%.100s' file '%.100s': the record at offset %llu claims more than the "
-                  "%lld-byte record limit; skip it and send the rest",
-                  run_name, file_name, (unsigned long long)end, c->app->cfg->record_bytes);
-        return -1;
+        return fail(bb, 413, "too_large",
+                    "run '%.100s' file '%.100s': the record at offset %llu claims more than the "
+                    "%lld-byte record limit; skip it and send the rest",
+                    run_name, file_name, (unsigned long long)end, cfg->record_bytes);
     }
     if (tail == TB_PROBLEM_LENGTH_CRC || tail == TB_PROBLEM_ZERO_FILLED) {
-        svc_error(c, 400, "bad_record",
-                  "run '%.100s' file '%.100s': bytes at offset %llu are not a valid record; "
-                  "send only records that pass their CRCs",
-                  run_name, file_name, (unsigned long long)end);
-        return -1;
+        return fail(bb, 400, "bad_record",
+                    "run '%.100s' file '%.100s': bytes at offset %llu are not a valid record; "
+                    "send only records that pass their CRCs",
+                    run_name, file_name, (unsigned long long)end);
     }
     if (tail != TB_PROBLEM_NONE) {
-        svc_error(c, 400, "bad_record",
-                  "run '%.100s' file '%.100s': the group ends inside a record at offset %llu; "
-                  "send whole records only",
-                  run_name, file_name, (unsigned long long)end);
-        return -1;
+        return fail(bb, 400, "bad_record",
+                    "run '%.100s' file '%.100s': the group ends inside a record at offset %llu; "
+                    "send whole records only",
+                    run_name, file_name, (unsigned long long)end);
     }
     grp->n_items = bb->b.n_items - grp->first_item;
     return 0;
 nomem:
-    if (bb->over || (bb->arena->over && !bb->arena->no_memory))
+    if (bb->over || (bb->arena.over && !bb->arena.no_memory))
         goto too_large; /* the request's cap, not malloc */
     tb_tfrecord_close(r);
-    svc_error(c, 500, "internal", "out of memory");
-    return -1;
+    return fail(bb, 500, "internal", "out of memory");
 too_large:
     tb_tfrecord_close(r);
-    svc_error(c, 413, "too_large",
-              "the request decodes to more than the %zu MiB the server allows for a %zu-byte "
-              "body; send fewer records per request",
-              bb->cap >> 20, c->req->body_len);
-    return -1;
+    return fail(bb, 413, "too_large",
+                "the request decodes to more than the %zu MiB the server allows for a %zu-byte "
+                "body; send fewer records per request",
+                bb->cap >> 20, bb->bytes);
 }
 
 /* The answer's drops for group g. */
-static Tbdev__V1__Drop **pb_drops(struct builder *bb, size_t g, Tbdev__V1__Drop *d)
+static Tbdev__V1__Drop **pb_drops(struct svc_ingest *bb, size_t g, Tbdev__V1__Drop *d)
 {
     Tbdev__V1__Drop **p = calloc(DROPS_PER_GROUP, sizeof(*p));
     for (size_t k = 0; p && k < bb->n_drops[g]; k++) {
-        const struct drop *x = &bb->drops[g * DROPS_PER_GROUP + k];
+        const struct svc_ingest_drop *x = &bb->drops[g * DROPS_PER_GROUP + k];
         tbdev__v1__drop__init(&d[k]);
         d[k].reason = (char *)x->reason;
         d[k].name = (char *)x->name;
@@ -715,9 +692,8 @@ static Tbdev__V1__Drop **pb_drops(struct builder *bb, size_t g, Tbdev__V1__Drop 
     return p;
 }
 
-static void answer(struct builder *bb)
+static void answer(struct svc_call *c, struct svc_ingest *bb)
 {
-    struct svc_call *c = bb->c;
     struct svc_batch *b = &bb->b;
     if (c->pb) {
         size_t ng = b->n_groups ? b->n_groups : 1;
@@ -796,7 +772,7 @@ static void answer(struct builder *bb)
         tb_json_key(&j, "drops");
         tb_json_arr_open(&j);
         for (size_t k = 0; k < bb->n_drops[g]; k++) {
-            const struct drop *x = &bb->drops[g * DROPS_PER_GROUP + k];
+            const struct svc_ingest_drop *x = &bb->drops[g * DROPS_PER_GROUP + k];
             tb_json_obj_open(&j);
             tb_json_key(&j, "reason");
             tb_json_str(&j, x->reason);
@@ -814,7 +790,7 @@ static void answer(struct builder *bb)
 }
 
 /* A group refused before decoding (a bad run or file name): reported, the others go on. */
-static void refuse(struct builder *bb, size_t g, const char *why, const char *what,
+static void refuse(struct svc_ingest *bb, size_t g, const char *why, const char *what,
                    ProtobufCBinaryData name)
 {
     struct svc_group *gr = &bb->b.groups[g];
@@ -828,15 +804,160 @@ static void refuse(struct builder *bb, size_t g, const char *why, const char *wh
     shown[n] = 0;
     snprintf(msg, sizeof(msg), "%s: %s '%s%s' (%zu bytes); nothing of it was stored", why, what,
              shown, name.len > 64 ? "..." : "", name.len);
-    char *s = arena_strdup(bb->arena, msg, strlen(msg));
+    char *s = arena_strdup(&bb->arena, msg, strlen(msg));
     if (s && bb->n_problems[g] < PROBLEMS_PER_GROUP)
         bb->problems[g * PROBLEMS_PER_GROUP + bb->n_problems[g]++] = s;
 }
 
-/* The memory a request of body_len bytes may take while it is decoded (tblimits.h). */
-static size_t decode_cap(const struct svc_config *cfg, size_t body_len)
+/* The memory a request of `bytes` bytes may take while it is decoded (tblimits.h). */
+static size_t decode_cap(const struct svc_config *cfg, size_t bytes)
 {
-    return body_len * TB_INGEST_EXPANSION + (size_t)cfg->record_bytes * 2 + (4u << 20);
+    return bytes * TB_INGEST_EXPANSION + (size_t)cfg->record_bytes * 2 + (4u << 20);
+}
+
+void svc_ingest_init(struct svc_ingest *in, struct svc_app *app, const char *exp_id, size_t bytes)
+{
+    const struct svc_config *cfg = app->cfg;
+    memset(in, 0, sizeof(*in));
+    in->app = app;
+    in->exp_id = exp_id;
+    in->bytes = bytes;
+    in->cap = decode_cap(cfg, bytes);
+    in->plugins = cfg->allowed_plugins;
+    tb_arena_init(&in->arena, in->cap);
+    tb_arena_init(&in->scratch,
+                  (size_t)cfg->record_bytes * TB_INGEST_RECORD_EXPANSION + (1u << 20));
+    tb_map_init(&in->runs);
+    tb_map_init(&in->series);
+    tb_map_init(&in->meta);
+    tb_map_init(&in->looked_up);
+}
+
+int svc_ingest_decode(struct svc_ingest *in, Tbdev__V1__RecordGroup *const *groups, size_t ng)
+{
+    in->b.groups = calloc(ng ? ng : 1, sizeof(*in->b.groups));
+    in->problems = calloc((ng ? ng : 1) * PROBLEMS_PER_GROUP, sizeof(*in->problems));
+    in->n_problems = calloc(ng ? ng : 1, sizeof(*in->n_problems));
+    in->drops = calloc((ng ? ng : 1) * DROPS_PER_GROUP, sizeof(*in->drops));
+    in->n_drops = calloc(ng ? ng : 1, sizeof(*in->n_drops));
+    if (!in->b.groups || !in->problems || !in->n_problems || !in->drops || !in->n_drops)
+        return fail(in, 500, "internal", "out of memory");
+    in->b.n_groups = ng;
+    /* About one point per 40 bytes of records (a scalar event): reserved at once, so that the
+     * items array does not grow by copying itself a dozen times. */
+    size_t guess = in->bytes / 40 + 16;
+    if (guess * sizeof(*in->b.items) < in->cap / 4 &&
+        (in->b.items = malloc(guess * sizeof(*in->b.items)))) {
+        in->cap_items = guess;
+        in->extra += guess * sizeof(*in->b.items);
+    }
+    for (size_t g = 0; g < ng; g++) {
+        const Tbdev__V1__RecordGroup *rg = groups[g];
+        uint64_t end = rg->offset + rg->records.len;
+        if (end < rg->offset || (rg->end_offset && rg->end_offset < end))
+            return fail(in, 400, "invalid_argument",
+                        "group %zu: end_offset is before the end of its records", g);
+        const char *why_run = bad_run(rg->run), *why_file = bad_file(rg->file);
+        /* A refused group still needs a run and a file to be named in the answer. */
+        char *run = arena_strdup(&in->arena, why_run ? "?" : (const char *)rg->run.data,
+                                 why_run ? 1 : rg->run.len);
+        char *file = arena_strdup(&in->arena, why_file ? "?" : (const char *)rg->file.data,
+                                  why_file ? 1 : rg->file.len);
+        uint32_t ri;
+        if (!run || !file || run_index(in, run, &ri) < 0)
+            return fail(in, 500, "internal", "out of memory");
+        struct svc_group *gr = &in->b.groups[g];
+        gr->run = ri;
+        gr->file = file;
+        gr->offset = rg->offset;
+        gr->end_offset = rg->end_offset ? rg->end_offset : end;
+        gr->bytes = rg->records.len;
+        gr->fingerprint_len = rg->fingerprint_len;
+        gr->fingerprint = rg->fingerprint;
+        gr->first_item = in->b.n_items;
+        if (why_run || why_file) {
+            refuse(in, g, why_run ? why_run : why_file, why_run ? "run" : "file",
+                   why_run ? rg->run : rg->file);
+            continue;
+        }
+        if (add_group(in, g, rg, ri, run, file) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+uint64_t svc_ingest_values(const struct svc_ingest *in)
+{
+    uint64_t values = 0;
+    for (size_t g = 0; g < in->b.n_groups; g++)
+        values += in->b.groups[g].values;
+    return values;
+}
+
+int svc_ingest_write(struct svc_ingest *in, int64_t owner_id, uint64_t quota)
+{
+    const struct svc_config *cfg = in->app->cfg;
+    in->b.max_runs = (uint64_t)cfg->runs_per_experiment;
+    in->b.max_tags = (uint64_t)cfg->tags_per_run;
+    int err = in->app->ops->write_batch(in->app->store, in->exp_id, owner_id, quota, &in->b);
+    if (err == -EMLINK) {
+        fail(in, 413, "too_many",
+             "%s; nothing was stored. Split the logdir into several experiments, or ask the "
+             "admin to raise --max_runs / --max_tags",
+             in->b.limit_msg);
+        return err;
+    }
+    if (err == -ESTALE) {
+        const struct svc_group *gr = &in->b.groups[in->b.gap_group];
+        fail(in, 409, "gap",
+             "run '%.100s' file '%.100s': the group starts at offset %llu but the server has "
+             "the file up to %llu; nothing was stored. Ask for the cursors and send from there",
+             in->b.runs[gr->run], gr->file, (unsigned long long)gr->offset,
+             (unsigned long long)gr->cursor);
+        return err;
+    }
+    if (err < 0)
+        return err;
+    for (size_t g = 0; g < in->b.n_groups; g++) {
+        struct svc_group *gr = &in->b.groups[g];
+        if (gr->refused && !strcmp(gr->refused, "file_changed") &&
+            in->n_problems[g] < PROBLEMS_PER_GROUP) {
+            char msg[300];
+            snprintf(msg, sizeof(msg),
+                     "a different file named '%.100s' is already stored for this run (its first "
+                     "bytes differ); nothing of this one was stored: send it under another "
+                     "name",
+                     gr->file);
+            char *m = arena_strdup(&in->arena, msg, strlen(msg));
+            if (m)
+                in->problems[g * PROBLEMS_PER_GROUP + in->n_problems[g]++] = m;
+        }
+    }
+    return 0;
+}
+
+void svc_ingest_done(struct svc_ingest *in)
+{
+    tb_map_done(&in->runs);
+    tb_map_done(&in->series);
+    for (size_t i = 0; i < in->meta.cap; i++)
+        if (in->meta.slots[i].key) {
+            tb_meta_cache_done(in->meta.slots[i].value);
+            free(in->meta.slots[i].value);
+        }
+    tb_map_done(&in->meta);
+    tb_map_done(&in->looked_up);
+    free(in->b.groups);
+    free(in->b.runs);
+    free(in->b.series);
+    free(in->b.items);
+    free(in->problems);
+    free(in->n_problems);
+    free(in->drops);
+    free(in->n_drops);
+    tb_arena_done(&in->arena);
+    tb_arena_done(&in->scratch);
+    memset(in, 0, sizeof(*in));
 }
 
 void svc_h_write_events(struct svc_call *c)
@@ -845,22 +966,10 @@ void svc_h_write_events(struct svc_call *c)
     if (!svc_load_experiment(c, true, &e))
         return;
     const struct svc_config *cfg = c->app->cfg;
-    struct tb_arena arena, scratch;
-    size_t cap = decode_cap(cfg, c->req->body_len);
-    tb_arena_init(&arena, cap);
-    tb_arena_init(&scratch, (size_t)cfg->record_bytes * TB_INGEST_RECORD_EXPANSION + (1u << 20));
-    struct builder bb = {.c = c,
-                         .arena = &arena,
-                         .scratch = &scratch,
-                         .cap = cap,
-                         .plugins = cfg->allowed_plugins,
-                         .exp_id = e.id};
-    tb_map_init(&bb.runs);
-    tb_map_init(&bb.series);
-    tb_map_init(&bb.meta);
-    tb_map_init(&bb.looked_up);
+    struct svc_ingest in;
+    svc_ingest_init(&in, c->app, e.id, c->req->body_len);
     Tbdev__V1__WriteEventsRequest *r = (Tbdev__V1__WriteEventsRequest *)tb_wirescan_unpack(
-        &tbdev__v1__write_events_request__descriptor, &arena.pb, c->req->body_len, c->req->body,
+        &tbdev__v1__write_events_request__descriptor, &in.arena.pb, c->req->body_len, c->req->body,
         NULL); /* nesting bounded before protobuf-c recurses (shared/wirescan.h) */
     if (!r) {
         svc_error(c, 400, "invalid_argument",
@@ -868,146 +977,33 @@ void svc_h_write_events(struct svc_call *c)
                   "with the server? (see GET /api/v1/server-info)");
         goto out;
     }
-
-    size_t ng = r->n_groups;
-    bb.b.groups = calloc(ng ? ng : 1, sizeof(*bb.b.groups));
-    bb.problems = calloc((ng ? ng : 1) * PROBLEMS_PER_GROUP, sizeof(*bb.problems));
-    bb.n_problems = calloc(ng ? ng : 1, sizeof(*bb.n_problems));
-    bb.drops = calloc((ng ? ng : 1) * DROPS_PER_GROUP, sizeof(*bb.drops));
-    bb.n_drops = calloc(ng ? ng : 1, sizeof(*bb.n_drops));
-    if (!bb.b.groups || !bb.problems || !bb.n_problems || !bb.drops || !bb.n_drops) {
-        svc_error(c, 500, "internal", "out of memory");
+    if (svc_ingest_decode(&in, r->groups, r->n_groups) < 0) {
+        svc_error(c, in.status, in.code, "%s", in.message);
         goto out;
     }
-    bb.b.n_groups = ng;
-    /* About one point per 40 bytes of records (a scalar event): reserved at once, so that the
-     * items array does not grow by copying itself a dozen times. */
-    size_t guess = c->req->body_len / 40 + 16;
-    if (guess * sizeof(*bb.b.items) < cap / 4 &&
-        (bb.b.items = malloc(guess * sizeof(*bb.b.items)))) {
-        bb.cap_items = guess;
-        bb.extra += guess * sizeof(*bb.b.items);
-    }
-    for (size_t g = 0; g < ng; g++) {
-        const Tbdev__V1__RecordGroup *rg = r->groups[g];
-        uint64_t end = rg->offset + rg->records.len;
-        if (end < rg->offset || (rg->end_offset && rg->end_offset < end)) {
-            svc_error(c, 400, "invalid_argument",
-                      "group %zu: end_offset is before the end of its records", g);
-            goto out;
-        }
-        const char *why_run = bad_run(rg->run), *why_file = bad_file(rg->file);
-        /* A refused group still needs a run and a file to be named in the answer. */
-        char *run = arena_strdup(&arena, why_run ? "?" : (const char *)rg->run.data,
-                                 why_run ? 1 : rg->run.len);
-        char *file = arena_strdup(&arena, why_file ? "?" : (const char *)rg->file.data,
-                                  why_file ? 1 : rg->file.len);
-        uint32_t ri;
-        if (!run || !file || run_index(&bb, run, &ri) < 0) {
-            svc_error(c, 500, "internal", "out of memory");
-            goto out;
-        }
-        struct svc_group *gr = &bb.b.groups[g];
-        gr->run = ri;
-        gr->file = file;
-        gr->offset = rg->offset;
-        gr->end_offset = rg->end_offset ? rg->end_offset : end;
-        gr->bytes = rg->records.len;
-        gr->fingerprint_len = rg->fingerprint_len;
-        gr->fingerprint = rg->fingerprint;
-        gr->first_item = bb.b.n_items;
-        if (why_run || why_file) {
-            refuse(&bb, g, why_run ? why_run : why_file, why_run ? "run" : "file",
-                   why_run ? rg->run : rg->file);
-            continue;
-        }
-        if (add_group(&bb, g, rg, ri, run, file) < 0)
-            goto out;
-    }
-    uint64_t values = 0;
-    for (size_t g = 0; g < ng; g++)
-        values += bb.b.groups[g].values;
-    if (!svc_rate_take(c, values))
+    if (!svc_rate_take(c, svc_ingest_values(&in)))
         goto out;
     const struct svc_user *u = &c->user;
     uint64_t quota = u->quota_bytes ? u->quota_bytes : (uint64_t)cfg->quota_bytes;
-    bb.b.max_runs = (uint64_t)cfg->runs_per_experiment;
-    bb.b.max_tags = (uint64_t)cfg->tags_per_run;
-    int err = c->app->ops->write_batch(c->app->store, e.id, e.owner_id, quota, &bb.b);
-    if (err == -EMLINK) {
-        svc_error(c, 413, "too_many",
-                  "%s; nothing was stored. Split the logdir into several "
-                  "experiments, or ask the admin to raise --max_runs / "
-                  "--max_tags",
-                  bb.b.limit_msg);
-        goto out;
-    }
-    if (err == -ESTALE) {
-        const struct svc_group *gr = &bb.b.groups[bb.b.gap_group];
-        const char *run = bb.b.runs[gr->run];
-        if (c->pb) {
-            Tbdev__V1__Error pe = TBDEV__V1__ERROR__INIT;
-            char msg[512];
-            snprintf(msg, sizeof(msg),
-                     "run '%.100s' file '%.100s': the group starts at offset %llu but the "
-                     "server has the file up to %llu; nothing was stored. Ask for the cursors "
-                     "and send from there",
-                     run, gr->file, (unsigned long long)gr->offset, (unsigned long long)gr->cursor);
-            pe.code = "gap";
-            pe.message = msg;
-            pe.cursor = gr->cursor;
-            pe.run = (char *)run;
-            pe.file = (char *)gr->file;
-            svc_pb_answer(c, 409, &pe);
-        } else {
-            svc_error(c, 409, "gap",
-                      "run '%.100s' file '%.100s': the group starts at offset %llu but the "
-                      "server has the file up to %llu; nothing was stored",
-                      run, gr->file, (unsigned long long)gr->offset,
-                      (unsigned long long)gr->cursor);
-        }
-        goto out;
-    }
-    if (err < 0) {
+    int err = svc_ingest_write(&in, e.owner_id, quota);
+    if (err == -ESTALE && c->pb) {
+        const struct svc_group *gr = &in.b.groups[in.b.gap_group];
+        Tbdev__V1__Error pe = TBDEV__V1__ERROR__INIT;
+        pe.code = "gap";
+        pe.message = in.message;
+        pe.cursor = gr->cursor;
+        pe.run = (char *)in.b.runs[gr->run];
+        pe.file = (char *)gr->file;
+        svc_pb_answer(c, 409, &pe);
+    } else if (err == -ESTALE || err == -EMLINK) {
+        svc_error(c, in.status, in.code, "%s", in.message);
+    } else if (err < 0) {
         svc_store_error(c, err, "storing the events");
-        goto out;
+    } else {
+        answer(c, &in);
     }
-    for (size_t g = 0; g < ng; g++) {
-        struct svc_group *gr = &bb.b.groups[g];
-        if (gr->refused && !strcmp(gr->refused, "file_changed") &&
-            bb.n_problems[g] < PROBLEMS_PER_GROUP) {
-            char msg[300];
-            snprintf(msg, sizeof(msg),
-                     "a different file named '%.100s' is already stored for this run (its first "
-                     "bytes differ); nothing of this one was stored: send it under another "
-                     "name",
-                     gr->file);
-            char *s = arena_strdup(&arena, msg, strlen(msg));
-            if (s)
-                bb.problems[g * PROBLEMS_PER_GROUP + bb.n_problems[g]++] = s;
-        }
-    }
-    answer(&bb);
 out:
     if (r)
-        tbdev__v1__write_events_request__free_unpacked(r, &arena.pb);
-    tb_map_done(&bb.runs);
-    tb_map_done(&bb.series);
-    for (size_t i = 0; i < bb.meta.cap; i++)
-        if (bb.meta.slots[i].key) {
-            tb_meta_cache_done(bb.meta.slots[i].value);
-            free(bb.meta.slots[i].value);
-        }
-    tb_map_done(&bb.meta);
-    tb_map_done(&bb.looked_up);
-    free(bb.b.groups);
-    free(bb.b.runs);
-    free(bb.b.series);
-    free(bb.b.items);
-    free(bb.problems);
-    free(bb.n_problems);
-    free(bb.drops);
-    free(bb.n_drops);
-    tb_arena_done(&arena);
-    tb_arena_done(&scratch);
+        tbdev__v1__write_events_request__free_unpacked(r, &in.arena.pb);
+    svc_ingest_done(&in);
 }

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "http.h"
 #include "json.h"
+#include "local.h"
 #include "log.h"
 #include "opts.h"
 #include "store.h"
@@ -31,6 +32,8 @@ static void usage(FILE *f)
             "Usage: tbdev-server COMMAND [OPTIONS]\n\n"
             "Commands:\n"
             "  serve                         Run the server (see 'tbdev-server serve --help').\n"
+            "  local --logdir DIR            Show one logdir on this machine, with no accounts\n"
+            "                                (what 'tbdev serve' runs; see 'local --help').\n"
             "  migrate                       Create or upgrade the database schema, then exit.\n"
             "  user add NAME [--admin] [--password-stdin]\n"
             "                                Add a user and print a new API token once.\n"
@@ -819,6 +822,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "local"))
+        return svc_local_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate") || !strcmp(cmd, "check") || !strcmp(cmd, "backup") ||
         !strcmp(cmd, "user") || !strcmp(cmd, "token") || !strcmp(cmd, "session"))
         return cmd_admin(argc - 1, argv + 1);

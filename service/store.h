@@ -226,6 +226,8 @@ struct svc_store_options {
     uint64_t
         max_bytes; /* the database may not grow past this (SQLITE_FULL, as a full disk); 0: none */
     bool read_only;
+    bool lean_memory; /* keep resident memory low (local mode): no memory-mapped reads, a
+                       * smaller page cache per connection */
 };
 
 struct svc_store_ops {

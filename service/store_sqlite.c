@@ -507,8 +507,11 @@ static int conn_open_db(struct svc_store *s, struct conn *c)
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, s->opt.busy_timeout_ms > 0 ? s->opt.busy_timeout_ms : 5000);
     int err = exec(c->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                          " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
-                          " PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;");
+                          " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+    if (err == 0)
+        err = exec(c->db, s->opt.lean_memory
+                              ? "PRAGMA cache_size = -8192; PRAGMA mmap_size = 0;"
+                              : "PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;");
     if (err < 0 && !s->opt.read_only) {
         conn_close_db(c);
         return err;

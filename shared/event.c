@@ -893,7 +893,8 @@ static size_t copy_typed(struct cur *t, uint32_t f, int w, uint8_t *out, size_t 
  * A numeric TensorProto of float, double, half or bfloat16 whose values fill its shape: from
  * tensor_content, or from the typed field (float_val, double_val, half_val), packed or not,
  * in any number of occurrences. Anything else (other dtypes or fields, a shape filled by
- * repeating the last value, unknown dimensions) goes to protobuf-c. Fills t.
+ * repeating the last value, unknown dimensions) goes to protobuf-c. Fills out, which the
+ * caller has zeroed (fast_value's memset of the whole value).
  */
 static bool fast_tensor(struct ctx *c, struct cur t, struct tb_tensor *out)
 {
@@ -905,7 +906,6 @@ static bool fast_tensor(struct ctx *c, struct cur t, struct tb_tensor *out)
     size_t n_typed = 0, n_occurrences = 0;
     uint32_t typed = 0;           /* the typed field seen, if any */
     struct cur first_typed = {0}; /* its first occurrence, from its key on */
-    memset(out, 0, sizeof(*out));
     const struct cur start = t;
     const uint8_t *key_at = t.p;
     while ((f = key(&t, &w))) {

@@ -145,7 +145,10 @@ static size_t put(char *out, bool neg, uint64_t d, int p, int e)
     size_t n = 0;
     if (neg)
         out[n++] = '-';
-    if (e >= -6 && e < 21) { /* where JavaScript writes fixed notation too */
+    /* Fixed notation where JavaScript writes it too, but only below 1e16: past 2^53 the digits
+     * padded with zeros are another integer than v, which a reader that parses integers
+     * exactly (Python's json) would take instead of the double. */
+    if (e >= -6 && e < 16) {
         if (e < 0) {
             out[n++] = '0';
             out[n++] = '.';

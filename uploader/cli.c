@@ -112,6 +112,8 @@ static void clear_line(void)
 }
 
 static void vsay(const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
     clear_line();
     fputs(prefix, stderr);

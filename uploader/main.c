@@ -6,6 +6,7 @@
 #include "exitcode.h"
 #include "inspect.h"
 #include "manage.h"
+#include "serve.h"
 #include "upload.h"
 
 #ifndef TBDEV_VERSION
@@ -20,6 +21,8 @@ struct command {
 
 static const struct command commands[] = {
     {"upload", up_upload_main, "Upload a logdir and print the experiment's link; keeps watching."},
+    {"serve", up_serve_main,
+     "Show a logdir in the browser on this machine, as tensorboard --logdir does."},
     {"list", up_list_main, "List your experiments, with their usage."},
     {"delete", up_delete_main, "Delete experiments."},
     {"update-metadata", up_update_main, "Change an experiment's name, description or visibility."},

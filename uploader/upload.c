@@ -23,6 +23,7 @@
 #include "creds.h"
 #include "event.h"
 #include "exitcode.h"
+#include "follow.h"
 #include "json.h"
 #include "logdir.h"
 #include "manage.h"
@@ -32,8 +33,7 @@
 
 #define PROTOBUF "application/x-protobuf"
 #define BATCH_BYTES (8u << 20) /* raw record bytes per request, unless one record is larger */
-#define NO_SKIP UINT64_MAX
-#define DROPS_LISTED 20 /* kinds of skipped data named in the final summary */
+#define DROPS_LISTED 20        /* kinds of skipped data named in the final summary */
 
 struct cfg {
     struct up_common common; /* first: the common options' offsets hold for this struct */
@@ -129,28 +129,6 @@ static double now_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-struct file_state {
-    char *run;
-    char *path;
-    const char *base;     /* the file's name, inside path */
-    char *upname;         /* its name on the server: base, or base#K when another file has base */
-    uint64_t offset;      /* committed on the server */
-    uint64_t read_offset; /* where the next group starts: past offset while one is on the wire */
-    uint64_t dev, ino;
-    uint32_t fp_len, fp; /* fingerprint of the first bytes (api.proto); fp_len 0: not taken */
-    bool dead;           /* truncated, or its run skipped: no longer read */
-    bool warned_tail;
-    uint64_t idle_size; /* the size at which reading found nothing to send; skip until it changes */
-    uint64_t size;      /* as the last scan saw it */
-    uint64_t skip_at;   /* the record at this offset is too large for the server: skipped */
-};
-
-/* A file's cursor on the server, with the fingerprint its first group gave. */
-struct cursor {
-    uint64_t offset;
-    uint32_t fp_len, fp;
-};
-
 struct run_state {
     struct tb_meta_cache meta; /* a tag's first metadata, as TensorBoard applies it */
     bool skipped;              /* its name is over the limit: not uploaded */
@@ -168,12 +146,11 @@ struct up {
     struct cfg cfg;
     struct up_client *cl;
     char exp_id[64];
-    struct tb_map files;   /* "run\x1ffile" -> struct file_state */
-    struct tb_map cursors; /* from the server: "run\x1fname" -> struct cursor */
-    struct tb_map runs;    /* run -> struct run_state */
-    struct tb_map drops;   /* "reason\x1fname" -> values the server or we skipped */
-    const char *filter;    /* plugins to keep, or NULL for all */
-    bool server_filter;    /* ... the server's list: what it leaves out is reported */
+    struct tb_follow fl; /* the logdir's files, and the server's cursors */
+    struct tb_map runs;  /* run -> struct run_state */
+    struct tb_map drops; /* "reason\x1fname" -> values the server or we skipped */
+    const char *filter;  /* plugins to keep, or NULL for all */
+    bool server_filter;  /* ... the server's list: what it leaves out is reported */
     size_t max_record;
     size_t request_bytes;
     size_t name_max; /* the server's limit for run names and tags */
@@ -343,21 +320,6 @@ static bool keep_record(struct up *u, const char *run, const struct tb_record *r
     return kept > 0;
 }
 
-/* The bytes of the files being uploaded, and how many of them the server has. */
-static void totals(const struct up *u, uint64_t *ret_done, uint64_t *ret_all)
-{
-    uint64_t done = 0, all = 0;
-    for (size_t i = 0; i < u->files.cap; i++) {
-        const struct file_state *f = u->files.slots[i].key ? u->files.slots[i].value : NULL;
-        if (!f || f->dead)
-            continue;
-        done += f->offset;
-        all += f->size > f->offset ? f->size : f->offset;
-    }
-    *ret_done = done;
-    *ret_all = all;
-}
-
 static void fmt_secs(char *out, size_t len, double s)
 {
     if (s < 60)
@@ -389,14 +351,14 @@ static void progress(struct up *u, bool final)
     double span = t - u->prev_t;
     double rate = span > 0.5 ? (double)(u->values - u->prev_values) / span : 0;
     uint64_t done, all;
-    totals(u, &done, &all);
+    tb_follow_totals(&u->fl, &done, &all);
     char sent[32], skip[64] = "";
     up_human_bytes(sent, sizeof(sent), u->cl ? (double)up_net_bytes_sent(u->cl->net) : 0);
     if (u->skipped_values)
         snprintf(skip, sizeof(skip), ", %llu skipped", (unsigned long long)u->skipped_values);
     char runs[32], files[32];
     up_plural(u->runs_seen, "run", "runs", runs, sizeof(runs));
-    up_plural(u->files.len, "file", "files", files, sizeof(files));
+    up_plural(u->fl.files.len, "file", "files", files, sizeof(files));
     if (final) {
         double secs = t - u->started;
         up_progress_end();
@@ -425,7 +387,7 @@ static void progress(struct up *u, bool final)
 }
 
 /* Warns about a file whose tail is damaged, once. */
-static void tail_warning(struct up *u, struct file_state *f, struct tb_tfrecord_reader *r)
+static void tail_warning(struct up *u, struct tb_follow_file *f, struct tb_tfrecord_reader *r)
 {
     uint64_t bytes = 0;
     enum tb_problem_kind tail = tb_tfrecord_tail(r, &bytes);
@@ -443,58 +405,14 @@ static void tail_warning(struct up *u, struct file_state *f, struct tb_tfrecord_
             (unsigned long long)tb_tfrecord_offset(r), (unsigned long long)bytes);
 }
 
-/* The CRC32C of a file's first len bytes; false if it has fewer or cannot be read. */
-static bool fingerprint(const char *path, uint32_t len, uint32_t *ret)
-{
-    uint8_t buf[TB_FINGERPRINT_BYTES];
-    if (len == 0 || len > sizeof(buf))
-        return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (got < len)
-        return false;
-    *ret = tb_crc32c(0, buf, len);
-    return true;
-}
-
-/* Takes a file's fingerprint from its first whole records, TB_FINGERPRINT_MIN bytes of them
- * when the file has that many (a file_version record alone holds the writer's start time),
- * at most TB_FINGERPRINT_BYTES: few enough that a file cut short after them is still known
- * as itself. Until a whole record is there, the file has no fingerprint yet. */
-static void take_fingerprint(struct up *u, struct file_state *f)
-{
-    if (f->fp_len)
-        return;
-    struct tb_tfrecord_reader *r = NULL;
-    if (tb_tfrecord_open(f->path, 0, u->max_record, &r) < 0)
-        return;
-    uint64_t end = 0;
-    struct tb_record rec;
-    while (end < TB_FINGERPRINT_MIN && tb_tfrecord_next(r, &rec, NULL) == 1 &&
-           tb_tfrecord_offset(r) <= TB_FINGERPRINT_BYTES)
-        end = tb_tfrecord_offset(r);
-    tb_tfrecord_close(r);
-    if (end && fingerprint(f->path, (uint32_t)end, &f->fp))
-        f->fp_len = (uint32_t)end;
-}
-
 /*
  * Reads one file's records from its offset into a group, while the request (all of records)
  * stays within budget bytes; returns the records added (*ret_bytes their bytes). Sets *ret_end
  * to the offset the group covers, *ret_first to the first added record's offset, and
  * *ret_full when the request has no room for the next record.
  */
-static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *records, size_t budget,
-                         uint64_t *ret_end, uint64_t *ret_first, bool *ret_full)
+static size_t read_group(struct up *u, struct tb_follow_file *f, struct tb_buf *records,
+                         size_t budget, uint64_t *ret_end, uint64_t *ret_first, bool *ret_full)
 {
     *ret_end = f->read_offset;
     *ret_full = false;
@@ -561,82 +479,6 @@ static size_t read_group(struct up *u, struct file_state *f, struct tb_buf *reco
     return added;
 }
 
-static int cursor_set(struct up *u, const char *run, const char *name, struct cursor c)
-{
-    char *k = key_of(run, name);
-    if (!k)
-        return -ENOMEM;
-    struct cursor *old = tb_map_get(&u->cursors, k);
-    if (old) {
-        *old = c;
-        free(k);
-        return 0;
-    }
-    struct cursor *nc = malloc(sizeof(*nc));
-    int err = nc ? tb_map_put(&u->cursors, k, nc) : -ENOMEM;
-    if (nc && err == 0)
-        *nc = c;
-    else
-        free(nc);
-    free(k);
-    return err;
-}
-
-static const struct cursor *cursor_get(struct up *u, const char *run, const char *name)
-{
-    char *k = key_of(run, name);
-    const struct cursor *c = k ? tb_map_get(&u->cursors, k) : NULL;
-    free(k);
-    return c;
-}
-
-/* Whether the server's data under this cursor came from the file at path. A cursor without a
- * fingerprint (written by an older server) is taken as the same file. */
-static bool same_file(const char *path, const struct cursor *c)
-{
-    uint32_t fp;
-    return !c->fp_len || (fingerprint(path, c->fp_len, &fp) && fp == c->fp);
-}
-
-/*
- * Where a file goes on the server: under its own name if the server has nothing there, or
- * has this file's data; otherwise under "name#2", "name#3"... (the first that is free or
- * holds this file), so that a different file found under an uploaded name (a job run again
- * into the same folder) is uploaded whole, as a new file of the run. Sets upname and offset.
- */
-static int place(struct up *u, struct file_state *f, bool announce)
-{
-    char name[300];
-    for (unsigned k = 1; k < 1000; k++) {
-        if (k == 1)
-            snprintf(name, sizeof(name), "%s", f->base);
-        else
-            snprintf(name, sizeof(name), "%.250s#%u", f->base, k);
-        const struct cursor *c = cursor_get(u, f->run, name);
-        if (c && !same_file(f->path, c))
-            continue;
-        char *dup = strdup(name);
-        if (!dup)
-            return -ENOMEM;
-        free(f->upname);
-        f->upname = dup;
-        f->offset = f->read_offset = c ? c->offset : 0;
-        f->fp_len = c ? c->fp_len : 0;
-        f->fp = c ? c->fp : 0;
-        f->idle_size = 0;
-        f->skip_at = NO_SKIP;
-        if (k > 1 && announce) {
-            say_begin(u);
-            fprintf(stderr,
-                    "tbdev: note: %s is not the file uploaded before as '%s' in run '%s' (its "
-                    "first bytes differ); uploading it as '%s' (TensorBoard reads both)\n",
-                    f->path, f->base, f->run, name);
-        }
-        return 0;
-    }
-    return -EEXIST;
-}
-
 /* The values of the files of a run, for a skipped run's warning. */
 static uint64_t count_values(struct up *u, const struct tb_logdir_run *run)
 {
@@ -661,136 +503,73 @@ static uint64_t count_values(struct up *u, const struct tb_logdir_run *run)
     return n;
 }
 
-static struct file_state *new_file(struct up *u, const struct tb_logdir_run *run,
-                                   const struct tb_logdir_file *lf, const char *key)
+/* A run seen for the first time: skipped (with a warning) when its name is not one the server
+ * takes. */
+static bool new_run(void *ctx, const struct tb_logdir_run *run)
 {
-    struct file_state *f = calloc(1, sizeof(*f));
-    if (!f || !(f->run = strdup(run->name)) || !(f->path = strdup(lf->path))) {
-        if (f)
-            free(f->run);
-        free(f);
-        return NULL;
-    }
-    f->base = f->path + strlen(f->path) - strlen(lf->name);
-    f->dev = lf->dev;
-    f->ino = lf->ino;
-    f->skip_at = NO_SKIP;
-    if (tb_map_put(&u->files, key, f) < 0) {
-        free(f->run);
-        free(f->path);
-        free(f);
-        return NULL;
-    }
-    return f;
+    struct up *u = ctx;
+    struct run_state *rs = run_state(u, run->name);
+    if (!rs || name_ok(u, run->name))
+        return true;
+    rs->skipped = true;
+    char shown[80], why[400];
+    shown_name(shown, sizeof(shown), run->name);
+    uint64_t n = u->tally ? 0 : count_values(u, run);
+    snprintf(why, sizeof(why),
+             "run '%s' (%zu bytes) has a name %s: its %llu values are skipped; "
+             "rename its folder to upload it",
+             shown, strlen(run->name),
+             strlen(run->name) > u->name_max ? "over the server's limit" : "that is not text",
+             (unsigned long long)n);
+    skipped(u, "run_name", run->name, n, why);
+    return false;
 }
 
-/* A file seen again with another inode, or smaller than what was uploaded of it. */
-static void changed_file(struct up *u, struct file_state *f, const struct tb_logdir_file *lf)
+/* What the follower says of files that change under it. */
+static void file_event(void *ctx, enum tb_follow_event ev, const struct tb_follow_file *f,
+                       uint64_t a, uint64_t b)
 {
-    uint32_t fp;
-    bool same = f->fp_len && fingerprint(f->path, f->fp_len, &fp) && fp == f->fp;
-    f->dev = lf->dev;
-    f->ino = lf->ino;
-    if (same && lf->size >= f->offset)
-        return; /* the same bytes under a new inode (rsync, a copy): go on from the cursor */
-    if (same) {
-        f->dead = true;
-        say_begin(u);
+    struct up *u = ctx;
+    say_begin(u);
+    if (ev == TB_FOLLOW_RENAMED)
+        fprintf(stderr,
+                "tbdev: note: %s is not the file uploaded before as '%s' in run '%s' (its "
+                "first bytes differ); uploading it as '%s' (TensorBoard reads both)\n",
+                f->path, f->base, f->run, f->name);
+    else if (ev == TB_FOLLOW_TRUNCATED)
         fprintf(stderr,
                 "tbdev: warning: %s was truncated to %llu bytes after %llu bytes of it were "
                 "uploaded; it is no longer read, so nothing is duplicated or torn. Write new data "
                 "to a new file.\n",
-                f->path, (unsigned long long)lf->size, (unsigned long long)f->offset);
-        return;
-    }
-    /* Another file now has this name: upload it as a new file of the run. */
-    cursor_set(u, f->run, f->upname, (struct cursor){f->offset, f->fp_len, f->fp});
-    if (place(u, f, true) < 0)
-        f->dead = true;
+                f->path, (unsigned long long)a, (unsigned long long)b);
+    else
+        fprintf(stderr,
+                "tbdev: warning: %s is %llu bytes, but %llu bytes of it were "
+                "uploaded before: it was truncated, and is not read again\n",
+                f->path, (unsigned long long)a, (unsigned long long)b);
 }
 
 /* Brings the file table up to date with a logdir scan. */
 static int refresh(struct up *u, struct tb_logdir *ld)
 {
     u->runs_seen = ld->n_runs;
-    for (size_t i = 0; i < ld->n_runs; i++) {
-        const struct tb_logdir_run *run = &ld->runs[i];
-        struct run_state *rs = tb_map_get(&u->runs, run->name);
-        if (!rs) {
-            if (!(rs = run_state(u, run->name)))
-                return -ENOMEM;
-            if (!name_ok(u, run->name)) {
-                rs->skipped = true;
-                char shown[80], why[400];
-                shown_name(shown, sizeof(shown), run->name);
-                uint64_t n = u->tally ? 0 : count_values(u, run);
-                snprintf(why, sizeof(why),
-                         "run '%s' (%zu bytes) has a name %s: its %llu values are skipped; "
-                         "rename its folder to upload it",
-                         shown, strlen(run->name),
-                         strlen(run->name) > u->name_max ? "over the server's limit"
-                                                         : "that is not text",
-                         (unsigned long long)n);
-                skipped(u, "run_name", run->name, n, why);
-            }
-        }
-        for (size_t j = 0; j < run->n_files; j++) {
-            const struct tb_logdir_file *lf = &run->files[j];
-            char *k = key_of(run->name, lf->name);
-            if (!k)
-                return -ENOMEM;
-            struct file_state *f = tb_map_get(&u->files, k);
-            if (!f) {
-                f = new_file(u, run, lf, k);
-                if (!f) {
-                    free(k);
-                    return -ENOMEM;
-                }
-                if (rs->skipped) {
-                    f->dead = true;
-                } else if (place(u, f, true) < 0) {
-                    f->dead = true;
-                } else if (f->offset && lf->size < f->offset) {
-                    f->dead = true;
-                    say_begin(u);
-                    fprintf(stderr,
-                            "tbdev: warning: %s is %llu bytes, but %llu bytes of it were "
-                            "uploaded before: it was truncated, and is not read again\n",
-                            f->path, (unsigned long long)lf->size, (unsigned long long)f->offset);
-                }
-            } else if (!f->dead &&
-                       (lf->ino != f->ino || lf->dev != f->dev || lf->size < f->offset)) {
-                changed_file(u, f, lf);
-            }
-            f->size = lf->size;
-            free(k);
-        }
-    }
-    return 0;
+    return tb_follow_refresh(&u->fl, ld);
 }
 
 struct pending {
-    struct file_state *file;
+    struct tb_follow_file *file;
     size_t at, len; /* the group's records in the batch buffer */
     uint64_t end, first;
     size_t n_records;
     uint64_t start; /* the group's offset */
 };
 
-static int cmp_files(const void *a, const void *b)
-{
-    const struct file_state *x = *(struct file_state *const *)a,
-                            *y = *(struct file_state *const *)b;
-    int c = strcmp(x->run, y->run);
-    return c ? c : strcmp(x->base, y->base);
-}
-
 static int fetch_cursors(struct up *u, char *err, size_t len);
 
 /* What the server said of one group. */
 static void group_result(struct up *u, struct pending *pg, const Tbdev__V1__GroupResult *gr)
 {
-    struct file_state *f = pg->file;
+    struct tb_follow_file *f = pg->file;
     for (size_t k = 0; k < gr->n_problems; k++) {
         say_begin(u);
         fprintf(stderr, "tbdev: warning: %s/%s: %s\n", gr->run, gr->file, gr->problems[k]);
@@ -810,22 +589,16 @@ static void group_result(struct up *u, struct pending *pg, const Tbdev__V1__Grou
         skipped(u, d->reason, d->name, d->values, why);
     }
     if (gr->status == TBDEV__V1__GROUP_STATUS__REFUSED) {
-        if (!strcmp(gr->refused, "file_changed") && !f->dead) {
+        if (!strcmp(gr->refused, "file_changed")) {
             /* The server holds another file under this name (another uploader, or the file was
-             * replaced between our scans): this one goes under a new name. A fingerprint
-             * longer than any file's marks the name as taken by a file we do not have. */
-            cursor_set(u, f->run, f->upname, (struct cursor){gr->cursor, UINT32_MAX, 0});
-            if (place(u, f, true) < 0)
-                f->dead = true;
+             * replaced between our scans): this one goes under a new name. */
+            tb_follow_name_taken(&u->fl, f, gr->cursor);
         } else {
             f->dead = true; /* its name: the problem above says why */
         }
         return;
     }
-    f->offset = gr->cursor;
-    if (gr->cursor != pg->end)
-        f->read_offset = gr->cursor; /* what was read ahead is read again */
-    cursor_set(u, f->run, f->upname, (struct cursor){gr->cursor, f->fp_len, f->fp});
+    tb_follow_committed(&u->fl, f, gr->cursor, pg->end);
     u->values += gr->values;
 }
 
@@ -861,31 +634,26 @@ static void batch_free(struct batch *b)
 static struct batch *prepare(struct up *u, struct tb_buf *buf, int *ret_err)
 {
     *ret_err = 0;
-    size_t nf = u->files.len, n = 0;
-    struct file_state **order = calloc(nf ? nf : 1, sizeof(*order));
+    size_t nf = u->fl.files.len, n = 0;
+    struct tb_follow_file **order = NULL;
     struct batch *b = calloc(1, sizeof(*b));
     if (b)
         b->pend = calloc(nf ? nf : 1, sizeof(*b->pend));
-    if (!order || !b || !b->pend) {
+    if (tb_follow_sorted(&u->fl, &order, &n) < 0 || !b || !b->pend) {
         free(order);
         batch_free(b);
         *ret_err = -ENOMEM;
         return NULL;
     }
-    for (size_t i = 0; i < u->files.cap; i++)
-        if (u->files.slots[i].key)
-            order[n++] = u->files.slots[i].value;
-    qsort(order, n, sizeof(*order), cmp_files);
     tb_buf_reset(buf);
     size_t budget = u->budget.cur;
     struct pending *pend = b->pend;
     for (size_t i = 0; i < n && buf->len < budget; i++) {
-        struct file_state *f = order[i];
-        struct stat st;
-        if (f->dead || stat(f->path, &st) != 0 || (uint64_t)st.st_size <= f->read_offset ||
-            (uint64_t)st.st_size == f->idle_size)
+        struct tb_follow_file *f = order[i];
+        uint64_t size;
+        if (!tb_follow_ready(f, &size))
             continue;
-        take_fingerprint(u, f);
+        tb_follow_take_fingerprint(&u->fl, f);
         size_t at = buf->len;
         uint64_t end, first;
         bool full;
@@ -893,7 +661,7 @@ static struct batch *prepare(struct up *u, struct tb_buf *buf, int *ret_err)
         if (added == 0 && end == f->read_offset) {
             if (full)
                 break; /* no room left in this request: this file goes first in the next */
-            f->idle_size = (uint64_t)st.st_size; /* an incomplete or damaged tail: wait */
+            tb_follow_idle(f, size); /* an incomplete or damaged tail: wait */
             continue;
         }
         f->idle_size = 0;
@@ -911,10 +679,10 @@ static struct batch *prepare(struct up *u, struct tb_buf *buf, int *ret_err)
     Tbdev__V1__RecordGroup **ptrs = calloc(b->ng, sizeof(*ptrs));
     if (groups && ptrs) {
         for (size_t g = 0; g < b->ng; g++) {
-            struct file_state *f = pend[g].file;
+            struct tb_follow_file *f = pend[g].file;
             tbdev__v1__record_group__init(&groups[g]);
             groups[g].run = (ProtobufCBinaryData){strlen(f->run), (uint8_t *)f->run};
-            groups[g].file = (ProtobufCBinaryData){strlen(f->upname), (uint8_t *)f->upname};
+            groups[g].file = (ProtobufCBinaryData){strlen(f->name), (uint8_t *)f->name};
             groups[g].offset = pend[g].start;
             groups[g].records = (ProtobufCBinaryData){pend[g].len, buf->data + pend[g].at};
             groups[g].end_offset = pend[g].end;
@@ -935,16 +703,6 @@ static struct batch *prepare(struct up *u, struct tb_buf *buf, int *ret_err)
         return NULL;
     }
     return b;
-}
-
-/* Forgets what was read ahead of the cursors: the next request starts from them. */
-static void rewind_reads(struct up *u)
-{
-    for (size_t i = 0; i < u->files.cap; i++) {
-        struct file_state *f = u->files.slots[i].key ? u->files.slots[i].value : NULL;
-        if (f)
-            f->read_offset = f->offset;
-    }
 }
 
 struct sender {
@@ -1081,7 +839,7 @@ static int send_all(struct up *u, struct tb_buf *buf, char *err, size_t err_len)
         if (rc == 0) {
             batch_free(next);
             next = NULL;
-            rewind_reads(u);
+            tb_follow_rewind(&u->fl);
         }
         rc = 0;
     }
@@ -1095,7 +853,7 @@ static int send_all(struct up *u, struct tb_buf *buf, char *err, size_t err_len)
         batch_free(done);
     }
     batch_free(next);
-    rewind_reads(u);
+    tb_follow_rewind(&u->fl);
     if (rc == 0 && stop_flag)
         rc = sent ? sent : -EINTR;
     return rc < 0 ? rc : sent;
@@ -1123,18 +881,13 @@ static int fetch_cursors(struct up *u, char *err, size_t len)
     }
     for (size_t i = 0; i < cl->n_cursors; i++) {
         const Tbdev__V1__Cursor *c = cl->cursors[i];
-        cursor_set(u, c->run, c->file,
-                   (struct cursor){c->offset, c->fingerprint_len, c->fingerprint});
+        tb_follow_cursor_set(
+            &u->fl, c->run, c->file,
+            (struct tb_follow_cursor){c->offset, c->fingerprint_len, c->fingerprint});
     }
     tbdev__v1__cursor_list__free_unpacked(cl, NULL);
     /* Files already known take the server's word for their offset. */
-    for (size_t i = 0; i < u->files.cap; i++) {
-        struct file_state *f = u->files.slots[i].key ? u->files.slots[i].value : NULL;
-        if (!f || f->dead || !f->upname)
-            continue;
-        const struct cursor *c = cursor_get(u, f->run, f->upname);
-        f->offset = f->read_offset = c ? c->offset : 0;
-    }
+    tb_follow_sync(&u->fl);
     return 0;
 }
 
@@ -1279,7 +1032,7 @@ static int dry_run(struct up *u)
         u->tally = &t;
         for (size_t k = 0; k < run->n_files; k++) {
             char *key = key_of(run->name, run->files[k].name);
-            struct file_state *f = key ? tb_map_get(&u->files, key) : NULL;
+            struct tb_follow_file *f = key ? tb_map_get(&u->fl.files, key) : NULL;
             free(key);
             if (!f)
                 continue;
@@ -1406,20 +1159,7 @@ static int dry_run(struct up *u)
 
 static void free_files(struct up *u)
 {
-    for (size_t i = 0; i < u->files.cap; i++) {
-        struct file_state *f = u->files.slots[i].key ? u->files.slots[i].value : NULL;
-        if (f) {
-            free(f->run);
-            free(f->path);
-            free(f->upname);
-            free(f);
-        }
-    }
-    tb_map_done(&u->files);
-    for (size_t i = 0; i < u->cursors.cap; i++)
-        if (u->cursors.slots[i].key)
-            free(u->cursors.slots[i].value);
-    tb_map_done(&u->cursors);
+    tb_follow_done(&u->fl);
     for (size_t i = 0; i < u->runs.cap; i++)
         if (u->runs.slots[i].key) {
             struct run_state *rs = u->runs.slots[i].value;
@@ -1497,8 +1237,10 @@ int up_upload_main(int argc, char **argv)
         fprintf(stderr, "tbdev upload: %s\nRun 'tbdev upload --help' for usage.\n", err);
         return UP_EXIT_USAGE;
     }
-    tb_map_init(&u.files);
-    tb_map_init(&u.cursors);
+    tb_follow_init(&u.fl, 0);
+    u.fl.new_run = new_run;
+    u.fl.event = file_event;
+    u.fl.ctx = &u;
     tb_map_init(&u.runs);
     tb_map_init(&u.drops);
     tb_arena_init(&u.arena, 0);
@@ -1542,6 +1284,7 @@ int up_upload_main(int argc, char **argv)
     }
     const Tbdev__V1__Limits *lim = u.cl->info->limits;
     u.max_record = lim->record_bytes ? (size_t)lim->record_bytes : 0;
+    u.fl.max_record = u.max_record;
     /* Older servers checked run names and tags against name_bytes. */
     u.name_max = lim->series_name_bytes ? (size_t)lim->series_name_bytes
                  : lim->name_bytes      ? (size_t)lim->name_bytes
@@ -1678,7 +1421,7 @@ int up_upload_main(int argc, char **argv)
         progress(&u, true);
     skipped_summary(&u);
     uint64_t done, all;
-    totals(&u, &done, &all);
+    tb_follow_totals(&u.fl, &done, &all);
     if (stop_flag || failed || done < all) {
         /* Whatever stopped it, what is stored stays: say how to go on. */
         fprintf(stderr,

@@ -8,6 +8,7 @@
 import { api } from './api.js';
 import { h } from './dom.js';
 import { fmtTimeUtc } from './format.js';
+import { localInfo } from './local.js';
 
 (function () {
   // ---------- small helpers (dom.js, api.js, format.js) ----------
@@ -142,7 +143,8 @@ import { fmtTimeUtc } from './format.js';
   const path = location.pathname;
   let m;
   let page;
-  if ((m = path.match(/^\/experiment\/([A-Za-z0-9_-]{22})\/$/))) page = (async () => { showWho(); await (await import('./experiment.js')).experimentPage(m[1], main, nav); })();
+  // tbdev serve has no accounts: no sign-in link there (local.js)
+  if ((m = path.match(/^\/experiment\/([A-Za-z0-9_-]{22})\/$/))) page = (async () => { localInfo().then((l) => { if (!l) showWho(); }); await (await import('./experiment.js')).experimentPage(m[1], main, nav); })();
   else if ((m = path.match(/^\/user\/([^/]+)$/))) page = userPage(decodeURIComponent(m[1]));
   else if (path === '/device') page = devicePage();
   else page = homePage();

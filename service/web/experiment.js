@@ -14,6 +14,7 @@ import { fmtTimeUtc, plural } from './format.js';
 import { ScalarData } from './scalar_data.js';
 import { renderSidebar } from './sidebar.js';
 import { ViewState } from './state.js';
+import { LocalBar, localInfo } from './local.js';
 import { applyTheme, themeButton } from './theme.js';
 import { hideTooltip } from './tooltip.js';
 
@@ -98,9 +99,9 @@ export class Experiment {
 }
 
 export async function experimentPage(id, main, nav) {
-  let exp, tags;
+  let exp, tags, local;
   try {
-    [exp, tags] = await Promise.all([api(`/api/v1/experiments/${enc(id)}`), api(`/api/v1/experiments/${enc(id)}/tags`)]);
+    [exp, tags, local] = await Promise.all([api(`/api/v1/experiments/${enc(id)}`), api(`/api/v1/experiments/${enc(id)}/tags`), localInfo()]);
   } catch (e) {
     main.replaceChildren(h('p', { class: 'error', role: 'alert', text: e.status === 404
       ? 'No such experiment, or you may not see it. If it is private, sign in first.' : e.message }));
@@ -108,6 +109,7 @@ export async function experimentPage(id, main, nav) {
   }
   document.title = (exp.name || 'Experiment') + ' – tbdev';
   const ctx = new Experiment(id, exp, tags.tags);
+  ctx.local = local; // served by tbdev serve (local.js), or null
   applyTheme(ctx.state.get('theme'));
   const page = new Page(ctx, main, nav);
   window.tbdevViewer = { ctx, page, cardFor }; // for people debugging, and for the browser tests
@@ -130,6 +132,9 @@ class Page {
     this.content = h('div', { class: 'content' });
     this.dash = null;
     this.dashSeq = 0;
+    // tbdev serve: its progress and Share button under the title; new data fetched as soon as
+    // the reader has stored it
+    this.localBar = ctx.local ? new LocalBar(ctx.local, () => this.refreshNow && this.refreshNow()) : null;
     main.replaceChildren(this.header, h('div', { class: 'layout' }, this.sidebar, this.content));
     ctx.state.on((keys) => this.changed(keys));
     const who = document.getElementById('who');
@@ -145,6 +150,7 @@ class Page {
     this.renderTabs();
     await this.openTab();
     this.liveRefresh();
+    if (this.localBar) this.localBar.start();
   }
 
   tabs() {
@@ -158,9 +164,10 @@ class Page {
     this.header.replaceChildren(
       h('h1', { text: e.name || '[No Name]' }),
       h('div', { class: 'meta' },
-        `${e.owner} · ${e.visibility} · created ${fmtTimeUtc(e.create_time)} · updated ${fmtTimeUtc(e.update_time)} · `,
+        this.localBar ? `on this machine · updated ${fmtTimeUtc(e.update_time)} · `
+          : `${e.owner} · ${e.visibility} · created ${fmtTimeUtc(e.create_time)} · updated ${fmtTimeUtc(e.update_time)} · `,
         `${u.runs} runs · ${u.tags} tags · ${u.points} points`),
-      desc);
+      this.localBar ? this.localBar.el : desc);
   }
 
   renderTabs() {
@@ -193,7 +200,9 @@ class Page {
     for (const b of this.nav.children) b.setAttribute('aria-selected', String(b.dataset.tab === key));
     this.scrollTabIntoView();
     if (!def) {
-      this.content.replaceChildren(h('p', { class: 'empty-state', text: 'No data yet. Upload some with: tbdev upload --logdir DIR --experiment_id ' + this.ctx.id }));
+      this.content.replaceChildren(h('p', { class: 'empty-state', text: this.ctx.local
+        ? 'No data yet: the charts appear here as soon as the logdir has event files.'
+        : 'No data yet. Upload some with: tbdev upload --logdir DIR --experiment_id ' + this.ctx.id }));
       this.renderSidebar();
       return;
     }
@@ -241,13 +250,15 @@ class Page {
           this.renderTabs();
           this.renderSidebar();
           if (this.dash) await this.dash.render();
+          else await this.openTab(); // the first data of an empty experiment: open its first tab
         } else if (this.dash) {
           await this.dash.refresh();
         }
       } catch (err) { /* a missed refresh is retried on the next tick */ } finally { busy = false; }
     };
+    this.refreshNow = tick;
     const recent = (Date.now() / 1000 - ctx.exp.update_time) < 600;
-    this.timer = setInterval(tick, recent ? 5000 : 30000);
+    this.timer = setInterval(tick, recent || ctx.local ? 5000 : 30000);
   }
 }
 

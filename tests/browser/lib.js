@@ -355,6 +355,76 @@ async function setup(args, opts) {
   return { server, token, client };
 }
 
+// `tbdev serve` (local mode): the real tbdev, which execs the tbdev-server given (put first on
+// PATH), on a logdir, with a private cache folder; plain HTTP on 127.0.0.1. start() resolves
+// once it prints its link; `startedAt` is when it was spawned (performance.now()).
+class LocalServe {
+  constructor(tbdev, server, logdir, opts) {
+    this.tbdev = tbdev;
+    this.server = server;
+    this.logdir = logdir;
+    this.opts = opts || {};
+    this.dir = this.opts.dir || tmpdir('tbdev-serve-');
+    this.cache = this.opts.cache || path.join(this.dir, 'cache');
+    this.proc = null;
+    this.out = '';
+    this.err = '';
+  }
+
+  async start() {
+    const args = ['serve', '--logdir', this.logdir, '--port', String(this.opts.port || 0)].concat(this.opts.args || []);
+    const env = cleanEnv(Object.assign({ XDG_CACHE_HOME: this.cache, HOME: this.dir, PATH: path.dirname(this.server) + ':' + (process.env.PATH || '/usr/bin:/bin') }, this.opts.env || {}));
+    this.startedAt = performance.now();
+    this.proc = spawn(this.tbdev, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    liveProcs.add(this.proc);
+    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => { liveProcs.delete(this.proc); r(code === null ? sig : code); }));
+    if (!this.opts.keep && !this.opts.dir && !process.env.TBDEV_BROWSER_KEEP) cleanup.push(() => fs.rmSync(this.dir, { recursive: true, force: true }));
+    cleanup.push(() => this.stop());
+    this.proc.stderr.on('data', (d) => { this.err += d; });
+    this.url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no page link within 60 s: ' + this.err.slice(-800))), 60000);
+      this.proc.stdout.on('data', (d) => {
+        this.out += d;
+        const m = this.out.match(/TensorBoard-style page at (http:\/\/\S+?)\/?\s/);
+        if (m) { clearTimeout(timer); this.linkAt = performance.now(); resolve(m[1]); }
+      });
+      this.exited.then((code) => { clearTimeout(timer); reject(new Error(`tbdev serve exited ${code} before its link: ` + this.err.slice(-800))); });
+    });
+    this.port = +this.url.split(':').pop();
+    this.api = `http://127.0.0.1:${this.port}`; // what Node connects to ("localhost" may be ::1)
+    return this;
+  }
+
+  async json(p) {
+    const r = await request(this.api + p, { headers: { Accept: 'application/json' } });
+    if (r.status !== 200) throw new Error(`GET ${p}: HTTP ${r.status}: ${r.body.toString().slice(0, 300)}`);
+    return JSON.parse(r.body.toString('utf8'));
+  }
+
+  local() { return this.json('/api/v1/local'); }
+
+  // Polls /api/v1/local until pred(state) holds; resolves with that state.
+  async waitLocal(pred, timeoutMs, everyMs) {
+    const t0 = Date.now();
+    for (;;) {
+      const s = await this.local();
+      if (pred(s)) return s;
+      if (Date.now() - t0 > (timeoutMs || 60000)) throw new Error('local state not reached: ' + JSON.stringify(s));
+      await sleep(everyMs || 100);
+    }
+  }
+
+  // SIGINT (Ctrl-C) and the exit status.
+  async stop(sig) {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode) return this.proc ? this.proc.exitCode : null;
+    this.proc.kill(sig || 'SIGINT');
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 30000);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Protobuf encoding and TFRecord framing (schema/tensorboard/*.proto).
 
@@ -641,7 +711,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 module.exports = {
   SKIP, SRC_ROOT, Reporter, parseArgs, tmpdir, artifactsDir, realDataDir, playwright, launchBrowser,
-  cleanup, finish, runCleanup, Server, Client, setup, request, haveOpenssl, readTail,
+  cleanup, finish, runCleanup, Server, Client, LocalServe, setup, request, haveOpenssl, readTail,
   varint, fVarint, fBytes, fDouble, fFloat, fPackedFloats, fPackedDoubles, crc32c, maskedCrc, frame,
   metadataPb, tensorPb, valuePb, eventPb, ev, hp, wav, writeEventFile, png, DT_FLOAT, DT_DOUBLE, DT_STRING,
   DC_SCALAR, DC_TENSOR, DC_BLOB_SEQUENCE, WALL0, INIT_SCRIPT, canvasInk, median, sleep, cardDebug, cardReady,

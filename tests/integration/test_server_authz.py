@@ -60,6 +60,7 @@ EXP_ROUTES = [
 OTHER_ROUTES = [
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/server-info"),
+    ("GET", "/api/v1/local"),  # local mode's progress (tests/integration/test_local)
     ("POST", "/api/v1/experiments"),
     ("GET", "/api/v1/experiments"),
     ("GET", "/api/v1/users/{id}/experiments"),
@@ -126,6 +127,10 @@ def body(rep, exe, tmp):
         gone = sorted(known - set(table))
         rep.check(not gone, "every route this test walks is in service/app.c",
                   "no longer in the table: %r" % gone)
+    r = srv.get("/api/v1/local")
+    rep.check(r.status == 200 and r.json() == {"local": False},
+              "GET /api/v1/local (local mode's progress) says only local: false on a server",
+              "%d %s" % (r.status, r.short(200)))
 
     # --- experiments with data, one per visibility ---------------------------------------
     exps = {}

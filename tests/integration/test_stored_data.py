@@ -483,6 +483,14 @@ def body(rep, exe, tmp):
     ef.add(L.ev_histo_tf1("h", 0, edges, counts))
     srv.write_ok(alice, ex, [("big", "events.out.tfevents.hist", 0, bytes(ef.data))])
 
+    def first_difference(got, want):
+        """Where two lists of rows of numbers first differ, as text."""
+        for r, (g, w) in enumerate(zip(got, want)):
+            for i, (a, b) in enumerate(zip(g, w)):
+                if a != float(b):
+                    return "row %d element %d: %r, not %r" % (r, i, a, float(b))
+        return "none"
+
     def follow(path, limit=None):
         """All pages of a paged answer: (series points merged by row, page sizes)."""
         sizes, points = [], []
@@ -516,7 +524,8 @@ def body(rep, exe, tmp):
     got = [p["values"] for p in pts]
     rep.check(len(got) == 3 and all(g == [float(v) for v in w] for g, w in zip(got, rows)),
               "the pages, joined, hold every value of the three rows exactly",
-              "%d rows, lengths %r" % (len(got), [len(g) for g in got]))
+              "%d rows, lengths %r; first difference %s"
+              % (len(got), [len(g) for g in got], first_difference(got, rows)))
     pts, sizes = follow(E + "/" + ex + "/histograms?tag=h&run=big&points=all")
     buckets = pts[0]["buckets"] if pts else []
     want = [[edges[0] - 1.0 if i == 0 else edges[i - 1], edges[i], counts[i]] for i in range(nb)]

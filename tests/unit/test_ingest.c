@@ -15,6 +15,7 @@
 #include "app.h"
 #include "auth.h"
 #include "crc32c.h"
+#include "ingest.h"
 #include "log.h"
 #include "tbdev/v1/api.pb-c.h"
 
@@ -432,6 +433,127 @@ static void test_decoding_cap(void **state)
     recs_done(&all);
 }
 
+/* ---- the ingest steps called directly, as the local mode does (no HTTP, no token) ---- */
+
+/* Groups as local mode hands them over: records read from a file, with run, file, offset. */
+static Tbdev__V1__RecordGroup **direct_groups(const struct group *gs, size_t ng,
+                                              Tbdev__V1__RecordGroup *g)
+{
+    Tbdev__V1__RecordGroup **p = calloc(ng, sizeof(*p));
+    assert_non_null(p);
+    for (size_t i = 0; i < ng; i++) {
+        tbdev__v1__record_group__init(&g[i]);
+        g[i].run = (ProtobufCBinaryData){strlen(gs[i].run), (uint8_t *)gs[i].run};
+        g[i].file = (ProtobufCBinaryData){strlen(gs[i].file), (uint8_t *)gs[i].file};
+        g[i].offset = gs[i].offset;
+        g[i].records = (ProtobufCBinaryData){gs[i].recs->n, gs[i].recs->b};
+        g[i].fingerprint_len = gs[i].fp_len;
+        g[i].fingerprint = gs[i].fp;
+        p[i] = &g[i];
+    }
+    return p;
+}
+
+/* Decodes and writes groups; returns svc_ingest_write's result (or -1000 - status when the
+ * decode failed), with in left for the caller to look at and free. */
+static int ingest(struct fx *f, struct svc_ingest *in, const struct group *gs, size_t ng)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < ng; i++)
+        bytes += gs[i].recs->n;
+    Tbdev__V1__RecordGroup g[8];
+    assert_true(ng <= 8);
+    Tbdev__V1__RecordGroup **p = direct_groups(gs, ng, g);
+    svc_ingest_init(in, &f->app, f->e.id, bytes);
+    int rc = svc_ingest_decode(in, p, ng);
+    if (rc < 0) {
+        free(p);
+        return -1000 - in->status;
+    }
+    rc = svc_ingest_write(in, f->user.id, 0);
+    free(p);
+    return rc;
+}
+
+/* The steps commit exactly once: a group is committed with its cursor, the same group again is
+ * a replay that stores nothing, a group past the cursor is a gap with nothing stored. */
+static void test_direct_exactly_once(void **state)
+{
+    struct fx *f = *state;
+    struct recs a = {0}, b = {0};
+    for (int s = 0; s < 50; s++)
+        add_float_val(&a, "loss", s, (float)s, s == 0);
+    for (int s = 50; s < 80; s++)
+        add_float_val(&b, "loss", s, (float)s, false);
+    struct svc_ingest in;
+    struct group g = {"train", "events.1", 0, &a, 0, 0};
+    assert_int_equal(ingest(f, &in, &g, 1), 0);
+    assert_int_equal(svc_ingest_values(&in), 50);
+    assert_false(in.b.groups[0].replay);
+    assert_null(in.b.groups[0].refused);
+    assert_int_equal(in.b.groups[0].cursor, a.n);
+    svc_ingest_done(&in);
+    /* the same group again: acknowledged, not stored again */
+    assert_int_equal(ingest(f, &in, &g, 1), 0);
+    assert_true(in.b.groups[0].replay);
+    assert_int_equal(in.b.groups[0].cursor, a.n);
+    svc_ingest_done(&in);
+    /* a group that starts past the cursor: a gap, nothing stored */
+    struct group gap = {"train", "events.1", a.n + 16, &b, 0, 0};
+    assert_int_equal(ingest(f, &in, &gap, 1), -ESTALE);
+    assert_int_equal(in.status, 409);
+    assert_string_equal(in.code, "gap");
+    assert_non_null(strstr(in.message, "has the file up to"));
+    assert_int_equal(in.b.groups[in.b.gap_group].cursor, a.n);
+    svc_ingest_done(&in);
+    /* the group that follows on: stored, with the first value's metadata from the store */
+    struct group next = {"train", "events.1", a.n, &b, 0, 0};
+    assert_int_equal(ingest(f, &in, &next, 1), 0);
+    assert_int_equal(in.b.groups[0].cursor, a.n + b.n);
+    svc_ingest_done(&in);
+    struct svc_series_info *s = series(f, "train", "loss");
+    assert_non_null(s);
+    assert_int_equal(s->kind, TB_KIND_SCALAR);
+    assert_int_equal(s->points, 80);
+    svc_series_list_free(s, 1);
+    struct svc_experiment e;
+    assert_int_equal(svc_store_sqlite.experiment_get(f->app.store, f->e.id, &e), 0);
+    assert_int_equal(e.usage.scalars, 80);
+    recs_done(&a);
+    recs_done(&b);
+}
+
+/* Failures come back as a status, a code and a message for the caller to report: records cut
+ * short (400), more decoded data than the bytes allow (413); nothing is stored. */
+static void test_direct_failures(void **state)
+{
+    struct fx *f = *state;
+    struct recs a = {0};
+    for (int s = 0; s < 10; s++)
+        add_float_val(&a, "acc", s, 0.5f, s == 0);
+    struct recs cut = {a.b, a.n - 3, 0};
+    struct group g = {"run", "events.1", 0, &cut, 0, 0};
+    struct svc_ingest in;
+    assert_int_equal(ingest(f, &in, &g, 1), -1000 - 400);
+    assert_string_equal(in.code, "bad_record");
+    assert_non_null(strstr(in.message, "ends inside a record"));
+    svc_ingest_done(&in);
+    struct recs empty = {0};
+    for (size_t i = 0; i < 4000; i++)
+        add_empty_values(&empty, "e", NULL, 150);
+    g = (struct group){"run", "events.2", 0, &empty, 0, 0};
+    assert_int_equal(ingest(f, &in, &g, 1), -1000 - 413);
+    assert_string_equal(in.code, "too_large");
+    svc_ingest_done(&in);
+    assert_null(series(f, "run", "acc"));
+    assert_null(series(f, "run", "e"));
+    /* done after init alone frees nothing twice */
+    svc_ingest_init(&in, &f->app, f->e.id, 100);
+    svc_ingest_done(&in);
+    recs_done(&a);
+    recs_done(&empty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +562,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drops_by_reason_and_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decoding_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_direct_exactly_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_direct_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

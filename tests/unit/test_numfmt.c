@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <float.h>
 #include <stdbool.h>
 #include <math.h>
@@ -105,6 +106,15 @@ static void check_double(double v)
     double back = strtod(out, NULL);
     if (memcmp(&back, &v, sizeof(v)))
         fail_msg("%.17g -> '%s' reads back as %.17g", v, out, back);
+    /* Text without a point or exponent is an integer to some readers (Python's json): it must
+     * be exactly v, not another integer that rounds to it. */
+    if (!strpbrk(out, ".eE")) {
+        const char *digits = out + (out[0] == '-');
+        errno = 0;
+        unsigned long long u = strtoull(digits, NULL, 10);
+        if (errno || (double)u != fabs(v) || u != (unsigned long long)fabs(v))
+            fail_msg("%.17g -> '%s': an integer other than the value", v, out);
+    }
     if (v != 0 && sig_digits(out) > shortest_double(v))
         fail_msg("%.17g -> '%s' has more digits than the %d needed", v, out, shortest_double(v));
 }
@@ -137,12 +147,16 @@ static void test_known_doubles(void **state)
         {1e-7, "1e-7"},
         {1.5e-5, "0.000015"},
         {1e21, "1e+21"},
-        {1e20, "100000000000000000000"},
+        {1e20, "1e+20"},
+        {1e16, "1e+16"},
+        {9007199254740992.0, "9007199254740992"},
+        {9999999999999998.0, "9999999999999998"},
+        {1421236426644651968.0, "1.421236426644652e+18"},
         {1795716236.123456, "1795716236.123456"},
         {1.0 / 3, "0.3333333333333333"},
         {5e-324, "5e-324"},
         {DBL_MAX, "1.7976931348623157e+308"},
-        {123456789012345678.0, "123456789012345680"},
+        {123456789012345678.0, "1.2345678901234568e+17"},
         {-2.5, "-2.5"},
         {1000, "1000"},
     };
