@@ -47,24 +47,21 @@ export function parseColor(c) {
   return v;
 }
 
-// Column ranges of one line: n entries of column c[k] (-1 .. w: the columns just off the
-// layer are kept, they are cheap) and the y range lo[k]..hi[k] the line takes in it.
+// Column ranges of one line: n entries of (column, lo, hi) in v, three numbers each: the
+// column (-1 .. w: the columns just off the layer are kept, they are cheap) and the y range
+// the line takes in it. One typed array, float32 when the data is.
 export class Columns {
   constructor(cap, wide) {
-    this.c = new Int32Array(cap);
-    this.lo = wide ? new Float64Array(cap) : new Float32Array(cap);
-    this.hi = wide ? new Float64Array(cap) : new Float32Array(cap);
+    this.v = wide ? new Float64Array(cap * 3) : new Float32Array(cap * 3);
     this.n = 0;
   }
 
-  get bytes() { return this.c.byteLength + this.lo.byteLength + this.hi.byteLength; }
+  get bytes() { return this.v.byteLength; }
 
   // A copy holding just the entries (for keeping).
   trimmed() {
-    const t = new Columns(this.n, this.lo instanceof Float64Array);
-    t.c.set(this.c.subarray(0, this.n));
-    t.lo.set(this.lo.subarray(0, this.n));
-    t.hi.set(this.hi.subarray(0, this.n));
+    const t = new Columns(0, this.v instanceof Float64Array);
+    t.v = this.v.slice(0, this.n * 3);
     t.n = this.n;
     return t;
   }
@@ -78,14 +75,14 @@ let scratch32 = new Columns(4096, false), scratch64 = new Columns(4096, true);
 export function columns(xs, ys, a, b, x0, kx, ox, log, w) {
   const wide = !(ys instanceof Float32Array);
   let out = wide ? scratch64 : scratch32;
-  let C = out.c, LO = out.lo, HI = out.hi, cap = C.length, n = 0;
+  let V = out.v, cap = V.length, n = 0; // n counts numbers here, three an entry
   const push = (c, lo, hi) => {
     if (n === cap) {
-      const o = new Columns(cap * 2, wide);
-      o.c.set(C); o.lo.set(LO); o.hi.set(HI);
-      out = o; C = o.c; LO = o.lo; HI = o.hi; cap *= 2;
+      const o = new Columns(cap * 2 / 3, wide);
+      o.v.set(V);
+      out = o; V = o.v; cap = V.length;
     }
-    C[n] = c; LO[n] = lo; HI[n] = hi; n++;
+    V[n] = c; V[n + 1] = lo; V[n + 2] = hi; n += 3;
   };
   let cc = NONE, clo = 0, chi = 0; // the column being gathered and its range
   let pen = false, qx = 0, qy = 0; // the previous point, when the line goes on from it
@@ -146,7 +143,7 @@ export function columns(xs, ys, a, b, x0, kx, ox, log, w) {
     qy = y;
   }
   if (cc !== NONE) push(cc, clo, chi);
-  out.n = n;
+  out.n = n / 3;
   if (wide) scratch64 = out; else scratch32 = out;
   return out;
 }
@@ -167,17 +164,17 @@ export function drawColumns(u32, w, h, cols, y0, ky, oy, color, width) {
   const opaque = pa === 255;
   // a fully covered row of a faint line: dst * (256 - pa) / 256 + the colour
   const full = 256 - pa, frb = srb & 0xff00ff, fag = (sag << 8) & 0xff00ff00;
-  const C = cols.c, LO = cols.lo, HI = cols.hi, n = cols.n;
-  for (let k = 0; k < n; k++) {
-    const c = C[k];
+  const V = cols.v, end = cols.n * 3;
+  for (let k = 0; k < end; k += 3) {
+    const c = V[k] | 0;
     if (c < 0 || c >= w) continue;
     // y grows downwards: hi is the top
-    let top = oy - (HI[k] - y0) * ky - hw, bot = oy - (LO[k] - y0) * ky + hw;
+    let top = oy - (V[k + 2] - y0) * ky - hw, bot = oy - (V[k + 1] - y0) * ky + hw;
     if (!(bot > 0) || !(top < h)) continue; // also NaN
     if (top < 0) top = 0;
     if (bot > h) bot = h;
     const r0 = Math.floor(top), r1 = Math.ceil(bot) - 1; // the rows touched
-    let p = r0 * w + c;
+    let p = (r0 * w + c) | 0;
     if (r0 >= r1) { // one row, covered bot - top
       mix(u32, p, bot - top, srb, sag, pa);
       continue;
