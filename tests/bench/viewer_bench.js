@@ -324,7 +324,9 @@ async function main() {
     results.limit.push(await strokeLimit(page));
   }
   await L.sleep(500); // the exact smoothing arrives
-  await shot('scalars-100-runs-after-changes'); // smoothing 0.85, run_001 off, step axis
+  // smoothing 0.85, run_001 off, relative x axis; the grid is dark because strokeLimit() set
+  // strokes on uPlot's context behind its back (its cached style), on main as well
+  await shot('scalars-100-runs-after-changes');
   const lim = L.median(results.limit);
   out(`redraw after a setting change, every chart in view, ${LOADS} changes each (goal < 200 ms, no download):`);
   out(`  smoothing ${fmt(results.smoothing)}, ${reqs.smoothing} scalars requests; ratio to stroking every point of those lines once ${(L.median(results.smoothing) / lim).toFixed(2)}`);
