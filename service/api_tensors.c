@@ -520,7 +520,7 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
         x.n_shown = n_shown;
         if (mode == 1) { /* ?bins=: the series' range, from a pass of its own */
             x.rebin = (struct svc_rebin){0};
-            svc_rebin_prepare(&x.rebin, c, s);
+            svc_rebin_prepare(&x.rebin, c, s, shown, n_shown);
         }
         x.total = shown ? n_shown : s->points;
         x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;

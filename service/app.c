@@ -617,6 +617,7 @@ void svc_app_http_config(struct svc_app *app, struct svc_http_config *ret)
         .body_decoded_max = (size_t)cfg->request_bytes,
         .body_memory = (size_t)cfg->body_memory,
         .allowed_hosts = cfg->allowed_hosts,
+        .trusted_proxies = &cfg->trusted_proxies,
         .hsts = cfg->https,
         .secure = cfg->https,
         .handler = svc_app_handle,

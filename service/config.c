@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tbdev-server's options table and validation. */
 #include "config.h"
+#include "store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,8 +11,25 @@
 #define O(field) offsetof(struct svc_config, field)
 
 const struct tb_opt svc_serve_options[] = {
-    {"db", 0, TB_OPT_STRING, O(db), "PATH", "TBDEV_DB",
-     "SQLite database file; created if missing (default: tbdev.db)."},
+    {"db", 0, TB_OPT_STRING, O(db), "PATH|URL", "TBDEV_DB",
+     "SQLite database file, created if missing (default: tbdev.db); or a PostgreSQL database, "
+     "postgresql://USER@HOST/DBNAME (libpq's URL or its PG* variables, e.g. PGPASSFILE), "
+     "shared by several servers."},
+    {"blob_store", 0, TB_OPT_STRING, O(blob_store), "s3://BUCKET[/PREFIX]", "TBDEV_BLOB_STORE",
+     "Keep images, audio and graphs in S3-compatible object storage instead of the database "
+     "(PostgreSQL only; default: in the database)."},
+    {"s3_endpoint", 0, TB_OPT_STRING, O(s3_endpoint), "URL", "TBDEV_S3_ENDPOINT",
+     "The object store's URL, e.g. https://s3.eu-west-1.amazonaws.com (path-style requests)."},
+    {"s3_region", 0, TB_OPT_STRING, O(s3_region), "REGION", "TBDEV_S3_REGION",
+     "The region requests are signed for (default: us-east-1)."},
+    {"s3_access_key", 0, TB_OPT_STRING, O(s3_access_key), "KEY", "TBDEV_S3_ACCESS_KEY",
+     "The object store's access key (better set in the environment)."},
+    {"s3_secret_key", 0, TB_OPT_STRING, O(s3_secret_key), "SECRET", "TBDEV_S3_SECRET_KEY",
+     "The object store's secret key; never logged (set it in the environment, not on the "
+     "command line, where other users of the machine can read it)."},
+    {"blob_grace", 0, TB_OPT_INT, O(blob_grace_s), "SECONDS", "TBDEV_BLOB_GRACE",
+     "Delete an object once no experiment has referred to it for this long, so that an upload "
+     "that wrote it just before can still claim it (default: 3600)."},
     {"listen", 0, TB_OPT_STRING, O(listen), "HOST:PORT", "TBDEV_LISTEN",
      "Address to listen on (default: 127.0.0.1:8080; use 0.0.0.0:443 or [::]:443 for all)."},
     {"tls_cert", 0, TB_OPT_STRING, O(tls_cert), "FILE", "TBDEV_TLS_CERT",
@@ -19,6 +37,9 @@ const struct tb_opt svc_serve_options[] = {
     {"tls_key", 0, TB_OPT_STRING, O(tls_key), "FILE", "TBDEV_TLS_KEY", "PEM private key."},
     {"public_url", 0, TB_OPT_STRING, O(public_url), "URL", "TBDEV_PUBLIC_URL",
      "How users reach the server (links, allowed Host headers), e.g. https://tb.example.org."},
+    {"trusted_proxies", 0, TB_OPT_STRING, O(trusted_proxies_list), "LIST", "TBDEV_TRUSTED_PROXIES",
+     "Addresses and networks of load balancers (e.g. 10.0.0.5,192.168.0.0/16) whose "
+     "X-Forwarded-For gives the client's address for limits and logs (default: none)."},
     {"threads", 0, TB_OPT_INT, O(threads), "N", "TBDEV_THREADS",
      "Threads that serve connections and reads (default: 4)."},
     {"write_threads", 0, TB_OPT_INT, O(write_threads), "N", "TBDEV_WRITE_THREADS",
@@ -78,6 +99,8 @@ void svc_config_defaults(struct svc_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->db = "tbdev.db";
+    c->s3_region = "us-east-1";
+    c->blob_grace_s = 3600;
     c->listen = "127.0.0.1:8080";
     c->threads = 4;
     c->write_threads = 4;
@@ -144,9 +167,25 @@ int svc_config_validate(struct svc_config *c, char *err, size_t err_len)
         return fail(err, err_len, "--auth_threads must be 1-64");
     if (c->login_per_minute < 0 || c->login_per_minute > 1000000)
         return fail(err, err_len, "--login_per_minute must be 0-1000000");
+    if (svc_store_is_url(c->db) && !(c->public_url && *c->public_url))
+        return fail(err, err_len,
+                    "a PostgreSQL --db is shared by several servers behind a load balancer: "
+                    "give each the same --public_url https://HOST (the name users reach them "
+                    "by), so that links and allowed Host headers agree");
+    if (c->blob_store && *c->blob_store && !svc_store_is_url(c->db))
+        return fail(err, err_len,
+                    "--blob_store needs a PostgreSQL --db (postgresql://...): a SQLite "
+                    "database keeps its blobs in the file");
+    if (c->blob_store && *c->blob_store && (!c->s3_endpoint || !*c->s3_endpoint))
+        return fail(err, err_len, "--blob_store needs --s3_endpoint (the object store's URL)");
+    if (c->blob_grace_s < 0 || c->blob_grace_s > 365ll * 86400)
+        return fail(err, err_len, "--blob_grace must be 0-31536000 seconds");
     if (c->device_token_days < 0 || c->device_token_days > 36500)
         return fail(err, err_len, "--device_token_days must be 0-36500");
 
+    int perr = svc_proxies_parse(c->trusted_proxies_list, &c->trusted_proxies, err, err_len);
+    if (perr < 0)
+        return perr;
     /* Host headers we answer: the public URL's host, and the loopback names. */
     size_t n = 0;
     if (c->public_url && *c->public_url) {

@@ -6,14 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netaddr.h"
 #include "opts.h"
 
 struct svc_config {
-    const char *db;       /* SQLite database file */
-    const char *listen;   /* HOST:PORT */
-    const char *tls_cert; /* PEM files; both or neither */
+    const char *db;         /* SQLite database file, or a postgresql:// URL */
+    const char *blob_store; /* s3://BUCKET[/PREFIX]: blobs in object storage (PostgreSQL only) */
+    const char *s3_endpoint, *s3_region, *s3_access_key, *s3_secret_key;
+    long long blob_grace_s; /* an unreferenced blob's object is deleted after this */
+    const char *listen;     /* HOST:PORT */
+    const char *tls_cert;   /* PEM files; both or neither */
     const char *tls_key;
-    const char *public_url; /* how users reach the server, e.g. https://tb.example.org */
+    const char *public_url;           /* how users reach the server, e.g. https://tb.example.org */
+    const char *trusted_proxies_list; /* --trusted_proxies: addresses and networks */
     long long threads;
     long long write_threads;
     long long conn_timeout_s;
@@ -43,6 +48,7 @@ struct svc_config {
     bool https;         /* url_base is https://: cookies are Secure, HSTS is sent */
     const char *allowed_hosts[8];
     char allowed_host_buf[4][256];
+    struct svc_proxies trusted_proxies; /* parsed trusted_proxies_list */
 };
 
 extern const struct tb_opt svc_serve_options[];

@@ -19,6 +19,7 @@
 
 #include "decompress.h"
 #include "log.h"
+#include "netaddr.h"
 
 /* One connection, for the header deadline: from libmicrohttpd's "started" to "closed". */
 struct conn_track {
@@ -388,7 +389,35 @@ static bool host_allowed(const struct svc_http *h, const char *host)
     return false;
 }
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t len)
+/* The last X-Forwarded-For header: the one our proxy wrote, should the client send its own. */
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    if (!strcasecmp(key, "X-Forwarded-For"))
+        *(const char **)cls = value;
+    return MHD_YES;
+}
+
+static void peer_ip(struct MHD_Connection *c, char *out, size_t len);
+
+/* The client's address: the peer's, or X-Forwarded-For's when the peer is a trusted proxy. */
+static void client_ip(const struct svc_http *h, struct MHD_Connection *c, char *out, size_t len)
+{
+    peer_ip(c, out, len);
+    const struct svc_proxies *tp = h->cfg.trusted_proxies;
+    if (!tp || !tp->n)
+        return;
+    const char *xff = NULL;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, last_xff, &xff);
+    if (!xff)
+        return;
+    char peer[64];
+    snprintf(peer, sizeof(peer), "%s", out);
+    svc_proxies_client(tp, peer, xff, out, len);
+}
+
+static void peer_ip(struct MHD_Connection *c, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -803,7 +832,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         struct conn_track *t = track_of(c);
         if (t)
             atomic_store(&t->in_request, true);
-        client_ip(c, st->ip, sizeof(st->ip));
+        client_ip(h, c, st->ip, sizeof(st->ip));
         *con_cls = st;
         req.client_ip = st->ip;
         return on_headers(h, c, &req, st);

@@ -108,8 +108,10 @@ struct svc_http_config {
      * would pass it is answered 503 with Retry-After from its headers alone. 0: no cap. */
     size_t body_memory;
     const char *const *allowed_hosts; /* NULL-terminated; Host headers accepted (no port) */
-    bool hsts;                        /* send Strict-Transport-Security (native TLS or proxy) */
-    bool secure;                      /* set svc_request.secure on every request */
+    /* Peers whose X-Forwarded-For names the client (borrowed; NULL or empty: none). */
+    const struct svc_proxies *trusted_proxies;
+    bool hsts;   /* send Strict-Transport-Security (native TLS or proxy) */
+    bool secure; /* set svc_request.secure on every request */
     svc_http_handler handler;
     svc_http_admit admit;         /* NULL: every request is admitted with the caps above */
     void *handler_ctx;            /* for handler and admit */

@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "blob.h"
 #include "config.h"
 #include "http.h"
 #include "json.h"
@@ -23,6 +24,7 @@
 
 #define EXIT_USAGE 2
 
+/* The backend --db chose (open_store). */
 static const struct svc_store_ops *ops = &svc_store_sqlite;
 
 static void usage(FILE *f)
@@ -51,9 +53,13 @@ static void usage(FILE *f)
             "  session list [NAME] [--json]  List live web sessions (never the secrets).\n"
             "  session revoke ID             End a web session at once.\n"
             "  backup --to FILE              Copy the database while the server runs.\n"
-            "  check                         Run SQLite's integrity check.\n\n"
-            "Every command takes --db PATH (or TBDEV_DB); the default is ./tbdev.db. Only\n"
-            "serve, migrate and user add create a database that does not exist yet.\n"
+            "  check                         Run SQLite's integrity check (on PostgreSQL,\n"
+            "                                check that the counters agree with the rows).\n"
+            "  upkeep                        Purge expired sessions and collect unreferenced\n"
+            "                                blobs now (serve does it every 30 s).\n\n"
+            "Every command takes --db PATH or --db postgresql://... (or TBDEV_DB); the default\n"
+            "is ./tbdev.db. Only serve, migrate and user add create a SQLite database that\n"
+            "does not exist yet.\n"
             "Run 'tbdev-server COMMAND [SUBCOMMAND] --help' for a command's options.\n"
             "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n");
 }
@@ -106,13 +112,55 @@ static char *read_file(const char *path, char *err, size_t err_len)
     return buf;
 }
 
-static int open_store(const char *db, uint64_t max_bytes, struct svc_store **ret)
+/* Opens the object store of --blob_store (ret NULL without one). */
+static int open_blobs(const char *url, const char *endpoint, const char *region,
+                      const char *access_key, const char *secret_key, struct svc_blobs *ret)
 {
-    struct svc_store_options o = {.busy_timeout_ms = 5000, .max_bytes = max_bytes};
+    memset(ret, 0, sizeof(*ret));
+    if (!url || !*url)
+        return 0;
+    const struct svc_blob_ops *bo = svc_blob_ops_for(url);
+    if (!bo) {
+        fprintf(stderr, "tbdev-server: --blob_store must be s3://BUCKET[/PREFIX]\n");
+        return -EINVAL;
+    }
+    struct svc_blob_options o = {.url = url,
+                                 .endpoint = endpoint,
+                                 .region = region,
+                                 .access_key = access_key,
+                                 .secret_key = secret_key};
+    char err[300] = "";
+    int rc = bo->open(&o, &ret->store, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "tbdev-server: cannot use the blob store %s: %s\n", url,
+                err[0] ? err : strerror(-rc));
+        return rc;
+    }
+    ret->ops = bo;
+    return 0;
+}
+
+static int open_store(const char *db, uint64_t max_bytes, const struct svc_blobs *blobs,
+                      double grace_s, struct svc_store **ret)
+{
+    char shown[512];
+    svc_store_shown(db, shown, sizeof(shown));
+    ops = svc_store_for(db);
+    if (!ops) {
+        fprintf(stderr, "tbdev-server: this server was built without PostgreSQL (libpq); "
+                        "rebuild it with libpq-dev installed, or give a SQLite file as --db\n");
+        return -ENOTSUP;
+    }
+    struct svc_store_options o = {.busy_timeout_ms = 5000,
+                                  .max_bytes = max_bytes,
+                                  .blobs = blobs && blobs->ops ? blobs : NULL,
+                                  .blob_grace_s = grace_s};
     int err = ops->open(db, &o, ret);
     if (err < 0) {
-        fprintf(stderr, "tbdev-server: cannot open the database %s: %s\n", db,
-                err == -EINVAL ? "it is on a network filesystem" : strerror(-err));
+        fprintf(stderr, "tbdev-server: cannot open the database %s: %s\n", shown,
+                err == -EINVAL         ? "it is on a network filesystem"
+                : err == -ECONNREFUSED ? "cannot connect (the log says why)"
+                                       : strerror(-err));
         return err;
     }
     int from = 0, to = 0;
@@ -124,7 +172,7 @@ static int open_store(const char *db, uint64_t max_bytes, struct svc_store **ret
         return err;
     }
     if (from != to)
-        svc_log_info("database %s: schema version %d -> %d", db, from, to);
+        svc_log_info("database %s: schema version %d -> %d", shown, from, to);
     return 0;
 }
 
@@ -183,8 +231,14 @@ static int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct svc_blobs blobs;
     struct svc_store *store = NULL;
-    if (open_store(cfg.db, (uint64_t)cfg.max_db_bytes, &store) < 0) {
+    if (open_blobs(cfg.blob_store, cfg.s3_endpoint, cfg.s3_region, cfg.s3_access_key,
+                   cfg.s3_secret_key, &blobs) < 0 ||
+        open_store(cfg.db, (uint64_t)cfg.max_db_bytes, &blobs, (double)cfg.blob_grace_s, &store) <
+            0) {
+        if (blobs.ops)
+            blobs.ops->close(blobs.store);
         free(cert);
         free(key);
         return 1;
@@ -205,6 +259,8 @@ static int cmd_serve(int argc, char **argv)
                 : rc == -EINVAL   ? "bad address or TLS certificate/key"
                                   : strerror(-rc));
         ops->close(store);
+        if (blobs.ops)
+            blobs.ops->close(blobs.store);
         free(cert);
         free(key);
         return 1;
@@ -215,7 +271,12 @@ static int cmd_serve(int argc, char **argv)
     pthread_cond_init(&cp.cond, NULL);
     pthread_t cpt;
     bool cp_running = pthread_create(&cpt, NULL, checkpoint_loop, &cp) == 0;
-    printf("tbdev-server listening on %s (database %s)\n", cfg.url_base, cfg.db);
+    char db_shown[512];
+    svc_store_shown(cfg.db, db_shown, sizeof(db_shown));
+    /* the bound address too: behind --public_url, the link says nothing of the port */
+    printf("tbdev-server listening on %s (database %s%s%s; bound to %s%s%s:%u)\n", cfg.url_base,
+           db_shown, blobs.ops ? ", blobs in " : "", blobs.ops ? cfg.blob_store : "",
+           strchr(cfg.host, ':') ? "[" : "", cfg.host, strchr(cfg.host, ':') ? "]" : "", port);
     fflush(stdout);
     if ((!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")) &&
         !(cfg.public_url && *cfg.public_url))
@@ -239,6 +300,8 @@ static int cmd_serve(int argc, char **argv)
     }
     ops->checkpoint(store);
     ops->close(store);
+    if (blobs.ops)
+        blobs.ops->close(blobs.store);
     free(cert);
     free(key);
     svc_app_done(&app);
@@ -250,6 +313,8 @@ static int cmd_serve(int argc, char **argv)
 
 struct admin {
     const char *db;
+    const char *blob_store, *s3_endpoint, *s3_region, *s3_access_key, *s3_secret_key;
+    long long grace;
     bool json, admin, password_stdin;
     const char *name;
     const char *to;
@@ -262,6 +327,7 @@ enum {
     A_PASSWORD = 8,
     A_NAME = 16,
     A_TO = 32,
+    A_BLOBS = 64,
 };
 
 /* Every admin option, with the bit that says which commands take it. */
@@ -270,8 +336,26 @@ static const struct {
     struct tb_opt opt;
 } admin_options[] = {
     {A_DB,
-     {"db", 0, TB_OPT_STRING, offsetof(struct admin, db), "PATH", "TBDEV_DB",
-      "The SQLite database file (default: tbdev.db)."}},
+     {"db", 0, TB_OPT_STRING, offsetof(struct admin, db), "PATH|URL", "TBDEV_DB",
+      "The SQLite database file (default: tbdev.db), or postgresql://..."}},
+    {A_BLOBS,
+     {"blob_store", 0, TB_OPT_STRING, offsetof(struct admin, blob_store), "s3://BUCKET",
+      "TBDEV_BLOB_STORE", "The object store the servers keep blobs in, as serve's."}},
+    {A_BLOBS,
+     {"s3_endpoint", 0, TB_OPT_STRING, offsetof(struct admin, s3_endpoint), "URL",
+      "TBDEV_S3_ENDPOINT", "As serve's."}},
+    {A_BLOBS,
+     {"s3_region", 0, TB_OPT_STRING, offsetof(struct admin, s3_region), "REGION", "TBDEV_S3_REGION",
+      "As serve's."}},
+    {A_BLOBS,
+     {"s3_access_key", 0, TB_OPT_STRING, offsetof(struct admin, s3_access_key), "KEY",
+      "TBDEV_S3_ACCESS_KEY", "As serve's."}},
+    {A_BLOBS,
+     {"s3_secret_key", 0, TB_OPT_STRING, offsetof(struct admin, s3_secret_key), "SECRET",
+      "TBDEV_S3_SECRET_KEY", "As serve's."}},
+    {A_BLOBS,
+     {"blob_grace", 0, TB_OPT_INT, offsetof(struct admin, grace), "SECONDS", "TBDEV_BLOB_GRACE",
+      "Collect blobs unreferenced for this long (default: 3600)."}},
     {A_JSON, {"json", 0, TB_OPT_FLAG, offsetof(struct admin, json), NULL, NULL, "Print JSON."}},
     {A_ADMIN,
      {"admin", 0, TB_OPT_FLAG, offsetof(struct admin, admin), NULL, NULL,
@@ -464,7 +548,21 @@ static int a_migrate(struct admin *a, struct svc_store *st, char **args)
 {
     (void)st;
     (void)args;
-    printf("database %s is up to date\n", a->db);
+    char shown[512];
+    svc_store_shown(a->db, shown, sizeof(shown));
+    printf("database %s is up to date\n", shown);
+    return 0;
+}
+
+static int a_upkeep(struct admin *a, struct svc_store *st, char **args)
+{
+    (void)args;
+    int rc = ops->checkpoint(st);
+    if (rc < 0) {
+        fprintf(stderr, "tbdev-server upkeep: failed: %s\n", strerror(-rc));
+        return 1;
+    }
+    printf("upkeep done on %s\n", svc_store_is_url(a->db) ? "the PostgreSQL database" : a->db);
     return 0;
 }
 
@@ -492,6 +590,12 @@ static int a_backup(struct admin *a, struct svc_store *st, char **args)
     mode_t old = umask(077); /* the copy holds every token hash and experiment */
     int rc = ops->backup(st, a->to);
     umask(old);
+    if (rc == -ENOTSUP) {
+        fprintf(stderr, "tbdev-server backup: a PostgreSQL database is backed up with pg_dump "
+                        "(or pg_basebackup for the whole cluster), and an object store with "
+                        "its own tools; see the README's 'Scaling out'\n");
+        return 1;
+    }
     if (rc < 0) {
         fprintf(stderr, "tbdev-server backup: failed: %s\n", strerror(-rc));
         return 1;
@@ -679,7 +783,14 @@ static const struct admin_cmd {
 } admin_cmds[] = {
     {"migrate", NULL, "", 0, 0, A_DB, true,
      "Create the database, or bring its schema up to date, then exit.", a_migrate},
-    {"check", NULL, "", 0, 0, A_DB, false, "Run SQLite's integrity check.", a_check},
+    {"check", NULL, "", 0, 0, A_DB, false,
+     "Run SQLite's integrity check; on PostgreSQL, check that usage counters agree with the "
+     "rows.",
+     a_check},
+    {"upkeep", NULL, "", 0, 0, A_DB | A_BLOBS, false,
+     "Purge expired sessions and device codes, and delete the objects of blobs unreferenced for "
+     "--blob_grace (serve does this every 30 s).",
+     a_upkeep},
     {"backup", NULL, "--to FILE", 0, 0, A_DB | A_TO, false,
      "Copy the database while the server runs (an online SQLite backup).", a_backup},
     /* the first user's step on a new install may also make the database */
@@ -761,7 +872,7 @@ static int cmd_admin(int argc, char **argv)
                 cmd);
         return help ? 0 : EXIT_USAGE;
     }
-    struct admin a = {.db = "tbdev.db"};
+    struct admin a = {.db = "tbdev.db", .s3_region = "us-east-1", .grace = 3600};
     struct tb_opt opts[N_ADMIN_OPTIONS];
     size_t n_opts = cmd_options(c, opts);
     char err[256] = "";
@@ -789,7 +900,7 @@ static int cmd_admin(int argc, char **argv)
     char *argbuf[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < n_args && i < 3; i++)
         argbuf[i] = args[i];
-    if (!c->creates && access(a.db, F_OK) != 0) {
+    if (!c->creates && !svc_store_is_url(a.db) && access(a.db, F_OK) != 0) {
         fprintf(stderr,
                 "tbdev-server %s: there is no database at %s: give --db PATH (or TBDEV_DB), or "
                 "create one with 'tbdev-server migrate --db %s'\n",
@@ -797,11 +908,20 @@ static int cmd_admin(int argc, char **argv)
         return 1;
     }
     svc_log_set_quiet(true);
+    struct svc_blobs blobs;
     struct svc_store *store = NULL;
-    if (open_store(a.db, 0, &store) < 0)
+    if (open_blobs(a.blob_store, a.s3_endpoint, a.s3_region, a.s3_access_key, a.s3_secret_key,
+                   &blobs) < 0)
         return 1;
+    if (open_store(a.db, 0, &blobs, (double)a.grace, &store) < 0) {
+        if (blobs.ops)
+            blobs.ops->close(blobs.store);
+        return 1;
+    }
     int ret = c->run(&a, store, argbuf);
     ops->close(store);
+    if (blobs.ops)
+        blobs.ops->close(blobs.store);
     return ret;
 }
 
@@ -825,7 +945,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "local"))
         return svc_local_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate") || !strcmp(cmd, "check") || !strcmp(cmd, "backup") ||
-        !strcmp(cmd, "user") || !strcmp(cmd, "token") || !strcmp(cmd, "session"))
+        !strcmp(cmd, "upkeep") || !strcmp(cmd, "user") || !strcmp(cmd, "token") ||
+        !strcmp(cmd, "session"))
         return cmd_admin(argc - 1, argv + 1);
     fprintf(stderr, "tbdev-server: unknown command '%s'. Run 'tbdev-server --help'.\n", cmd);
     return EXIT_USAGE;

@@ -234,21 +234,32 @@ struct range_pass {
     struct svc_rebin *rb;
     struct svc_call *c;
     const struct svc_series_info *s;
+    const int64_t *shown;
+    size_t n_shown;
 };
+
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static int range_cb(void *ctx, const struct svc_tensor_row *r)
 {
     struct range_pass *p = ctx;
+    if (p->shown && !bsearch(&r->seq, p->shown, p->n_shown, sizeof(*p->shown), cmp_seq))
+        return 0; /* hidden by a restart: not part of what is drawn */
     svc_rebin_range(p->rb, p->c, p->s, r);
     return 0;
 }
 
-void svc_rebin_prepare(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s)
+void svc_rebin_prepare(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s,
+                       const int64_t *shown, size_t n_shown)
 {
     setup(rb, c, s);
     if (rb->mode != 1)
         return;
-    struct range_pass p = {rb, c, s};
+    struct range_pass p = {rb, c, s, shown, n_shown};
     if (c->app->ops->tensor_rows(c->app->store, s->id, 0, range_cb, &p) < 0)
         rb->mode = 0; /* the stored buckets are still a right answer */
 }

@@ -76,9 +76,11 @@ void svc_rebin_range(struct svc_rebin *rb, struct svc_call *c, const struct svc_
                      const struct svc_tensor_row *r);
 
 /* Reads the request's settings for series s into rb (zeroed) and, with ?bins=, runs that
- * first pass over every row of s (before the caller's own pass over the rows, not inside it).
- * A store error leaves rb writing the stored buckets. */
-void svc_rebin_prepare(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s);
+ * first pass over the rows of s (before the caller's own pass over the rows, not inside it):
+ * every row, or when shown is not NULL only the rows whose seqs its sorted n_shown entries
+ * list (those the restart rule shows). A store error leaves rb writing the stored buckets. */
+void svc_rebin_prepare(struct svc_rebin *rb, struct svc_call *c, const struct svc_series_info *s,
+                       const int64_t *shown, size_t n_shown);
 
 /*
  * Second pass: writes the row's "bins" ([[left, right, count], ...], N of them over the

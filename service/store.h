@@ -1,18 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* Storage: one table of operations, one file per backend (store_sqlite.c today). */
+/*
+ * Storage: one table of operations (struct svc_store_ops), one file per backend: store_sqlite.c
+ * (the embedded default) and store_pg.c (PostgreSQL, for several servers on one database).
+ * The protocol policy of a write (replay and gap, quota, run and tag limits, chunking) is not
+ * in a backend: store.c runs it over the primitives of struct svc_wb_ops, which each backend
+ * provides (transactions, row locks and rows), so that both backends keep the same contract.
+ */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "event.h"
+
+struct svc_blobs;
 
 /*
  * Every operation returns 0 (or a count) on success and -errno on failure:
  *   -ENOENT  no such row (or not visible to the caller)
  *   -EEXIST  a unique name is taken
- *   -EBUSY   the database stayed locked past the busy timeout: answer 503 with Retry-After
+ *   -EBUSY   the database stayed locked past the busy timeout, or PostgreSQL gave up on a
+ *            transaction (serialization failure, deadlock, lock timeout, lost connection):
+ *            answer 503 with Retry-After; nothing of the transaction was kept
  *   -ENOSPC  the disk is full: answer 507
  *   -EDQUOT  the user's quota would be passed: answer 507
  *   -ESTALE  a write-events group starts past the file's cursor (a gap): answer 409
@@ -204,6 +215,32 @@ typedef int (*svc_tensor_row_cb)(void *ctx, const struct svc_tensor_row *row);
 #define SVC_SCALAR_POINT_BYTES 24
 #define SVC_SCALAR_CHUNK_POINTS 1024
 
+/* The one pair of accessors of that layout (every reader and writer of chunks uses them). */
+struct svc_scalar_point {
+    int64_t step;
+    double wall_time, value;
+};
+static inline void svc_scalar_point_put(uint8_t *p, const struct svc_scalar_point *pt)
+{
+    uint64_t w[3];
+    memcpy(&w[0], &pt->step, 8);
+    memcpy(&w[1], &pt->wall_time, 8);
+    memcpy(&w[2], &pt->value, 8);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 8; k++)
+            p[8 * i + k] = (uint8_t)(w[i] >> (8 * k));
+}
+static inline void svc_scalar_point_get(const uint8_t *p, struct svc_scalar_point *ret)
+{
+    uint64_t w[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 8; k++)
+            w[i] |= (uint64_t)p[8 * i + k] << (8 * k);
+    memcpy(&ret->step, &w[0], 8);
+    memcpy(&ret->wall_time, &w[1], 8);
+    memcpy(&ret->value, &w[2], 8);
+}
+
 /* What a reader needs to downsample a chunk without its points: the first, minimum, maximum
  * and last points (in that order, 24 bytes each as above; minimum and maximum by value,
  * ignoring NaN), the step range, and whether steps strictly increase inside the chunk. */
@@ -226,18 +263,158 @@ struct svc_store_options {
     uint64_t
         max_bytes; /* the database may not grow past this (SQLITE_FULL, as a full disk); 0: none */
     bool read_only;
+    /* Where blob bytes go (borrowed until close): NULL keeps them in the database. Only the
+     * PostgreSQL backend takes an object store (SQLite installs keep blobs in the file). */
+    const struct svc_blobs *blobs;
+    /* An unreferenced blob's object is deleted by checkpoint() once it has been unreferenced
+     * this long (seconds), so that a batch that wrote it just before can still claim it. */
+    double blob_grace_s;
     bool lean_memory; /* keep resident memory low (local mode): no memory-mapped reads, a
                        * smaller page cache per connection */
 };
 
+/*
+ * write_batch's contract (exactly-once), which every backend keeps because store.c implements
+ * it for all of them over struct svc_wb_ops:
+ *
+ *  1. One transaction. Either every group that is not a replay, a gap or refused is stored
+ *     with its file's new cursor, its rows, its series' counters and its quota charge, or
+ *     nothing of the batch is (any error).
+ *  2. For each group, against its file's committed cursor, read under a lock that holds
+ *     until commit (SQLite: BEGIN IMMEDIATE; PostgreSQL: the experiment row and the file's
+ *     cursor row FOR UPDATE, runs locked in name order), so that two servers or threads
+ *     given the same group at once store it once:
+ *       offset <  cursor: a replay; nothing stored, g->replay set, g->cursor the cursor;
+ *       offset == cursor: stored; the cursor becomes end_offset;
+ *       offset >  cursor: a gap; -ESTALE, b->gap_group says which, nothing stored.
+ *     A file whose first group gave a fingerprint is refused ("file_changed") when a later
+ *     group gives another of the same length.
+ *  3. Limits: a new run past b->max_runs, or a new series past b->max_tags in its run, is
+ *     -EMLINK with b->limit_msg, nothing stored; counted under the same locks.
+ *  4. Quota: the charge (below) is added to the owner's used bytes by one conditional update
+ *     that fails with -EDQUOT, nothing stored, when it would pass quota_bytes (0: none).
+ *  5. Scalars are kept in chunks of at most SVC_SCALAR_CHUNK_POINTS points in arrival
+ *     order, with their summaries; rows get increasing seqs (a restart's seq sorts after the
+ *     rows of its run read before it).
+ *  6. Blobs are content-addressed: with an object store, each is written there before the
+ *     transaction (idempotent), and again inside it if the store had collected it since.
+ *
+ * Writes a batch in one transaction. The quota (quota_bytes, 0: none) is charged what the
+ * batch stored: for each new row TB_QUOTA_ROW_BYTES plus its bytes (a run's name, a file's
+ * name, a series' tag, names and plugin content, a scalar chunk's points and summary, a
+ * tensor's data, value and shape, a blob point's meta, hashes and value), charged to its run,
+ * and for each blob the experiment did not own yet TB_QUOTA_ROW_BYTES plus its size,
+ * charged to the experiment. b->bytes is set to the charge. -ENOENT if the experiment is gone.
+ */
+
+/* One scalar chunk to store (chunks_add): the points are borrowed for the call. */
+struct svc_chunk_row {
+    int64_t series_id, seq;
+    size_t n; /* points, 1..SVC_SCALAR_CHUNK_POINTS */
+    const struct svc_chunk_summary *summary;
+    const uint8_t *points; /* n * SVC_SCALAR_POINT_BYTES */
+};
+
+/* What svc_wb_ops.blob_ref says about a blob. */
+#define SVC_BLOB_NEW_OWNER 1 /* the experiment did not own it: charge it */
+#define SVC_BLOB_REWRITE 2   /* the object store had collected it: write it again now */
+
+/*
+ * The primitives of a write: each backend's, run by store.c inside one transaction on the
+ * calling thread's connection (begin ... end). Each returns 0 (or what it says) or -errno;
+ * after an error the caller only calls end(). Strings and bytes are borrowed for the call.
+ */
+struct svc_wb_ops {
+    /* Starts the transaction and locks the experiment against other writers until end
+     * (SQLite's write lock; PostgreSQL: its row FOR UPDATE). -ENOENT if it does not exist. */
+    int (*begin)(struct svc_store *s, const char *exp_id);
+    /* Commits when err is 0, else rolls back; returns err, or the commit's error. */
+    int (*end)(struct svc_store *s, int err);
+    /* Reserves SVC_SEQ_BLOCK consecutive seqs, larger than every seq committed or reserved
+     * before, for rows of this transaction: *ret_first is the first. */
+    int (*seq_block)(struct svc_store *s, int64_t *ret_first);
+    /* The run (exp_id, name), locked until end: 0 and *ret_id, or -ENOENT. */
+    int (*run_lock)(struct svc_store *s, const char *exp_id, const char *name, int64_t *ret_id);
+    int (*run_count)(struct svc_store *s, const char *exp_id, uint64_t *ret_n);
+    int (*run_add)(struct svc_store *s, const char *exp_id, const char *name, int64_t *ret_id);
+    /* The file's cursor row, locked until end: 1 and its fields, or 0 if the file is new. */
+    int (*file_lock)(struct svc_store *s, int64_t run_id, const char *name, uint64_t *ret_cursor,
+                     uint32_t *ret_fp_len, uint32_t *ret_fp);
+    /* Sets the cursor (making the row); a fingerprint is kept from the first group giving one. */
+    int (*file_set)(struct svc_store *s, int64_t run_id, const char *name, uint64_t cursor,
+                    uint32_t fp_len, uint32_t fp);
+    /* 1 and *ret_id if the run has the tag, 0 if not. */
+    int (*series_get)(struct svc_store *s, int64_t run_id, const char *tag, int64_t *ret_id);
+    int (*tag_count)(struct svc_store *s, int64_t run_id, uint64_t *ret_n);
+    /* A new series with d's metadata and plugin content (d->id is not read). */
+    int (*series_add)(struct svc_store *s, int64_t run_id, const struct svc_series_def *d,
+                      int64_t *ret_id);
+    /* Stores n chunks (PostgreSQL: one binary COPY). */
+    int (*chunks_add)(struct svc_store *s, const struct svc_chunk_row *rows, size_t n);
+    /* A tensor row, or a blob-sequence row (its meta, hashes and value), from it. */
+    int (*tensor_add)(struct svc_store *s, int64_t series_id, int64_t seq,
+                      const struct svc_item *it);
+    int (*blob_point_add)(struct svc_store *s, int64_t series_id, int64_t seq,
+                          const struct svc_item *it);
+    /* With an object store, before its object is written for a batch (outside the batch's
+     * transaction, committed at once): makes sure the collector finds the object if the
+     * batch never commits. Returns 1 if the object is there already (no need to write it),
+     * 0 if it must be written. NULL in a backend that keeps blobs in the database only. */
+    int (*blob_prepare)(struct svc_store *s, const uint8_t sha[32], size_t size);
+    /* Makes the experiment own the blob sha of size bytes, and keeps the blob: its bytes in
+     * the database when data is not NULL (no object store), else its row only. Returns the
+     * SVC_BLOB_* flags that apply (0 when neither). */
+    int (*blob_ref)(struct svc_store *s, const char *exp_id, const uint8_t sha[32],
+                    const uint8_t *data, size_t size);
+    /* 1 if the restart row was added, 0 if the run had it. */
+    int (*restart_add)(struct svc_store *s, int64_t run_id, int64_t seq, int64_t step);
+    /* Adds points to a series' count and widens its step range. */
+    int (*series_bump)(struct svc_store *s, int64_t series_id, uint64_t points, int64_t min_step,
+                       int64_t max_step);
+    /* Adds bytes to what the run is charged. */
+    int (*run_charge)(struct svc_store *s, int64_t run_id, uint64_t bytes);
+    /* Adds bytes to the user's used bytes, unless that would pass quota (0: none): then
+     * -EDQUOT and nothing changes. One conditional update: exact under concurrent writers. */
+    int (*user_charge)(struct svc_store *s, int64_t user_id, uint64_t bytes, uint64_t quota);
+    /* Adds to the experiment's counters and sets its update time. */
+    int (*experiment_bump)(struct svc_store *s, const char *exp_id, double now, uint64_t scalars,
+                           uint64_t tensors, uint64_t blobs, uint64_t bytes);
+};
+
+#define SVC_SEQ_BLOCK 1024
+
+/* write_batch for a backend: the contract above, over its primitives p. blobs (NULL: in the
+ * database) is where blob bytes go. */
+int svc_store_write_batch(const struct svc_wb_ops *p, struct svc_store *s,
+                          const struct svc_blobs *blobs, const char *exp_id, int64_t owner_id,
+                          uint64_t quota_bytes, struct svc_batch *b);
+
+/* The backend for a --db value: PostgreSQL for postgresql:// or postgres:// URLs, SQLite for
+ * anything else (a path). NULL if that backend was not built in. */
+const struct svc_store_ops *svc_store_for(const char *db);
+
+/* Whether db names a PostgreSQL database (a URL) rather than a SQLite file. */
+bool svc_store_is_url(const char *db);
+
+/* db as it may be shown or logged: a URL's password (user:PASSWORD@, password=...) masked. */
+void svc_store_shown(const char *db, char *out, size_t out_len);
+
 struct svc_store_ops {
     const char *name;
-    int (*open)(const char *path, const struct svc_store_options *opt, struct svc_store **ret);
+    /* db: a SQLite file's path, or a PostgreSQL URL (svc_store_for). */
+    int (*open)(const char *db, const struct svc_store_options *opt, struct svc_store **ret);
     void (*close)(struct svc_store *s);
     /* Brings the schema up to date; *ret_from / *ret_to are the versions. */
     int (*migrate)(struct svc_store *s, int *ret_from, int *ret_to);
+    /* Periodic upkeep, called every 30 s by serve and once by the upkeep command: both purge
+     * expired sessions and device codes; SQLite then checkpoints its WAL; PostgreSQL deletes
+     * the objects of blobs unreferenced for opt->blob_grace_s, one server at a time (an
+     * advisory lock). */
     int (*checkpoint)(struct svc_store *s);
+    /* An online copy into a new SQLite file; -ENOTSUP on PostgreSQL (pg_dump does that). */
     int (*backup)(struct svc_store *s, const char *to_path);
+    /* SQLite's integrity_check; on PostgreSQL, that the schema is there and the counters
+     * agree with the rows. ret_msg says "ok" or what is wrong. */
     int (*integrity_check)(struct svc_store *s, char *ret_msg, size_t msg_len);
 
     int (*user_add)(struct svc_store *s, const char *name, const char *password_hash, bool is_admin,
@@ -303,15 +480,7 @@ struct svc_store_ops {
     int (*share_set)(struct svc_store *s, const char *exp_id, int64_t user_id, bool shared);
     int (*share_check)(struct svc_store *s, const char *exp_id, int64_t user_id);
 
-    /*
-     * Writes a batch in one transaction. The quota (quota_bytes, 0: none) is charged what the
-     * batch stored: for each new row TB_QUOTA_ROW_BYTES plus its bytes (a run's name, a file's
-     * name, a series' tag, names and plugin content, a scalar chunk's points and summary, a
-     * tensor's data, value and shape, a blob point's meta, hashes and value), charged to its run,
-     * and for each blob the experiment did not own yet TB_QUOTA_ROW_BYTES plus its size,
-     * charged to the experiment. Past the quota: -EDQUOT, nothing stored. b->bytes is set to the
-     * charge.
-     */
+    /* Writes a batch: the contract above (svc_store_write_batch). */
     int (*write_batch)(struct svc_store *s, const char *exp_id, int64_t owner_id,
                        uint64_t quota_bytes, struct svc_batch *b);
     /* Every file's cursor, with the fingerprint its first group gave (len 0 if none). */
@@ -355,5 +524,6 @@ struct svc_store_ops {
 };
 
 extern const struct svc_store_ops svc_store_sqlite;
+extern const struct svc_store_ops svc_store_pg; /* when built with libpq */
 
 void svc_series_list_free(struct svc_series_info *list, size_t n);

@@ -239,6 +239,7 @@ enum stmt_id {
     Q_EXP_RELEASE,
     Q_SERIES_SELECT,
     Q_CONTENT_ADD,
+    Q_USER_CHARGE,
     Q__COUNT
 };
 
@@ -370,6 +371,9 @@ static const char *const sql[Q__COUNT] = {
     [Q_RESTART_ADD] = "INSERT OR IGNORE INTO restarts(run_id, seq, step) VALUES(?1, ?2, ?3)",
     [Q_SEQ_GET] = "SELECT value FROM counters WHERE name = 'seq'",
     [Q_SEQ_SET] = "UPDATE counters SET value = ?1 WHERE name = 'seq'",
+    /* the quota, exact under concurrent writers: one conditional update */
+    [Q_USER_CHARGE] = "UPDATE users SET used_bytes = used_bytes + ?2 WHERE id = ?1"
+                      " AND (?3 = 0 OR used_bytes + ?2 <= ?3)",
     [Q_USER_USED] = "UPDATE users SET used_bytes = max(0, used_bytes + ?2) WHERE id = ?1",
     [Q_CURSORS] = "SELECT r.name, f.name, f.cursor, f.fp_len, f.fp FROM files f"
                   " JOIN runs r ON r.id = f.run_id"
@@ -709,6 +713,11 @@ static int is_nfs(const char *path)
 
 static int sq_open(const char *path, const struct svc_store_options *opt, struct svc_store **ret)
 {
+    if (opt && opt->blobs) {
+        svc_log_error("a SQLite database keeps its blobs in the file: --blob_store needs a "
+                      "PostgreSQL --db");
+        return -ENOTSUP;
+    }
     if (is_nfs(path)) {
         svc_log_error("the database %s is on a network filesystem (NFS or SMB), where SQLite's "
                       "locks do not hold; put it on a local disk",
@@ -787,9 +796,30 @@ static int sq_migrate(struct svc_store *s, int *ret_from, int *ret_to)
     return end(c, err);
 }
 
+/* Expired sessions and device codes, which nothing reads again (a lookup refuses them). */
+static int purge_expired(struct conn *c)
+{
+    static const enum stmt_id purges[] = {Q_SESSION_PURGE, Q_DEVICE_PURGE};
+    for (size_t i = 0; i < sizeof(purges) / sizeof(purges[0]); i++) {
+        sqlite3_stmt *q = st(c, purges[i]);
+        if (!q)
+            return -EIO;
+        sqlite3_bind_double(q, 1, now_s());
+        int err = run(c, q);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
 static int sq_checkpoint(struct svc_store *s)
 {
     CONN(s);
+    if (!s->opt.read_only) {
+        int err = purge_expired(c);
+        if (err < 0 && err != -EBUSY)
+            return err;
+    }
     int log = 0, done = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
     if (rc == SQLITE_BUSY)
@@ -1406,232 +1436,232 @@ static int sq_share_check(struct svc_store *s, const char *exp, int64_t uid)
     return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
 
-/* --- write_batch --- */
+/* --- write_batch: store.c's policy over these primitives (store.h, struct svc_wb_ops) --- */
 
-struct wb {
-    struct conn *c;
-    const char *exp;
-    struct svc_batch *b;
-    int64_t *run_ids;
-    uint64_t *run_bytes; /* what the batch charges each run (RECOUNT_RUNS, row by row) */
-    uint64_t blob_bytes; /* what it charges the experiment for blobs it did not own yet */
-    int64_t seq;
-    uint64_t n_scalars, n_tensors, n_blobs;
-    /* per-series scalar buffers, flushed into chunks */
-    uint8_t **sbuf;
-    size_t *sbuf_n, *sbuf_cap;
-    int64_t *smin, *smax;
-    uint64_t *spoints;
-};
-
-static int run_id(struct wb *w, uint32_t r, int64_t *ret)
+static int sq_wb_begin(struct svc_store *s, const char *exp)
 {
-    if (w->run_ids[r]) {
-        *ret = w->run_ids[r];
-        return 0;
-    }
-    struct conn *c = w->c;
-    sqlite3_stmt *q = st(c, Q_RUN_GET);
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    /* BEGIN IMMEDIATE took the database's write lock: every writer waits for it. */
+    sqlite3_stmt *q = st(c, Q_EXP_COUNTS);
     if (!q)
-        return -EIO;
-    bind_text(q, 1, w->exp);
-    bind_text(q, 2, w->b->runs[r]);
-    int rr = one(c, q);
-    if (rr < 0)
-        return rr;
-    if (rr == 1) {
-        w->run_ids[r] = sqlite3_column_int64(q, 0);
-        sqlite3_reset(q);
-    } else {
-        if (w->b->max_runs) {
-            q = st(c, Q_RUN_COUNT);
-            bind_text(q, 1, w->exp);
-            int n = one(c, q);
-            if (n < 0)
-                return n;
-            uint64_t runs = (uint64_t)sqlite3_column_int64(q, 0);
-            sqlite3_reset(q);
-            if (runs >= w->b->max_runs) {
-                snprintf(w->b->limit_msg, sizeof(w->b->limit_msg),
-                         "with run '%.80s' the experiment would have more than %llu runs, the "
-                         "limit",
-                         w->b->runs[r], (unsigned long long)runs);
-                return -EMLINK;
-            }
-        }
-        q = st(c, Q_RUN_ADD);
-        bind_text(q, 1, w->exp);
-        bind_text(q, 2, w->b->runs[r]);
-        int err = run(c, q);
-        if (err < 0)
-            return err;
-        w->run_ids[r] = sqlite3_last_insert_rowid(c->db);
-        w->run_bytes[r] += TB_QUOTA_ROW_BYTES + strlen(w->b->runs[r]);
-    }
-    *ret = w->run_ids[r];
+        return end(c, -EIO);
+    bind_text(q, 1, exp);
+    int r = one(c, q);
+    sqlite3_reset(q);
+    if (r <= 0)
+        return end(c, r < 0 ? r : -ENOENT);
     return 0;
 }
 
-static int series_id(struct wb *w, uint32_t i, int64_t *ret)
+static int sq_wb_end(struct svc_store *s, int err)
 {
-    struct svc_series_def *d = &w->b->series[i];
-    if (d->id) {
-        *ret = d->id;
-        return 0;
+    CONN(s);
+    return end(c, err);
+}
+
+static int sq_wb_seq_block(struct svc_store *s, int64_t *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SEQ_GET);
+    int r = one(c, q);
+    if (r <= 0)
+        return r < 0 ? r : -EIO;
+    int64_t first = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    q = st(c, Q_SEQ_SET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, first + SVC_SEQ_BLOCK);
+    int err = run(c, q);
+    if (!err)
+        *ret = first;
+    return err;
+}
+
+/* A query of one int64 column with a text and/or int64 key; 1 and *ret with a row, 0 without. */
+static int one_int(struct conn *c, enum stmt_id id, const char *text, int64_t key, int64_t *ret)
+{
+    sqlite3_stmt *q = st(c, id);
+    if (!q)
+        return -EIO;
+    int i = 1;
+    if (text)
+        bind_text(q, i++, text);
+    if (key || !text)
+        sqlite3_bind_int64(q, i, key);
+    int r = one(c, q);
+    if (r == 1) {
+        *ret = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
     }
-    int64_t rid;
-    int err = run_id(w, d->run, &rid);
-    if (err < 0)
-        return err;
-    struct conn *c = w->c;
+    return r;
+}
+
+static int sq_wb_run_lock(struct svc_store *s, const char *exp, const char *name, int64_t *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_RUN_GET);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    bind_text(q, 2, name);
+    int r = one(c, q);
+    if (r == 1) {
+        *ret = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+    }
+    return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+static int sq_wb_run_count(struct svc_store *s, const char *exp, uint64_t *ret)
+{
+    CONN(s);
+    int64_t n = 0;
+    int r = one_int(c, Q_RUN_COUNT, exp, 0, &n);
+    *ret = (uint64_t)n;
+    return r < 0 ? r : 0;
+}
+
+static int sq_wb_run_add(struct svc_store *s, const char *exp, const char *name, int64_t *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_RUN_ADD);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    bind_text(q, 2, name);
+    int err = run(c, q);
+    if (!err)
+        *ret = sqlite3_last_insert_rowid(c->db);
+    return err;
+}
+
+static int sq_wb_file_lock(struct svc_store *s, int64_t rid, const char *name, uint64_t *cursor,
+                           uint32_t *fp_len, uint32_t *fp)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_FILE_GET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    bind_text(q, 2, name);
+    int r = one(c, q);
+    if (r == 1) {
+        *cursor = (uint64_t)sqlite3_column_int64(q, 0);
+        *fp_len = (uint32_t)sqlite3_column_int64(q, 1);
+        *fp = (uint32_t)sqlite3_column_int64(q, 2);
+        sqlite3_reset(q);
+    }
+    return r;
+}
+
+static int sq_wb_file_set(struct svc_store *s, int64_t rid, const char *name, uint64_t cursor,
+                          uint32_t fp_len, uint32_t fp)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_FILE_SET);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    bind_text(q, 2, name);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)cursor);
+    sqlite3_bind_int64(q, 4, fp_len);
+    sqlite3_bind_int64(q, 5, fp);
+    return run(c, q);
+}
+
+static int sq_wb_series_get(struct svc_store *s, int64_t rid, const char *tag, int64_t *ret)
+{
+    CONN(s);
     sqlite3_stmt *q = st(c, Q_SERIES_GET);
     if (!q)
         return -EIO;
     sqlite3_bind_int64(q, 1, rid);
-    bind_text(q, 2, d->tag);
+    bind_text(q, 2, tag);
     int r = one(c, q);
-    if (r < 0)
-        return r;
     if (r == 1) {
-        d->id = sqlite3_column_int64(q, 0);
+        *ret = sqlite3_column_int64(q, 0);
         sqlite3_reset(q);
-    } else {
-        if (w->b->max_tags) {
-            q = st(c, Q_TAG_COUNT);
-            sqlite3_bind_int64(q, 1, rid);
-            int n = one(c, q);
-            if (n < 0)
-                return n;
-            uint64_t tags = (uint64_t)sqlite3_column_int64(q, 0);
-            sqlite3_reset(q);
-            if (tags >= w->b->max_tags) {
-                snprintf(w->b->limit_msg, sizeof(w->b->limit_msg),
-                         "with tag '%.60s' run '%.60s' would have more than %llu tags, the limit",
-                         d->tag, w->b->runs[d->run], (unsigned long long)tags);
-                return -EMLINK;
-            }
-        }
-        q = st(c, Q_SERIES_ADD);
-        sqlite3_bind_int64(q, 1, rid);
-        bind_text(q, 2, d->tag);
-        bind_text(q, 3, d->plugin);
-        bind_text(q, 4, d->display_name);
-        bind_text(q, 5, d->description);
-        sqlite3_bind_int(q, 6, d->data_class);
-        sqlite3_bind_int(q, 7, d->kind);
-        sqlite3_bind_int(q, 8, d->source);
-        sqlite3_bind_int(q, 9, d->dtype);
-        err = run(c, q);
-        if (err < 0)
-            return err;
-        d->id = sqlite3_last_insert_rowid(c->db);
-        if (d->plugin_content.len) {
-            q = st(c, Q_CONTENT_ADD);
-            if (!q)
-                return -EIO;
-            sqlite3_bind_int64(q, 1, d->id);
-            sqlite3_bind_blob(q, 2, d->plugin_content.data, (int)d->plugin_content.len,
-                              SQLITE_STATIC);
-            if ((err = run(c, q)) < 0)
-                return err;
-        }
-        w->run_bytes[d->run] += TB_QUOTA_ROW_BYTES + strlen(d->tag) + strlen(d->plugin) +
-                                d->plugin_content.len + strlen(d->display_name) +
-                                strlen(d->description);
     }
-    *ret = d->id;
+    return r;
+}
+
+static int sq_wb_tag_count(struct svc_store *s, int64_t rid, uint64_t *ret)
+{
+    CONN(s);
+    int64_t n = 0;
+    int r = one_int(c, Q_TAG_COUNT, NULL, rid, &n);
+    *ret = (uint64_t)n;
+    return r < 0 ? r : 0;
+}
+
+static int sq_wb_series_add(struct svc_store *s, int64_t rid, const struct svc_series_def *d,
+                            int64_t *ret)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SERIES_ADD);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    bind_text(q, 2, d->tag);
+    bind_text(q, 3, d->plugin);
+    bind_text(q, 4, d->display_name);
+    bind_text(q, 5, d->description);
+    sqlite3_bind_int(q, 6, d->data_class);
+    sqlite3_bind_int(q, 7, d->kind);
+    sqlite3_bind_int(q, 8, d->source);
+    sqlite3_bind_int(q, 9, d->dtype);
+    int err = run(c, q);
+    if (err < 0)
+        return err;
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+    if (d->plugin_content.len) {
+        if (!(q = st(c, Q_CONTENT_ADD)))
+            return -EIO;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_blob(q, 2, d->plugin_content.data, (int)d->plugin_content.len, SQLITE_STATIC);
+        if ((err = run(c, q)) < 0)
+            return err;
+    }
+    *ret = id;
     return 0;
 }
 
-static int flush_series(struct wb *w, uint32_t i)
+static int sq_wb_chunks_add(struct svc_store *s, const struct svc_chunk_row *rows, size_t n)
 {
-    size_t n = w->sbuf_n[i];
-    if (!n)
-        return 0;
-    int64_t sid;
-    int err = series_id(w, i, &sid);
-    if (err < 0)
-        return err;
-    for (size_t at = 0; at < n; at += SVC_SCALAR_CHUNK_POINTS) {
-        size_t k = n - at < SVC_SCALAR_CHUNK_POINTS ? n - at : SVC_SCALAR_CHUNK_POINTS;
-        const uint8_t *pts = w->sbuf[i] + at * SVC_SCALAR_POINT_BYTES;
-        struct svc_chunk_summary sum;
-        svc_chunk_summarize(pts, k, &sum);
-        sqlite3_stmt *q = st(w->c, Q_CHUNK_ADD);
+    CONN(s);
+    for (size_t i = 0; i < n; i++) {
+        const struct svc_chunk_row *r = &rows[i];
+        sqlite3_stmt *q = st(c, Q_CHUNK_ADD);
         if (!q)
             return -EIO;
-        sqlite3_bind_int64(q, 1, sid);
-        sqlite3_bind_int64(q, 2, w->seq++);
-        sqlite3_bind_int64(q, 3, (sqlite3_int64)k);
-        sqlite3_bind_int64(q, 4, sum.min_step);
-        sqlite3_bind_int64(q, 5, sum.max_step);
-        sqlite3_bind_int(q, 6, sum.sorted);
-        sqlite3_bind_blob(q, 7, sum.points, sizeof(sum.points), SQLITE_STATIC);
-        sqlite3_bind_blob(q, 8, pts, (int)(k * SVC_SCALAR_POINT_BYTES), SQLITE_STATIC);
-        err = run(w->c, q);
+        sqlite3_bind_int64(q, 1, r->series_id);
+        sqlite3_bind_int64(q, 2, r->seq);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)r->n);
+        sqlite3_bind_int64(q, 4, r->summary->min_step);
+        sqlite3_bind_int64(q, 5, r->summary->max_step);
+        sqlite3_bind_int(q, 6, r->summary->sorted);
+        sqlite3_bind_blob(q, 7, r->summary->points, sizeof(r->summary->points), SQLITE_STATIC);
+        sqlite3_bind_blob(q, 8, r->points, (int)(r->n * SVC_SCALAR_POINT_BYTES), SQLITE_STATIC);
+        int err = run(c, q);
         if (err < 0)
             return err;
-        w->run_bytes[w->b->series[i].run] +=
-            TB_QUOTA_ROW_BYTES + k * SVC_SCALAR_POINT_BYTES + sizeof(sum.points);
     }
-    w->sbuf_n[i] = 0;
     return 0;
 }
 
-static int flush_run(struct wb *w, uint32_t run)
+static int sq_wb_tensor_add(struct svc_store *s, int64_t sid, int64_t seq,
+                            const struct svc_item *it)
 {
-    for (uint32_t i = 0; i < w->b->n_series; i++)
-        if (w->b->series[i].run == run) {
-            int err = flush_series(w, i);
-            if (err < 0)
-                return err;
-        }
-    return 0;
-}
-
-static int add_scalar(struct wb *w, const struct svc_item *it)
-{
-    uint32_t i = it->series;
-    if (w->sbuf_n[i] == w->sbuf_cap[i]) {
-        size_t cap = w->sbuf_cap[i] ? 2 * w->sbuf_cap[i] : 64;
-        uint8_t *p = realloc(w->sbuf[i], cap * SVC_SCALAR_POINT_BYTES);
-        if (!p)
-            return -ENOMEM;
-        w->sbuf[i] = p;
-        w->sbuf_cap[i] = cap;
-    }
-    uint8_t *p = w->sbuf[i] + w->sbuf_n[i]++ * SVC_SCALAR_POINT_BYTES;
-    memcpy(p, &it->step, 8);
-    memcpy(p + 8, &it->wall_time, 8);
-    memcpy(p + 16, &it->value, 8);
-    w->n_scalars++;
-    return 0;
-}
-
-static void note_step(struct wb *w, const struct svc_item *it)
-{
-    uint32_t i = it->series;
-    if (!w->spoints[i]++) {
-        w->smin[i] = w->smax[i] = it->step;
-        return;
-    }
-    if (it->step < w->smin[i])
-        w->smin[i] = it->step;
-    if (it->step > w->smax[i])
-        w->smax[i] = it->step;
-}
-
-static int add_tensor(struct wb *w, const struct svc_item *it)
-{
-    int64_t sid;
-    int err = series_id(w, it->series, &sid);
-    if (err < 0)
-        return err;
-    sqlite3_stmt *q = st(w->c, Q_TENSOR_ADD);
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_TENSOR_ADD);
     if (!q)
         return -EIO;
     sqlite3_bind_int64(q, 1, sid);
-    sqlite3_bind_int64(q, 2, w->seq++);
+    sqlite3_bind_int64(q, 2, seq);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
     sqlite3_bind_int(q, 5, it->x->dtype);
@@ -1640,42 +1670,18 @@ static int add_tensor(struct wb *w, const struct svc_item *it)
                       (int)it->x->data.len, SQLITE_STATIC);
     sqlite3_bind_blob(q, 8, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
                       (int)it->x->value_pb.len, SQLITE_STATIC);
-    w->n_tensors++;
-    w->run_bytes[w->b->series[it->series].run] += TB_QUOTA_ROW_BYTES + it->x->data.len +
-                                                  it->x->value_pb.len +
-                                                  strlen(it->x->shape ? it->x->shape : "?");
-    return run(w->c, q);
+    return run(c, q);
 }
 
-static int add_blobs(struct wb *w, const struct svc_item *it)
+static int sq_wb_blob_point_add(struct svc_store *s, int64_t sid, int64_t seq,
+                                const struct svc_item *it)
 {
-    int64_t sid;
-    int err = series_id(w, it->series, &sid);
-    if (err < 0)
-        return err;
-    for (size_t k = 0; k < it->x->n_blobs; k++) {
-        sqlite3_stmt *q = st(w->c, Q_BLOB_ADD);
-        if (!q)
-            return -EIO;
-        sqlite3_bind_blob(q, 1, it->x->shas[k], 32, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)it->x->blobs[k].len);
-        sqlite3_bind_blob(q, 3, it->x->blobs[k].data ? (const void *)it->x->blobs[k].data : "",
-                          (int)it->x->blobs[k].len, SQLITE_STATIC);
-        if ((err = run(w->c, q)) < 0)
-            return err;
-        q = st(w->c, Q_BLOB_OWN);
-        bind_text(q, 1, w->exp);
-        sqlite3_bind_blob(q, 2, it->x->shas[k], 32, SQLITE_STATIC);
-        if ((err = run(w->c, q)) < 0)
-            return err;
-        if (sqlite3_changes(w->c->db)) /* a blob the experiment did not own yet */
-            w->blob_bytes += TB_QUOTA_ROW_BYTES + it->x->blobs[k].len;
-    }
-    sqlite3_stmt *q = st(w->c, Q_BLOBPT_ADD);
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_BLOBPT_ADD);
     if (!q)
         return -EIO;
     sqlite3_bind_int64(q, 1, sid);
-    sqlite3_bind_int64(q, 2, w->seq++);
+    sqlite3_bind_int64(q, 2, seq);
     sqlite3_bind_int64(q, 3, it->step);
     sqlite3_bind_double(q, 4, it->wall_time);
     bind_text(q, 5, it->x->meta ? it->x->meta : "{}");
@@ -1683,215 +1689,127 @@ static int add_blobs(struct wb *w, const struct svc_item *it)
                       (int)(32 * it->x->n_blobs), SQLITE_STATIC);
     sqlite3_bind_blob(q, 7, it->x->value_pb.data ? (const void *)it->x->value_pb.data : "",
                       (int)it->x->value_pb.len, SQLITE_STATIC);
-    w->n_blobs++;
-    w->run_bytes[w->b->series[it->series].run] += TB_QUOTA_ROW_BYTES +
-                                                  strlen(it->x->meta ? it->x->meta : "{}") +
-                                                  32 * it->x->n_blobs + it->x->value_pb.len;
-    return run(w->c, q);
+    return run(c, q);
 }
 
-static int add_restart(struct wb *w, const struct svc_item *it)
+static int sq_wb_blob_ref(struct svc_store *s, const char *exp, const uint8_t sha[32],
+                          const uint8_t *data, size_t size)
 {
-    /* Points of this run read before the restart must sort before it: flush them first. */
-    int err = flush_run(w, it->run);
-    if (err < 0)
-        return err;
-    int64_t rid;
-    if ((err = run_id(w, it->run, &rid)) < 0)
-        return err;
-    sqlite3_stmt *q = st(w->c, Q_RESTART_ADD);
+    CONN(s);
+    if (!data)
+        return -EINVAL; /* SQLite keeps blobs in the file (store.h, svc_store_options.blobs) */
+    sqlite3_stmt *q = st(c, Q_BLOB_ADD);
     if (!q)
         return -EIO;
-    sqlite3_bind_int64(q, 1, rid);
-    sqlite3_bind_int64(q, 2, w->seq++);
-    sqlite3_bind_int64(q, 3, it->step);
-    if ((err = run(w->c, q)) < 0)
+    sqlite3_bind_blob(q, 1, sha, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)size);
+    sqlite3_bind_blob(q, 3, data, (int)size, SQLITE_STATIC);
+    int err = run(c, q);
+    if (err < 0)
         return err;
-    if (sqlite3_changes(w->c->db))
-        w->run_bytes[it->run] += TB_QUOTA_ROW_BYTES;
-    return 0;
+    if (!(q = st(c, Q_BLOB_OWN)))
+        return -EIO;
+    bind_text(q, 1, exp);
+    sqlite3_bind_blob(q, 2, sha, 32, SQLITE_STATIC);
+    if ((err = run(c, q)) < 0)
+        return err;
+    return sqlite3_changes(c->db) ? SVC_BLOB_NEW_OWNER : 0;
 }
 
-static int write_group(struct wb *w, struct svc_group *g)
+static int sq_wb_restart_add(struct svc_store *s, int64_t rid, int64_t seq, int64_t step)
 {
-    if (g->refused)
-        return 0; /* refused by ingest (a bad name): the other groups go on */
-    int64_t rid;
-    int err = run_id(w, g->run, &rid);
-    if (err < 0)
-        return err;
-    sqlite3_stmt *q = st(w->c, Q_FILE_GET);
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_RESTART_ADD);
     if (!q)
         return -EIO;
     sqlite3_bind_int64(q, 1, rid);
-    bind_text(q, 2, g->file);
-    int r = one(w->c, q);
-    if (r < 0)
-        return r;
-    uint64_t cursor = r == 1 ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
-    bool new_file = r == 0;
-    uint32_t fp_len = r == 1 ? (uint32_t)sqlite3_column_int64(q, 1) : 0;
-    uint32_t fp = r == 1 ? (uint32_t)sqlite3_column_int64(q, 2) : 0;
-    sqlite3_reset(q);
-    g->cursor = cursor;
-    if (fp_len && g->fingerprint_len == fp_len && g->fingerprint != fp) {
-        /* Another file under the same run and name: never append it from the old cursor. */
-        g->refused = "file_changed";
-        return 0;
-    }
-    if (g->offset < cursor) {
-        /* Sent before and committed: acknowledge it, store nothing. */
-        g->replay = true;
-        return 0;
-    }
-    if (g->offset > cursor) {
-        w->b->gap_group = (size_t)(g - w->b->groups);
-        return -ESTALE;
-    }
-    for (size_t k = 0; k < g->n_items; k++) {
-        const struct svc_item *it = &w->b->items[g->first_item + k];
-        if (it->type != SVC_ITEM_RESTART)
-            note_step(w, it);
-        switch (it->type) {
-        case SVC_ITEM_SCALAR:
-            err = add_scalar(w, it);
-            break;
-        case SVC_ITEM_TENSOR:
-            err = add_tensor(w, it);
-            break;
-        case SVC_ITEM_BLOBS:
-            err = add_blobs(w, it);
-            break;
-        case SVC_ITEM_RESTART:
-            err = add_restart(w, it);
-            break;
-        }
-        if (err < 0)
-            return err;
-    }
-    q = st(w->c, Q_FILE_SET);
-    if (!q)
-        return -EIO;
-    sqlite3_bind_int64(q, 1, rid);
-    bind_text(q, 2, g->file);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)g->end_offset);
-    sqlite3_bind_int64(q, 4, g->fingerprint_len);
-    sqlite3_bind_int64(q, 5, g->fingerprint);
-    if ((err = run(w->c, q)) < 0)
-        return err;
-    /* A file row costs the quota even when its group holds nothing (issue 12: 100,000 empty
-     * groups with long names were free). */
-    if (new_file)
-        w->run_bytes[g->run] += TB_QUOTA_ROW_BYTES + strlen(g->file);
-    g->cursor = g->end_offset;
-    return 0;
+    sqlite3_bind_int64(q, 2, seq);
+    sqlite3_bind_int64(q, 3, step);
+    int err = run(c, q);
+    return err < 0 ? err : sqlite3_changes(c->db) ? 1 : 0;
 }
+
+static int sq_wb_series_bump(struct svc_store *s, int64_t sid, uint64_t points, int64_t mn,
+                             int64_t mx)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_SERIES_BUMP);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, sid);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)points);
+    sqlite3_bind_int64(q, 3, mn);
+    sqlite3_bind_int64(q, 4, mx);
+    return run(c, q);
+}
+
+static int sq_wb_run_charge(struct svc_store *s, int64_t rid, uint64_t bytes)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_RUN_BYTES);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, rid);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)bytes);
+    return run(c, q);
+}
+
+static int sq_wb_user_charge(struct svc_store *s, int64_t uid, uint64_t bytes, uint64_t quota)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_USER_CHARGE);
+    if (!q)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, uid);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)bytes);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)quota);
+    int err = run(c, q);
+    return err < 0 ? err : sqlite3_changes(c->db) ? 0 : -EDQUOT;
+}
+
+static int sq_wb_experiment_bump(struct svc_store *s, const char *exp, double now, uint64_t scalars,
+                                 uint64_t tensors, uint64_t blobs, uint64_t bytes)
+{
+    CONN(s);
+    sqlite3_stmt *q = st(c, Q_EXP_BUMP);
+    if (!q)
+        return -EIO;
+    bind_text(q, 1, exp);
+    sqlite3_bind_double(q, 2, now);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)scalars);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)tensors);
+    sqlite3_bind_int64(q, 5, (sqlite3_int64)blobs);
+    sqlite3_bind_int64(q, 6, (sqlite3_int64)bytes);
+    return run(c, q);
+}
+
+static const struct svc_wb_ops sq_wb = {
+    .begin = sq_wb_begin,
+    .end = sq_wb_end,
+    .seq_block = sq_wb_seq_block,
+    .run_lock = sq_wb_run_lock,
+    .run_count = sq_wb_run_count,
+    .run_add = sq_wb_run_add,
+    .file_lock = sq_wb_file_lock,
+    .file_set = sq_wb_file_set,
+    .series_get = sq_wb_series_get,
+    .tag_count = sq_wb_tag_count,
+    .series_add = sq_wb_series_add,
+    .chunks_add = sq_wb_chunks_add,
+    .tensor_add = sq_wb_tensor_add,
+    .blob_point_add = sq_wb_blob_point_add,
+    .blob_ref = sq_wb_blob_ref,
+    .restart_add = sq_wb_restart_add,
+    .series_bump = sq_wb_series_bump,
+    .run_charge = sq_wb_run_charge,
+    .user_charge = sq_wb_user_charge,
+    .experiment_bump = sq_wb_experiment_bump,
+};
 
 static int sq_write_batch(struct svc_store *s, const char *exp, int64_t owner, uint64_t quota,
                           struct svc_batch *b)
 {
-    CONN(s);
-    struct wb w = {.c = c, .exp = exp, .b = b};
-    size_t ns = b->n_series ? b->n_series : 1;
-    w.run_ids = calloc(b->n_runs ? b->n_runs : 1, sizeof(*w.run_ids));
-    w.run_bytes = calloc(b->n_runs ? b->n_runs : 1, sizeof(*w.run_bytes));
-    w.sbuf = calloc(ns, sizeof(*w.sbuf));
-    w.sbuf_n = calloc(ns, sizeof(*w.sbuf_n));
-    w.sbuf_cap = calloc(ns, sizeof(*w.sbuf_cap));
-    w.smin = calloc(ns, sizeof(*w.smin));
-    w.smax = calloc(ns, sizeof(*w.smax));
-    w.spoints = calloc(ns, sizeof(*w.spoints));
-    int err = 0;
-    if (!w.run_ids || !w.run_bytes || !w.sbuf || !w.sbuf_n || !w.sbuf_cap || !w.smin || !w.smax ||
-        !w.spoints) {
-        err = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < b->n_series; i++)
-        b->series[i].id = 0;
-    if ((err = begin(c)) < 0)
-        goto out;
-    sqlite3_stmt *q = NULL;
-    if (!err) {
-        q = st(c, Q_SEQ_GET);
-        int r = one(c, q);
-        err = r < 0 ? r : r == 0 ? -EIO : 0;
-        if (r == 1) {
-            w.seq = sqlite3_column_int64(q, 0);
-            sqlite3_reset(q);
-        }
-    }
-    bool stored = false;
-    b->bytes = 0;
-    for (size_t g = 0; !err && g < b->n_groups; g++) {
-        err = write_group(&w, &b->groups[g]);
-        if (!err && !b->groups[g].replay && !b->groups[g].refused)
-            stored = true;
-    }
-    for (size_t i = 0; !err && i < b->n_series; i++)
-        err = flush_series(&w, (uint32_t)i);
-    for (size_t i = 0; !err && i < b->n_series; i++) {
-        if (!w.spoints[i])
-            continue;
-        int64_t sid;
-        if ((err = series_id(&w, (uint32_t)i, &sid)) < 0)
-            break;
-        q = st(c, Q_SERIES_BUMP);
-        sqlite3_bind_int64(q, 1, sid);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)w.spoints[i]);
-        sqlite3_bind_int64(q, 3, w.smin[i]);
-        sqlite3_bind_int64(q, 4, w.smax[i]);
-        err = run(c, q);
-    }
-    /* The quota charges what was stored, row by row (replays store nothing, so cost nothing). */
-    b->bytes = w.blob_bytes;
-    for (size_t r = 0; !err && r < b->n_runs; r++) {
-        if (!w.run_bytes[r])
-            continue;
-        b->bytes += w.run_bytes[r];
-        q = st(c, Q_RUN_BYTES);
-        sqlite3_bind_int64(q, 1, w.run_ids[r]);
-        sqlite3_bind_int64(q, 2, (sqlite3_int64)w.run_bytes[r]);
-        err = run(c, q);
-    }
-    struct svc_user owner_user;
-    if (!err && quota && b->bytes && (err = sq_user_get_id(s, owner, &owner_user)) == 0 &&
-        owner_user.used_bytes + b->bytes > quota)
-        err = -EDQUOT;
-    if (!err && stored) {
-        q = st(c, Q_SEQ_SET);
-        sqlite3_bind_int64(q, 1, w.seq);
-        err = run(c, q);
-        if (!err) {
-            q = st(c, Q_EXP_BUMP);
-            bind_text(q, 1, exp);
-            sqlite3_bind_double(q, 2, now_s());
-            sqlite3_bind_int64(q, 3, (sqlite3_int64)w.n_scalars);
-            sqlite3_bind_int64(q, 4, (sqlite3_int64)w.n_tensors);
-            sqlite3_bind_int64(q, 5, (sqlite3_int64)w.n_blobs);
-            sqlite3_bind_int64(q, 6, (sqlite3_int64)b->bytes);
-            err = run(c, q);
-        }
-        if (!err) {
-            q = st(c, Q_USER_USED);
-            sqlite3_bind_int64(q, 1, owner);
-            sqlite3_bind_int64(q, 2, (sqlite3_int64)b->bytes);
-            err = run(c, q);
-        }
-    }
-    err = end(c, err);
-out:
-    for (size_t i = 0; w.sbuf && i < ns; i++)
-        free(w.sbuf[i]);
-    free(w.sbuf);
-    free(w.sbuf_n);
-    free(w.sbuf_cap);
-    free(w.smin);
-    free(w.smax);
-    free(w.spoints);
-    free(w.run_ids);
-    free(w.run_bytes);
-    return err;
+    return svc_store_write_batch(&sq_wb, s, NULL, exp, owner, quota, b);
 }
 
 static int sq_cursors(struct svc_store *s, const char *exp,

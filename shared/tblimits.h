@@ -28,6 +28,8 @@
 #define TB_AUTH_BODY_MAX (4u << 10)   /* sign-in, sign-out, device code, token and approval */
 #define TB_SMALL_BODY_MAX (64u << 10) /* other writes: create, change, delete */
 #define TB_THROTTLE_KEYS_MAX 16384    /* addresses or accounts tracked per kind of attempt */
+/* --trusted_proxies: networks whose X-Forwarded-For is believed (service/netaddr.h). */
+#define TB_TRUSTED_PROXIES_MAX 32
 
 /* Files: a fingerprint (CRC32C) of an event file's first bytes tells apart two files that an
  * upload finds under the same run and name (api.proto, RecordGroup). */

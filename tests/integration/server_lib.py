@@ -670,7 +670,8 @@ class Server:
             m = re.search(r"listening on (\S+)", text)
             if m:
                 self.url = m.group(1)
-                self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+                b = re.search(r"bound to \S+:(\d+)\)", text)  # the port, with --public_url too
+                self.port = int(b.group(1)) if b else int(self.url.rsplit(":", 1)[1].split("/")[0])
                 return self
             if self.proc.poll() is not None:
                 raise ServerError("the server exited with %s before listening; log: %s"

@@ -3,6 +3,7 @@
 """Integration test: tbdev-server stores every uploaded record exactly once.
 
 Usage:  test_server_exactly_once.py PATH/TO/tbdev-server [SEED]
+        (TBDEV_TEST_BACKEND=postgresql runs it on a PostgreSQL cluster of its own)
 
   - the same write request twice: the second is a REPLAY and changes nothing; the same
     group from 8 threads at once is committed once;
@@ -29,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_lib as L  # noqa: E402
+import scale_lib  # noqa: E402
 
 E = "/api/v1/experiments"
 
@@ -66,7 +68,9 @@ def body(rep, exe, tmp):
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else random.randrange(1 << 30)
     rep.note("seed %d (pass it as the second argument to repeat this run)" % seed)
     rnd = random.Random(seed)
-    srv = rep.watch(L.Server(exe, tmp, name="once"))
+    be = scale_lib.backend()  # TBDEV_TEST_BACKEND=postgresql: the same checks on PostgreSQL
+    rep.note("backend: %s" % be.kind)
+    srv = rep.watch(be.server(exe, tmp, name="once"))
     srv.start()
     alice = srv.add_user("alice")
 

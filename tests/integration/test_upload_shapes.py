@@ -351,7 +351,11 @@ def check_restarts(c, client, api):
             png = S.make_png(2, 2, (gen * 100, st * 20, 0))
             out.append(L.event_pb(1700000000.0 + gen * 1000 + st, st, summary_values=[
                 L.value_pb("img", image=L.image_pb(2, 2, 3, png)),
-                L.value_pb("h", histo=L.histo_pb(0, 1, 1, 1, 1, [0.5, 1.0], [gen, st])),
+                # the first job's rows that the restart hides span 40-100: the rebinning's
+                # range must not include them
+                L.value_pb("h", histo=L.histo_pb(40, 100, 1, 1, 1, [50.0, 100.0], [gen, st])
+                           if gen == 1 and st >= 5 else
+                           L.histo_pb(0, 1, 1, 1, 1, [0.5, 1.0], [gen, st])),
                 L.value_pb("loss", simple=float(gen * 100 + st))]))
         return out
     write_events(os.path.join(d, "run", "events.out.tfevents.1.h"),
@@ -376,6 +380,10 @@ def check_restarts(c, client, api):
         kept = steps(path, tag, keep=True)
         rep.check("restarts=keep shows every stored %s row" % path,
                   None if len(kept) == 15 else "got %d rows" % len(kept))
+    doc = api.get_json(E + "histograms", {"tag": "h", "points": "all", "bins": "30"})
+    right = max(b[1] for p in doc["series"][0]["points"] for b in p["bins"])
+    rep.check("the rebinned histograms' range is that of the rows shown: right edge %g" % right,
+              None if right <= 1.0 else "bins reach %g, from rows a restart hides" % right)
     got = [p[1] for p in api.scalars(exp, "loss")["run"]]
     rep.check("and scalars likewise", None if got == list(range(5)) + list(range(5, 10)) else
               repr(got))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the SQLite store: what the quota is charged, what deleting a run gives back,
- * the lean series listing, all-or-nothing experiment updates, and rows read from a seq. */
+ * the lean series listing, all-or-nothing experiment updates, rows read from a seq, and the
+ * upkeep job's purge of expired sessions and device codes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sqlite3.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -407,6 +410,46 @@ static void test_update_all_or_nothing(void **state)
     assert_int_equal(f->ops->share_check(f->s, f->exp, f->other), -ENOENT);
 }
 
+/* Rows of a table, read from the file itself (lookups refuse expired rows, so they cannot
+ * tell a purged row from an expired one). */
+static int table_rows(const struct fx *f, const char *table)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_upkeep_purges_expired(void **state)
+{
+    struct fx *f = *state;
+    double now = (double)time(NULL);
+    uint8_t live[32], dead[32], dlive[32], ddead[32];
+    memset(live, 1, 32), memset(dead, 2, 32), memset(dlive, 3, 32), memset(ddead, 4, 32);
+    /* the live ones first: an add purges what has expired before it */
+    assert_int_equal(f->ops->session_add(f->s, live, f->uid, now + 3600, NULL), 0);
+    assert_int_equal(f->ops->session_add(f->s, dead, f->uid, now - 10, NULL), 0);
+    assert_int_equal(f->ops->device_add(f->s, dlive, "LIVE-0001", now + 600, NULL), 0);
+    assert_int_equal(f->ops->device_add(f->s, ddead, "DEAD-0001", now - 10, NULL), 0);
+    assert_int_equal(table_rows(f, "sessions"), 2);
+    assert_int_equal(table_rows(f, "device_codes"), 2);
+    assert_int_equal(f->ops->checkpoint(f->s), 0);
+    assert_int_equal(table_rows(f, "sessions"), 1);
+    assert_int_equal(table_rows(f, "device_codes"), 1);
+    struct svc_user u;
+    assert_int_equal(f->ops->session_lookup(f->s, live, &u, NULL), 0);
+    assert_int_equal(u.id, f->uid);
+    struct svc_device_info di;
+    assert_int_equal(f->ops->device_pending(f->s, "LIVE-0001", &di), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_series_listing_is_lean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_from_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upkeep_purges_expired, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
