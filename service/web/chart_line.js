@@ -2,17 +2,20 @@
 // Line charts of many runs. uPlot draws the axes, the grid and the cursor, and handles the
 // drag selection; the lines are drawn here, straight from typed arrays, because a hundred
 // runs of thousands of points must redraw in well under 200 ms on a machine without a GPU:
-// each series is reduced to the first, lowest, highest and last point of every pixel column
-// it crosses (M4: the same picture as every point) and stroked as a 1 px line, the fast path
-// of software rasterisers. The faint raw lines and bands under them are kept as a bitmap
-// while they and the scales stay the same, so a smoothing change only redraws the smoothed
-// lines. Zoom by dragging, pan with Shift+drag, Alt/Ctrl+wheel to zoom around the cursor,
-// double-click or reset to see everything. The hover readout is the caller's (tooltip.js),
-// fed with the point of each series nearest the cursor.
+// line_raster.js reduces each line to the range of y it covers in every pixel column (M4
+// carried down to pixels: the same picture as every point, every extreme kept), blends those
+// spans into one layer of pixels, and the layer goes onto uPlot's canvas in one drawImage.
+// The column ranges are kept per line while its data and the x scale stay (about 5 KB a
+// line), so a run toggled, a smoothing change or a new y scale only turns them into pixels.
+// Dashed lines, bands and the dots of short series are drawn with the canvas. Zoom by
+// dragging, pan with Shift+drag, Alt/Ctrl+wheel to zoom around the cursor, double-click or
+// reset to see everything. The hover readout is the caller's (tooltip.js), fed with the
+// point of each series nearest the cursor.
 
 import uPlot from './uPlot.esm.js';
 import { cssVar } from './dom.js';
 import { fmtRelative, fmtTick, fmtWall } from './format.js';
+import { columns, drawColumns, parseColor, unpremultiply } from './line_raster.js';
 import { niceStep } from './ticks.js';
 
 const STEP_INCRS = [];
@@ -83,6 +86,80 @@ function extentOf(ys, a, b, log) {
   return r;
 }
 
+// The lines' layer: premultiplied RGBA pixels the lines are blended into, the ImageData it becomes,
+// and a canvas to put that on screen with, all shared by every chart (a chart is drawn in
+// one go, so none needs its own: a hundred cards keep no bitmaps).
+const layers = new Map(); // 'w x h' -> { buf, u32, img }
+function layer(w, h) {
+  const k = w + 'x' + h;
+  let l = layers.get(k);
+  if (l) { l.u32.fill(0); return l; }
+  if (layers.size >= 4) layers.clear();
+  l = { u32: new Uint32Array(w * h), img: new ImageData(w, h) };
+  layers.set(k, l);
+  return l;
+}
+
+let scratch = null;
+function layerCanvas(w, h) {
+  if (!scratch) {
+    const canvas = document.createElement('canvas');
+    scratch = { canvas, ctx: canvas.getContext('2d') };
+  }
+  if (scratch.canvas.width < w) scratch.canvas.width = w;
+  if (scratch.canvas.height < h) scratch.canvas.height = h;
+  return scratch;
+}
+
+// Column ranges kept per line (line_raster.js columns()): for each (ys, xs) pair the ranges
+// of its last x mapping, so that a redraw which keeps the x scale (a run toggled, smoothing
+// changed, log or outliers, a colour) only turns them into pixels; a line is about 5 KB.
+// Least recently used ones go past a budget; the x axis's three kinds have their own xs, so
+// switching back to one finds it.
+const COLUMN_BYTES = 24 << 20;
+const colCache = new WeakMap(); // ys -> WeakMap xs -> entry
+const colLru = new Map(); // entry -> true, oldest first
+let colBytes = 0;
+
+function columnsOf(xs, ys, a, b, m, w) {
+  let byXs = colCache.get(ys);
+  if (!byXs) { byXs = new WeakMap(); colCache.set(ys, byXs); }
+  let e = byXs.get(xs);
+  if (e && e.cols && e.a === a && e.b === b && e.x0 === m.x0 && e.kx === m.kx && e.ox === m.ox && e.log === m.log && e.w === w) {
+    colLru.delete(e);
+    colLru.set(e, true);
+    return e.cols;
+  }
+  if (e && e.cols) { colBytes -= e.cols.bytes; colLru.delete(e); }
+  const cols = columns(xs, ys, a, b, m.x0, m.kx, m.ox, m.log, w).trimmed();
+  e = { cols, a, b, x0: m.x0, kx: m.kx, ox: m.ox, log: m.log, w };
+  byXs.set(xs, e);
+  colLru.set(e, true);
+  colBytes += cols.bytes;
+  for (const old of colLru.keys()) {
+    if (colBytes <= COLUMN_BYTES) break;
+    colLru.delete(old);
+    colBytes -= old.cols.bytes;
+    old.cols = null;
+  }
+  return cols;
+}
+
+// Drops the kept column ranges (for benchmarks that measure a redraw from nothing).
+export function clearColumnCache() {
+  for (const e of colLru.keys()) e.cols = null;
+  colLru.clear();
+  colBytes = 0;
+}
+
+// Bytes the charts keep beside the data: the column ranges and the shared layers.
+export function chartBytes() {
+  let b = colBytes;
+  for (const l of layers.values()) b += l.u32.byteLength + l.img.data.byteLength;
+  if (scratch) b += scratch.canvas.width * scratch.canvas.height * 4;
+  return b;
+}
+
 export class LineChart {
   // opts: { height, xType: 'step'|'relative'|'wall', onZoom(min, max), onReset(), onHover(info|null) }
   constructor(el, opts) {
@@ -95,7 +172,6 @@ export class LineChart {
     this.u = null;
     this.log = false;
     this.outliers = false;
-    this.underVersion = 0;
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(el);
   }
@@ -109,15 +185,8 @@ export class LineChart {
   // `under` are the faint raw lines behind smoothed ones, and bands.
   // o: { xType, log, outliers, rebuild }
   setData(series, o) {
-    const under = series.filter((x) => x.under);
-    const key = under.map((x) => [x.xs, x.ys, x.band && x.band.lo, x.band && x.band.hi]);
-    const colors = under.map((x) => x.color).join();
-    if (!this.underKey || key.length !== this.underKey.length || colors !== this.underColors ||
-        key.some((k, i) => k.some((a, j) => a !== this.underKey[i][j]))) this.underVersion++;
-    this.underKey = key;
-    this.underColors = colors;
     this.all = series;
-    this.under = under;
+    this.under = series.filter((x) => x.under);
     this.series = series.filter((x) => !x.under);
     if (o.xType !== this.opts.xType) this.view = null; // the zoom was in other units
     const rebuild = !this.u || o.xType !== this.opts.xType || !!o.log !== this.log || o.rebuild;
@@ -182,7 +251,11 @@ export class LineChart {
   }
 
   build() {
+    // the width of the chart being replaced: reading the element's would lay out the page
+    // again for every chart (the ResizeObserver reports real changes)
+    const width = this.u ? this.u.width : this.width();
     if (this.u) this.u.destroy();
+    this.u = null;
     const xType = this.opts.xType;
     const axisStroke = cssVar('--muted', '#555d6b'), grid = cssVar('--grid', '#e3e6eb');
     const font = '11px system-ui, sans-serif';
@@ -200,7 +273,7 @@ export class LineChart {
       size: (u, values) => Math.max(40, (values || []).reduce((m, v) => Math.max(m, String(v).length), 0) * 7 + 16) };
     const opts = {
       mode: 2,
-      width: this.width(),
+      width,
       height: this.opts.height || 240,
       legend: { show: false },
       scales: { x: { time: xType === 'wall', auto: false }, y: { auto: false, distr: this.log ? 3 : 1 } },
@@ -221,7 +294,7 @@ export class LineChart {
         },
       },
       hooks: {
-        drawAxes: [(u) => self.drawUnder(u)],
+        drawAxes: [(u) => self.drawBands(u)],
         draw: [(u) => self.drawLines(u)],
         setSelect: [(u) => {
           if (u.select.width < 4) return;
@@ -232,8 +305,13 @@ export class LineChart {
         setCursor: [(u) => self.hover(u)],
       },
     };
-    this.u = new uPlot(opts, [null, [[], []]], this.el);
-    this.u.batch(() => { this.applyScales(); this.u.redraw(false); });
+    // initialised inside a batch with the scales set, so that it draws once (a plain
+    // constructor queues a draw of its own after the one with the scales)
+    new uPlot(opts, [null, [[], []]], (u, init) => {
+      this.u = u;
+      this.el.appendChild(u.root);
+      u.batch(() => { init(); this.applyScales(); });
+    });
     this.u.over.addEventListener('wheel', (e) => this.wheel(e), { passive: false });
     this.u.over.addEventListener('mouseleave', () => this.opts.onHover && this.opts.onHover(null));
   }
@@ -249,13 +327,19 @@ export class LineChart {
     return { xmin: xs.min, kx, left: bb.left, ymin: ys.min, ky: bb.height / (ys.max - ys.min), bottom: bb.top + bb.height, log: false };
   }
 
-  // Strokes one series onto ctx: M4 per pixel column where it is dense, point to point
-  // where it is not; NaN (and, on log scales, values <= 0) leave gaps.
-  strokeSeries(u, ctx, s, m) {
+  // The index range of a series' points to draw for an x range: one point either side.
+  static span(xs, r) {
+    const n = xs.length;
+    return [Math.max(0, floorIdx(xs, r.min) - 1), Math.min(n - 1, floorIdx(xs, r.max) + 1)];
+  }
+
+  // Strokes one series onto ctx (lines the rasteriser does not draw: dashed ones): M4 per
+  // pixel column where it is dense, point to point where it is not; NaN (and, on log
+  // scales, values <= 0) leave gaps.
+  strokeSeries(u, ctx, s, m, range) {
     const xs = s.xs, ys = s.ys, n = xs.length;
     if (!n) return;
-    const { min, max } = this.xRange();
-    const a = Math.max(0, floorIdx(xs, min) - 1), b = Math.min(n - 1, floorIdx(xs, max) + 1);
+    const [a, b] = LineChart.span(xs, range);
     const { xmin, kx, left, ymin, ky, bottom, log } = m;
     ctx.beginPath();
     let pen = false, col = NaN, yFirst = 0, yMin = 0, yMax = 0, yLast = 0, cx = 0;
@@ -304,21 +388,52 @@ export class LineChart {
     ctx.fill();
   }
 
+  // The lines: the faint ones, then the others, rasterised into one layer (line_raster.js)
+  // over the plot area and drawn onto uPlot's canvas (above its grid) in one drawImage;
+  // dashed lines are stroked on the canvas after them, and short series get dots.
   drawLines(u) {
-    if (!this.series.length) return;
-    const ctx = u.ctx, m = this.mapping(u);
+    if (!this.all.length) return;
+    const ctx = u.ctx, m = this.mapping(u), range = this.xRange(), dpr = devicePixelRatio || 1;
+    const bb = u.bbox;
+    const L0 = Math.floor(bb.left), T0 = Math.floor(bb.top);
+    const W = Math.ceil(bb.left + bb.width) - L0, H = Math.ceil(bb.top + bb.height) - T0;
+    const stroked = [];
+    if (W > 0 && H > 0) {
+      const l = layer(W, H);
+      const ox = m.left - L0, oy = m.bottom - T0;
+      let drawn = 0;
+      for (const list of [this.under, this.series]) {
+        for (const s of list) {
+          if (s.band || s.width === 0 || !s.xs.length) continue;
+          const color = parseColor(s.color);
+          if (s.dash || !color) { stroked.push(s); continue; }
+          const [a, b] = LineChart.span(s.xs, range);
+          const cols = columnsOf(s.xs, s.ys, a, b, { x0: m.xmin, kx: m.kx, ox, log: m.log }, W);
+          drawColumns(l.u32, W, H, cols, m.ymin, m.ky, oy, color, (s.width || 1) * dpr);
+          drawn++;
+        }
+      }
+      if (drawn) {
+        unpremultiply(l.u32, l.img.data);
+        const c = layerCanvas(W, H);
+        c.ctx.putImageData(l.img, 0, 0);
+        ctx.drawImage(c.canvas, 0, 0, W, H, L0, T0, W, H);
+      }
+    }
     ctx.save();
     ctx.beginPath();
-    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.rect(bb.left, bb.top, bb.width, bb.height);
     ctx.clip();
     ctx.lineJoin = 'round';
-    for (const s of this.series) {
-      if (s.width === 0) continue;
+    for (const s of stroked) {
       ctx.strokeStyle = s.color;
-      ctx.lineWidth = (s.width || 1) * devicePixelRatio;
-      ctx.setLineDash(s.dash ? s.dash.map((d) => d * devicePixelRatio) : []);
-      this.strokeSeries(u, ctx, s, m);
-      if (s.hover !== false && s.xs.length <= FEW_POINTS) {
+      ctx.lineWidth = (s.width || 1) * dpr;
+      ctx.setLineDash(s.dash ? s.dash.map((d) => d * dpr) : []);
+      this.strokeSeries(u, ctx, s, m, range);
+    }
+    ctx.setLineDash([]);
+    for (const s of this.series) {
+      if (s.width !== 0 && s.hover !== false && s.xs.length && s.xs.length <= FEW_POINTS) {
         ctx.fillStyle = s.color;
         this.dots(u, ctx, s, m);
       }
@@ -326,36 +441,16 @@ export class LineChart {
     ctx.restore();
   }
 
-  // The layers under the lines: bands, then faint lines, drawn into a bitmap kept while the
-  // data, the colours, the scales and the size stay the same.
-  drawUnder(u) {
-    if (!this.under.length) return;
-    const sig = [this.underVersion, u.scales.x.min, u.scales.x.max, u.scales.y.min, u.scales.y.max,
-      u.ctx.canvas.width, u.ctx.canvas.height, this.log].join('|');
-    if (!this.underCanvas || this.underSig !== sig) {
-      const c = this.underCanvas || document.createElement('canvas');
-      c.width = u.ctx.canvas.width;
-      c.height = u.ctx.canvas.height;
-      const ctx = c.getContext('2d');
-      ctx.clearRect(0, 0, c.width, c.height);
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
-      ctx.clip();
-      const m = this.mapping(u);
-      for (const s of this.under) if (s.band) this.fillBand(ctx, s, m);
-      ctx.lineWidth = devicePixelRatio;
-      ctx.lineJoin = 'round';
-      for (const s of this.under) {
-        if (s.band) continue;
-        ctx.strokeStyle = s.color;
-        this.strokeSeries(u, ctx, s, m);
-      }
-      ctx.restore();
-      this.underCanvas = c;
-      this.underSig = sig;
-    }
-    u.ctx.drawImage(this.underCanvas, 0, 0);
+  // Bands (margin charts) under the lines.
+  drawBands(u) {
+    if (!this.under.some((s) => s.band)) return;
+    const ctx = u.ctx, m = this.mapping(u);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.clip();
+    for (const s of this.under) if (s.band) this.fillBand(ctx, s, m);
+    ctx.restore();
   }
 
   fillBand(ctx, s, m) {
@@ -470,7 +565,6 @@ export class LineChart {
     this.ro.disconnect();
     if (this.u) this.u.destroy();
     this.u = null;
-    this.underCanvas = null;
   }
 }
 

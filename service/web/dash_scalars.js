@@ -80,7 +80,6 @@ export class LinesCard extends Card {
       });
     }
     await this.fetchOverview(signal);
-    (window.__m = window.__m || []).push(['overview done', performance.now()]);
     if (signal.aborted) return;
     this.draw();
   }
@@ -158,7 +157,6 @@ export class LinesCard extends Card {
     this.el.dataset.smoothing = String(weight);
     this.el.dataset.x = xType;
     this.setState('drawn');
-    (window.__m = window.__m || []).push(['drawn', performance.now()]);
     if (!exact) this.scheduleResmooth();
   }
 

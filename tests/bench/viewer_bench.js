@@ -25,7 +25,10 @@
 //
 // Environment: TBDEV_BENCH_RUNS, TBDEV_BENCH_TAGS, TBDEV_BENCH_STEPS (scale down),
 // TBDEV_BENCH_LOADS (default 5), TBDEV_BENCH_KEEP=1 keeps the logdir and database in /tmp,
-// TBDEV_BENCH_LOGDIR=DIR reuses a logdir written before (it must match the sizes).
+// TBDEV_BENCH_LOGDIR=DIR reuses a logdir written before (it must match the sizes),
+// TBDEV_BENCH_ONLY=redraw measures only the card height, the redraws and the scrolling (no
+// request timings, no page-load series), TBDEV_BENCH_SHOTS=DIR saves screenshots of the
+// dashboard (as loaded, smoothing 0.6, one run off) there.
 // Exits 77 when playwright-core or Chromium is missing.
 'use strict';
 
@@ -37,6 +40,8 @@ const RUNS = +(process.env.TBDEV_BENCH_RUNS || 100);
 const TAGS = +(process.env.TBDEV_BENCH_TAGS || 50);
 const STEPS = +(process.env.TBDEV_BENCH_STEPS || 2000);
 const LOADS = +(process.env.TBDEV_BENCH_LOADS || 5);
+const ONLY_REDRAW = process.env.TBDEV_BENCH_ONLY === 'redraw';
+const SHOTS = process.env.TBDEV_BENCH_SHOTS || '';
 const VIEW = { width: 1400, height: 1000 };
 const SLOW = { offline: false, latency: 60, downloadThroughput: 10e6 / 8, uploadThroughput: 10e6 / 8 };
 
@@ -239,7 +244,7 @@ async function main() {
     return { r, ms: m ? +m[2] : NaN, wire: m ? +m[1] : r.body.length };
   };
   const nowMs = [], nowWire = [], nowRaw = [], oldMs = [], oldRaw = [];
-  for (let k = 0; k < 5; k++) {
+  for (let k = 0; k < (ONLY_REDRAW ? 0 : 5); k++) {
     const tag = tagName(k % TAGS);
     const a = await logTime(q(tag, `&points=${Math.max(2000, STEPS)}&layout=columns&precision=display`), { 'Accept-Encoding': 'gzip, deflate, br, zstd' });
     nowMs.push(a.ms);
@@ -250,9 +255,9 @@ async function main() {
     oldMs.push(b.ms);
     oldRaw.push(b.r.body.length);
   }
-  out(`the page's scalars request (one tag, ${RUNS} runs, up to ${Math.max(2000, STEPS)} points each, columns, precision=display):`);
-  out(`  server time ${fmt(nowMs)}; ${mib(L.median(nowWire))} sent (zstd) of ${mib(L.median(nowRaw))} JSON, ratio ${(L.median(nowWire) / L.median(nowRaw)).toFixed(3)}`);
-  out(`  before this change the page asked ?points=1000 in rows: ${mib(L.median(oldRaw))} uncompressed; server time now ${fmt(oldMs)}`);
+  if (!ONLY_REDRAW) out(`the page's scalars request (one tag, ${RUNS} runs, up to ${Math.max(2000, STEPS)} points each, columns, precision=display):`);
+  if (!ONLY_REDRAW) out(`  server time ${fmt(nowMs)}; ${mib(L.median(nowWire))} sent (zstd) of ${mib(L.median(nowRaw))} JSON, ratio ${(L.median(nowWire) / L.median(nowRaw)).toFixed(3)}`);
+  if (!ONLY_REDRAW) out(`  before this change the page asked ?points=1000 in rows: ${mib(L.median(oldRaw))} uncompressed; server time now ${fmt(oldMs)}`);
 
   // ---- page loads ----
   // the server's certificate trusted, so that the page's files are cached as with a real one
@@ -260,7 +265,7 @@ async function main() {
   await browser.addInitScript(PROBE);
   const url = `${server.url}/experiment/${id}/?tab=scalars`;
   const errors = [];
-  for (const [label, throttle] of [['loopback', null], ['10 Mbit/s, 60 ms latency', SLOW]]) {
+  for (const [label, throttle] of ONLY_REDRAW ? [] : [['loopback', null], ['10 Mbit/s, 60 ms latency', SLOW]]) {
     const first = [], all = [], bytes = [], cards = [], ratio = [], firstBytes = [], cached = [];
     for (let k = 0; k < LOADS + 1; k++) {
       const l = await pageLoad(browser, url, throttle);
@@ -292,6 +297,15 @@ async function main() {
     quiet = l.bc.scalars === last ? quiet + 1 : 0;
     last = l.bc.scalars;
   }
+  const shot = async (name, sel) => {
+    if (!SHOTS) return;
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const f = path.join(SHOTS, name + '.png');
+    if (sel) await page.locator(sel).first().screenshot({ path: f }); else await page.screenshot({ path: f });
+    out(`screenshot ${f}`);
+  };
+  await shot('scalars-100-runs-loaded');
+  await shot('scalars-100-runs-card', '.scalar-card');
   const results = { smoothing: [], toggle: [], axis: [], limit: [] };
   const reqs = { smoothing: 0, toggle: 0, axis: 0 };
   for (let k = 0; k < LOADS; k++) {
@@ -309,6 +323,10 @@ async function main() {
     results.axis.push(r.ms); reqs.axis += r.requests;
     results.limit.push(await strokeLimit(page));
   }
+  await L.sleep(500); // the exact smoothing arrives
+  // smoothing 0.85, run_001 off, relative x axis; the grid is dark because strokeLimit() set
+  // strokes on uPlot's context behind its back (its cached style), on main as well
+  await shot('scalars-100-runs-after-changes');
   const lim = L.median(results.limit);
   out(`redraw after a setting change, every chart in view, ${LOADS} changes each (goal < 200 ms, no download):`);
   out(`  smoothing ${fmt(results.smoothing)}, ${reqs.smoothing} scalars requests; ratio to stroking every point of those lines once ${(L.median(results.smoothing) / lim).toFixed(2)}`);
@@ -333,8 +351,12 @@ async function main() {
   const heap = await l.bc.cdp.send('Runtime.getHeapUsage');
   // typed arrays live outside V8's heap: count the ones the page keeps as well
   const arrays = await page.evaluate(() => window.tbdevViewer.ctx.scalarData.bytes());
+  // what the charts keep beside the data (kept column ranges, the shared layers), when the page has it
+  const charts = await page.evaluate(() => import('/static/chart_line.js').then((m) => (m.chartBytes ? m.chartBytes() : null)));
   out(`scrolled through all ${n} cards in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${mib(l.bc.bytes - bytes0)} more downloaded (${mib(l.bc.bytes)} in all)`);
-  out(`  after a GC: JS heap ${(heap.usedSize / 1048576).toFixed(0)} MB + ${(arrays / 1048576).toFixed(0)} MB of cached typed arrays = ${((heap.usedSize + arrays) / 1048576).toFixed(0)} MB (goal < 150 MB)`);
+  const mb = (b) => (b / 1048576).toFixed(0) + ' MB';
+  out(`  after a GC: JS heap ${mb(heap.usedSize)} + ${mb(arrays)} of cached typed arrays` + (charts !== null ? ` + ${mb(charts)} the charts keep (column ranges, shared layers)` : '') +
+    ` = ${mb(heap.usedSize + arrays + (charts || 0))} (goal < 150 MB)`);
   out(`(load average of the machine at the end: ${require('os').loadavg().map((x) => x.toFixed(1)).join(', ')} on ${require('os').cpus().length} cores)`);
   await page.close();
   if (errors.length) out('page errors: ' + errors.slice(0, 3).join(' | '));
