@@ -352,7 +352,7 @@ static uint64_t json_blobs(struct rows *x, const struct svc_tensor_row *r, uint6
 static int row_cb(void *ctx, const struct svc_tensor_row *r)
 {
     struct rows *x = ctx;
-    if (x->shown && !bsearch(&r->seq, x->shown, x->n_shown, sizeof(*x->shown), cmp_seq))
+    if (!svc_row_shown(x->shown, x->n_shown, r->seq))
         return 0; /* hidden by a restart */
     uint64_t i = x->index++;
     /* evenly spaced sample, always keeping the last */

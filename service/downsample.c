@@ -7,6 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+bool svc_row_shown(const int64_t *shown, size_t n_shown, int64_t seq)
+{
+    return !shown || bsearch(&seq, shown, n_shown, sizeof(*shown), cmp_seq);
+}
+
 size_t svc_purge_restarts(struct svc_point *pts, size_t n, const struct svc_restart *rs,
                           size_t n_rs)
 {

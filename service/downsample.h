@@ -2,6 +2,7 @@
 /* Scalar series for charts: TensorBoard's restart rule, then downsampling that keeps extremes. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ struct svc_point {
  */
 size_t svc_purge_restarts(struct svc_point *pts, size_t n, const struct svc_restart *restarts,
                           size_t n_restarts);
+
+/* Whether the row of arrival sequence seq is shown, given the sorted seqs of the rows the
+ * restart rule shows (shown[0..n_shown)), or NULL when every row is shown. */
+bool svc_row_shown(const int64_t *shown, size_t n_shown, int64_t seq);
 
 /*
  * Downsamples pts (sorted by step) to at most `target` points, keeping the shape: the points

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_read.h"
+#include "downsample.h"
 #include "numfmt.h"
 #include "tblimits.h"
 
@@ -238,16 +239,10 @@ struct range_pass {
     size_t n_shown;
 };
 
-static int cmp_seq(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int range_cb(void *ctx, const struct svc_tensor_row *r)
 {
     struct range_pass *p = ctx;
-    if (p->shown && !bsearch(&r->seq, p->shown, p->n_shown, sizeof(*p->shown), cmp_seq))
+    if (!svc_row_shown(p->shown, p->n_shown, r->seq))
         return 0; /* hidden by a restart: not part of what is drawn */
     svc_rebin_range(p->rb, p->c, p->s, r);
     return 0;

@@ -202,9 +202,23 @@ static void test_purge_restarts(void **state)
     assert_true(q[0].step == 0 && q[1].step == 1 && q[1].value == 2 && q[2].step == 2);
 }
 
+/* The shown-rows test: NULL shows every row; otherwise only the listed seqs. */
+static void test_row_shown(void **state)
+{
+    (void)state;
+    assert_true(svc_row_shown(NULL, 0, 42));
+    const int64_t shown[] = {2, 5, 9, 100};
+    assert_true(svc_row_shown(shown, 4, 2));
+    assert_true(svc_row_shown(shown, 4, 100));
+    assert_false(svc_row_shown(shown, 4, 3));
+    assert_false(svc_row_shown(shown, 4, 101));
+    assert_false(svc_row_shown(shown, 0, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_row_shown),
         cmocka_unit_test(test_smooth_matches_tensorboard),
         cmocka_unit_test(test_smooth_before_downsample_differs),
         cmocka_unit_test(test_downsample_keeps_extremes),
