@@ -92,6 +92,31 @@ void svc_sha256(const void *data, size_t len, uint8_t out[32])
     EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
 }
 
+struct svc_sha256_ctx *svc_sha256_new(void)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return (struct svc_sha256_ctx *)c;
+}
+
+void svc_sha256_add(struct svc_sha256_ctx *ctx, const void *data, size_t len)
+{
+    if (ctx && len)
+        EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, len);
+}
+
+void svc_sha256_end(struct svc_sha256_ctx *ctx, uint8_t out[32])
+{
+    if (!ctx)
+        return;
+    unsigned int n = 32;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, &n);
+    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
 void svc_hash_secret(const char *secret, uint8_t out[32])
 {
     svc_sha256(secret, strlen(secret), out);

@@ -32,6 +32,13 @@ void svc_hash_secret(const char *secret, uint8_t out[32]);
 /* SHA-256 of bytes. */
 void svc_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/* SHA-256 of bytes given in parts: _new (NULL when out of memory), _add any number of times,
+ * _end writes the digest and frees ctx (NULL-safe: out is left alone). */
+struct svc_sha256_ctx;
+struct svc_sha256_ctx *svc_sha256_new(void);
+void svc_sha256_add(struct svc_sha256_ctx *ctx, const void *data, size_t len);
+void svc_sha256_end(struct svc_sha256_ctx *ctx, uint8_t out[32]);
+
 /* Hex of 32 bytes into out[65]. */
 void svc_hex32(const uint8_t in[32], char out[65]);
 

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "blob.h"
 #include "config.h"
+#include "copy.h"
 #include "http.h"
 #include "json.h"
 #include "local.h"
@@ -56,7 +57,11 @@ static void usage(FILE *f)
             "  check                         Run SQLite's integrity check (on PostgreSQL,\n"
             "                                check that the counters agree with the rows).\n"
             "  upkeep                        Purge expired sessions and collect unreferenced\n"
-            "                                blobs now (serve does it every 30 s).\n\n"
+            "                                blobs now (serve does it every 30 s).\n"
+            "  copy --from DB --to postgresql://...\n"
+            "                                Copy a whole installation into a new PostgreSQL\n"
+            "                                database (blobs into --blob_store), resumable,\n"
+            "                                then verify it table by table.\n\n"
             "Every command takes --db PATH or --db postgresql://... (or TBDEV_DB); the default\n"
             "is ./tbdev.db. Only serve, migrate and user add create a SQLite database that\n"
             "does not exist yet.\n"
@@ -318,6 +323,8 @@ struct admin {
     bool json, admin, password_stdin;
     const char *name;
     const char *to;
+    const char *from;
+    bool verify_only;
 };
 
 enum {
@@ -328,6 +335,8 @@ enum {
     A_NAME = 16,
     A_TO = 32,
     A_BLOBS = 64,
+    A_GRACE = 128,
+    A_COPY = 256,
 };
 
 /* Every admin option, with the bit that says which commands take it. */
@@ -353,7 +362,7 @@ static const struct {
     {A_BLOBS,
      {"s3_secret_key", 0, TB_OPT_STRING, offsetof(struct admin, s3_secret_key), "SECRET",
       "TBDEV_S3_SECRET_KEY", "As serve's."}},
-    {A_BLOBS,
+    {A_GRACE,
      {"blob_grace", 0, TB_OPT_INT, offsetof(struct admin, grace), "SECONDS", "TBDEV_BLOB_GRACE",
       "Collect blobs unreferenced for this long (default: 3600)."}},
     {A_JSON, {"json", 0, TB_OPT_FLAG, offsetof(struct admin, json), NULL, NULL, "Print JSON."}},
@@ -370,6 +379,17 @@ static const struct {
     {A_TO,
      {"to", 0, TB_OPT_STRING, offsetof(struct admin, to), "FILE", NULL,
       "Where to write the copy (a new file; written with mode 0600)."}},
+    {A_COPY,
+     {"from", 0, TB_OPT_STRING, offsetof(struct admin, from), "PATH|URL", NULL,
+      "The installation to copy: its SQLite file (opened read-only), or postgresql://..."}},
+    {A_COPY,
+     {"to", 0, TB_OPT_STRING, offsetof(struct admin, to), "URL", NULL,
+      "The PostgreSQL database to copy into: new and empty (or migrated), or one a copy from "
+      "the same --from was stopped in, which it then continues."}},
+    {A_COPY,
+     {"verify_only", 0, TB_OPT_FLAG, offsetof(struct admin, verify_only), NULL, NULL,
+      "Copy nothing: compare every table of --from and --to (row counts and SHA-256 of their "
+      "contents, blobs read back from the object store)."}},
 };
 #define N_ADMIN_OPTIONS (sizeof(admin_options) / sizeof(admin_options[0]))
 
@@ -771,6 +791,83 @@ static int a_session_revoke(struct admin *a, struct svc_store *st, char **args)
     return rc < 0;
 }
 
+static int a_copy(struct admin *a, struct svc_store *unused, char **args)
+{
+    (void)unused;
+    (void)args;
+    if (!a->from || !a->to) {
+        fprintf(stderr, "tbdev-server copy: give --from DB and --to postgresql://...\n"
+                        "Run 'tbdev-server copy --help' for usage.\n");
+        return EXIT_USAGE;
+    }
+    char from_shown[512], to_shown[512];
+    svc_store_shown(a->from, from_shown, sizeof(from_shown));
+    svc_store_shown(a->to, to_shown, sizeof(to_shown));
+    if (!svc_store_is_url(a->to)) {
+        fprintf(stderr, "tbdev-server copy: --to must be a PostgreSQL database "
+                        "(postgresql://USER@HOST/DB), not a file: to copy a SQLite installation "
+                        "to another file, use 'tbdev-server backup'\n");
+        return EXIT_USAGE;
+    }
+    if (!strcmp(a->from, a->to)) {
+        fprintf(stderr, "tbdev-server copy: --from and --to are the same database\n");
+        return EXIT_USAGE;
+    }
+    const struct svc_store_ops *from_ops = svc_store_for(a->from);
+    const struct svc_store_ops *to_ops = svc_store_for(a->to);
+    if (!from_ops || !to_ops) {
+        fprintf(stderr, "tbdev-server copy: this server was built without PostgreSQL (libpq); "
+                        "rebuild it with libpq-dev installed\n");
+        return 1;
+    }
+    if (!svc_store_is_url(a->from) && access(a->from, R_OK) != 0) {
+        fprintf(stderr, "tbdev-server copy: cannot read %s: %s\n", a->from, strerror(errno));
+        return 1;
+    }
+    struct svc_store_options ro = {.busy_timeout_ms = 5000, .read_only = true};
+    struct svc_store *from = NULL, *to = NULL;
+    struct svc_blobs blobs;
+    int err = from_ops->open(a->from, &ro, &from);
+    if (err < 0) {
+        fprintf(stderr, "tbdev-server copy: cannot open the source %s: %s\n", from_shown,
+                err == -ECONNREFUSED ? "cannot connect (the log says why)" : strerror(-err));
+        return 1;
+    }
+    if (open_blobs(a->blob_store, a->s3_endpoint, a->s3_region, a->s3_access_key,
+                   a->s3_secret_key, &blobs) < 0) {
+        from_ops->close(from);
+        return 1;
+    }
+    int rc = 1;
+    if (open_store(a->to, 0, &blobs, (double)a->grace, &to) < 0)
+        goto out;
+    struct svc_copy_options o = {.from_ops = from_ops,
+                                 .to_ops = to_ops,
+                                 .from = from,
+                                 .to = to,
+                                 .from_name = from_shown,
+                                 .blobs = blobs.ops ? &blobs : NULL,
+                                 .verify_only = a->verify_only,
+                                 .progress = isatty(STDERR_FILENO) && !a->json,
+                                 .log = isatty(STDERR_FILENO) && !a->json ? NULL : stderr};
+    struct svc_copy_result *r = calloc(1, sizeof(*r));
+    if (!r)
+        goto out;
+    err = svc_copy_run(&o, r);
+    svc_copy_report(stdout, r, a->json, err, from_shown, to_shown);
+    if (err < 0)
+        fprintf(stderr, "tbdev-server copy: %s\n", r->error);
+    rc = err < 0 ? 1 : 0;
+    free(r);
+out:
+    if (to)
+        to_ops->close(to);
+    from_ops->close(from);
+    if (blobs.ops)
+        blobs.ops->close(blobs.store);
+    return rc;
+}
+
 /* The admin commands: what each takes, does, and which options apply. */
 static const struct admin_cmd {
     const char *cmd, *sub;
@@ -787,12 +884,20 @@ static const struct admin_cmd {
      "Run SQLite's integrity check; on PostgreSQL, check that usage counters agree with the "
      "rows.",
      a_check},
-    {"upkeep", NULL, "", 0, 0, A_DB | A_BLOBS, false,
+    {"upkeep", NULL, "", 0, 0, A_DB | A_BLOBS | A_GRACE, false,
      "Purge expired sessions and device codes, and delete the objects of blobs unreferenced for "
      "--blob_grace (serve does this every 30 s).",
      a_upkeep},
     {"backup", NULL, "--to FILE", 0, 0, A_DB | A_TO, false,
      "Copy the database while the server runs (an online SQLite backup).", a_backup},
+    {"copy", NULL, "--from DB --to postgresql://...", 0, 0, A_COPY | A_BLOBS | A_JSON, false,
+     "Copy a whole installation (every user, token, session, experiment, point and blob, with "
+     "its ids) into a new PostgreSQL database, and blobs into --blob_store when given; stop the "
+     "server first, or copy from a 'backup' file. Each batch is committed with its progress, so "
+     "a copy that was stopped goes on from there when run again with the same options. Then "
+     "every table is verified on both sides (rows and SHA-256 of their contents): any "
+     "difference is a failure.",
+     a_copy},
     /* the first user's step on a new install may also make the database */
     {"user", "add", "NAME", 1, 0, A_DB | A_ADMIN | A_PASSWORD, true,
      "Add a user and print a new API token once.", a_user_add},
@@ -900,6 +1005,10 @@ static int cmd_admin(int argc, char **argv)
     char *argbuf[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < n_args && i < 3; i++)
         argbuf[i] = args[i];
+    if (c->opts & A_COPY) { /* two databases, which it opens itself */
+        svc_log_set_quiet(true);
+        return c->run(&a, NULL, argbuf);
+    }
     if (!c->creates && !svc_store_is_url(a.db) && access(a.db, F_OK) != 0) {
         fprintf(stderr,
                 "tbdev-server %s: there is no database at %s: give --db PATH (or TBDEV_DB), or "
@@ -945,7 +1054,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "local"))
         return svc_local_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate") || !strcmp(cmd, "check") || !strcmp(cmd, "backup") ||
-        !strcmp(cmd, "upkeep") || !strcmp(cmd, "user") || !strcmp(cmd, "token") ||
+        !strcmp(cmd, "upkeep") || !strcmp(cmd, "copy") || !strcmp(cmd, "user") || !strcmp(cmd, "token") ||
         !strcmp(cmd, "session"))
         return cmd_admin(argc - 1, argv + 1);
     fprintf(stderr, "tbdev-server: unknown command '%s'. Run 'tbdev-server --help'.\n", cmd);

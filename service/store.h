@@ -399,6 +399,39 @@ bool svc_store_is_url(const char *db);
 /* db as it may be shown or logged: a URL's password (user:PASSWORD@, password=...) masked. */
 void svc_store_shown(const char *db, char *out, size_t out_len);
 
+/* --- moving an installation (copy.c): rows as stored, table by table --- */
+
+/* A table as the copy sees it: its columns in both backends' schema (store_sqlite.c and
+ * store_pg.c migrations), the first n_key of them its primary key. */
+#define SVC_COPY_COLS_MAX 14
+struct svc_copy_table {
+    const char *name;
+    const char *cols[SVC_COPY_COLS_MAX];
+    const char *types; /* per column: i int8, d float8, t text, b bytes; upper case may be NULL */
+    unsigned n_cols, n_key;
+};
+
+/* One value of a row: borrowed (p) until the callback returns, or owned by copy.c. */
+struct svc_copy_value {
+    bool null;
+    int64_t i;
+    double d;
+    const uint8_t *p; /* text (not NUL-terminated) and bytes */
+    size_t len;
+};
+
+/* Called with each row (t->n_cols values); non-zero stops the read and is returned. */
+typedef int (*svc_copy_row_cb)(void *ctx, const struct svc_copy_value *row);
+
+/* How far a copy into this database went, per table (kept in the destination). */
+struct svc_copy_mark {
+    const char *table; /* "" for the copy itself: key holds the source's name */
+    const uint8_t *key; /* the last row's key, encoded by svc_copy_key_encode (copy.h) */
+    size_t key_len;
+    uint64_t rows;
+    bool done;
+};
+
 struct svc_store_ops {
     const char *name;
     /* db: a SQLite file's path, or a PostgreSQL URL (svc_store_for). */
@@ -521,6 +554,26 @@ struct svc_store_ops {
     /* A blob's bytes, if exp_id references it. *ret_data is freed by the caller with free(). */
     int (*blob_get)(struct svc_store *s, const char *exp_id, const uint8_t sha[32],
                     uint8_t **ret_data, size_t *ret_len);
+    /* --- moving an installation (copy.c); NULL where the backend cannot (see copy.h) --- */
+    /* Starts (begin true) or ends a read snapshot on the calling thread's connection, so that
+     * every rows_read until the end sees one state; checks the schema is this server's:
+     * -EPROTO (logged) if not. */
+    int (*rows_snapshot)(struct svc_store *s, bool begin);
+    /* t's rows whose key is above after's (t->n_key values; NULL: every row), in key order
+     * (text and bytes compared bytewise), each given to cb; returns cb's non-zero or 0. */
+    int (*rows_read)(struct svc_store *s, const struct svc_copy_table *t,
+                     const struct svc_copy_value *after, svc_copy_row_cb cb, void *ctx);
+    int (*rows_count)(struct svc_store *s, const struct svc_copy_table *t, uint64_t *ret_n);
+    /* Appends n rows (n * t->n_cols values) to t and records mark, in one transaction: a copy
+     * stopped at any point is resumed from the marks without a row twice. */
+    int (*rows_write)(struct svc_store *s, const struct svc_copy_table *t,
+                      const struct svc_copy_value *rows, size_t n, const struct svc_copy_mark *mark);
+    /* Every mark, to cb (borrowed for the call); -ENOENT if no copy was ever started here. */
+    int (*copy_marks)(struct svc_store *s, int (*cb)(void *ctx, const struct svc_copy_mark *m),
+                      void *ctx);
+    /* After the last row: sequences (ids, seqs) set past the largest copied, and blobs no
+     * experiment owns handed to the collector. */
+    int (*copy_finish)(struct svc_store *s);
 };
 
 extern const struct svc_store_ops svc_store_sqlite;

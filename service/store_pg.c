@@ -233,6 +233,8 @@ enum stmt_id {
     Q_BLOB_GONE,
     Q_BLOB_KEEP,
     Q_CHECK,
+    Q_COPY_MARK,
+    Q_COPY_MARKS,
     Q__COUNT
 };
 
@@ -484,6 +486,12 @@ static const struct {
                   " (SELECT count(*) FROM blob_owners o JOIN blobs b ON b.sha = o.sha"
                   "   WHERE b.gone)",
          ""},
+    /* a copy's progress (copy.c), kept in the destination with the rows it counts */
+    [Q_COPY_MARK] = {"INSERT INTO tbdev_copy(name, key, rows, done) VALUES($1, $2, $3, $4 <> 0)"
+                     " ON CONFLICT(name) DO UPDATE SET key = excluded.key, rows = excluded.rows,"
+                     " done = excluded.done",
+                     "tbii"},
+    [Q_COPY_MARKS] = {"SELECT name, key, rows, done::int4::int8 FROM tbdev_copy ORDER BY name", ""},
 };
 
 struct conn {
@@ -2488,6 +2496,393 @@ static int pg_checkpoint(struct svc_store *s)
     return s->opt.blobs ? collect_blobs(s, c) : 0;
 }
 
+/* --- moving an installation: rows as stored (copy.c) --- */
+
+#define COPY_MARKS_TABLE                                                                           \
+    "CREATE TABLE IF NOT EXISTS tbdev_copy(name text PRIMARY KEY, key bytea NOT NULL,"             \
+    " rows int8 NOT NULL, done bool NOT NULL)"
+
+static int pg_rows_snapshot(struct svc_store *s, bool on)
+{
+    CONN(s);
+    if (!on) {
+        if (c->in_tx && exec_sql(c, "ROLLBACK") < 0)
+            conn_close_pg(c);
+        c->in_tx = false;
+        return 0;
+    }
+    if (c->in_tx)
+        exec_sql(c, "ROLLBACK");
+    int err = exec_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (err < 0)
+        return err;
+    c->in_tx = true;
+    PGresult *r = PQexec(c->pg, "SELECT version FROM tbdev_schema");
+    int version = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                      ? atoi(PQgetvalue(r, 0, 0))
+                      : -1;
+    PQclear(r);
+    if (version != SCHEMA_VERSION) {
+        svc_log_error("the PostgreSQL database is at schema version %d, this tbdev-server's is "
+                      "%d: run 'tbdev-server migrate' on it first",
+                      version, SCHEMA_VERSION);
+        pg_rows_snapshot(s, false);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* A literal for a key value in SQL (COPY takes no parameters); NULL when out of memory. */
+static char *key_literal(struct conn *c, char type, const struct svc_copy_value *v)
+{
+    if (type == 'i') {
+        char *out = malloc(24);
+        if (out)
+            snprintf(out, 24, "%lld", (long long)v->i);
+        return out;
+    }
+    if (type == 't') {
+        char *lit = PQescapeLiteral(c->pg, v->p ? (const char *)v->p : "", v->len);
+        char *out = lit ? strdup(lit) : NULL;
+        PQfreemem(lit);
+        return out;
+    }
+    char *out = malloc(2 * v->len + 16);
+    if (!out)
+        return NULL;
+    size_t at = (size_t)sprintf(out, "'\\x");
+    for (size_t i = 0; i < v->len; i++)
+        at += (size_t)sprintf(out + at, "%02x", v->p[i]);
+    strcpy(out + at, "'::bytea");
+    return out;
+}
+
+/* The SELECT of t's rows after `after` in bytewise key order (caller frees), or NULL. */
+static char *rows_query(struct conn *c, const struct svc_copy_table *t,
+                        const struct svc_copy_value *after)
+{
+    struct copybuf q = {0};
+    cb_add(&q, "SELECT ", 7);
+    for (unsigned i = 0; i < t->n_cols; i++) {
+        if (i)
+            cb_add(&q, ", ", 2);
+        cb_add(&q, t->cols[i], strlen(t->cols[i]));
+    }
+    cb_add(&q, " FROM ", 6);
+    cb_add(&q, t->name, strlen(t->name));
+    char key[300] = "";
+    for (unsigned i = 0; i < t->n_key; i++)
+        snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s%s%s", i ? ", " : "", t->cols[i],
+                 t->types[i] == 't' ? " COLLATE \"C\"" : "");
+    if (after) {
+        cb_add(&q, " WHERE (", 8);
+        cb_add(&q, key, strlen(key));
+        cb_add(&q, ") > (", 5);
+        for (unsigned i = 0; i < t->n_key; i++) {
+            char *lit = key_literal(c, t->types[i], &after[i]);
+            if (!lit)
+                q.oom = true;
+            if (i)
+                cb_add(&q, ", ", 2);
+            if (lit)
+                cb_add(&q, lit, strlen(lit));
+            free(lit);
+        }
+        cb_add(&q, ")", 1);
+    }
+    cb_add(&q, " ORDER BY ", 10);
+    cb_add(&q, key, strlen(key));
+    cb_add(&q, "", 1);
+    if (q.oom) {
+        free(q.p);
+        return NULL;
+    }
+    return (char *)q.p;
+}
+
+static uint64_t be_u(const uint8_t *p, int n)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++)
+        x = (x << 8) | p[i];
+    return x;
+}
+
+/* The tuples of one CopyData message of a binary COPY TO (the first also holds the header),
+ * each to cb. Every length is checked against the message: a short one is -EPROTO. */
+static int copy_tuples(const struct svc_copy_table *t, const uint8_t *p, size_t len, bool first,
+                       struct svc_copy_value *row, svc_copy_row_cb cb, void *ctx, bool *ret_end)
+{
+    static const uint8_t sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    size_t at = 0;
+    if (first) {
+        if (len < 19 || memcmp(p, sig, 11) != 0)
+            return -EPROTO;
+        uint64_t ext = be_u(p + 15, 4);
+        if (ext > len - 19)
+            return -EPROTO;
+        at = 19 + (size_t)ext;
+    }
+    while (at < len) {
+        if (len - at < 2)
+            return -EPROTO;
+        int16_t nf = (int16_t)be_u(p + at, 2);
+        at += 2;
+        if (nf == -1) {
+            *ret_end = true;
+            return 0;
+        }
+        if (nf != (int16_t)t->n_cols)
+            return -EPROTO;
+        for (unsigned i = 0; i < t->n_cols; i++) {
+            struct svc_copy_value *v = &row[i];
+            memset(v, 0, sizeof(*v));
+            if (len - at < 4)
+                return -EPROTO;
+            int32_t fl = (int32_t)be_u(p + at, 4);
+            at += 4;
+            if (fl == -1) {
+                v->null = true;
+                continue;
+            }
+            if (fl < 0 || (size_t)fl > len - at)
+                return -EPROTO;
+            char ty = (char)(t->types[i] | 0x20);
+            if ((ty == 'i' || ty == 'd') && fl != 8)
+                return -EPROTO;
+            if (ty == 'i') {
+                v->i = (int64_t)be_u(p + at, 8);
+            } else if (ty == 'd') {
+                uint64_t w = be_u(p + at, 8);
+                memcpy(&v->d, &w, 8);
+            } else {
+                v->p = p + at;
+                v->len = (size_t)fl;
+            }
+            at += (size_t)fl;
+        }
+        int r = cb(ctx, row);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static int pg_rows_read(struct svc_store *s, const struct svc_copy_table *t,
+                        const struct svc_copy_value *after, svc_copy_row_cb cb, void *ctx)
+{
+    CONN(s);
+    char *sel = rows_query(c, t, after);
+    if (!sel)
+        return -ENOMEM;
+    size_t qlen = strlen(sel) + 64;
+    char *q = malloc(qlen);
+    if (!q) {
+        free(sel);
+        return -ENOMEM;
+    }
+    snprintf(q, qlen, "COPY (%s) TO STDOUT (FORMAT binary)", sel);
+    free(sel);
+    PGresult *r = PQexec(c->pg, q);
+    int err = 0;
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        err = err_of(c, r, q);
+        PQclear(r);
+        free(q);
+        return err;
+    }
+    PQclear(r);
+    struct svc_copy_value row[SVC_COPY_COLS_MAX];
+    bool first = true, end = false, stopped = false;
+    int ret = 0;
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(c->pg, &buf, 0);
+        if (n < 0) {
+            if (n == -2)
+                err = err_of(c, NULL, "COPY TO");
+            break;
+        }
+        if (!stopped && !err) {
+            int rc = end ? 0
+                         : copy_tuples(t, (const uint8_t *)buf, (size_t)n, first, row, cb, ctx,
+                                       &end);
+            if (rc == -EPROTO) {
+                svc_log_error("postgresql: a malformed row in the copy of %s", t->name);
+                err = rc;
+            } else if (rc) {
+                ret = rc; /* stopped by cb: the rest is read and dropped */
+                stopped = true;
+            }
+        }
+        first = false;
+        PQfreemem(buf);
+    }
+    while ((r = PQgetResult(c->pg))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !err)
+            err = err_of(c, r, q);
+        PQclear(r);
+    }
+    free(q);
+    return err ? err : ret;
+}
+
+static int pg_rows_count(struct svc_store *s, const struct svc_copy_table *t, uint64_t *ret_n)
+{
+    CONN(s);
+    char q[128];
+    snprintf(q, sizeof(q), "SELECT count(*) FROM %s", t->name);
+    PGresult *r = PQexecParams(c->pg, q, 0, NULL, NULL, NULL, NULL, 1);
+    int err = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? 0 : err_of(c, r, q);
+    if (!err)
+        *ret_n = (uint64_t)col_i64(r, 0, 0);
+    PQclear(r);
+    return err;
+}
+
+static int copy_rows_in(struct conn *c, const struct svc_copy_table *t,
+                        const struct svc_copy_value *rows, size_t n)
+{
+    char q[700];
+    size_t at = (size_t)snprintf(q, sizeof(q), "COPY %s(", t->name);
+    for (unsigned i = 0; i < t->n_cols && at < sizeof(q); i++)
+        at += (size_t)snprintf(q + at, sizeof(q) - at, "%s%s", i ? ", " : "", t->cols[i]);
+    snprintf(q + at, sizeof(q) - (at < sizeof(q) ? at : sizeof(q)), ") FROM STDIN (FORMAT binary)");
+    PGresult *r = PQexec(c->pg, q);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        int err = err_of(c, r, q);
+        PQclear(r);
+        return err;
+    }
+    PQclear(r);
+    struct copybuf b = {0};
+    static const uint8_t sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    cb_add(&b, sig, sizeof(sig));
+    cb_i32(&b, 0);
+    cb_i32(&b, 0);
+    int err = 0;
+    for (size_t k = 0; k < n && !err; k++) {
+        const struct svc_copy_value *row = rows + k * t->n_cols;
+        cb_i16(&b, (int16_t)t->n_cols);
+        for (unsigned i = 0; i < t->n_cols; i++) {
+            const struct svc_copy_value *v = &row[i];
+            char ty = (char)(t->types[i] | 0x20);
+            if (v->null) {
+                cb_i32(&b, -1);
+            } else if (ty == 'i') {
+                cb_int8(&b, v->i);
+            } else if (ty == 'd') {
+                uint64_t w;
+                memcpy(&w, &v->d, 8);
+                cb_int8(&b, (int64_t)w);
+            } else if (v->len > INT32_MAX) {
+                err = -E2BIG;
+            } else {
+                cb_bytea(&b, v->p, v->len);
+            }
+        }
+        if (k + 1 == n)
+            cb_i16(&b, -1);
+        if (b.oom)
+            err = -ENOMEM;
+        else if (!err && (b.len >= 1 << 20 || k + 1 == n)) {
+            if (PQputCopyData(c->pg, (const char *)b.p, (int)b.len) != 1)
+                err = err_of(c, NULL, "COPY data");
+            b.len = 0;
+        }
+    }
+    free(b.p);
+    if (PQputCopyEnd(c->pg, err ? "tbdev-server stopped the copy" : NULL) != 1 && !err)
+        err = err_of(c, NULL, "COPY end");
+    while ((r = PQgetResult(c->pg))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !err)
+            err = err_of(c, r, q);
+        PQclear(r);
+    }
+    return err;
+}
+
+static int pg_rows_write(struct svc_store *s, const struct svc_copy_table *t,
+                         const struct svc_copy_value *rows, size_t n,
+                         const struct svc_copy_mark *mark)
+{
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    err = exec_sql(c, COPY_MARKS_TABLE);
+    if (!err && n)
+        err = copy_rows_in(c, t, rows, n);
+    if (!err && mark) {
+        struct pp p = {0};
+        p_text(&p, mark->table);
+        p_bytes(&p, mark->key, mark->key_len);
+        p_i64(&p, (int64_t)mark->rows);
+        p_i64(&p, mark->done);
+        int r = ex(c, Q_COPY_MARK, &p, NULL);
+        err = r < 0 ? r : 0;
+    }
+    return end(c, err);
+}
+
+static int pg_copy_marks(struct svc_store *s, int (*cb)(void *, const struct svc_copy_mark *),
+                         void *ctx)
+{
+    CONN(s);
+    PGresult *r = PQexec(c->pg, "SELECT to_regclass('tbdev_copy') IS NOT NULL");
+    int err = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                  ? (strcmp(PQgetvalue(r, 0, 0), "t") ? -ENOENT : 0)
+                  : err_of(c, r, "copy marks");
+    PQclear(r);
+    if (err < 0)
+        return err;
+    int n = ex(c, Q_COPY_MARKS, NULL, &r);
+    if (n < 0)
+        return n;
+    for (int i = 0; i < n && !err; i++) {
+        struct svc_copy_mark m = {.table = col_text(r, i, 0),
+                                  .rows = (uint64_t)col_i64(r, i, 2),
+                                  .done = col_i64(r, i, 3) != 0};
+        m.key = col_bytes(r, i, 1, &m.key_len);
+        err = cb(ctx, &m);
+    }
+    PQclear(r);
+    return err;
+}
+
+static int pg_copy_finish(struct svc_store *s)
+{
+    CONN(s);
+    int err = begin(c);
+    if (err < 0)
+        return err;
+    static const char *const serial[] = {"users", "tokens", "sessions", "runs", "series"};
+    for (size_t i = 0; i < sizeof(serial) / sizeof(serial[0]) && !err; i++) {
+        char q[200];
+        snprintf(q, sizeof(q),
+                 "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce((SELECT max(id)"
+                 " FROM %s), 0) + 1, false)",
+                 serial[i], serial[i]);
+        err = exec_sql(c, q);
+    }
+    if (!err)
+        err = exec_sql(c, "SELECT setval('seqs', greatest("
+                          " (SELECT coalesce(max(seq), 0) FROM scalar_chunks),"
+                          " (SELECT coalesce(max(seq), 0) FROM tensors),"
+                          " (SELECT coalesce(max(seq), 0) FROM blob_points),"
+                          " (SELECT coalesce(max(seq), 0) FROM restarts)) + 1, false)");
+    if (!err) {
+        /* a blob no experiment owns (SQLite would have deleted it): the collector's */
+        char q[200];
+        snprintf(q, sizeof(q),
+                 "UPDATE blobs SET orphaned = %.3f WHERE orphaned IS NULL AND NOT EXISTS"
+                 " (SELECT 1 FROM blob_owners o WHERE o.sha = blobs.sha)",
+                 now_s());
+        err = exec_sql(c, q);
+    }
+    return end(c, err);
+}
+
 const struct svc_store_ops svc_store_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -2537,4 +2932,10 @@ const struct svc_store_ops svc_store_pg = {
     .tensor_rows = pg_tensor_rows,
     .blob_rows = pg_blob_rows,
     .blob_get = pg_blob_get,
+    .rows_snapshot = pg_rows_snapshot,
+    .rows_read = pg_rows_read,
+    .rows_count = pg_rows_count,
+    .rows_write = pg_rows_write,
+    .copy_marks = pg_copy_marks,
+    .copy_finish = pg_copy_finish,
 };

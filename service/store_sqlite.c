@@ -2278,6 +2278,123 @@ static int sq_blob_get(struct svc_store *s, const char *exp, const uint8_t sha[3
     return 0;
 }
 
+/* --- moving an installation: rows as stored (copy.c) --- */
+
+/* "a, b, c" of t's first n columns, with a prefix and suffix per name. */
+static void col_list(char *out, size_t len, const struct svc_copy_table *t, unsigned n,
+                     const char *sep)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (unsigned i = 0; i < n && at < len; i++)
+        at += (size_t)snprintf(out + at, len - at, "%s%s", i ? sep : "", t->cols[i]);
+}
+
+static int sq_rows_snapshot(struct svc_store *s, bool on)
+{
+    CONN(s);
+    if (!on) {
+        rollback(c); /* a read: nothing to keep */
+        return 0;
+    }
+    int err = exec(c->db, "BEGIN");
+    sqlite3_stmt *q = NULL;
+    int version = -1;
+    if (!err && sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (!err && version != SCHEMA_VERSION) {
+        svc_log_error("the database %s is at schema version %d, this tbdev-server's is %d: run "
+                      "'tbdev-server migrate --db %s' first (on a backup if the server is to "
+                      "keep running)",
+                      s->path, version, SCHEMA_VERSION, s->path);
+        rollback(c);
+        return -EPROTO;
+    }
+    return err;
+}
+
+static int sq_rows_read(struct svc_store *s, const struct svc_copy_table *t,
+                        const struct svc_copy_value *after, svc_copy_row_cb cb, void *ctx)
+{
+    CONN(s);
+    char cols[512], keys[256], marks[64] = "", q_sql[1200];
+    col_list(cols, sizeof(cols), t, t->n_cols, ", ");
+    col_list(keys, sizeof(keys), t, t->n_key, ", ");
+    for (unsigned i = 0; i < t->n_key; i++)
+        snprintf(marks + strlen(marks), sizeof(marks) - strlen(marks), "%s?%u", i ? ", " : "",
+                 i + 1);
+    snprintf(q_sql, sizeof(q_sql), "SELECT %s FROM %s%s%s%s%s%s ORDER BY %s", cols, t->name,
+             after ? " WHERE (" : "", after ? keys : "", after ? ") > (" : "", after ? marks : "",
+             after ? ")" : "", keys);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(c->db, q_sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return err_of(c->db, rc, q_sql);
+    for (unsigned i = 0; after && i < t->n_key; i++) {
+        char ty = t->types[i];
+        if (ty == 'i')
+            sqlite3_bind_int64(q, (int)i + 1, after[i].i);
+        else if (ty == 't')
+            sqlite3_bind_text(q, (int)i + 1, (const char *)after[i].p, (int)after[i].len,
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_blob(q, (int)i + 1, after[i].p ? (const void *)after[i].p : "",
+                              (int)after[i].len, SQLITE_STATIC);
+    }
+    struct svc_copy_value row[SVC_COPY_COLS_MAX];
+    int ret = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (unsigned i = 0; i < t->n_cols; i++) {
+            struct svc_copy_value *v = &row[i];
+            memset(v, 0, sizeof(*v));
+            v->null = sqlite3_column_type(q, (int)i) == SQLITE_NULL;
+            if (v->null)
+                continue;
+            switch (t->types[i] | 0x20) {
+            case 'i':
+                v->i = sqlite3_column_int64(q, (int)i);
+                break;
+            case 'd':
+                v->d = sqlite3_column_double(q, (int)i);
+                break;
+            case 't':
+                v->p = sqlite3_column_text(q, (int)i);
+                v->len = (size_t)sqlite3_column_bytes(q, (int)i);
+                break;
+            default:
+                v->p = sqlite3_column_blob(q, (int)i);
+                v->len = (size_t)sqlite3_column_bytes(q, (int)i);
+                break;
+            }
+        }
+        if ((ret = cb(ctx, row)) != 0)
+            break;
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = err_of(c->db, rc, q_sql);
+    sqlite3_finalize(q);
+    return ret;
+}
+
+static int sq_rows_count(struct svc_store *s, const struct svc_copy_table *t, uint64_t *ret_n)
+{
+    CONN(s);
+    char q_sql[128];
+    snprintf(q_sql, sizeof(q_sql), "SELECT count(*) FROM %s", t->name);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(c->db, q_sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return err_of(c->db, rc, q_sql);
+    rc = sqlite3_step(q);
+    int err = rc == SQLITE_ROW ? 0 : err_of(c->db, rc, q_sql);
+    if (!err)
+        *ret_n = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return err;
+}
+
 const struct svc_store_ops svc_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -2327,4 +2444,7 @@ const struct svc_store_ops svc_store_sqlite = {
     .tensor_rows = sq_tensor_rows,
     .blob_rows = sq_blob_rows,
     .blob_get = sq_blob_get,
+    .rows_snapshot = sq_rows_snapshot,
+    .rows_read = sq_rows_read,
+    .rows_count = sq_rows_count,
 };

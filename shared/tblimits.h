@@ -79,6 +79,11 @@
 /* JSON bytes one page of a tensor, histogram, text, PR-curve or blob-list answer may hold
  * before it stops and answers a next_page_token (one element or row always fits). */
 #define TB_READ_PAGE_BYTES (4u << 20)
+/* tbdev-server copy: rows and bytes written to the destination per transaction (a batch, the
+ * most a killed copy does again), and the largest blob it reads back from an object store */
+#define TB_COPY_BATCH_ROWS 10000
+#define TB_COPY_BATCH_BYTES (8u << 20)
+#define TB_COPY_BLOB_MAX TB_RECORD_MAX
 /* Read API: histograms rebinned for drawing (?bins=N); TensorBoard draws 30. */
 #define TB_HIST_BINS_MAX 1000
 /* Answers: compressed embedded assets kept in memory (one per asset and coding). */
