@@ -377,9 +377,14 @@ static int on_source_row(void *ctx, const struct svc_copy_value *row)
             v[i].p = block + at;
             at += row[i].len;
         } else if (row[i].null && !(t->types[i] >= 'A' && t->types[i] <= 'Z')) {
-            snprintf(c->r->error, sizeof(c->r->error),
-                     "table %s of the source has a NULL %s, which its schema does not allow",
-                     t->name, t->cols[i]);
+            if (is_blobs(t))
+                snprintf(c->r->error, sizeof(c->r->error),
+                         "the source keeps blobs in an object store, which copy does not read: "
+                         "copy from a database that holds its blobs");
+            else
+                snprintf(c->r->error, sizeof(c->r->error),
+                         "table %s of the source has a NULL %s, which its schema does not allow",
+                         t->name, t->cols[i]);
             free(block);
             c->err = -EBADMSG;
             return 1;

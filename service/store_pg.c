@@ -2858,11 +2858,12 @@ static int pg_copy_finish(struct svc_store *s)
         return err;
     static const char *const serial[] = {"users", "tokens", "sessions", "runs", "series"};
     for (size_t i = 0; i < sizeof(serial) / sizeof(serial[0]) && !err; i++) {
-        char q[200];
+        char q[300];
+        /* forward only: a sequence a server has drawn from already stays where it is */
         snprintf(q, sizeof(q),
-                 "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce((SELECT max(id)"
-                 " FROM %s), 0) + 1, false)",
-                 serial[i], serial[i]);
+                 "SELECT setval(pg_get_serial_sequence('%s', 'id'), greatest(coalesce((SELECT"
+                 " max(id) FROM %s), 0) + 1, nextval(pg_get_serial_sequence('%s', 'id'))), false)",
+                 serial[i], serial[i], serial[i]);
         err = exec_sql(c, q);
     }
     if (!err)
@@ -2870,7 +2871,8 @@ static int pg_copy_finish(struct svc_store *s)
                           " (SELECT coalesce(max(seq), 0) FROM scalar_chunks),"
                           " (SELECT coalesce(max(seq), 0) FROM tensors),"
                           " (SELECT coalesce(max(seq), 0) FROM blob_points),"
-                          " (SELECT coalesce(max(seq), 0) FROM restarts)) + 1, false)");
+                          " (SELECT coalesce(max(seq), 0) FROM restarts)) + 1,"
+                          " nextval('seqs')), false)");
     if (!err) {
         /* a blob no experiment owns (SQLite would have deleted it): the collector's */
         char q[200];

@@ -311,6 +311,10 @@ def main(argv):
                   str(new)[:300])
         rc = s2.stop()
         servers.remove(s2)
+        rc1, _, err1 = admin(exe, "user", "add", "dave", "--db", moved)
+        rc2, _, err2 = admin(exe, "token", "create", "bob", "--db", moved)
+        rep.check("a new user and a new token on the copy (their ids past the copied ones)",
+                  None if rc1 == 0 and rc2 == 0 else "%s %s: %s %s" % (rc1, rc2, err1, err2))
         rc_c, out, err = L.server_check(exe, moved)
         rep.check("tbdev-server check on the copy",
                   None if rc_c == 0 else "exit %s: %s %s" % (rc_c, out, err[-300:]))
