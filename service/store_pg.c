@@ -2867,7 +2867,7 @@ static int pg_copy_finish(struct svc_store *s)
         err = exec_sql(c, q);
     }
     if (!err)
-        err = exec_sql(c, "SELECT setval('seqs', greatest("
+        err = exec_sql(c, "SELECT setval('seqs', greatest(greatest("
                           " (SELECT coalesce(max(seq), 0) FROM scalar_chunks),"
                           " (SELECT coalesce(max(seq), 0) FROM tensors),"
                           " (SELECT coalesce(max(seq), 0) FROM blob_points),"
