@@ -12,6 +12,7 @@
 
 /* The schema of both backends (store_sqlite.c version 4, store_pg.c version 2): columns
  * either has, in an order each table's references come first. */
+/* clang-format off */
 const struct svc_copy_table svc_copy_tables[] = {
     {"users",
      {"id", "name", "password_hash", "is_admin", "disabled", "created", "quota_bytes",
@@ -52,6 +53,7 @@ const struct svc_copy_table svc_copy_tables[] = {
     {"blob_owners", {"experiment_id", "sha"}, "tb", 2, 2},
     {"restarts", {"run_id", "seq", "step"}, "iii", 3, 2},
 };
+/* clang-format on */
 const size_t svc_copy_n_tables = sizeof(svc_copy_tables) / sizeof(svc_copy_tables[0]);
 
 /* --- the canonical encoding --- */
@@ -225,10 +227,10 @@ struct copier {
     /* the batch: rows of values, each row's bytes in one block of its own */
     struct svc_copy_value *vals;
     void **blocks;
-    size_t n, cap;  /* rows, and rows blocks has room for */
+    size_t n, cap;   /* rows, and rows blocks has room for */
     size_t cap_vals; /* values vals has room for */
     size_t bytes;
-    uint64_t total; /* rows of this table in the destination, this batch included */
+    uint64_t total;      /* rows of this table in the destination, this batch included */
     uint64_t table_rows; /* the source's rows of this table (for the percentage) */
     double started, shown;
     int err;
@@ -274,8 +276,8 @@ static int put_object(struct copier *c, struct svc_copy_value *row)
                  hex);
         return -EBADMSG;
     }
-    int err = bs->ops->put(bs->store, row[0].p, row[2].p ? row[2].p : (const uint8_t *)"",
-                           row[2].len);
+    int err =
+        bs->ops->put(bs->store, row[0].p, row[2].p ? row[2].p : (const uint8_t *)"", row[2].len);
     uint8_t *back = NULL;
     size_t back_len = 0;
     if (!err)
@@ -437,10 +439,11 @@ static int check_destination(const struct svc_copy_options *o, struct svc_copy_r
     if (err < 0)
         return err;
     if (ms->started && strcmp(ms->source, o->from_name) != 0) {
-        snprintf(r->error, sizeof(r->error),
-                 "the destination holds a copy from %.200s, not from %.200s: give that --from to go "
-                 "on with it, or copy into a new, empty database",
-                 ms->source, o->from_name);
+        snprintf(
+            r->error, sizeof(r->error),
+            "the destination holds a copy from %.200s, not from %.200s: give that --from to go "
+            "on with it, or copy into a new, empty database",
+            ms->source, o->from_name);
         return -EEXIST;
     }
     r->resumed = ms->started;
@@ -457,9 +460,8 @@ static int copy_all(const struct svc_copy_options *o, struct svc_copy_result *r)
     struct mark_state ms = {0};
     int err = check_destination(o, r, &ms);
     if (!err && !ms.started) {
-        struct svc_copy_mark m = {.table = "",
-                                  .key = (const uint8_t *)o->from_name,
-                                  .key_len = strlen(o->from_name)};
+        struct svc_copy_mark m = {
+            .table = "", .key = (const uint8_t *)o->from_name, .key_len = strlen(o->from_name)};
         err = o->to_ops->rows_write(o->to, &svc_copy_tables[0], NULL, 0, &m);
     }
     struct copier c = {.o = o, .r = r, .started = mono_s()};
@@ -552,7 +554,7 @@ static int on_digest_row(void *ctx, const struct svc_copy_value *row)
     if (!have && d->dest && d->o->blobs && row[0].len == 32) {
         const struct svc_blobs *bs = d->o->blobs;
         size_t max = row[1].i > 0 && (uint64_t)row[1].i < TB_COPY_BLOB_MAX ? (size_t)row[1].i
-                                                                            : TB_COPY_BLOB_MAX;
+                                                                           : TB_COPY_BLOB_MAX;
         int err = bs->ops->get(bs->store, row[0].p, max, &data, &len);
         if (err == -EACCES || err == -EBUSY) {
             snprintf(d->error, d->error_len, "reading blobs back from the object store failed: %s",
@@ -621,8 +623,8 @@ static int verify(const struct svc_copy_options *o, struct svc_copy_result *r)
         const struct svc_copy_table *t = &svc_copy_tables[i];
         if (o->progress)
             fprintf(stderr, "\r\033[Kverify: %s", t->name);
-        err = digest_table(o, false, t, &tr->src_rows, tr->src_sha, NULL, r->error,
-                           sizeof(r->error));
+        err =
+            digest_table(o, false, t, &tr->src_rows, tr->src_sha, NULL, r->error, sizeof(r->error));
         if (!err)
             err = digest_table(o, true, t, &tr->dst_rows, tr->dst_sha, &tr->missing_objects,
                                r->error, sizeof(r->error));
@@ -675,8 +677,9 @@ int svc_copy_run(const struct svc_copy_options *o, struct svc_copy_result *r)
         for (size_t i = 0; i < 32; i++)
             free(ms.key[i]);
         if (m == 0 && ms.started && strcmp(ms.source, o->from_name) != 0) {
-            snprintf(r->error, sizeof(r->error), "the destination holds a copy from %.200s, not %.200s",
-                     ms.source, o->from_name);
+            snprintf(r->error, sizeof(r->error),
+                     "the destination holds a copy from %.200s, not %.200s", ms.source,
+                     o->from_name);
             return -EEXIST;
         }
     }
@@ -687,8 +690,8 @@ int svc_copy_run(const struct svc_copy_options *o, struct svc_copy_result *r)
 
 /* --- the report --- */
 
-void svc_copy_report(FILE *f, const struct svc_copy_result *r, bool json, int rc,
-                     const char *from, const char *to)
+void svc_copy_report(FILE *f, const struct svc_copy_result *r, bool json, int rc, const char *from,
+                     const char *to)
 {
     double rate = r->copy_s > 0 ? (double)r->rows / r->copy_s : 0;
     double mbs = r->copy_s > 0 ? (double)r->bytes / 1e6 / r->copy_s : 0;

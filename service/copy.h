@@ -61,11 +61,11 @@ int svc_copy_key_decode(const struct svc_copy_table *t, const uint8_t *p, size_t
 struct svc_copy_options {
     const struct svc_store_ops *from_ops, *to_ops;
     struct svc_store *from, *to;
-    const char *from_name;          /* the source as shown (a URL's password masked) */
-    const struct svc_blobs *blobs;  /* the destination's object store, or NULL */
-    bool verify_only;               /* compare only */
-    bool progress;                  /* a line on stderr that updates (a terminal) */
-    FILE *log;                      /* a line per table as it is done (NULL: none) */
+    const char *from_name;         /* the source as shown (a URL's password masked) */
+    const struct svc_blobs *blobs; /* the destination's object store, or NULL */
+    bool verify_only;              /* compare only */
+    bool progress;                 /* a line on stderr that updates (a terminal) */
+    FILE *log;                     /* a line per table as it is done (NULL: none) */
 };
 
 /* What one table gave, and the whole run's figures. */
@@ -82,8 +82,8 @@ struct svc_copy_result {
     size_t n_tables;
     uint64_t rows, bytes; /* copied by this run */
     double copy_s, verify_s;
-    bool resumed;   /* a copy started before was continued */
-    bool verified;  /* verification ran and every table matched */
+    bool resumed;     /* a copy started before was continued */
+    bool verified;    /* verification ran and every table matched */
     char error[1024]; /* what went wrong, when svc_copy_run fails */
 };
 
@@ -94,5 +94,5 @@ struct svc_copy_result {
 int svc_copy_run(const struct svc_copy_options *o, struct svc_copy_result *r);
 
 /* The verification table (or, with json, one JSON object) of r. */
-void svc_copy_report(FILE *f, const struct svc_copy_result *r, bool json, int rc,
-                     const char *from, const char *to);
+void svc_copy_report(FILE *f, const struct svc_copy_result *r, bool json, int rc, const char *from,
+                     const char *to);

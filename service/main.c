@@ -833,8 +833,8 @@ static int a_copy(struct admin *a, struct svc_store *unused, char **args)
                 err == -ECONNREFUSED ? "cannot connect (the log says why)" : strerror(-err));
         return 1;
     }
-    if (open_blobs(a->blob_store, a->s3_endpoint, a->s3_region, a->s3_access_key,
-                   a->s3_secret_key, &blobs) < 0) {
+    if (open_blobs(a->blob_store, a->s3_endpoint, a->s3_region, a->s3_access_key, a->s3_secret_key,
+                   &blobs) < 0) {
         from_ops->close(from);
         return 1;
     }
@@ -1054,8 +1054,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "local"))
         return svc_local_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate") || !strcmp(cmd, "check") || !strcmp(cmd, "backup") ||
-        !strcmp(cmd, "upkeep") || !strcmp(cmd, "copy") || !strcmp(cmd, "user") || !strcmp(cmd, "token") ||
-        !strcmp(cmd, "session"))
+        !strcmp(cmd, "upkeep") || !strcmp(cmd, "copy") || !strcmp(cmd, "user") ||
+        !strcmp(cmd, "token") || !strcmp(cmd, "session"))
         return cmd_admin(argc - 1, argv + 1);
     fprintf(stderr, "tbdev-server: unknown command '%s'. Run 'tbdev-server --help'.\n", cmd);
     return EXIT_USAGE;

@@ -425,7 +425,7 @@ typedef int (*svc_copy_row_cb)(void *ctx, const struct svc_copy_value *row);
 
 /* How far a copy into this database went, per table (kept in the destination). */
 struct svc_copy_mark {
-    const char *table; /* "" for the copy itself: key holds the source's name */
+    const char *table;  /* "" for the copy itself: key holds the source's name */
     const uint8_t *key; /* the last row's key, encoded by svc_copy_key_encode (copy.h) */
     size_t key_len;
     uint64_t rows;
@@ -567,7 +567,8 @@ struct svc_store_ops {
     /* Appends n rows (n * t->n_cols values) to t and records mark, in one transaction: a copy
      * stopped at any point is resumed from the marks without a row twice. */
     int (*rows_write)(struct svc_store *s, const struct svc_copy_table *t,
-                      const struct svc_copy_value *rows, size_t n, const struct svc_copy_mark *mark);
+                      const struct svc_copy_value *rows, size_t n,
+                      const struct svc_copy_mark *mark);
     /* Every mark, to cb (borrowed for the call); -ENOENT if no copy was ever started here. */
     int (*copy_marks)(struct svc_store *s, int (*cb)(void *ctx, const struct svc_copy_mark *m),
                       void *ctx);

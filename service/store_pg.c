@@ -2518,9 +2518,8 @@ static int pg_rows_snapshot(struct svc_store *s, bool on)
         return err;
     c->in_tx = true;
     PGresult *r = PQexec(c->pg, "SELECT version FROM tbdev_schema");
-    int version = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-                      ? atoi(PQgetvalue(r, 0, 0))
-                      : -1;
+    int version =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
     PQclear(r);
     if (version != SCHEMA_VERSION) {
         svc_log_error("the PostgreSQL database is at schema version %d, this tbdev-server's is "
@@ -2704,9 +2703,9 @@ static int pg_rows_read(struct svc_store *s, const struct svc_copy_table *t,
             break;
         }
         if (!stopped && !err) {
-            int rc = end ? 0
-                         : copy_tuples(t, (const uint8_t *)buf, (size_t)n, first, row, cb, ctx,
-                                       &end);
+            int rc =
+                end ? 0
+                    : copy_tuples(t, (const uint8_t *)buf, (size_t)n, first, row, cb, ctx, &end);
             if (rc == -EPROTO) {
                 svc_log_error("postgresql: a malformed row in the copy of %s", t->name);
                 err = rc;

@@ -71,9 +71,9 @@ static void test_row_digest(void **state)
     (void)state;
     const struct svc_copy_table *t = table("tokens");
     uint8_t hash[32] = {1, 2, 3};
-    struct svc_copy_value row[9] = {
-        {.i = 7}, {.i = 1}, {.p = hash, .len = 32}, text("ci"), text("tbdev_ab"),
-        {.d = 1.5}, {.null = true}, {.null = true}, {.d = 99.25}};
+    struct svc_copy_value row[9] = {{.i = 7},       {.i = 1},         {.p = hash, .len = 32},
+                                    text("ci"),     text("tbdev_ab"), {.d = 1.5},
+                                    {.null = true}, {.null = true},   {.d = 99.25}};
     uint8_t buf[512];
     size_t at = 0;
     for (unsigned i = 0; i < t->n_cols; i++)
