@@ -407,25 +407,18 @@ static int on_source_row(void *ctx, const struct svc_copy_value *row)
     return 0;
 }
 
-/* Whether any table of the destination holds a row (a database this copy did not write). */
-static int stop_at_first(void *ctx, const struct svc_copy_value *row)
-{
-    (void)row;
-    *(bool *)ctx = true;
-    return 1;
-}
-
+/* The destination is new, or holds a copy from this source (its marks), else -EEXIST. */
 static int check_destination(const struct svc_copy_options *o, struct svc_copy_result *r,
                              struct mark_state *ms)
 {
     int err = o->to_ops->copy_marks(o->to, on_mark, ms);
     if (err == -ENOENT) {
         for (size_t i = 0; i < svc_copy_n_tables; i++) {
-            bool any = false;
-            err = o->to_ops->rows_read(o->to, &svc_copy_tables[i], NULL, stop_at_first, &any);
+            uint64_t n = 0;
+            err = o->to_ops->rows_count(o->to, &svc_copy_tables[i], &n);
             if (err < 0)
                 return err;
-            if (any) {
+            if (n) {
                 snprintf(r->error, sizeof(r->error),
                          "the destination already holds data (table %s has rows) that no copy "
                          "wrote: copy into a new, empty database (createdb), never into one a "
@@ -644,8 +637,12 @@ static int verify(const struct svc_copy_options *o, struct svc_copy_result *r)
     }
     r->verified = same;
     if (!same) {
-        size_t at = (size_t)snprintf(r->error, sizeof(r->error),
-                                     "verification failed: the destination differs in");
+        size_t at = (size_t)snprintf(r->error, sizeof(r->error), "%s",
+                                     r->unfinished ? "the copy was stopped before it finished "
+                                                     "(run it again without --verify_only), so "
+                                                     "the destination differs in"
+                                                   : "verification failed: the destination "
+                                                     "differs in");
         for (size_t i = 0; i < r->n_tables && at < sizeof(r->error); i++) {
             const struct svc_copy_table_result *tr = &r->tables[i];
             if (tr->src_rows == tr->dst_rows && !memcmp(tr->src_sha, tr->dst_sha, 32))
@@ -682,6 +679,11 @@ int svc_copy_run(const struct svc_copy_options *o, struct svc_copy_result *r)
                      o->from_name);
             return -EEXIST;
         }
+        bool finished = true;
+        for (size_t i = 0; i < svc_copy_n_tables; i++)
+            finished = finished && ms.done[i];
+        if (m == 0 && ms.started && !finished)
+            r->unfinished = true;
     }
     if (!err)
         err = verify(o, r);

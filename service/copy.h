@@ -84,6 +84,7 @@ struct svc_copy_result {
     double copy_s, verify_s;
     bool resumed;     /* a copy started before was continued */
     bool verified;    /* verification ran and every table matched */
+    bool unfinished;  /* --verify_only of a copy that was stopped and not run again */
     char error[1024]; /* what went wrong, when svc_copy_run fails */
 };
 

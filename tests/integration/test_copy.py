@@ -411,6 +411,11 @@ def main(argv):
         rep.check("the copy is killed (SIGKILL) while copying the scalar chunks",
                   None if killed is not None else "it finished before it could be killed")
         if killed is not None:
+            rc, out, err = admin(exe, "copy", "--verify_only", "--from", big, "--to",
+                                 pg.url("big%d" % killed))
+            rep.check("verify_only of the stopped copy: exit 1, saying it did not finish",
+                      None if rc == 1 and "stopped before it finished" in err else
+                      "exit %s: %s" % (rc, err[-300:]))
             rc, doc, out, err = copy_json(exe, "--from", big, "--to", pg.url("big%d" % killed))
             t = tables(doc)
             rep.check("run again, it continues (%s chunks were there) and verifies" %
