@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `tbdev-server copy`: a whole installation into another database, resumable, verified. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -191,9 +192,8 @@ struct mark_state {
     uint64_t rows[32];
     bool done[32];
     bool seen[32];
-    char source[512];
+    char source[PATH_MAX + 512]; /* the source of the copy the destination holds */
     bool started;
-    int err;
 };
 
 static int on_mark(void *ctx, const struct svc_copy_mark *m)

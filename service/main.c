@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tbdev-server: `serve`, and the admin commands that work on the same database. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -800,8 +801,13 @@ static int a_copy(struct admin *a, struct svc_store *unused, char **args)
                         "Run 'tbdev-server copy --help' for usage.\n");
         return EXIT_USAGE;
     }
-    char from_shown[512], to_shown[512];
+    char from_shown[PATH_MAX + 512], to_shown[512];
     svc_store_shown(a->from, from_shown, sizeof(from_shown));
+    /* the source's name is kept in the destination, to tell a copy to go on from another */
+    char *real = svc_store_is_url(a->from) ? NULL : realpath(a->from, NULL);
+    if (real)
+        snprintf(from_shown, sizeof(from_shown), "%s", real);
+    free(real);
     svc_store_shown(a->to, to_shown, sizeof(to_shown));
     if (!svc_store_is_url(a->to)) {
         fprintf(stderr, "tbdev-server copy: --to must be a PostgreSQL database "

@@ -428,6 +428,12 @@ def main(argv):
             rep.check("every point once: %s points in chunks" % pts.split("|")[0],
                       None if pts.split("|")[0] == str(20 * 20 * 3000) and
                       pts.split("|")[1] == pts.split("|")[2] else pts)
+            rc, doc_pp, out, err = copy_json(exe, "--from", pg.url("big%d" % killed), "--to",
+                                             pg.create_database("big_again"))
+            rep.check("PostgreSQL to PostgreSQL: the copy copied again, verified",
+                      None if rc == 0 and doc_pp["verified"] and doc_pp["rows_copied"] ==
+                      sum(x["source_rows"] for x in t.values()) else
+                      "exit %s: %s" % (rc, err[-300:]))
             if doc:
                 rep.note("resumed copy: %d rows, %.1f MB, %.0f rows/s, %.1f MB/s" % (
                     doc["rows_copied"], doc["bytes_copied"] / 1e6, doc["rows_per_s"],
