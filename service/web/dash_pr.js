@@ -32,17 +32,18 @@ function prRow(p) {
 
 // Every page of /pr_curves for a tag and some runs (null: all), rows cut between pages put
 // back together. Returns Map run -> [row] and whether the answer was cut at MAX_PAGES.
-async function fetchCurves(base, tag, runs, priority, signal) {
+// pageBytes: the server's page size to ask for (tests; the server's default otherwise).
+export async function fetchCurves(base, tag, runs, priority, signal, pageBytes) {
   const out = new Map();
-  const url = `${base}/pr_curves?` + query({ tag, run: runs || undefined });
+  const url = `${base}/pr_curves?` + query({ tag, run: runs || undefined, page_bytes: pageBytes });
   let token = null, pages = 0;
   do {
     const r = await queuedJson(url + (token ? '&page_token=' + enc(token) : ''), priority, signal);
-    for (const s of (r && r.series) || []) {
-      if (typeof s.run !== 'string') continue;
+    for (const s of r && Array.isArray(r.series) ? r.series : []) {
+      if (!s || typeof s.run !== 'string' || !Array.isArray(s.points)) continue;
       if (!out.has(s.run)) out.set(s.run, []);
       const rows = out.get(s.run);
-      for (const p of s.points || []) {
+      for (const p of s.points) {
         const last = rows[rows.length - 1];
         if (p.offset) { // the rest of a row the last page cut
           if (!last || !last.open || last.step !== Number(p.step)) continue;

@@ -272,6 +272,20 @@ async function main() {
     }
   });
 
+  await rep.step('rows cut between pages', async () => {
+    // pages of 4 KB cut each 51-threshold row of the PyTorch curve in two or more
+    const whole = (await api('/pr_curves?tag=pr_curve%2Fclass0&run=real_pytorch')).series[0].points;
+    const got = await page.evaluate(async () => {
+      const m = await import('/static/dash_pr.js');
+      const r = await m.fetchCurves(window.tbdevViewer.ctx.base, 'pr_curve/class0', ['real_pytorch'], 0, undefined, 4096);
+      return (r.byRun.get('real_pytorch') || []).map((p) => ({ step: p.step, tp: p.tp, fp: p.fp, tn: p.tn, fn: p.fn, precision: p.precision, recall: p.recall }));
+    });
+    const pages = requests.filter((u) => /page_bytes=4096/.test(u)).length;
+    const want = whole.map((p) => ({ step: p.step, tp: p.tp, fp: p.fp, tn: p.tn, fn: p.fn, precision: p.precision, recall: p.recall }));
+    rep.check(pages > whole.length && JSON.stringify(got) === JSON.stringify(want), `a curve read in ${pages} pages of 4 KB is the whole answer's ${whole.length} rows`,
+      () => JSON.stringify({ pages, got: got.map((p) => [p.step, p.recall.length]), want: want.map((p) => [p.step, p.recall.length]) }));
+  });
+
   await rep.step('new run on live refresh', async () => {
     RUNS['pr/one'].epsilon = [3, 6];
     const more = L.tmpdir('tbdev-pr-more-');
