@@ -250,6 +250,24 @@ async function main() {
     rep.check(back && back.drawn.includes('gamma'), 'showing gamma again draws it again', () => JSON.stringify(back && back.drawn));
   });
 
+  await rep.step('run filter', async () => {
+    await page.fill('#run-filter', '^(alpha|delta)$');
+    await page.press('#run-filter', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('.pr-card').length === 1 || document.querySelectorAll('.pr-card').length === 2, null, { timeout: 5000 }).catch(() => {});
+    const cards = await page.$$eval('.pr-card', (cs) => cs.map((c) => c.dataset.tag).sort());
+    rep.check(JSON.stringify(cards) === JSON.stringify(TAGS), 'the run filter leaves the cards of tags with a matching run', JSON.stringify(cards));
+    const drawn = [];
+    for (const tag of TAGS) {
+      await L.cardReady(page, sel(tag));
+      const d = await debug(tag);
+      drawn.push(d && d.drawn);
+    }
+    rep.check(JSON.stringify(drawn) === JSON.stringify([['alpha'], ['alpha', 'delta']]), 'and draws the matching runs only', JSON.stringify(drawn));
+    await page.fill('#run-filter', '');
+    await page.press('#run-filter', 'Enter');
+    await page.waitForFunction((n) => document.querySelectorAll('.pr-card').length === n, allTags.length, { timeout: 5000 }).catch(() => {});
+  });
+
   await rep.step('real PyTorch and tensorboardX PR curves', async () => {
     for (const [run, tag, what] of [['real_pytorch', 'pr_curve/class0', "PyTorch's add_pr_curve"], ['real_tbx', 'pr/curve', "tensorboardX's add_pr_curve"]]) {
       const t = tags.find((x) => x.run === run && x.tag === tag);
