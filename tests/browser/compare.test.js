@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+// Browser test of /compare?e=ID1,ID2,... (service/web/compare.js) against a real tbdev-server
+// over HTTPS: two experiments of one user (the real PyTorch 1.13 and tensorboardX 2.6.2.2
+// logdirs from shared/testdata/real, uploaded with the real tbdev) shown as one page, runs
+// named by experiment, every dashboard drawing runs of both; a private experiment of another
+// user and an ID that exists nowhere reported alike, with nothing of the private one in the
+// page or its traffic; the experiment page's "Compare with…" control; reload; the limit.
+//
+// Usage: node compare.test.js TBDEV TBDEV_SERVER TBDEV_EXAMPLE_LOGS
+// Prints "ok - ..." / "not ok - ...", exits 0, 1, or 77 (skip). Screenshots go to
+// $TBDEV_ARTIFACTS/compare (default /tmp/tbdev-artifacts/compare).
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const L = require('./lib.js');
+
+const rep = new L.Reporter('browser_compare');
+const args = L.parseArgs(process.argv);
+
+const NAME_A = 'torch 1.13 logs';
+const NAME_B = 'tensorboardX logs';
+const SECRET = 'BOBS-PRIVATE-EXPERIMENT-q7w3';
+const SECRET_DESC = 'bob-only-description-x9k2';
+const NOWHERE = 'AAAAAAAAAAAAAAAAAAAAAA'; // a well-formed ID no experiment has
+
+const sel = (cls, attr, v) => `.${cls}[data-${attr}="${v.replace(/["\\]/g, '\\$&')}"]`;
+
+async function clickTab(page, key) {
+  await page.click(`#nav button[data-tab="${key}"]`);
+  await page.waitForFunction((k) => document.querySelector(`#nav button[data-tab="${k}"]`)?.getAttribute('aria-selected') === 'true', key);
+  await page.waitForFunction(() => !document.querySelector('.content > .loading'), null, { timeout: 20000 }).catch(() => {});
+}
+
+// Scrolls each card matching cardSel into view (cards load lazily) until it is drawn, empty or
+// failed; returns [{ run, tag, state, why }].
+async function loadCards(page, cardSel) {
+  return page.evaluate(async (s) => {
+    const out = [];
+    for (const el of document.querySelectorAll(s)) {
+      el.scrollIntoView({ block: 'center' });
+      const t0 = performance.now();
+      while (!['drawn', 'empty', 'error'].includes(el.dataset.state) && performance.now() - t0 < 15000) await new Promise((r) => setTimeout(r, 25));
+      out.push({ run: el.dataset.run, tag: el.dataset.tag, state: el.dataset.state, why: el.querySelector('.status')?.textContent || '',
+        text: el.querySelector('.body, .card-body')?.textContent?.slice(0, 200) || el.textContent.slice(0, 200),
+        img: [...el.querySelectorAll('img')].map((i) => i.complete && i.naturalWidth > 0), canvas: el.querySelectorAll('canvas, svg').length, steps: +(el.dataset.steps || 0) });
+    }
+    window.scrollTo(0, 0);
+    return out;
+  }, cardSel);
+}
+
+// Pixels of a card's canvases near each colour (the lines of each run).
+async function inkByColour(page, cardSel, colours) {
+  return page.evaluate(({ s, cs }) => {
+    const rgb = cs.map((c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)));
+    const n = cs.map(() => 0);
+    for (const c of document.querySelector(s).querySelectorAll('canvas')) {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] < 200) continue;
+        rgb.forEach((q, k) => { if (Math.abs(d[i] - q[0]) + Math.abs(d[i + 1] - q[1]) + Math.abs(d[i + 2] - q[2]) < 40) n[k]++; });
+      }
+    }
+    return n;
+  }, { s: cardSel, cs: colours });
+}
+
+async function main() {
+  const real = L.realDataDir();
+  if (!real || !fs.existsSync(path.join(real, 'pytorch-1.13')) || !fs.existsSync(path.join(real, 'tensorboardx-2.6.2.2'))) {
+    console.log('# skip: real test data not found (set TBDEV_REAL_DATA)');
+    process.exit(L.SKIP);
+  }
+  if (!L.playwright() || !fs.existsSync(process.env.TBDEV_CHROMIUM || '/usr/bin/chromium')) {
+    console.log('# skip: playwright-core or /usr/bin/chromium missing');
+    process.exit(L.SKIP);
+  }
+  if (!L.haveOpenssl()) {
+    console.log('# skip: the openssl CLI is needed for the test certificate');
+    process.exit(L.SKIP);
+  }
+  const shots = L.artifactsDir('compare');
+  const { server, client } = await L.setup(args);
+  rep.note(`server ${server.url} (HTTPS, throwaway certificate)`);
+  server.setPassword('alice', 'correct horse battery');
+  const a = (await client.upload(path.join(real, 'pytorch-1.13'), { name: NAME_A, visibility: 'private' })).id;
+  const b = (await client.upload(path.join(real, 'tensorboardx-2.6.2.2'), { name: NAME_B })).id;
+  const bobClient = new L.Client(args.tbdev, server, server.addUser('bob'));
+  await bobClient.login();
+  const s = (await bobClient.upload(path.join(real, 'pytorch-1.13', 'hparams'), { name: SECRET, description: SECRET_DESC, visibility: 'private' })).id;
+  rep.ok(`uploads: alice's ${a} (private) and ${b}, bob's private ${s}`);
+  const auth = (tok) => ({ headers: { Accept: 'application/json', Authorization: 'Bearer ' + tok } });
+  const tagsA = (await server.json(`/api/v1/experiments/${a}/tags`, auth(client.token))).tags;
+  const tagsB = (await server.json(`/api/v1/experiments/${b}/tags`)).tags;
+  const expected = [...new Set([...tagsA.map((t) => `${NAME_A}/${t.run}`), ...tagsB.map((t) => `${NAME_B}/${t.run}`)])].sort();
+
+  const browser = await L.launchBrowser();
+  await browser.addInitScript(L.INIT_SCRIPT);
+  const consoleErrors = [];
+  const page = browser.pages()[0] || await browser.newPage();
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (/status of 404/.test(m.text())) return; // the two experiments not found: Chromium logs each 404
+    consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push('pageerror ' + e));
+  // everything the page receives, to look for the private experiment in it
+  const traffic = [];
+  page.on('response', async (r) => {
+    const u = r.url();
+    let body = '';
+    try { body = /\/blob\//.test(u) ? '' : (await r.body()).toString('latin1'); } catch (e) { body = ''; }
+    traffic.push({ url: u, status: r.status(), body, headers: JSON.stringify(r.headers()) });
+  });
+
+  await page.goto(server.url + '/');
+  await page.waitForSelector('#signin');
+  await page.fill('#signin input[name=user]', 'alice');
+  await page.fill('#signin input[name=password]', 'correct horse battery');
+  await page.click('#signin button[type=submit]');
+  await page.waitForSelector('.list .item a', { timeout: 20000 });
+
+  // ---- the compare page
+  const ids = [a, b, s, NOWHERE];
+  await page.goto(`${server.url}/compare?e=${ids.join(',')}`);
+  await page.waitForSelector('.run-toggle', { timeout: 30000 }).catch(() => {});
+  const runs = await page.$$eval('.run-toggle', (cs) => cs.map((c) => c.dataset.run)).catch(() => []);
+  rep.check(JSON.stringify(runs.slice().sort()) === JSON.stringify(expected), 'the run list holds every run of both experiments, named EXPERIMENT/run',
+    () => `page ${JSON.stringify(runs).slice(0, 600)} expected ${JSON.stringify(expected).slice(0, 600)}`);
+  const groups = await page.$$eval('.run-list .run-group', (gs) => gs.map((g) => g.textContent)).catch(() => []);
+  rep.check(JSON.stringify(groups) === JSON.stringify([NAME_A, NAME_B]), 'the sidebar groups the runs under each experiment\'s name', JSON.stringify(groups));
+  const header = await page.$$eval('.exp-header li.compared a', (as) => as.map((x) => [x.textContent, x.getAttribute('href')])).catch(() => []);
+  rep.check(JSON.stringify(header) === JSON.stringify([[NAME_A, `/experiment/${a}/`], [NAME_B, `/experiment/${b}/`]]), 'the header lists both experiments with links', JSON.stringify(header));
+
+  const missing = await page.$$eval('.compare-missing', (ps) => ps.map((p) => ({ id: p.querySelector('code')?.textContent, text: p.textContent }))).catch(() => []);
+  const rest = missing.map((m) => m.text.replace(m.id, 'ID'));
+  rep.check(missing.length === 2 && missing[0].id === s && missing[1].id === NOWHERE && rest[0] === rest[1] && /not found/.test(rest[0]),
+    'another user\'s private experiment and a nonexistent ID are both reported "not found", in the same words', JSON.stringify(missing));
+  const r404 = traffic.filter((t) => t.url.includes('/api/') && (t.url.includes(s) || t.url.includes(NOWHERE)));
+  const bodyOf = (id) => r404.filter((t) => t.url.endsWith(`/api/v1/experiments/${id}`)).map((t) => `${t.status} ${t.body}`);
+  rep.check(bodyOf(s).length === 1 && JSON.stringify(bodyOf(s)) === JSON.stringify(bodyOf(NOWHERE)) && r404.every((t) => t.status === 404),
+    'the server\'s answers for the private and the nonexistent experiment are the same 404, byte for byte', () => JSON.stringify(r404.map((t) => [t.url, t.status, t.body])));
+
+  await page.screenshot({ path: path.join(shots, 'compare-scalars.png'), fullPage: false });
+  // the scalar card of a tag both experiments have draws runs of both, each in its colour
+  const card = sel('scalar-card', 'tag', 'loss/train');
+  await L.cardReady(page, card, 30000).catch(() => {});
+  const dbg = await L.cardDebug(page, card);
+  const lines = dbg ? dbg.series.filter((x) => x.hover && x.n > 0) : [];
+  const fromA = lines.filter((x) => x.run.startsWith(NAME_A + '/')), fromB = lines.filter((x) => x.run.startsWith(NAME_B + '/'));
+  rep.check(fromA.length >= 1 && fromB.length >= 1, 'the loss/train card overlays lines of runs of both experiments', () => JSON.stringify(lines.map((x) => [x.run, x.n])));
+  if (fromA.length && fromB.length) {
+    const ink = await inkByColour(page, card, [fromA[0].color, fromB[0].color]);
+    rep.check(fromA[0].color !== fromB[0].color && ink[0] > 50 && ink[1] > 50, 'the card shows both experiments\' lines in their own colours',
+      `colours ${fromA[0].color} ${fromB[0].color} pixels ${ink}`);
+  }
+
+  // per-run dashboards: cards of both experiments, drawn
+  const both = (cards, label, ok) => {
+    const good = cards.filter((c) => c.state === 'drawn' && (!ok || ok(c)));
+    rep.check(good.some((c) => c.run.startsWith(NAME_A + '/')) && good.some((c) => c.run.startsWith(NAME_B + '/')) && cards.every((c) => c.state !== 'error'),
+      `${label}: cards of both experiments are drawn`, () => JSON.stringify(cards.map((c) => [c.run, c.tag, c.state, c.why])).slice(0, 900));
+  };
+  const tabs = await page.$$eval('#nav button', (bs) => bs.map((x) => x.dataset.tab));
+  for (const t of ['images', 'audio', 'histograms', 'distributions', 'text', 'pr_curves', 'hparams', 'graphs', 'custom_scalars'])
+    if (!tabs.includes(t)) rep.notOk(`the ${t} tab is there`, JSON.stringify(tabs));
+  if (tabs.includes('images')) {
+    await clickTab(page, 'images');
+    both(await loadCards(page, '.images-card'), 'images', (c) => c.img.length && c.img.every(Boolean));
+    await page.screenshot({ path: path.join(shots, 'compare-images.png') });
+  }
+  if (tabs.includes('audio')) { await clickTab(page, 'audio'); both(await loadCards(page, '.audio-card'), 'audio'); }
+  if (tabs.includes('histograms')) { await clickTab(page, 'histograms'); both(await loadCards(page, '.hist-card'), 'histograms', (c) => c.steps > 0 && c.canvas > 0); }
+  if (tabs.includes('distributions')) { await clickTab(page, 'distributions'); both(await loadCards(page, '.dist-card'), 'distributions'); }
+  if (tabs.includes('text')) { await clickTab(page, 'text'); both(await loadCards(page, '.text-card'), 'text', (c) => /step/.test(c.text)); }
+  if (tabs.includes('pr_curves')) { await clickTab(page, 'pr_curves'); both(await loadCards(page, '.pr-card'), 'PR curves', (c) => c.canvas > 0); }
+  if (tabs.includes('other')) { await clickTab(page, 'other'); both(await loadCards(page, '.list-card'), 'other plugins\' data'); }
+  if (tabs.includes('custom_scalars')) {
+    await clickTab(page, 'custom_scalars');
+    const cards = await page.$$eval('.custom-card', (cs) => cs.map((c) => c.dataset.key));
+    let runsDrawn = [];
+    for (const k of cards) {
+      await L.cardReady(page, sel('custom-card', 'key', k), 20000).catch(() => {});
+      const d = await L.cardDebug(page, sel('custom-card', 'key', k));
+      if (d) runsDrawn.push(...d.series.filter((x) => x.hover && x.n > 0).map((x) => x.run));
+    }
+    runsDrawn = [...new Set(runsDrawn)];
+    rep.check(runsDrawn.some((r) => r.startsWith(NAME_A + '/')) && runsDrawn.some((r) => r.startsWith(NAME_B + '/')), 'custom scalars: the layouts of both experiments draw their runs', JSON.stringify(runsDrawn));
+  }
+  if (tabs.includes('hparams')) {
+    await clickTab(page, 'hparams');
+    await page.waitForSelector('.hparams-table tbody tr', { timeout: 20000 }).catch(() => {});
+    const sessions = await page.$$eval('.hparams-table tbody tr', (trs) => trs.map((tr) => tr.cells[0].textContent)).catch(() => []);
+    const want = [...tagsA.filter((t) => t.plugin === 'hparams').map((t) => `${NAME_A}/${t.run}`), ...tagsB.filter((t) => t.plugin === 'hparams').map((t) => `${NAME_B}/${t.run}`)];
+    rep.check(sessions.some((x) => x.startsWith(NAME_A + '/')) && sessions.some((x) => x.startsWith(NAME_B + '/')) && sessions.every((x) => want.includes(x)),
+      'hparams: sessions of both experiments, named by experiment', JSON.stringify(sessions));
+    await page.screenshot({ path: path.join(shots, 'compare-hparams.png') });
+  }
+  if (tabs.includes('graphs')) {
+    await clickTab(page, 'graphs');
+    const opts = await page.$$eval('select.graph-run option', (os) => os.map((o) => o.value)).catch(() => []);
+    const nodes = [];
+    for (const r of [opts.find((o) => o.startsWith(NAME_A + '/')), opts.find((o) => o.startsWith(NAME_B + '/'))].filter(Boolean)) {
+      const before = await page.$eval('svg.graph-svg', (x) => x.dataset.ready || '0').catch(() => '0');
+      await page.selectOption('select.graph-run', r).catch(() => {});
+      await page.waitForFunction((b) => (document.querySelector('svg.graph-svg')?.dataset.ready || '0') !== b, before, { timeout: 20000 }).catch(() => {});
+      nodes.push([r, await page.$$eval('.graph-nodes > *', (ns) => ns.length).catch(() => 0)]);
+    }
+    rep.check(nodes.length === 2 && nodes.every(([, n]) => n > 0), 'graphs: a graph of each experiment is drawn', JSON.stringify({ opts, nodes }));
+  }
+
+  // nothing of bob's experiment anywhere: DOM, titles, answers, headers
+  const html = await page.evaluate(() => document.documentElement.outerHTML + document.title);
+  const leaks = traffic.filter((t) => t.body.includes(SECRET) || t.body.includes(SECRET_DESC) || t.headers.includes(SECRET));
+  rep.check(!html.includes(SECRET) && !html.includes(SECRET_DESC) && !leaks.length, 'the private experiment\'s name and description are in neither the DOM nor the traffic',
+    () => JSON.stringify(leaks.map((t) => t.url)));
+  const asked = traffic.filter((t) => t.url.includes('/api/') && t.url.includes(s));
+  rep.check(asked.length && asked.every((t) => t.status === 404), 'every API request naming the private experiment was answered 404',
+    () => JSON.stringify(asked.map((t) => [t.url, t.status])));
+
+  // view state in the URL with e=, on reload
+  await clickTab(page, 'scalars');
+  await page.fill('#run-filter', 'run_a');
+  await page.press('#run-filter', 'Enter');
+  await page.waitForFunction(() => /runs=run_a/.test(location.search));
+  const search = await page.evaluate(() => location.search);
+  await page.reload();
+  await page.waitForSelector('.run-toggle', { timeout: 30000 }).catch(() => {});
+  const after = await page.evaluate(() => ({ search: location.search, filter: document.querySelector('#run-filter')?.value, tab: document.querySelector('#nav button[aria-selected="true"]')?.dataset.tab,
+    runs: [...document.querySelectorAll('.run-toggle')].map((c) => c.dataset.run) }));
+  rep.check(search.includes(`e=${ids.join(',')}`) && after.search === search && after.filter === 'run_a' && after.tab === 'scalars' &&
+    after.runs.length > 0 && after.runs.every((r) => /run_a/.test(r)) && after.runs.some((r) => r.startsWith(NAME_A)) && after.runs.some((r) => r.startsWith(NAME_B)),
+  'the URL keeps e= with the view state, and a reload opens the same view', JSON.stringify({ search, after }));
+
+  // "Compare with…" on an experiment's page
+  await page.goto(`${server.url}/experiment/${a}/`);
+  await page.waitForSelector('button.compare-with', { timeout: 20000 }).catch(() => {});
+  await page.click('button.compare-with').catch(() => {});
+  await page.waitForSelector('.compare-pick', { timeout: 10000 }).catch(() => {});
+  const picks = await page.$$eval('.compare-pick', (cs) => cs.map((c) => c.value)).catch(() => []);
+  rep.check(JSON.stringify(picks) === JSON.stringify([b]), '"Compare with…" lists the viewer\'s other experiments (not other users\')', JSON.stringify(picks));
+  await page.screenshot({ path: path.join(shots, 'compare-picker.png') });
+  await page.check(`.compare-pick[value="${b}"]`).catch(() => {});
+  await page.click('a.compare-go').catch(() => {});
+  await page.waitForURL(/\/compare\?/, { timeout: 10000 }).catch(() => {});
+  await page.waitForSelector('.run-toggle', { timeout: 30000 }).catch(() => {});
+  const url = new URL(page.url());
+  const runs2 = await page.$$eval('.run-toggle', (cs) => cs.map((c) => c.dataset.run)).catch(() => []);
+  rep.check(url.pathname === '/compare' && url.searchParams.get('e') === `${a},${b}` && JSON.stringify(runs2.slice().sort()) === JSON.stringify(expected),
+    '"Compare with…" leads to /compare?e=THIS,OTHER showing both', `${page.url()} ${runs2.length} runs`);
+
+  // the limit
+  const many = [a, b, ...Array.from({ length: 10 }, (_, i) => 'x'.repeat(21) + String.fromCharCode(65 + i))];
+  await page.goto(`${server.url}/compare?e=${many.join(',')}`);
+  await page.waitForSelector('.compare-over', { timeout: 20000 }).catch(() => {});
+  const over = await page.$eval('.compare-over', (p) => p.textContent).catch(() => '');
+  const shown = await page.$$eval('.compare-missing', (ps) => ps.length).catch(() => -1);
+  rep.check(/12 experiments/.test(over) && /at most 10/.test(over) && shown === 8, 'a link naming more than 10 experiments says so and shows the first 10', `${over} (${shown} not found)`);
+
+  // signed out: alice's private experiment is not found, like any other; the unlisted one shows
+  await page.evaluate(async () => {
+    const me = await (await fetch('/api/v1/me', { headers: { Accept: 'application/json' } })).json();
+    await fetch('/api/v1/logout', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token || '', 'Content-Type': 'application/json' } });
+  });
+  await page.goto(`${server.url}/compare?e=${a},${b}`);
+  await page.waitForSelector('.run-toggle', { timeout: 30000 }).catch(() => {});
+  const signedOut = await page.evaluate(() => ({ runs: [...document.querySelectorAll('.run-toggle')].map((c) => c.dataset.run), missing: [...document.querySelectorAll('.compare-missing code')].map((c) => c.textContent) }));
+  rep.check(signedOut.missing.length === 1 && signedOut.missing[0] === a && signedOut.runs.length > 0 && signedOut.runs.every((r) => r.startsWith(NAME_B + '/')),
+    'signed out, a private experiment of one\'s own is not found while the unlisted one shows', JSON.stringify(signedOut).slice(0, 400));
+
+  const st = await page.evaluate(() => window.__tbdevTest || { csp: [], errors: [] });
+  rep.check(!st.csp.length, 'no CSP violations', JSON.stringify(st.csp));
+  rep.check(!consoleErrors.length, 'no console errors', () => consoleErrors.slice(0, 8).join(' | '));
+}
+
+const watchdog = setTimeout(() => { console.log('not ok - the test finished within 540 s'); L.runCleanup().then(() => process.exit(1)); }, 540000);
+main().then(() => { clearTimeout(watchdog); return L.finish(rep); }).catch(async (e) => {
+  rep.notOk('compare test', 'threw ' + (e && e.stack ? e.stack : e));
+  clearTimeout(watchdog);
+  await L.finish(rep);
+});
