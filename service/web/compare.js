@@ -193,6 +193,11 @@ export class Comparison extends Experiment {
     return this.map.combine(lists);
   }
 
+  // A run's name in its own experiment.
+  runShort(run) {
+    return this.where(run).run;
+  }
+
   runGroups() {
     return this.map.parts.map((p) => ({ id: p.id, label: p.prefix, href: `/experiment/${enc(p.id)}/`, runs: this.runs.filter((r) => this.where(r).part === p) }));
   }

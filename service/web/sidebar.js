@@ -53,7 +53,9 @@ export function renderSidebar(el, ctx, settingsNodes) {
     });
     const picker = h('input', { type: 'color', class: 'color-pick', value: ctx.colors.get(r), 'aria-label': `Colour of ${r}`, 'data-run': r });
     picker.addEventListener('change', () => st.setColor(r, picker.value));
-    const name = h('span', { class: 'run-name', text: r, title: 'Double-click: show only this run' });
+    // under its experiment's name, a compared run goes by its own name
+    const name = h('span', { class: 'run-name', text: groups ? ctx.runShort(r) : r,
+      title: groups ? `${r}: double-click to show only this run` : 'Double-click: show only this run' });
     const label = h('label', { class: 'run' }, cb, picker, name);
     label.addEventListener('dblclick', (e) => {
       e.preventDefault();

@@ -121,6 +121,42 @@ async function main() {
   await page.click('#signin button[type=submit]');
   await page.waitForSelector('.list .item a', { timeout: 20000 });
 
+  // ---- the layer itself (compare.js, as the page loads it), on cases the real data lacks
+  const unit = await page.evaluate(async () => {
+    const m = await import('/static/compare.js');
+    const out = {};
+    out.ids = m.parseCompareIds('?e=A,B,,A&e=C');
+    out.many = m.parseCompareIds('?e=' + Array.from({ length: 5000 }, (_, i) => 'id' + i).join(','));
+    // equal names get the start of their ID; names with '/' that meet another's run still differ
+    const map = new m.RunMap([{ id: 'AAAAAAAAAAAAAAAAAAAAA1', exp: { name: 'x' } }, { id: 'BBBBBBBBBBBBBBBBBBBBB2', exp: { name: 'x' } },
+      { id: 'CCCCCCCCCCCCCCCCCCCCC3', exp: { name: 'a/b' } }, { id: 'DDDDDDDDDDDDDDDDDDDDD4', exp: { name: 'a' } }, { id: 'EEEEEEEEEEEEEEEEEEEEE5', exp: { name: '' } }]);
+    const p = map.parts;
+    out.labels = [map.label(p[0], 'r'), map.label(p[1], 'r'), map.label(p[2], 'c'), map.label(p[3], 'b/c'), map.label(p[4], '.'), map.label(p[0], 'r')];
+    out.back = out.labels.map((l) => { const w = map.locate(l); return w.part.id.slice(0, 1) + ':' + w.run; });
+    out.hp = m.mergeHparams(map, [[p[0], { hparam_infos: [{ name: 'lr' }], metric_infos: [{ tag: 'acc', group: '' }], sessions: [{ run: 'r', group: 'r', hparams: {}, metrics: {} }] }],
+      [p[1], { hparam_infos: [{ name: 'lr' }, { name: 'bs' }], metric_infos: [{ tag: 'acc', group: '' }], sessions: [{ run: 'r', group: 'g', hparams: {}, metrics: {} }] }]]);
+    out.layout = m.mergeLayouts([[p[0], { categories: [{ title: 'c', charts: [] }] }], [p[1], { categories: [{ title: 'c', charts: [] }, { title: 'd', charts: [] }] }]]);
+    // scalar requests: an experiment whose every run of the tag is asked goes without a run list
+    const sd = new m.CompareScalarData(map);
+    const l0 = map.label(p[0], 'r2'), l3 = map.label(p[3], 'z');
+    sd.ctx = { scalarRuns: new Map([['loss', new Map([[out.labels[0], 1], [l0, 1], [out.labels[3], 1], [l3, 1]])]]) };
+    const req = (runs) => sd.requests('loss', runs).map((q) => [q.base.slice(-22, -21), q.runs, q.rename('r')]);
+    out.reqAll = req(null);
+    out.reqSome = req([out.labels[0], out.labels[3], l3]);
+    return out;
+  });
+  rep.check(JSON.stringify(unit.ids) === JSON.stringify({ ids: ['A', 'B', 'C'], named: 3 }), 'compare.js: e= is read in order without repeats', JSON.stringify(unit.ids));
+  rep.check(unit.many.ids.length === 10 && unit.many.named === 1000, 'compare.js: at most 10 IDs are used and at most 1000 counted', JSON.stringify({ n: unit.many.ids.length, named: unit.many.named }));
+  rep.check(new Set(unit.labels.slice(0, 5)).size === 5 && unit.labels[0] === 'x (AAAAAA)/r' && unit.labels[1] === 'x (BBBBBB)/r' && unit.labels[5] === unit.labels[0] &&
+    unit.labels[3] === 'a (DDDDDDDDDDDDDDDDDDDDD4)/b/c' && unit.labels[4] === '[No Name]/.' && unit.back.join() === 'A:r,B:r,C:c,D:b/c,E:.,A:r',
+  'compare.js: run names are unique (equal experiment names, names with "/") and map back to (experiment, run)', JSON.stringify(unit.labels) + JSON.stringify(unit.back));
+  rep.check(JSON.stringify(unit.hp.sessions.map((x) => [x.run, x.group])) === JSON.stringify([['x (AAAAAA)/r', 'x (AAAAAA)/r'], ['x (BBBBBB)/r', 'g']]) &&
+    unit.hp.hparam_infos.length === 2 && unit.hp.metric_infos.length === 1, 'compare.js: hparams answers merge with sessions renamed, infos without repeats', JSON.stringify(unit.hp));
+  rep.check(JSON.stringify(unit.layout.categories.map((c) => c.title)) === '["c","d"]', 'compare.js: custom scalars layouts merge, a category met twice once', JSON.stringify(unit.layout));
+  rep.check(JSON.stringify(unit.reqAll) === JSON.stringify([['A', null, 'x (AAAAAA)/r'], ['D', null, 'a/r']]) &&
+    JSON.stringify(unit.reqSome) === JSON.stringify([['A', ['r'], 'x (AAAAAA)/r'], ['D', null, 'a/r']]),
+  'compare.js: scalar requests go per experiment, without a run list when every run of the tag is asked', JSON.stringify({ all: unit.reqAll, some: unit.reqSome }));
+
   // ---- the compare page
   const ids = [a, b, s, NOWHERE];
   await page.goto(`${server.url}/compare?e=${ids.join(',')}`);
@@ -130,6 +166,9 @@ async function main() {
     () => `page ${JSON.stringify(runs).slice(0, 600)} expected ${JSON.stringify(expected).slice(0, 600)}`);
   const groups = await page.$$eval('.run-list .run-group', (gs) => gs.map((g) => g.textContent)).catch(() => []);
   rep.check(JSON.stringify(groups) === JSON.stringify([NAME_A, NAME_B]), 'the sidebar groups the runs under each experiment\'s name', JSON.stringify(groups));
+  const shortA = await page.$$eval('.run-list label.run', (ls) => ls.map((l) => [l.querySelector('.run-toggle').dataset.run, l.querySelector('.run-name').textContent])).catch(() => []);
+  rep.check(shortA.length === runs.length && shortA.every(([full, short]) => full.endsWith('/' + short) && (full === `${NAME_A}/${short}` || full === `${NAME_B}/${short}`)),
+    'under its experiment\'s name each run goes by its own name', JSON.stringify(shortA).slice(0, 400));
   const header = await page.$$eval('.exp-header li.compared a', (as) => as.map((x) => [x.textContent, x.getAttribute('href')])).catch(() => []);
   rep.check(JSON.stringify(header) === JSON.stringify([[NAME_A, `/experiment/${a}/`], [NAME_B, `/experiment/${b}/`]]), 'the header lists both experiments with links', JSON.stringify(header));
 
