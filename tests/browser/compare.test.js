@@ -137,10 +137,9 @@ async function main() {
       [p[1], { hparam_infos: [{ name: 'lr' }, { name: 'bs' }], metric_infos: [{ tag: 'acc', group: '' }], sessions: [{ run: 'r', group: 'g', hparams: {}, metrics: {} }] }]]);
     out.layout = m.mergeLayouts([[p[0], { categories: [{ title: 'c', charts: [] }] }], [p[1], { categories: [{ title: 'c', charts: [] }, { title: 'd', charts: [] }] }]]);
     // scalar requests: an experiment whose every run of the tag is asked goes without a run list
-    const sd = new m.CompareScalarData(map);
     const l0 = map.label(p[0], 'r2'), l3 = map.label(p[3], 'z');
-    sd.ctx = { scalarRuns: new Map([['loss', new Map([[out.labels[0], 1], [l0, 1], [out.labels[3], 1], [l3, 1]])]]) };
-    const req = (runs) => sd.requests('loss', runs).map((q) => [q.base.slice(-22, -21), q.runs, q.rename('r')]);
+    const every = [out.labels[0], l0, out.labels[3], l3];
+    const req = (runs) => m.splitRuns(map, runs, every).map((q) => [q.base.slice(-22, -21), q.runs, q.rename('r')]);
     out.reqAll = req(null);
     out.reqSome = req([out.labels[0], out.labels[3], l3]);
     return out;
@@ -160,7 +159,7 @@ async function main() {
   rep.check(JSON.stringify(unit.layout.categories.map((c) => c.title)) === '["c","d"]', 'compare.js: custom scalars layouts merge, a category met twice once', JSON.stringify(unit.layout));
   rep.check(JSON.stringify(unit.reqAll) === JSON.stringify([['A', null, 'x (AAAAAA)/r'], ['D', null, 'a/r']]) &&
     JSON.stringify(unit.reqSome) === JSON.stringify([['A', ['r'], 'x (AAAAAA)/r'], ['D', null, 'a/r']]),
-  'compare.js: scalar requests go per experiment, without a run list when every run of the tag is asked', JSON.stringify({ all: unit.reqAll, some: unit.reqSome }));
+  'compare.js: requests of several runs (scalars, PR curves) go per experiment, without a run list when every run of the tag is asked', JSON.stringify({ all: unit.reqAll, some: unit.reqSome }));
 
   // ---- the compare page
   const ids = [a, b, s, NOWHERE];
@@ -218,7 +217,20 @@ async function main() {
   if (tabs.includes('histograms')) { await clickTab(page, 'histograms'); both(await loadCards(page, '.hist-card'), 'histograms', (c) => c.steps > 0 && c.canvas > 0); }
   if (tabs.includes('distributions')) { await clickTab(page, 'distributions'); both(await loadCards(page, '.dist-card'), 'distributions'); }
   if (tabs.includes('text')) { await clickTab(page, 'text'); both(await loadCards(page, '.text-card'), 'text', (c) => /step/.test(c.text)); }
-  if (tabs.includes('pr_curves')) { await clickTab(page, 'pr_curves'); both(await loadCards(page, '.pr-card'), 'PR curves', (c) => c.canvas > 0); }
+  if (tabs.includes('pr_curves')) {
+    // one card per tag with every run's curve (dash_pr.js)
+    await clickTab(page, 'pr_curves');
+    const keys = await page.$$eval('.pr-card', (cs) => cs.map((c) => c.dataset.tag));
+    const curves = [];
+    for (const k of keys) {
+      await L.cardReady(page, sel('pr-card', 'tag', k), 20000).catch(() => {});
+      const d = await L.cardDebug(page, sel('pr-card', 'tag', k));
+      if (d) curves.push(...d.runs.filter((x) => x.n > 0).map((x) => [k, x.run]));
+    }
+    rep.check(curves.some(([, r]) => r.startsWith(NAME_A + '/')) && curves.some(([, r]) => r.startsWith(NAME_B + '/')),
+      'PR curves: curves of runs of both experiments are drawn', JSON.stringify(curves));
+    await page.screenshot({ path: path.join(shots, 'compare-pr.png') });
+  }
   if (tabs.includes('other')) { await clickTab(page, 'other'); both(await loadCards(page, '.list-card'), 'other plugins\' data'); }
   if (tabs.includes('custom_scalars')) {
     await clickTab(page, 'custom_scalars');
