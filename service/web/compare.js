@@ -215,7 +215,9 @@ export class Comparison extends Experiment {
 
 // What the link named that is not shown: each ID not found, and experiments past the limit.
 function compareNotes(missing, named) {
-  const out = missing.map((id) => h('p', { class: 'error compare-missing', role: 'alert' }, h('code', { text: id }), ': ' + NOT_FOUND));
+  // an ID is shown as the link has it (text only), cut if it is long
+  const shown = (id) => (id.length > 40 ? id.slice(0, 40) + '…' : id);
+  const out = missing.map((id) => h('p', { class: 'error compare-missing', role: 'alert' }, h('code', { text: shown(id) }), ': ' + NOT_FOUND));
   if (named > COMPARE_MAX)
     out.push(h('p', { class: 'error compare-over', role: 'alert', text: `This link names ${named} experiments; at most ${COMPARE_MAX} are compared at once, so only the first ${COMPARE_MAX} are shown.` }));
   return out;
