@@ -276,6 +276,11 @@ async function main() {
   rep.check(asked.length && asked.every((t) => t.status === 404), 'every API request naming the private experiment was answered 404',
     () => JSON.stringify(asked.map((t) => [t.url, t.status])));
 
+  await clickTab(page, 'scalars').catch(() => {});
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(shots, 'compare-phone.png') });
+  await page.setViewportSize({ width: 1300, height: 900 });
+
   // view state in the URL with e=, on reload
   await clickTab(page, 'scalars').catch(() => {});
   await page.fill('#run-filter', 'run_a', { timeout: 10000 }).catch(() => {});
