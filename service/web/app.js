@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // tbdev viewer: the account pages (sign-in, lists, device approval) and the routing; the
-// experiment page is experiment.js and the modules it loads (a module script, no bundler).
+// experiment page is experiment.js and the modules it loads (a module script, no bundler);
+// /compare?e=... is compare.js.
 // Everything is built with DOM calls and textContent; the only HTML inserted is what the
 // server rendered from markdown with cmark-gfm in safe mode. No inline scripts or styles.
 'use strict';
@@ -145,6 +146,7 @@ import { localInfo } from './local.js';
   let page;
   // tbdev serve has no accounts: no sign-in link there (local.js)
   if ((m = path.match(/^\/experiment\/([A-Za-z0-9_-]{22})\/$/))) page = (async () => { localInfo().then((l) => { if (!l) showWho(); }); await (await import('./experiment.js')).experimentPage(m[1], main, nav); })();
+  else if (path === '/compare') page = (async () => { showWho(); await (await import('./compare.js')).comparePage(main, nav); })();
   else if ((m = path.match(/^\/user\/([^/]+)$/))) page = userPage(decodeURIComponent(m[1]));
   else if (path === '/device') page = devicePage();
   else page = homePage();

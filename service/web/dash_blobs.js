@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Graphs and other plugins' data: listed per run and tag, each point downloadable.
 
-import { queuedJson, query } from './api.js';
+import { queuedJson } from './api.js';
 import { Card, CardHost } from './cards.js';
 import { runTitle } from './dash_common.js';
 import { h } from './dom.js';
@@ -16,13 +16,13 @@ class ListCard extends Card {
   async load(signal) {
     const t = this.t;
     const path = t.kind === 'blob_sequence' ? 'blobs' : 'tensors';
-    const r = await queuedJson(`${this.ctx.base}/${path}?` + query({ tag: t.tag, run: t.run }), CardHost.distance(this), signal);
+    const r = await queuedJson(this.ctx.runUrl(path, t.run, { tag: t.tag }), CardHost.distance(this), signal);
     if (signal.aborted) return;
     const pts = (r.series[0] || { points: [] }).points;
     const links = [];
     if (t.kind === 'blob_sequence')
       for (const p of pts) for (const b of p.blobs) links.push(h('a', { href: b.url, download: '', text: `step ${p.step} (${b.sha256.slice(0, 8)})` }));
-    else links.push(h('a', { href: `${this.ctx.base}/tensors?` + query({ tag: t.tag, run: t.run, points: 'all' }), download: '', text: 'JSON' }));
+    else links.push(h('a', { href: this.ctx.runUrl('tensors', t.run, { tag: t.tag, points: 'all' }), download: '', text: 'JSON' }));
     this.tools.replaceChildren(...links);
   }
 }

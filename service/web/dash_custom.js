@@ -5,7 +5,6 @@
 // and upper tags. Runs keep their Scalars colours; tags of one run are told apart by dashes.
 // Categories marked closed start collapsed.
 
-import { api } from './api.js';
 import { CardHost } from './cards.js';
 import { LinesCard, scalarSettings } from './dash_scalars.js';
 import { h } from './dom.js';
@@ -73,7 +72,7 @@ export default class CustomScalarsDashboard {
   async render() {
     if (!this.layout) {
       this.el.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
-      this.layout = await api(`${this.ctx.base}/custom_scalars`);
+      this.layout = await this.ctx.wholeJson('custom_scalars');
     }
     if (this.host) this.host.destroy();
     this.host = new CardHost();

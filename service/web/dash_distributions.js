@@ -2,7 +2,7 @@
 // Distributions: one card per run and tag, from the server's compressed histograms (the
 // values at TensorBoard's basis points of every step).
 
-import { queuedJson, query } from './api.js';
+import { queuedJson } from './api.js';
 import { Card, CardHost } from './cards.js';
 import { DistributionChart } from './chart_dist.js';
 import { runTitle, perRunTagCards } from './dash_common.js';
@@ -23,7 +23,7 @@ class DistributionCard extends Card {
   }
 
   async load(signal) {
-    const r = await queuedJson(`${this.ctx.base}/histograms?` + query({ tag: this.t.tag, run: this.t.run, distribution: 1, points: STEPS }), CardHost.distance(this), signal);
+    const r = await queuedJson(this.ctx.runUrl('histograms', this.t.run, { tag: this.t.tag, distribution: 1, points: STEPS }), CardHost.distance(this), signal);
     if (signal.aborted) return;
     this.points = (r.series[0] || { points: [] }).points.filter((p) => Array.isArray(p.distribution));
     this.draw();

@@ -2,7 +2,7 @@
 // Histograms: one card per run and tag, rebinned by the server to TensorBoard's 30 equal-width
 // bins over the series' range, in offset or overlay mode.
 
-import { queuedJson, query } from './api.js';
+import { queuedJson } from './api.js';
 import { Card, CardHost } from './cards.js';
 import { HistogramChart } from './chart_hist.js';
 import { runTitle, perRunTagCards } from './dash_common.js';
@@ -24,7 +24,7 @@ class HistogramCard extends Card {
   }
 
   async load(signal) {
-    const r = await queuedJson(`${this.ctx.base}/histograms?` + query({ tag: this.t.tag, run: this.t.run, bins: BINS, points: STEPS }), CardHost.distance(this), signal);
+    const r = await queuedJson(this.ctx.runUrl('histograms', this.t.run, { tag: this.t.tag, bins: BINS, points: STEPS }), CardHost.distance(this), signal);
     if (signal.aborted) return;
     const s = r.series[0] || { points: [], total: 0 };
     this.points = s.points;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // HParams: the sessions table (hyperparameters and metrics), sortable and filterable.
 
-import { api } from './api.js';
 import { h, safeRegex } from './dom.js';
 import { fmtNum, num } from './format.js';
 
@@ -13,7 +12,7 @@ export default class HParamsDashboard {
   async render() {
     const ctx = this.ctx;
     this.el.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
-    const r = await api(`${ctx.base}/hparams`);
+    const r = await ctx.wholeJson('hparams');
     this.data = r;
     this.draw();
   }

@@ -3,7 +3,7 @@
 // slider when there is more than one step, images fitted to the card (small ones scaled up
 // with crisp pixels), an actual-size toggle, and TensorBoard's brightness and contrast.
 
-import { queuedJson, query } from './api.js';
+import { queuedJson } from './api.js';
 import { Card, CardHost } from './cards.js';
 import { runTitle, perRunTagCards } from './dash_common.js';
 import { h } from './dom.js';
@@ -40,7 +40,7 @@ class MediaCard extends Card {
     if (!this.view.isConnected) this.body.append(this.sampleLabel, this.view); // after a release
     if (!this.shared.promise) {
       // not cancelled with this card: the other samples' cards wait for the same answer
-      this.shared.promise = queuedJson(`${this.ctx.base}/blobs?` + query({ tag: this.t.tag, run: this.t.run }), CardHost.distance(this))
+      this.shared.promise = queuedJson(this.ctx.runUrl('blobs', this.t.run, { tag: this.t.tag }), CardHost.distance(this))
         .then((r) => { this.shared.points = (r.series[0] || { points: [] }).points; return this.shared.points; });
       this.shared.promise.catch(() => { this.shared.promise = null; });
     }

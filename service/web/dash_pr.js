@@ -102,9 +102,13 @@ class PrCard extends Card {
     if (!runs.length) return;
     const all = runs.length === this.runs().length;
     const jobs = [];
-    if (all) jobs.push(fetchCurves(this.ctx.base, this.tag, null, CardHost.distance(this), signal));
-    else for (let i = 0; i < runs.length; i += RUNS_PER_REQUEST)
-      jobs.push(fetchCurves(this.ctx.base, this.tag, runs.slice(i, i + RUNS_PER_REQUEST), CardHost.distance(this), signal));
+    // one experiment's requests, or each compared experiment's (compare.js), runs renamed
+    const renamed = (q) => (g) => (q.rename ? { cut: g.cut, byRun: new Map([...g.byRun].map(([r, rows]) => [q.rename(r), rows])) } : g);
+    for (const q of this.ctx.requestsFor(all ? null : runs, this.runs())) {
+      if (!q.runs) jobs.push(fetchCurves(q.base, this.tag, null, CardHost.distance(this), signal).then(renamed(q)));
+      else for (let i = 0; i < q.runs.length; i += RUNS_PER_REQUEST)
+        jobs.push(fetchCurves(q.base, this.tag, q.runs.slice(i, i + RUNS_PER_REQUEST), CardHost.distance(this), signal).then(renamed(q)));
+    }
     const got = await Promise.all(jobs);
     if (signal && signal.aborted) return;
     for (const r of runs) this.data.set(r, []);

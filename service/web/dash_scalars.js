@@ -2,7 +2,6 @@
 // Scalars: a card per tag with every shown run, TensorBoard's smoothing, a hover table, zoom
 // that fetches the window at full resolution, and downloads.
 
-import { query } from './api.js';
 import { Card, CardHost, layoutGroups } from './cards.js';
 import { alpha } from './colors.js';
 import { LineChart } from './chart_line.js';
@@ -289,9 +288,10 @@ class ScalarCard extends LinesCard {
     const info = dash.ctx.tagInfo(tag);
     super(dash, { key: 'scalars:' + tag, cls: 'scalar-card', tag, title: (info && info.display_name) || tag,
       sub: info && info.display_name && info.display_name !== tag ? tag : null, descriptionHtml: info && info.description_html });
-    const q = query({ tag, points: 'all' });
-    this.tools.append(h('a', { href: `${dash.ctx.base}/scalars?${q}&format=csv`, download: '', class: 'dl-csv', text: 'CSV' }),
-      h('a', { href: `${dash.ctx.base}/scalars?${q}`, download: '', class: 'dl-json', text: 'JSON' }));
+    // one pair per experiment when several are compared
+    for (const d of dash.ctx.tagDownloads('scalars', { tag, points: 'all' }))
+      this.tools.append(h('a', { href: `${d.url}&format=csv`, download: '', class: 'dl-csv', text: d.label ? `CSV (${d.label})` : 'CSV' }),
+        h('a', { href: d.url, download: '', class: 'dl-json', text: d.label ? `JSON (${d.label})` : 'JSON' }));
   }
 
   lines() {

@@ -2,7 +2,7 @@
 // Text: one card per run and tag, every step's markdown as the server rendered it
 // (cmark-gfm, safe mode), newest first.
 
-import { queuedJson, query } from './api.js';
+import { queuedJson } from './api.js';
 import { Card, CardHost } from './cards.js';
 import { runTitle, perRunTagCards } from './dash_common.js';
 import { h, setHtml } from './dom.js';
@@ -14,7 +14,7 @@ class TextCard extends Card {
   }
 
   async load(signal) {
-    const r = await queuedJson(`${this.ctx.base}/text?` + query({ tag: this.t.tag, run: this.t.run }), CardHost.distance(this), signal);
+    const r = await queuedJson(this.ctx.runUrl('text', this.t.run, { tag: this.t.tag }), CardHost.distance(this), signal);
     if (signal.aborted) return;
     const pts = (r.series[0] || { points: [] }).points;
     const view = h('div', { class: 'scroll' });

@@ -6,7 +6,7 @@
 //   destroy()
 // so a new one (graphs, mesh, ...) is a new module and a line here.
 
-import { api, enc } from './api.js';
+import { api, enc, query } from './api.js';
 import { cardFor } from './cards.js';
 import { RunColors } from './colors.js';
 import { h, safeRegex, setHtml } from './dom.js';
@@ -17,6 +17,9 @@ import { ViewState } from './state.js';
 import { LocalBar, localInfo } from './local.js';
 import { applyTheme, themeButton } from './theme.js';
 import { hideTooltip } from './tooltip.js';
+
+// How many experiments /compare shows at once (compare.js says so when a link names more).
+export const COMPARE_MAX = 10;
 
 const KNOWN = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars']);
 
@@ -41,14 +44,56 @@ export const DASHBOARDS = [
 // What every dashboard gets: the experiment, its tags indexed, run colours, the view state
 // and the scalar data shared by the Scalars and Custom Scalars tabs.
 export class Experiment {
-  constructor(id, exp, tags) {
+  // opts (for compare.js): stateKey (where pins and colours are kept), fixed (URL parameters
+  // the view state keeps)
+  constructor(id, exp, tags, opts) {
+    const o = opts || {};
     this.id = id;
-    this.base = `/api/v1/experiments/${enc(id)}`;
+    this.base = id ? `/api/v1/experiments/${enc(id)}` : null;
     this.exp = exp;
-    this.state = new ViewState(id, location.search);
+    this.state = new ViewState(o.stateKey || id, location.search, o.fixed);
     this.colors = new RunColors([], this.state.colors);
-    this.scalarData = new ScalarData(this.base);
+    this.scalarData = new ScalarData((tag, runs) => this.requestsFor(runs, [...(this.scalarRuns.get(tag) || new Map()).keys()]));
     this.setTags(tags);
+  }
+
+  // The request layer dashboards use, so that a comparison of experiments (compare.js) can
+  // send each request to the experiment a run is from.
+
+  // The URL of a read of one run: path is the API's (text, blobs, histograms, ...).
+  runUrl(path, run, params) {
+    return `${this.base}/${path}?` + query(Object.assign({ tag: params && params.tag, run }, params || {}));
+  }
+
+  // The requests that read `runs` (null: all of `every`, the runs with the data asked for)
+  // of several runs at once: [{ base, runs, rename }], runs by the names the API knows (null:
+  // every run), rename (or null) maps a run of the answer to the page's name.
+  requestsFor(runs) {
+    return [{ base: this.base, runs, rename: null }];
+  }
+
+  // An experiment-wide answer (hparams, custom_scalars).
+  wholeJson(path) {
+    return api(`${this.base}/${path}`);
+  }
+
+  // Download links of a tag for every run: [{ label, url }].
+  tagDownloads(path, params) {
+    return [{ label: '', url: `${this.base}/${path}?` + query(params) }];
+  }
+
+  // For the live refresh: the metadata (its update_time tells of new data), the tags.
+  fetchMeta() {
+    return api(this.base);
+  }
+
+  async fetchTags() {
+    return (await api(`${this.base}/tags`)).tags;
+  }
+
+  // The sidebar's run groups ([{ label, href, runs }]), or null for one list.
+  runGroups() {
+    return null;
   }
 
   setTags(tags) {
@@ -118,7 +163,7 @@ export async function experimentPage(id, main, nav) {
   await page.start();
 }
 
-class Page {
+export class Page {
   constructor(ctx, main, nav) {
     this.ctx = ctx;
     this.main = main;
@@ -160,6 +205,7 @@ class Page {
   }
 
   renderHeader() {
+    if (this.ctx.headerNodes) { this.header.replaceChildren(...this.ctx.headerNodes()); return; }
     const e = this.ctx.exp, u = e.usage || {};
     const desc = h('div', { class: 'desc' });
     setHtml(desc, e.description_html); // rendered by cmark-gfm in safe mode on the server
@@ -170,6 +216,47 @@ class Page {
           : `${e.owner} · ${e.visibility} · created ${fmtTimeUtc(e.create_time)} · updated ${fmtTimeUtc(e.update_time)} · `,
         `${u.runs} runs · ${u.tags} tags · ${u.points} points`),
       this.localBar ? this.localBar.el : desc);
+    if (!this.localBar) this.header.append(this.comparePicker());
+  }
+
+  // "Compare with…": the viewer's own experiments to tick, and a link to /compare with them.
+  // The list is asked for on the first click (the API answers 401 when nobody is signed in:
+  // then the control says so).
+  comparePicker() {
+    if (this.picker) return this.picker;
+    const panel = h('div', { class: 'compare-panel', hidden: true });
+    const btn = h('button', { type: 'button', class: 'compare-with', 'aria-expanded': 'false', text: 'Compare with…' });
+    let loaded = false;
+    btn.addEventListener('click', async () => {
+      const open = panel.hidden;
+      panel.hidden = !open;
+      btn.setAttribute('aria-expanded', String(open));
+      if (!open || loaded) return;
+      loaded = true;
+      panel.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
+      let list;
+      try { list = (await api('/api/v1/experiments')).experiments.filter((e) => e.id !== this.ctx.id); } catch (e) {
+        loaded = false;
+        panel.replaceChildren(h('p', { class: 'sub', text: e.status === 401 ? 'Sign in to compare this experiment with yours.' : e.message }));
+        return;
+      }
+      if (!list.length) { panel.replaceChildren(h('p', { class: 'sub', text: 'You have no other experiments.' })); return; }
+      const go = h('a', { class: 'compare-go button', text: 'Compare' });
+      const boxes = list.map((e) => h('input', { type: 'checkbox', class: 'compare-pick', value: e.id }));
+      const update = () => {
+        const ids = [this.ctx.id, ...boxes.filter((b) => b.checked).map((b) => b.value)];
+        go.href = '/compare?e=' + ids.map(enc).join(',');
+        go.setAttribute('aria-disabled', String(ids.length < 2));
+        for (const b of boxes) b.disabled = !b.checked && ids.length >= COMPARE_MAX;
+      };
+      for (const b of boxes) b.addEventListener('change', update);
+      update();
+      panel.replaceChildren(h('p', { class: 'sub', text: `Your experiments (at most ${COMPARE_MAX} in all):` }),
+        h('div', { class: 'compare-list' }, ...list.map((e, i) => h('label', {}, boxes[i], ' ', e.name || '[No Name]',
+          h('span', { class: 'sub', text: ` · ${e.usage.runs} runs · updated ${fmtTimeUtc(e.update_time)}` })))), go);
+    });
+    this.picker = h('div', { class: 'compare' }, btn, panel);
+    return this.picker;
   }
 
   renderTabs() {
@@ -204,7 +291,8 @@ class Page {
     if (!def) {
       this.content.replaceChildren(h('p', { class: 'empty-state', text: this.ctx.local
         ? 'No data yet: the charts appear here as soon as the logdir has event files.'
-        : 'No data yet. Upload some with: tbdev upload --logdir DIR --experiment_id ' + this.ctx.id }));
+        : this.ctx.id ? 'No data yet. Upload some with: tbdev upload --logdir DIR --experiment_id ' + this.ctx.id
+          : 'None of these experiments has data yet.' }));
       this.renderSidebar();
       return;
     }
@@ -240,13 +328,13 @@ class Page {
       if (document.hidden || busy) return;
       busy = true;
       try {
-        const e = await api(ctx.base);
+        const e = await ctx.fetchMeta();
         if (e.update_time === ctx.exp.update_time) return;
         ctx.exp = e;
         this.renderHeader();
-        const t = await api(`${ctx.base}/tags`);
+        const t = await ctx.fetchTags();
         const before = ctx.tags.map((x) => x.run + '\u0000' + x.tag).join('\n');
-        ctx.setTags(t.tags);
+        ctx.setTags(t);
         ctx.scalarData.clear();
         if (ctx.tags.map((x) => x.run + '\u0000' + x.tag).join('\n') !== before) {
           this.renderTabs();

@@ -5,7 +5,7 @@
 // that reveals a node, and a side panel with the selected node's op, inputs, outputs,
 // attributes and shapes. Run and tag selectors pick which graph.
 
-import { api, query } from './api.js';
+import { api } from './api.js';
 import { h, svg } from './dom.js';
 import { GraphModel, Layout, parseInput } from './graph_layout.js';
 
@@ -128,7 +128,7 @@ export default class GraphDashboard {
     this.vp.replaceChildren();
     let data;
     try {
-      data = await api(`${this.ctx.base}/graph?` + query({ run: this.run, tag: this.tag || undefined }));
+      data = await api(this.ctx.runUrl('graph', this.run, { tag: this.tag || undefined }));
     } catch (e) {
       if (seq !== this.seq) return;
       this.model = null;

@@ -116,8 +116,10 @@ export class Series {
 }
 
 export class ScalarData {
-  constructor(base) {
-    this.base = base;
+  // requests(tag, runs): the requests that read `runs` of `tag` (null: every run), as the
+  // page's requestsFor (experiment.js) gives them
+  constructor(requests) {
+    this.requests = requests;
     this.cache = new Map(); // `${tag}\0${run}` -> { s: Series, used }
     this.points = 0;
     this.clock = 0;
@@ -178,16 +180,19 @@ export class ScalarData {
     this.points = 0;
   }
 
-  url(tag, runs, o) {
+  url(base, tag, runs, o) {
     // precision=display: float32 values with float32's digits, wall times to the millisecond
     // (a third of the bytes of exact doubles once compressed)
-    return `${this.base}/scalars?` + query({ tag, run: runs || undefined, points: o.budget, layout: 'columns', precision: 'display',
+    return `${base}/scalars?` + query({ tag, run: runs || undefined, points: o.budget, layout: 'columns', precision: 'display',
       smoothing: o.weight > 0 ? String(o.weight) : undefined, start_step: o.start, end_step: o.end });
   }
 
   async fetch(tag, runs, o) {
-    const r = await queuedJson(this.url(tag, runs, o), o.priority, o.signal);
-    return r.series.map((j) => new Series(tag, j, o.weight > 0 ? o.weight : null));
+    const lists = await Promise.all(this.requests(tag, runs).map(async (q) => {
+      const r = await queuedJson(this.url(q.base, tag, q.runs, o), o.priority, o.signal);
+      return r.series.map((j) => new Series(tag, q.rename ? Object.assign({}, j, { run: q.rename(j.run) }) : j, o.weight > 0 ? o.weight : null));
+    }));
+    return lists.flat();
   }
 
   // The whole-range series of `runs` (Map run -> Series). Runs cached already are not fetched

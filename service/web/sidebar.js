@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The sidebar: the dashboard's own settings, then the tag filter, the run filter and the run
 // list (tick to show, click the swatch for another colour, double-click a run to show only
-// it, double-click again for all).
+// it, double-click again for all); compared experiments' runs under each experiment's name.
 
 import { h, safeRegex } from './dom.js';
 
@@ -28,7 +28,23 @@ export function renderSidebar(el, ctx, settingsNodes) {
   });
   kids.push(h('label', { class: 'run-all' }, all, 'All runs'));
   const list = h('div', { class: 'run-list' });
+  // compared experiments: each one's runs under its name, with a tick for all of them
+  const groups = ctx.runGroups();
+  const heads = new Map();
+  if (groups)
+    for (const g of groups) {
+      const runs = g.runs.filter((r) => !re || re.test(r));
+      if (!runs.length) continue;
+      const cb = h('input', { type: 'checkbox', class: 'group-toggle', checked: runs.every((r) => !hidden.has(r)), 'aria-label': `Every run of ${g.label}` });
+      cb.addEventListener('change', () => {
+        const next = new Set(st.hidden);
+        for (const r of runs) if (cb.checked) next.delete(r); else next.add(r);
+        st.set({ hidden: [...next] });
+      });
+      heads.set(runs[0], h('div', { class: 'run-group', 'data-experiment': g.id }, cb, h('a', { href: g.href, text: g.label, title: 'Open this experiment on its own' })));
+    }
   for (const r of matching) {
+    if (heads.has(r)) list.append(heads.get(r));
     const cb = h('input', { type: 'checkbox', class: 'run-toggle', 'data-run': r, checked: !hidden.has(r) });
     cb.addEventListener('change', () => {
       const next = new Set(st.hidden);
@@ -37,7 +53,9 @@ export function renderSidebar(el, ctx, settingsNodes) {
     });
     const picker = h('input', { type: 'color', class: 'color-pick', value: ctx.colors.get(r), 'aria-label': `Colour of ${r}`, 'data-run': r });
     picker.addEventListener('change', () => st.setColor(r, picker.value));
-    const name = h('span', { class: 'run-name', text: r, title: 'Double-click: show only this run' });
+    // under its experiment's name, a compared run goes by its own name
+    const name = h('span', { class: 'run-name', text: groups ? ctx.runShort(r) : r,
+      title: groups ? `${r}: double-click to show only this run` : 'Double-click: show only this run' });
     const label = h('label', { class: 'run' }, cb, picker, name);
     label.addEventListener('dblclick', (e) => {
       e.preventDefault();

@@ -58,11 +58,15 @@ function writeJson(key, v) {
 }
 
 export class ViewState {
-  constructor(expId, search) {
+  // fixed: names of URL parameters that are the page's own (compare's e=): kept as they are
+  constructor(expId, search, fixed) {
     this.expId = expId;
+    this.fixed = fixed || [];
     this.listeners = new Set();
     const prefs = readJson(PREFS_KEY);
     const params = new URLSearchParams(search || '');
+    // as written (e=A,B rather than e=A%2CB): IDs and commas need no escaping
+    this.fixedQuery = this.fixed.filter((k) => params.has(k)).map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(params.get(k)).replace(/%2C/gi, ',')}`).join('&');
     this.v = {};
     for (const [name, [def, kind, kept]] of Object.entries(FIELDS)) {
       let val = Array.isArray(def) ? def.slice() : def;
@@ -108,7 +112,7 @@ export class ViewState {
       if (kept) prefs[name] = v;
     }
     writeJson(PREFS_KEY, prefs);
-    const q = p.toString();
+    const q = [this.fixedQuery, p.toString()].filter(Boolean).join('&');
     history.replaceState(null, '', location.pathname + (q ? '?' + q : ''));
   }
 

@@ -81,6 +81,7 @@ OTHER_ROUTES = [
     ("GET", "/device"),
     ("GET", "/experiment/{id}/"),
     ("GET", "/user/{id}"),
+    ("GET", "/compare"),  # ?e=ID,...: the page reads each experiment with the viewer's rights
     ("GET", "/static/{id}"),
 ]
 
@@ -386,8 +387,9 @@ def body(rep, exe, tmp):
         # pages
         if not pages:
             continue
+        every = ",".join([MISSING_ID] + [exps[v] for v, _ in VIS])
         for path in ("/", "/device", "/user/alice", "/user/nobody",
-                     "/experiment/%s/" % MISSING_ID) + tuple(
+                     "/experiment/%s/" % MISSING_ID, "/compare", "/compare?e=" + every) + tuple(
                          "/experiment/%s/" % exps[v] for v, _ in VIS):
             r = srv.get(path, token=t)
             label = path.replace(exps["private"], "{private}").replace(
@@ -396,6 +398,17 @@ def body(rep, exe, tmp):
                     and r.status == 200:
                 rep.check(r.body == shell, "GET %s as %s: the same shell as / (nothing about "
                           "the experiment or user in it)" % (label, caller), r.short(80))
+                if path.startswith("/compare"):
+                    # the same headers as an experiment's page: its CSP, noindex, no caching
+                    ref = srv.get("/experiment/%s/" % MISSING_ID, token=t)
+                    rep.check("default-src 'self'" in (r.header("Content-Security-Policy") or "")
+                              and r.header("X-Robots-Tag") == "noindex",
+                              "GET %s as %s: the page's CSP and noindex" % (label, caller),
+                              r.short(80))
+                    for h in ("Content-Security-Policy", "X-Robots-Tag", "Cache-Control",
+                              "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):
+                        rep.eq(r.header(h), ref.header(h),
+                               "GET %s as %s: %s as on an experiment's page" % (label, caller, h))
         rep.status(srv.get("/favicon.ico", token=t), {401} if rv else {200, 204},
                    "GET /favicon.ico as %s" % caller)
         rep.status(srv.get("/static/app.js", token=t), 401 if rv else 200,
