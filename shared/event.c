@@ -899,7 +899,7 @@ static size_t copy_typed(struct cur *t, uint32_t f, int w, uint8_t *out, size_t 
 static bool fast_tensor(struct ctx *c, struct cur t, struct tb_tensor *out)
 {
     unsigned seen = 0;
-    int w;
+    int w = 0;
     uint32_t f;
     uint64_t dtype = 0;
     struct cur content = {0};
