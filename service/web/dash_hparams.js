@@ -15,6 +15,7 @@ import { ScatterMatrix } from './hparams_scatter.js';
 
 const VIEWS = [['table', 'Table view'], ['parallel', 'Parallel coordinates view'], ['scatter', 'Scatter plot matrix view']];
 const MAX_VALUES = 50; // value checkboxes shown per discrete column
+const PAGE_ROWS = 200; // table rows drawn before "Show all" (the downloads hold every row)
 const CSS_ID = 'tbdev-hparams-css';
 
 function ensureCss() {
@@ -67,8 +68,9 @@ export default class HParamsDashboard {
     this.rowFilter.addEventListener('input', () => { this.rowRe = this.rowFilter.value; this.drawTable(); });
     this.plot = h('div', { class: 'hp-plot' });
     this.table = h('table', { class: 'data hparams-table' });
+    this.more = h('div', { class: 'hp-more-box' });
     this.table.addEventListener('mouseleave', () => { if (this.view === 'parallel') this.pc.highlight(null); });
-    this.main = h('div', { class: 'hp-main' }, this.tabs, this.count, this.plot, this.rowFilter, h('div', { class: 'scroll hp-table-scroll' }, this.table));
+    this.main = h('div', { class: 'hp-main' }, this.tabs, this.count, this.plot, this.rowFilter, h('div', { class: 'scroll hp-table-scroll' }, this.table), this.more);
     this.panel = h('aside', { class: 'hp-panel', 'aria-label': 'HParams filters' });
     this.buildPanel();
     this.el.replaceChildren(h('div', { class: 'hp-layout' }, this.panel, this.main));
@@ -158,7 +160,7 @@ export default class HParamsDashboard {
     const width = Math.max(320, (this.main.clientWidth || 800) - 24); // less the padding
     if (this.view === 'parallel') {
       this.pc.draw(shown, this.passing, f, this.colorOf, width);
-      this.plot.replaceChildren(h('div', { class: 'hp-plot-scroll' }, this.pc.el),
+      this.plot.replaceChildren(h('div', { class: 'hp-plot-scroll' }, this.pc.wrap),
         h('p', { class: 'sub', text: 'Drag along an axis to select a range of it; click the axis to clear the selection.' }));
     } else if (this.view === 'scatter') {
       this.sm.draw(shown.filter((c) => c.kind === 'hparam'), shown.filter((c) => c.kind === 'metric'), this.rows, f, this.colorOf, width);
@@ -203,7 +205,8 @@ export default class HParamsDashboard {
       onclick: () => { if (this.sort.key === key) this.sort.asc = !this.sort.asc; else this.sort = { key, asc: true }; this.drawTable(); },
       onkeydown: (e) => { if (e.key === 'Enter') e.target.click(); } });
     const metricTags = this.metricTags();
-    const body = rows.map((s) => {
+    const drawnRows = this.allRows || rows.length <= PAGE_ROWS ? rows : rows.slice(0, PAGE_ROWS);
+    const body = drawnRows.map((s) => {
       const link = h('a', { class: 'hp-scalars', href: '#', 'data-run': s.run, text: 'Scalars', title: `Open the Scalars tab on ${s.run}'s runs`,
         onclick: (e) => { e.preventDefault(); this.openScalars(s, metricTags); } });
       const tr = h('tr', { 'data-run': s.run }, h('td', { text: s.run }), h('td', { text: s.status }),
@@ -215,6 +218,10 @@ export default class HParamsDashboard {
       return tr;
     });
     this.table.replaceChildren(h('thead', {}, h('tr', {}, ...heads.map(th), h('th', { scope: 'col', class: 'hp-link-col', text: '' }))), h('tbody', {}, ...body));
+    this.more.replaceChildren();
+    if (drawnRows.length < rows.length)
+      this.more.append(h('button', { type: 'button', class: 'hp-more', text: `Show all ${rows.length} rows (${rows.length - drawnRows.length} more)`,
+        onclick: () => { this.allRows = true; this.drawTable(); } }));
   }
 
   // The scalar tags of the metric columns (a metric named group/tag is the tag in run/group).
@@ -265,7 +272,16 @@ export default class HParamsDashboard {
 
   hideTip() { if (this.tip) this.tip.hidden = true; }
 
-  changed(keys) { if (this.data && (keys.has('runRe') || keys.has('hidden'))) this.build(); }
+  // What the views show, for tests and debugging (window.tbdevViewer.page.dash.debug()).
+  debug() {
+    return { view: this.view, rows: (this.shownRows || []).map((s) => s.run), lines: this.view === 'parallel' ? this.pc.debug() : [] };
+  }
+
+  changed(keys) {
+    if (!this.data) return;
+    if (keys.has('runRe') || keys.has('hidden')) this.build();
+    else if (keys.has('theme')) this.update(); // canvases take the new theme's colours
+  }
   async refresh() { await this.render(); }
   destroy() { this.hideTip(); if (this.tip) this.tip.remove(); }
 }

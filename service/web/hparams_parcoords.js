@@ -4,11 +4,12 @@
 // session coloured by the "colour by" metric. Dragging along an axis brushes a range of it
 // (a click without a drag clears it); sessions outside any brush are drawn grey behind the
 // others and left out of the table and the scatter matrix. The pointer's nearest line is
-// highlighted and its session's values shown. SVG: a path per session.
+// highlighted and its session's values shown. Lines on a canvas, axes and brushes in SVG
+// above it.
 
 import { svg } from './dom.js';
 import { fmtTick } from './format.js';
-import { makeScale } from './hparams_scale.js';
+import { makeScale, themeVar } from './hparams_scale.js';
 
 const TOP = 58, BOTTOM = 26, HEIGHT = 420, SIDE = 70, HIT = 8;
 
@@ -17,6 +18,11 @@ export class ParallelCoords {
   constructor(opts) {
     this.opts = opts;
     this.el = svg('svg', { class: 'hp-parcoords', role: 'img', 'aria-label': 'Parallel coordinates of the sessions' });
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'hp-lines';
+    this.wrap = document.createElement('div');
+    this.wrap.className = 'hp-pc-wrap';
+    this.wrap.append(this.canvas, this.el);
     this.el.addEventListener('pointermove', (e) => this.hover(e));
     this.el.addEventListener('pointerleave', () => this.setHover(null, null));
   }
@@ -47,21 +53,16 @@ export class ParallelCoords {
       const t = this.scales[i].t(c.get(s));
       return t === null ? null : TOP + (1 - t) * H;
     }));
-    this.outG = svg('g', { class: 'hp-lines-out' });
-    this.inG = svg('g', { class: 'hp-lines-in' });
-    this.paths = sessions.map((s, k) => {
-      let d = '', pen = false;
-      this.ys[k].forEach((y, i) => {
-        if (y === null) { pen = false; return; }
-        d += `${pen ? 'L' : 'M'}${this.xs[i].toFixed(1)} ${y.toFixed(1)}`;
-        pen = true;
-      });
-      if (this.ys[k].filter((y) => y !== null).length === 1) d += 'h0.01'; // a single value: a dot
-      return svg('path', { class: 'hp-line', d, stroke: colorOf(s), 'data-run': s.run });
-    });
+    this.colors = sessions.map(colorOf);
+    const dpr = window.devicePixelRatio || 1;
+    this.canvas.width = Math.round(w * dpr);
+    this.canvas.height = Math.round(HEIGHT * dpr);
+    this.canvas.style.width = w + 'px';
+    this.canvas.style.height = HEIGHT + 'px';
+    this.dpr = dpr;
     this.hl = svg('path', { class: 'hp-line hl', d: '' });
     const axes = cols.map((c, i) => this.axis(c, i));
-    this.el.replaceChildren(this.outG, this.inG, this.hl, ...axes);
+    this.el.replaceChildren(this.hl, ...axes);
     this.restyle();
   }
 
@@ -142,16 +143,54 @@ export class ParallelCoords {
     rect.setAttribute('height', Math.max(0, (t1 - t0) * this.H));
   }
 
-  // Lines inside every brush in front and coloured, the others grey behind.
+  // Lines inside every brush in front and coloured, the others grey behind. A canvas: a
+  // thousand SVG paths repainted on every move of a brush are too slow.
   restyle() {
     this.inside = this.sessions.map((s) => this.filters.passesBrushes(s, this.cols));
-    this.paths.forEach((p, k) => {
-      const inside = this.inside[k];
-      p.classList.toggle('out', !inside);
-      const want = inside ? this.inG : this.outG;
-      if (p.parentNode !== want) want.append(p);
-    });
     this.el.dataset.inside = String(this.inside.filter(Boolean).length);
+    const g = this.canvas.getContext('2d');
+    g.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    g.clearRect(0, 0, this.w, HEIGHT);
+    // hairlines, a stroke per line: 1,000 lines of width 1.2 (or one path of them all) take
+    // Chromium's software rasterizer ten times as long
+    g.lineWidth = 1;
+    for (const front of [false, true]) {
+      g.globalAlpha = front ? 0.85 : 0.5;
+      if (!front) g.strokeStyle = themeVar('--line', '#d8dce3');
+      this.ys.forEach((ys, k) => {
+        if (this.inside[k] !== front) return;
+        if (front) g.strokeStyle = this.colors[k];
+        g.beginPath();
+        let pen = false, n = 0, last = -1;
+        ys.forEach((y, i) => {
+          if (y === null) { pen = false; return; }
+          if (pen) g.lineTo(this.xs[i], y); else g.moveTo(this.xs[i], y);
+          pen = true;
+          n++;
+          last = i;
+        });
+        if (n === 1) g.lineTo(this.xs[last] + 1, ys[last]); // a single value: a dot
+        g.stroke();
+      });
+    }
+    g.globalAlpha = 1;
+  }
+
+  // The path of a session's line, for the highlight.
+  pathOf(k) {
+    let d = '', pen = false;
+    this.ys[k].forEach((y, i) => {
+      if (y === null) { pen = false; return; }
+      d += `${pen ? 'L' : 'M'}${this.xs[i].toFixed(1)} ${y.toFixed(1)}`;
+      pen = true;
+    });
+    return d;
+  }
+
+  // What is drawn, for tests and debugging: per session its run, the axes its line crosses,
+  // whether it is inside the brushes, its colour.
+  debug() {
+    return (this.sessions || []).map((s, k) => ({ run: s.run, vertices: this.ys[k].filter((y) => y !== null).length, out: !this.inside[k], stroke: this.colors[k] }));
   }
 
   // The session whose line passes nearest the pointer (within HIT pixels), brushed ones first.
@@ -182,8 +221,8 @@ export class ParallelCoords {
   setHover(s, e) {
     const k = s ? this.sessions.indexOf(s) : -1;
     if (!this.hl) return;
-    this.hl.setAttribute('d', k >= 0 ? this.paths[k].getAttribute('d') : '');
-    if (k >= 0) this.hl.setAttribute('stroke', this.paths[k].getAttribute('stroke'));
+    this.hl.setAttribute('d', k >= 0 ? this.pathOf(k) : '');
+    if (k >= 0) this.hl.setAttribute('stroke', this.colors[k]);
     this.el.dataset.hover = k >= 0 ? s.run : '';
     this.opts.onHover(s, e);
   }
@@ -192,7 +231,7 @@ export class ParallelCoords {
   highlight(s) {
     const k = s && this.sessions ? this.sessions.indexOf(s) : -1;
     if (!this.hl) return;
-    this.hl.setAttribute('d', k >= 0 ? this.paths[k].getAttribute('d') : '');
-    if (k >= 0) this.hl.setAttribute('stroke', this.paths[k].getAttribute('stroke'));
+    this.hl.setAttribute('d', k >= 0 ? this.pathOf(k) : '');
+    if (k >= 0) this.hl.setAttribute('stroke', this.colors[k]);
   }
 }

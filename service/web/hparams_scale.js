@@ -3,7 +3,9 @@
 // (offered when the domain does not include 0), discrete columns as evenly spaced points in
 // their order. A scale maps a value to t in [0, 1] (null when it cannot be placed).
 
+import { cssVar } from './dom.js';
 import { vkey } from './hparams_model.js';
+import { currentTheme } from './theme.js';
 
 const flog = (v) => (v > 0 ? Math.log10(v) : -Math.log10(-v));
 
@@ -61,4 +63,13 @@ export function rampColor(t) {
   const x = Math.max(0, Math.min(1, t)) * (STOPS.length - 1), i = Math.min(STOPS.length - 2, Math.floor(x)), u = x - i;
   const c = STOPS[i].map((v, k) => Math.round(v + (STOPS[i + 1][k] - v) * u));
   return '#' + c.map((v) => v.toString(16).padStart(2, '0')).join('');
+}
+
+// A theme colour for canvases, read once per theme: getComputedStyle after the views changed
+// the page would restyle a thousand-row table on every brush move.
+const themeCache = new Map();
+export function themeVar(name, fallback) {
+  const k = currentTheme() + name;
+  if (!themeCache.has(k)) themeCache.set(k, cssVar(name, fallback));
+  return themeCache.get(k);
 }

@@ -5,11 +5,11 @@
 // coloured as in the parallel coordinates. The point under the pointer shows its session,
 // ringed in every cell. Canvas: a thousand sessions in a hundred cells stay fast.
 
-import { cssVar, h } from './dom.js';
+import { h } from './dom.js';
 import { fmtTick } from './format.js';
-import { makeScale } from './hparams_scale.js';
+import { makeScale, themeVar } from './hparams_scale.js';
 
-const PAD = 6, R = 2.5, HIT = 6;
+const PAD = 10, R = 2.5, HIT = 6;
 
 export class ScatterMatrix {
   // opts: { onHover(session or null, event) }
@@ -66,10 +66,10 @@ export class ScatterMatrix {
     const g = c.canvas.getContext('2d');
     g.setTransform(c.dpr, 0, 0, c.dpr, 0, 0);
     g.clearRect(0, 0, c.size, c.size);
-    g.strokeStyle = cssVar('--grid', '#e6e9ee');
+    g.strokeStyle = themeVar('--grid', '#e6e9ee');
     g.lineWidth = 1;
     g.strokeRect(0.5, 0.5, c.size - 1, c.size - 1);
-    g.fillStyle = cssVar('--muted', '#555d6b');
+    g.fillStyle = themeVar('--muted', '#555d6b');
     g.font = '10px system-ui, sans-serif';
     // the range of the cell's axes in its corners: x under the bottom row, y by the first column
     if (c.last && c.xs.inv) {
@@ -111,7 +111,7 @@ export class ScatterMatrix {
       g.clearRect(0, 0, c.size, c.size);
       const p = i >= 0 && c.pts.find((q) => q[0] === i);
       if (!p) continue;
-      g.strokeStyle = cssVar('--fg', '#1d2129');
+      g.strokeStyle = themeVar('--fg', '#1d2129');
       g.lineWidth = 2;
       g.beginPath();
       g.arc(p[1], p[2], R + 3, 0, 2 * Math.PI);

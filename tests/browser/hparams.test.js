@@ -74,7 +74,8 @@ function drawn(page) {
       rows: q('.hparams-table tbody tr').map((r) => r.children[0].textContent),
       heads: q('.hparams-table thead th').map((t) => t.textContent),
       axes: q('svg.hp-parcoords .hp-axis').map((a) => a.dataset.col),
-      lines: q('svg.hp-parcoords path.hp-line:not(.hl)').map((p) => ({ run: p.dataset.run, d: p.getAttribute('d'), out: p.classList.contains('out'), stroke: p.getAttribute('stroke') })),
+      // the lines are drawn on a canvas: what the dashboard says it drew (checked for ink below)
+      lines: window.tbdevViewer.page.dash.debug().lines,
       inside: svg ? +svg.dataset.inside : null,
       cells: q('.hp-smatrix .hp-scell').map((c) => ({ h: c.dataset.h, m: c.dataset.m, points: +c.dataset.points })),
       count: (document.querySelector('.hp-count') || {}).textContent,
@@ -172,8 +173,10 @@ async function main() {
     const d = await drawn(page);
     rep.check(sameSet(d.axes, ['lr', 'dropout', 'layers', 'optimizer', 'accuracy', 'loss']), 'Parallel coordinates: an axis per hparam and metric (6)', JSON.stringify(d.axes));
     rep.check(sameSet(d.lines.map((l) => l.run), all), `Parallel coordinates: a polyline per session (${N})`, `${d.lines.length} lines`);
-    const vertices = d.lines.map((l) => (l.d.match(/[ML]/g) || []).length);
+    const vertices = d.lines.map((l) => l.vertices);
     rep.check(vertices.every((n) => n === 6), 'Parallel coordinates: each polyline crosses all 6 axes', JSON.stringify(vertices.slice(0, 10)));
+    const pcInk = await L.canvasInk(page, '.hp-pc-wrap');
+    rep.check(pcInk[0] && pcInk[0].ink > 20000, `Parallel coordinates: the lines are drawn (${pcInk[0] && pcInk[0].ink} pixels of ink)`);
     const colours = new Set(d.lines.map((l) => l.stroke));
     rep.check(colours.size >= 20, `Parallel coordinates: lines coloured by a metric (${colours.size} colours)`);
     // colour by: the best and the worst accuracy at the two ends of the ramp
@@ -339,6 +342,52 @@ async function main() {
       await shoot(`real-${name}-scatter`);
     });
   }
+  // ---- the dark theme, and 1,000 sessions x 20 columns ----
+  await rep.step('dark theme and size', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(base(up.id));
+    await page.waitForSelector('.hparams-table tbody tr', { timeout: 15000 });
+    for (const v of ['parallel', 'scatter']) { await view(page, v); await shoot(`synthetic-dark-${v}`); }
+    const bg = await page.evaluate(() => getComputedStyle(document.querySelector('.hp-main')).backgroundColor);
+    rep.check(bg === 'rgb(32, 35, 42)', 'Dark theme: the views on the dark card colour', bg);
+    await page.emulateMedia({ colorScheme: 'light' });
+    const big = [];
+    for (let i = 0; i < 1000; i++) {
+      const hparams = {}, metrics = {};
+      for (let k = 0; k < 15; k++) hparams['h' + k] = k === 3 ? OPTS[i % 3] : ((i * (k + 3)) % 997) / 997;
+      for (let k = 0; k < 5; k++) metrics['m' + k] = Math.fround(((i * (k + 7)) % 991) / 991);
+      big.push({ run: 'r' + String(i).padStart(4, '0'), hparams, metrics, status: STATUS[i % 4] });
+    }
+    const dir = path.join(logdir, 'big');
+    L.writeEventFile(dir, [L.ev.hparams('_hparams_/experiment', L.hp.experiment([], ['m0', 'm1', 'm2', 'm3', 'm4']))]);
+    for (const s of big) L.writeEventFile(path.join(dir, s.run), [L.ev.hparams('_hparams_/session_start_info', L.hp.sessionStart(s.hparams)),
+      ...Object.entries(s.metrics).map(([k, v]) => L.ev.scalarTf2(k, 1, v))]);
+    const ub = await client.upload(dir, { name: 'hparams 1000 x 20' });
+    await page.goto(base(ub.id));
+    await page.waitForSelector('.hparams-table tbody tr', { timeout: 60000 });
+    // milliseconds from a click to the next frame (the view built and laid out)
+    const timeIt = (sel) => page.evaluate((s) => new Promise((res) => {
+      const t0 = performance.now();
+      document.querySelector(s).click();
+      requestAnimationFrame(() => setTimeout(() => res(performance.now() - t0), 0));
+    }), sel);
+    const t = {};
+    t.parallel = await timeIt('.hp-views button[data-view="parallel"]');
+    const d = await drawn(page);
+    rep.check(d.lines.length === 1000 && d.axes.length === 20, '1,000 sessions x 20 columns: 1,000 lines on 20 axes', `${d.lines.length} ${d.axes.length}`);
+    const ax = await axisBox(page, 'h:h0');
+    const t0 = Date.now();
+    await drag(page, ax.x, ax.top + 50, ax.top + 200);
+    t.brushDrag = Date.now() - t0;
+    t.statusFilter = await timeIt('.hp-status-cb[data-status="failure"]');
+    t.scatter = await timeIt('.hp-views button[data-view="scatter"]');
+    const cells = (await drawn(page)).cells.length;
+    rep.check(cells === 15 * 5, '1,000 sessions x 20 columns: 75 scatter cells', `${cells}`);
+    t.table = await timeIt('.hp-views button[data-view="table"]');
+    rep.note('1,000 x 20, ms from click to next frame: ' + JSON.stringify(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v)]))) + ' (brushDrag: a 10-move drag, wall clock)');
+    await view(page, 'parallel');
+    await shoot('big-parallel');
+  });
   rep.check(!errors.length, 'no page errors', () => errors.join('; '));
 }
 
