@@ -35,8 +35,9 @@ export function buildColumns(r, sessions) {
   const infos = new Map();
   for (const i of r.hparam_infos || []) if (i && typeof i.name === 'string' && !infos.has(i.name)) infos.set(i.name, i);
   const seen = new Set(sessions.flatMap((s) => Object.keys(s.hparams || {})));
-  const hnames = [...[...infos.keys()].filter((k) => seen.has(k)), ...[...seen].filter((k) => !infos.has(k)).sort()];
-  const mnames = [...new Set(sessions.flatMap((s) => Object.keys(s.metrics || {})))].sort();
+  const natural = (a, b) => a.localeCompare(b, undefined, { numeric: true });
+  const hnames = [...[...infos.keys()].filter((k) => seen.has(k)), ...[...seen].filter((k) => !infos.has(k)).sort(natural)];
+  const mnames = [...new Set(sessions.flatMap((s) => Object.keys(s.metrics || {})))].sort(natural);
   const cols = [];
   for (const name of hnames) {
     const info = infos.get(name);

@@ -33,7 +33,7 @@ export function makeScale(col, log) {
     log: useLog,
     t: (v) => (typeof v !== 'number' || !Number.isFinite(v) ? null : (f(v) - a) / (b - a)),
     inv,
-    ticks: () => (useLog ? logTicks(a, b) : linTicks(a, b)).map((v) => [(f(v) - a) / (b - a), v]),
+    ticks: () => (useLog ? logTicks(a, b, col.min > 0) : linTicks(a, b)).map((v) => [(f(v) - a) / (b - a), v]),
     pick: (t0, t1) => ({ lo: inv(Math.max(0, t0)), hi: inv(Math.min(1, t1)) }),
   };
 }
@@ -46,9 +46,10 @@ function linTicks(a, b) {
   return out;
 }
 
-function logTicks(a, b) {
+// Decades between a and b (log10 of the values, or -log10(-v) for a negative domain).
+function logTicks(a, b, positive) {
   const out = [];
-  const sign = a < 0 ? -1 : 1;
+  const sign = positive ? 1 : -1;
   const lo = Math.min(a, b), hi = Math.max(a, b);
   for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) out.push(sign > 0 ? 10 ** e : -(10 ** -e));
   if (out.length < 2) return linTicks(sign > 0 ? 10 ** a : -(10 ** -a), sign > 0 ? 10 ** b : -(10 ** -b)).filter((v) => v * sign > 0);

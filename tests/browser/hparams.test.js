@@ -218,6 +218,17 @@ async function main() {
     await view(page, 'table');
     db = await drawn(page);
     rep.check(sameSet(db.rows, expect2), 'The brushed set is the table view\'s rows', `${db.rows.length}`);
+    // TensorBoard's log scale, offered for positive data: decades as ticks
+    await view(page, 'parallel');
+    await page.click('.hp-scale[data-key="h:lr"]');
+    const ticks = await page.$$eval('.hp-axis[data-key="h:lr"] .hp-tick-label', (t) => t.map((x) => x.textContent));
+    const sw = await page.$eval('.hp-scale[data-key="h:lr"]', (e) => e.textContent);
+    db = await drawn(page);
+    rep.check(/^log/.test(sw) && ['1e-4', '0.001', '0.01', '0.1'].every((t) => ticks.includes(t)) && sameSet(db.rows, expect2),
+      'Parallel coordinates: the lr axis switches to a log scale (ticks at decades), the brushes kept', JSON.stringify({ sw, ticks, rows: db.rows.length }));
+    rep.check(!(await page.$('.hp-scale[data-key="h:dropout"]')), 'No log scale offered for an axis whose domain includes 0 (dropout)');
+    await shoot('synthetic-parallel-log');
+    await page.click('.hp-scale[data-key="h:lr"]');
     await view(page, 'scatter');
     db = await drawn(page);
     const want = ['h:lr', 'h:dropout', 'h:layers', 'h:optimizer'].flatMap((hk) => ['m:accuracy', 'm:loss'].map((mk) => hk + ' ' + mk));
