@@ -75,7 +75,7 @@ function drawn(page) {
       heads: q('.hparams-table thead th').map((t) => t.textContent),
       axes: q('svg.hp-parcoords .hp-axis').map((a) => a.dataset.col),
       // the lines are drawn on a canvas: what the dashboard says it drew (checked for ink below)
-      lines: window.tbdevViewer.page.dash.debug().lines,
+      lines: (() => { const d = window.tbdevViewer && window.tbdevViewer.page.dash; return d && d.debug ? d.debug().lines : []; })(),
       inside: svg ? +svg.dataset.inside : null,
       cells: q('.hp-smatrix .hp-scell').map((c) => ({ h: c.dataset.h, m: c.dataset.m, points: +c.dataset.points })),
       count: (document.querySelector('.hp-count') || {}).textContent,
