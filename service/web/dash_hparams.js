@@ -46,8 +46,8 @@ export default class HParamsDashboard {
   // The sessions of the runs shown in the sidebar, the columns, the panel and the views.
   build() {
     const ctx = this.ctx, r = this.data;
-    const runs = ctx.visibleRuns();
-    this.sessions = (r.sessions || []).filter((s) => runs.some((run) => run === s.run || run.startsWith(s.run + '/')));
+    const runs = ctx.visibleRuns(), shown = new Set(runs);
+    this.sessions = (r.sessions || []).filter((s) => shown.has(s.run) || runs.some((run) => run.startsWith(s.run + '/')));
     this.cols = buildColumns(r, this.sessions);
     const metrics = this.cols.filter((c) => c.kind === 'metric');
     if (!this.cols.some((c) => c.key === this.colorBy)) {
@@ -75,6 +75,18 @@ export default class HParamsDashboard {
     this.buildPanel();
     this.el.replaceChildren(h('div', { class: 'hp-layout' }, this.panel, this.main));
     this.update();
+    if (!this.resize) {
+      // the plots take the width there is: drawn again when it changes
+      let timer = null, last = this.main.clientWidth;
+      this.resize = new ResizeObserver(() => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const w = this.main && this.main.clientWidth;
+          if (w && w !== last && this.view !== 'table') { last = w; this.update(); }
+        }, 150);
+      });
+      this.resize.observe(this.el);
+    }
   }
 
   // The filter panel: TensorBoard's left pane.
@@ -158,7 +170,9 @@ export default class HParamsDashboard {
     for (const b of this.tabs.children) b.setAttribute('aria-selected', String(b.dataset.view === this.view));
     this.el.dataset.view = this.view;
     const width = Math.max(320, (this.main.clientWidth || 800) - 24); // less the padding
-    if (this.view === 'parallel') {
+    if (this.view !== 'table' && !this.passing.length) {
+      this.plot.replaceChildren(h('p', { class: 'empty-state', text: this.sessions.length ? 'No session passes the filters.' : 'No sessions in the runs shown.' }));
+    } else if (this.view === 'parallel') {
       this.pc.draw(shown, this.passing, f, this.colorOf, width);
       this.plot.replaceChildren(h('div', { class: 'hp-plot-scroll' }, this.pc.wrap),
         h('p', { class: 'sub', text: 'Drag along an axis to select a range of it; click the axis to clear the selection.' }));
@@ -283,5 +297,5 @@ export default class HParamsDashboard {
     else if (keys.has('theme')) this.update(); // canvases take the new theme's colours
   }
   async refresh() { await this.render(); }
-  destroy() { this.hideTip(); if (this.tip) this.tip.remove(); }
+  destroy() { this.hideTip(); if (this.tip) this.tip.remove(); if (this.resize) this.resize.disconnect(); }
 }

@@ -59,8 +59,8 @@ function column(kind, name, title, get, sessions, info) {
   const domain = info && Array.isArray(info.values) && info.values.length ? info.values.map(cell) : null;
   if (numeric && !domain) {
     const fin = vals.filter((v) => typeof v === 'number' && Number.isFinite(v));
-    c.min = fin.length ? Math.min(...fin) : 0;
-    c.max = fin.length ? Math.max(...fin) : 1;
+    c.min = fin.length ? fin.reduce((a, b) => Math.min(a, b)) : 0; // no spread: any number of sessions
+    c.max = fin.length ? fin.reduce((a, b) => Math.max(a, b)) : 1;
     c.logOk = fin.length > 0 && c.min > 0; // a log scale only for positive data
   } else {
     c.numeric = false;

@@ -48,8 +48,7 @@ export class ScatterMatrix {
           if (tx === null || ty === null) return;
           pts.push([i, PAD + tx * (size - 2 * PAD), PAD + (1 - ty) * (size - 2 * PAD)]);
         });
-        const cell = h('div', { class: 'hp-scell', 'data-h': c.key, 'data-m': m.key, 'data-points': pts.length,
-          title: '' }, canvas, ring);
+        const cell = h('div', { class: 'hp-scell', 'data-h': c.key, 'data-m': m.key, 'data-points': pts.length }, canvas, ring);
         cell.setAttribute('aria-label', `${m.title} against ${c.title}: ${pts.length} sessions`);
         const info = { cell, canvas, ring, pts, size, dpr, xs: hs[k], ys: ms[r], first: k === 0, last: r === mcols.length - 1 };
         this.cells.push(info);
