@@ -100,7 +100,8 @@ function inertProblems() {
     bad.push('unexpected <' + el.tagName.toLowerCase() + '> in the body');
   const noscript = document.body.querySelectorAll('noscript');
   if (noscript.length !== 1) bad.push(noscript.length + ' noscript elements');
-  for (const s of document.body.querySelectorAll('svg')) if (!(s.classList.contains('hist-svg') && s.closest('.hist-card')) && !(s.classList.contains('graph-svg') && s.closest('.graph-canvas'))) bad.push('foreign <svg> ' + s.outerHTML.slice(0, 80));
+  for (const s of document.body.querySelectorAll('svg')) if (!(s.classList.contains('hist-svg') && s.closest('.hist-card')) && !(s.classList.contains('graph-svg') && s.closest('.graph-canvas'))
+    && !(s.classList.contains('hp-parcoords') && s.closest('.hp-pc-wrap'))) bad.push('foreign <svg> ' + s.outerHTML.slice(0, 80));
   // images: the viewer's samples from the blob API, and markdown images (src checked above)
   for (const img of document.body.querySelectorAll('img')) {
     if (img.closest('.desc, .md')) continue;
@@ -250,6 +251,22 @@ async function main() {
       } else if (tab === 'hparams') {
         const cells = await textOf(page, '.hparams-table td, .hparams-table th');
         rep.check([P.img, P.svg, P.script, P.mdjs].every((s) => cells.includes(s)), 'HParams: hparam names and values appear as text', JSON.stringify(cells));
+        // the filter panel, the parallel coordinates (axis titles, tick labels, the hover readout)
+        // and the scatter matrix's headings draw the same strings as text
+        const panel = await textOf(page, '.hp-panel label');
+        rep.check([P.img, P.svg, P.mdjs].every((s) => panel.some((x) => x.includes(s))), 'HParams: names and values appear as text in the filter panel', JSON.stringify(panel));
+        await page.click('.hp-views button[data-view="parallel"]');
+        await page.waitForSelector('svg.hp-parcoords .hp-axis');
+        const axes = await page.$$eval('svg.hp-parcoords .hp-axis-title title', (t) => t.map((x) => x.textContent));
+        rep.check([P.img, P.svg].every((s) => axes.includes(s)), 'HParams: hparam names appear as text as axis titles', JSON.stringify(axes));
+        const box = await page.$eval('svg.hp-parcoords', (e) => { const r = e.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+        for (let k = 1; k < 12; k++) await page.mouse.move(box.x + box.w * k / 12, box.y + box.h / 2);
+        await inert(page, 'HParams: the parallel coordinates view and its hover readout');
+        await page.click('.hp-views button[data-view="scatter"]');
+        const heads = await textOf(page, '.hp-colhead, .hp-rowhead');
+        if (await page.$('.hp-scell')) rep.check([P.img, P.svg].every((s) => heads.includes(s)), 'HParams: hparam names appear as text as scatter matrix headings', JSON.stringify(heads));
+        else rep.check(!!(await page.$('.hp-plot .empty-state')), 'HParams: without metric values the scatter matrix says so');
+        await inert(page, 'HParams: the scatter plot matrix view');
       } else if (tab === 'custom_scalars') {
         const t = await textOf(page, '.group h2, .custom-card h3');
         rep.check([P.img, P.script, P.svg].every((s) => t.includes(s)), 'Custom Scalars: layout titles appear as text', JSON.stringify(t));
