@@ -54,6 +54,8 @@ struct rows {
     const int64_t *shown;
     size_t n_shown;
     struct svc_rebin rebin; /* histograms: ?bins= and ?distribution= (rebin.h) */
+    bool one_step;          /* ?step=N: only the rows at step N (the Mesh tab's one step) */
+    int64_t step;
 };
 
 struct steps {
@@ -354,6 +356,8 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
     struct rows *x = ctx;
     if (!svc_row_shown(x->shown, x->n_shown, r->seq))
         return 0; /* hidden by a restart */
+    if (x->one_step && r->step != x->step)
+        return 0;
     uint64_t i = x->index++;
     /* evenly spaced sample, always keeping the last */
     if (x->keep_every > 1 && i % x->keep_every != 0 && i + 1 != x->total)
@@ -469,6 +473,18 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
                      : v > TB_READ_PAGE_BYTES ? TB_READ_PAGE_BYTES
                                               : (size_t)v;
     }
+    /* ?step=N: the rows at that step only, all of them (?points= is then not applied) */
+    const char *step_q = svc_req_query(c->req, "step");
+    long long one_step = 0;
+    if (step_q) {
+        char *e;
+        errno = 0;
+        one_step = strtoll(step_q, &e, 10);
+        if (errno || e == step_q || *e) {
+            svc_error(c, 400, "invalid_argument", "step must be an integer");
+            return;
+        }
+    }
     struct svc_series_set ss;
     if (!svc_read_load(c, &ss))
         return;
@@ -499,7 +515,9 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
                      .exp_id = ss.e.id,
                      .page_start = c->res->body.len,
                      .page_bytes = page_bytes,
-                     .resume_seq = -1};
+                     .resume_seq = -1,
+                     .one_step = step_q != NULL,
+                     .step = one_step};
     for (size_t i = first; i < n && !x.cut; i++) {
         const struct svc_series_info *s = sel[i];
         bool resume = tok && i == first;
@@ -523,7 +541,8 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
             svc_rebin_prepare(&x.rebin, c, s, shown, n_shown);
         }
         x.total = shown ? n_shown : s->points;
-        x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;
+        x.keep_every =
+            !step_q && target && x.total > target ? (x.total + target - 1) / target : 1;
         x.index = resume ? from.index : 0;
         x.resume_seq = resume ? from.seq : -1;
         x.resume_elem = resume ? from.elem : 0;

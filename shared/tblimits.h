@@ -79,6 +79,8 @@
 /* JSON bytes one page of a tensor, histogram, text, PR-curve or blob-list answer may hold
  * before it stops and answers a next_page_token (one element or row always fits). */
 #define TB_READ_PAGE_BYTES (4u << 20)
+/* Read API: steps a mesh lists in GET .../meshes (evenly spaced, the last kept). */
+#define TB_MESH_STEPS_MAX 1000
 /* Read API: histograms rebinned for drawing (?bins=N); TensorBoard draws 30. */
 #define TB_HIST_BINS_MAX 1000
 /* Answers: compressed embedded assets kept in memory (one per asset and coding). */
