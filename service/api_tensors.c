@@ -541,8 +541,7 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
             svc_rebin_prepare(&x.rebin, c, s, shown, n_shown);
         }
         x.total = shown ? n_shown : s->points;
-        x.keep_every =
-            !step_q && target && x.total > target ? (x.total + target - 1) / target : 1;
+        x.keep_every = !step_q && target && x.total > target ? (x.total + target - 1) / target : 1;
         x.index = resume ? from.index : 0;
         x.resume_seq = resume ? from.seq : -1;
         x.resume_elem = resume ? from.elem : 0;
