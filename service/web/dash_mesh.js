@@ -36,15 +36,17 @@ class MeshCard extends Card {
 
   async loadStep(signal, keepCamera) {
     const step = this.steps[this.stepIndex];
+    const t0 = performance.now();
     const p = this.m.parts || {};
     const prio = CardHost.distance(this);
     const get = (part, cap) => (part ? fetchPart(this.ctx.base, this.m.run, part.tag, step, cap, prio, signal) : null);
-    const [vertex, face, color] = await Promise.all([get(p.vertex, 3 * MAX_VERTICES + 1), get(p.face, 3 * MAX_FACES + 1), get(p.color, 3 * MAX_VERTICES + 1)]);
+    const [vertex, face, color] = await Promise.all([get(p.vertex, 3 * MAX_VERTICES), get(p.face, 3 * MAX_FACES), get(p.color, 3 * MAX_VERTICES)]);
     if (signal.aborted) return;
     this.data = { vertex, face, color };
     this.samples = sampleCount(vertex);
     if (this.sample >= this.samples) this.sample = 0;
     this.draw(keepCamera);
+    this.loadMs = Math.round(performance.now() - t0);
   }
 
   draw(keepCamera) {
@@ -119,7 +121,7 @@ class MeshCard extends Card {
 
   debug() {
     return Object.assign({ step: this.steps[this.stepIndex], steps: this.steps.length, sample: this.sample, samples: this.samples,
-      renders: this.view ? this.view.renders : 0 }, this.mesh || {});
+      renders: this.view ? this.view.renders : 0, loadMs: this.loadMs }, this.mesh || {});
   }
 }
 

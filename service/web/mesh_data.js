@@ -4,33 +4,29 @@
 // stored data anyone could have written: shapes are not trusted, counts are capped, and a face
 // that names a vertex that does not exist is left out with a message instead of being drawn.
 
-import { queuedJson, query } from './api.js';
+import { ApiError, dataQueue, query } from './api.js';
 
 export const MAX_VERTICES = 5000000; // drawn of one sample; more are cut with a notice
 export const MAX_FACES = 10000000;
 const MAX_SAMPLES = 1000; // a batch's samples offered by the sample slider
 
-// The values of the last row at `step` of one part, following the answer's pages until the
-// row is whole or `cap` values are in hand. Returns { values, shape, cut }, or null when the
-// series has no row at that step.
+// The values of one part at `step` (GET .../mesh_data: the last row at that step, as float32),
+// at most `cap` of them. Returns { values: Float32Array, shape, cut }, or null when the series
+// has no row at that step.
 export async function fetchPart(base, run, tag, step, cap, priority, signal) {
-  let values = [], shape = null, cut = false, token = null, found = false, seen = 0;
-  for (let pages = 0; pages < 100000; pages++) {
-    const r = await queuedJson(`${base}/tensors?` + query({ tag, run, step, page_token: token }), priority, signal);
-    if (signal && signal.aborted) return null;
-    const pts = ((r.series || [])[0] || { points: [] }).points || [];
-    for (const p of pts) {
-      if (!(p.offset > 0)) { values = []; shape = p.shape; seen = 0; } // a new row: the last one at the step wins
-      found = true;
-      const v = Array.isArray(p.values) ? p.values : [];
-      for (let i = 0; i < v.length && values.length < cap; i++) values.push(v[i]);
-      seen += v.length;
-      if (seen > cap || (p.partial && values.length >= cap)) cut = true;
+  return dataQueue.run(async () => {
+    const res = await fetch(`${base}/mesh_data?` + query({ run, tag, step, max: cap }), { credentials: 'same-origin', signal });
+    if (res.status === 404) return null;
+    if (!res.ok) {
+      let msg = 'HTTP ' + res.status;
+      try { msg = (await res.json()).error.message || msg; } catch (e) { /* not JSON */ }
+      throw new ApiError(msg, res.status);
     }
-    token = r.next_page_token;
-    if (!token || cut) break;
-  }
-  return found ? { values, shape, cut } : null;
+    const buf = await res.arrayBuffer();
+    const values = new Float32Array(buf, 0, Math.min(cap, buf.byteLength >> 2)); // little-endian, as every browser's
+    const total = Number(res.headers.get('X-Values-Total'));
+    return { values, shape: res.headers.get('X-Shape') || '?', cut: Number.isFinite(total) && total > values.length };
+  }, priority, signal);
 }
 
 // "[1,4,3]" -> [1, 4, 3]; null when it is not a list of non-negative integers.
@@ -135,7 +131,7 @@ export function buildMesh(vertex, face, color, sample) {
       }
     }
   }
-  return { positions, index, colors, vertices: nv, faces: nf, notes };
+  return { positions, index, colors, vertices: nv, faces: nf, notes: [...new Set(notes)] };
 }
 
 // The scene settings TensorBoard reads from json_config, kept only where they are of the

@@ -46,6 +46,8 @@ function meshEvent(name, step, parts, config) {
   })) });
 }
 
+const BIG_N = 400000;
+const XSS_NAME = 'hostile/<img src=x onerror="window.__xss=1">';
 const TETRA_F = [0, 2, 3, 0, 3, 1, 0, 1, 2, 1, 3, 2];
 function tetra(scale, dx) {
   return [[1, 1, 1], [-1, -1, 1], [-1, 1, -1], [1, -1, -1]].flatMap(([x, y, z]) => [x * scale + dx, y * scale, z * scale]);
@@ -69,6 +71,13 @@ function writeSynthetic(dir) {
   }
   evs.push(meshEvent('synth/cloud', 0, [['_VERTEX', 1, [1, 2000, 3], pts]], JSON.stringify({ camera: { fov: 50 }, material: { cls: 'PointsMaterial', size: 0.06 } })));
   L.writeEventFile(path.join(dir, 'synth'), evs);
+  // a big point cloud: 400,000 vertices (4.8 MB of float32)
+  const big = new Array(3 * BIG_N);
+  for (let i = 0; i < BIG_N; i++) {
+    const t = i / BIG_N;
+    big[3 * i] = Math.cos(40 * Math.PI * t) * (1 - t); big[3 * i + 1] = Math.sin(40 * Math.PI * t) * (1 - t); big[3 * i + 2] = 2 * t - 1;
+  }
+  L.writeEventFile(path.join(dir, 'big'), [L.ev.fileVersion(), meshEvent('big/spiral', 0, [['_VERTEX', 1, [1, BIG_N, 3], big]])]);
 
   // hostile: faces past the vertices (99, -1, 2.5) beside one good face, a declared shape of
   // two billion vertices, colours for fewer vertices than there are, classes named in the config
@@ -79,6 +88,8 @@ function writeSynthetic(dir) {
     ['_FACE', 2, [1, 4, 3], [0, 2, 3, 0, 99, 1, 0, -1, 2, 1, 2.5, 2], [1, 2000000000, 3]],
     ['_COLOR', 3, [1, 2, 3], [255, 0, 0, 0, 255, 0]],
   ], cfg));
+  // a name that is markup: shown as text
+  hostile.push(meshEvent(XSS_NAME, 0, [['_VERTEX', 1, [1, 4, 3], tetra(1, 0)]]));
   // a json_config that is not JSON
   hostile.push(meshEvent('hostile/config', 0, [['_VERTEX', 1, [1, 4, 3], tetra(1, 0)], ['_FACE', 2, [1, 4, 3], TETRA_F]], '{"camera": '));
   L.writeEventFile(path.join(dir, 'hostile'), hostile);
@@ -147,6 +158,25 @@ async function main() {
   rep.check(rows.length === 1 && rows[0].step === 10 && rows[0].values.length === 12, 'tensors?step=: only the row at that step', JSON.stringify(rows).slice(0, 200));
   const badStep = await L.request(`${serve.url}/api/v1/experiments/${exp}/tensors?tag=synth/steps_VERTEX&step=1x`);
   rep.check(badStep.status === 400, 'tensors?step=: not an integer is a 400', String(badStep.status));
+
+  // mesh_data: one part at one step as float32
+  const md = (q) => L.request(`${serve.url}/api/v1/experiments/${exp}/mesh_data?` + q);
+  const r10 = await md('run=synth&tag=synth/steps_VERTEX&step=10');
+  const f10 = new Float32Array(r10.body.buffer.slice(r10.body.byteOffset, r10.body.byteOffset + r10.body.length));
+  const want10 = JSON.parse((await L.request(`${serve.url}/api/v1/experiments/${exp}/tensors?tag=synth/steps_VERTEX&run=synth&step=10`)).body).series[0].points[0].values;
+  rep.check(r10.status === 200 && r10.headers['content-type'] === 'application/octet-stream' && r10.headers['x-values-total'] === '12' &&
+    r10.headers['x-shape'] === '[1,4,3]' && f10.length === 12 && [...f10].every((v, i) => Math.abs(v - want10[i]) < 1e-6),
+    'mesh_data: the row at the step as float32, its count and shape in headers', `${r10.status} ${JSON.stringify(r10.headers)} ${[...f10]}`);
+  const rmax = await md('run=synth&tag=synth/steps_VERTEX&step=10&max=5');
+  rep.check(rmax.status === 200 && rmax.body.length === 20 && rmax.headers['x-values-total'] === '12', 'mesh_data: max=N answers the first N values', `${rmax.status} ${rmax.body.length}`);
+  const rnone = await md('run=synth&tag=synth/steps_VERTEX&step=5');
+  const rnorun = await md('run=nope&tag=synth/steps_VERTEX&step=10');
+  const rbad = await md('run=synth&tag=synth/steps_VERTEX&step=ten');
+  const tags = JSON.parse((await L.request(`${serve.url}/api/v1/experiments/${exp}/tags`)).body).tags;
+  const pr = tags.find((t) => t.run === 'pytorch' && t.plugin === 'pr_curves'); // a tensor, not a mesh
+  const rplugin = await md(`run=pytorch&tag=${encodeURIComponent(pr.tag)}&step=${pr.min_step}`);
+  rep.check(rnone.status === 404 && rnorun.status === 404 && rbad.status === 400 && rplugin.status === 404,
+    'mesh_data: 404 for a step, run or non-mesh tag without data, 400 for a step that is not a number', [rnone.status, rnorun.status, rbad.status, rplugin.status].join(','));
 
   // the CSP allows exactly index.html's import map
   const pageRes = await L.request(`${serve.url}/experiment/${exp}/`);
@@ -268,6 +298,48 @@ async function main() {
     } catch (e) {
       rep.notOk('hostile config', e.message);
     }
+  }
+  {
+    const sel = `.mesh-card[data-run="hostile"][data-tag='${XSS_NAME}']`;
+    try {
+      await L.cardReady(page, sel, 30000);
+      const r = await page.$eval(sel, (e) => ({ title: e.querySelector('h3').textContent, imgs: e.querySelectorAll('img').length, xss: window.__xss }));
+      rep.check(r.title.includes(XSS_NAME) && r.imgs === 0 && r.xss === undefined, 'hostile: a mesh name that is markup is shown as text', JSON.stringify(r));
+    } catch (e) {
+      rep.notOk('hostile name', e.message);
+    }
+  }
+
+  // a big mesh arrives whole
+  {
+    const sel = cardSel('big', 'big/spiral');
+    try {
+      await L.cardReady(page, sel, 120000);
+      const d = await L.cardDebug(page, sel);
+      const ms = d && d.loadMs;
+      const p = await picture(page, sel);
+      await page.locator(sel).screenshot({ path: path.join(shots, 'big-spiral.png') });
+      console.log(`# ${BIG_N} vertices drawn in ${ms} ms (fetch, decode, draw)`);
+      rep.check(d && d.vertices === BIG_N && d.mode === 'points' && d.notes.length === 0, `big: all ${BIG_N} vertices`, JSON.stringify(d));
+      rep.check(p && p.ink > 0.01 * p.total, 'big: the point cloud is drawn', JSON.stringify(p));
+    } catch (e) {
+      rep.notOk('big mesh', e.message);
+    }
+  }
+
+  // the caps, in the page's own module: more vertices than MAX_VERTICES are cut with a notice,
+  // and a face naming a vertex past the cut is skipped
+  {
+    const r = await page.evaluate(async () => {
+      const m = await import('/static/mesh_data.js');
+      const n = m.MAX_VERTICES + 10;
+      const vertex = { values: new Float32Array(3 * n), shape: `[1,${n},3]`, cut: false };
+      const face = { values: [0, 1, 2, 0, 1, m.MAX_VERTICES + 5], shape: '[1,2,3]', cut: false };
+      const out = m.buildMesh(vertex, face, null, 0);
+      return { max: m.MAX_VERTICES, vertices: out.vertices, faces: out.faces, notes: out.notes };
+    });
+    rep.check(r.vertices === r.max && r.faces === 1 && r.notes.some((n) => /only the first 5,000,000 vertices/.test(n)) && r.notes.some((n) => /1 of 2 faces skipped/.test(n)),
+      'caps: 5,000,000 vertices drawn at most, with a notice; faces past them skipped', JSON.stringify(r));
   }
   await page.screenshot({ path: path.join(shots, 'mesh-tab.png'), fullPage: true });
 
