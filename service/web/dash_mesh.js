@@ -66,8 +66,9 @@ class MeshCard extends Card {
     this.mesh = { vertices: mesh.vertices, faces: mesh.faces, mode: this.view.mode, notes };
     this.notes.replaceChildren(...notes.map((n) => h('div', { class: 'note', text: n })));
     this.el.dataset.mode = this.view.mode;
-    this.status.textContent = `step ${this.steps[this.stepIndex]} · ${mesh.vertices.toLocaleString('en-US')} vertices` +
-      (mesh.faces ? ` · ${mesh.faces.toLocaleString('en-US')} faces` : ' · point cloud');
+    const n = (k, one, many) => `${k.toLocaleString('en-US')} ${k === 1 ? one : many}`;
+    this.status.textContent = `step ${this.steps[this.stepIndex]} · ${n(mesh.vertices, 'vertex', 'vertices')}` +
+      (mesh.faces ? ` · ${n(mesh.faces, 'face', 'faces')}` : ' · point cloud');
   }
 
   renderTools() {

@@ -138,7 +138,7 @@ export function buildMesh(vertex, face, color, sample) {
 // expected type and range (the config is stored data: no class is made from a name in it
 // other than those listed here).
 const MESH_MATERIALS = new Set(['MeshStandardMaterial', 'MeshBasicMaterial', 'MeshLambertMaterial', 'MeshPhongMaterial', 'MeshNormalMaterial']);
-const LIGHTS = new Set(['AmbientLight', 'DirectionalLight', 'PointLight', 'HemisphereLight']);
+const LIGHTS = new Set(['AmbientLight', 'DirectionalLight', 'PointLight']); // each made as (color, intensity)
 const COLOR_RE = /^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|rgb\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*\)|[a-z]{3,20})$/;
 
 const num = (x, lo, hi) => (typeof x === 'number' && Number.isFinite(x) && x >= lo && x <= hi ? x : undefined);

@@ -42,6 +42,9 @@ export class MeshView {
     this.object = null;
     this.addLights();
     this.resize();
+    // the card's width follows the window (and Enlarge): the canvas follows it
+    this.ro = new ResizeObserver(() => { if (Math.max(100, el.clientWidth || 400) !== this.width) this.resize(); });
+    this.ro.observe(el);
   }
 
   addLights() {
@@ -128,6 +131,7 @@ export class MeshView {
 
   resize() {
     const w = Math.max(100, this.el.clientWidth || 400);
+    this.width = w;
     const hgt = Math.round(Math.min(640, Math.max(240, w * 0.75)));
     this.renderer.setSize(w, hgt);
     this.camera.aspect = w / hgt;
@@ -142,6 +146,7 @@ export class MeshView {
   }
 
   destroy() {
+    this.ro.disconnect();
     this.controls.dispose();
     if (this.object) {
       this.object.geometry.dispose();

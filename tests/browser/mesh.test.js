@@ -6,7 +6,7 @@
 // TensorBoard's order and the GET .../meshes index groups the three tags of each mesh; each
 // real mesh is drawn with WebGL (pixels that are not background, in the vertex colours); the
 // picture changes when the step slider moves (other vertices per step), when the camera is
-// dragged, and comes back with Reset camera; a mesh without faces is drawn as points; a
+// dragged, and comes back with Reset camera; the sample slider shows a batch's other sample; a mesh without faces is drawn as points; a
 // hostile mesh (faces naming vertices that do not exist, a huge declared shape, classes named
 // in json_config) is drawn with a message and breaks nothing; the CSP's hash matches
 // index.html's import map, and no CSP violation or page error happens.
@@ -63,6 +63,9 @@ function writeSynthetic(dir) {
     for (let i = 0; i < 4; i++) { const x = v[3 * i], y = v[3 * i + 1]; v[3 * i] = c * x - s * y; v[3 * i + 1] = s * x + c * y; }
     evs.push(meshEvent('synth/steps', step * 10, [['_VERTEX', 1, [1, 4, 3], v], ['_FACE', 2, [1, 4, 3], TETRA_F], ['_COLOR', 3, [1, 4, 3], colors]], '{}'));
   });
+  // a batch of two samples: the second is the first moved and shrunk
+  evs.push(meshEvent('synth/batch', 0, [['_VERTEX', 1, [2, 4, 3], tetra(1, 0).concat(tetra(0.5, 0.8))], ['_FACE', 2, [2, 4, 3], TETRA_F.concat(TETRA_F)],
+    ['_COLOR', 3, [2, 4, 3], colors.concat(colors)]], '{}'));
   // a point cloud: a sphere of 2000 points, no faces, with TensorBoard-style settings
   const pts = [];
   for (let i = 0; i < 2000; i++) {
@@ -256,6 +259,24 @@ async function main() {
       rep.check(label === 'step 0', 'step slider: says which step', label);
     } catch (e) {
       rep.notOk('step slider', e.message);
+    }
+  }
+
+  // the sample slider of a batch
+  {
+    const sel = cardSel('synth', 'synth/batch');
+    try {
+      await L.cardReady(page, sel, 30000);
+      const d0 = await L.cardDebug(page, sel);
+      const p0 = await picture(page, sel);
+      await page.$eval(sel + ' input.sample-slider', (el) => { el.value = '1'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+      const d1 = await L.cardDebug(page, sel);
+      const p1 = await picture(page, sel);
+      await page.locator(sel).screenshot({ path: path.join(shots, 'synth-batch-sample2.png') });
+      rep.check(d0 && d0.samples === 2 && d0.sample === 0 && d1.sample === 1 && d1.vertices === 4 && d1.faces === 4 && p1.hash !== p0.hash,
+        'sample slider: a batch of two, the second sample drawn in its place', JSON.stringify([d0, d1, p0 && p0.hash, p1 && p1.hash]));
+    } catch (e) {
+      rep.notOk('sample slider', e.message);
     }
   }
 
