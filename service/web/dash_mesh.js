@@ -9,6 +9,23 @@ import { h } from './dom.js';
 import { MAX_FACES, MAX_VERTICES, buildMesh, fetchPart, sampleCount, sceneConfig } from './mesh_data.js';
 import { MeshView, webglAvailable } from './mesh_view.js';
 
+// Browsers keep few WebGL contexts (Chromium 16 per page) and silently drop the oldest past
+// that, leaving its card blank: at most MAX_LIVE views live at once, the one farthest from
+// the view released first (it loads again when it comes back into view).
+const MAX_LIVE = 12;
+const live = new Set();
+
+function makeRoom() {
+  while (live.size >= MAX_LIVE) {
+    let far = null, d = -1;
+    for (const c of live) {
+      const x = CardHost.distance(c);
+      if (x > d) { d = x; far = c; }
+    }
+    far.release();
+  }
+}
+
 class MeshCard extends Card {
   constructor(ctx, m) {
     const sw = h('span', { class: 'swatch' });
@@ -58,7 +75,9 @@ class MeshCard extends Card {
       const cfg = sceneConfig(this.m.config);
       const holder = h('div', { class: 'mesh-holder' });
       this.body.replaceChildren(holder, this.notes);
-      this.view = new MeshView(holder, cfg, this.ctx.colors.get(this.m.run));
+      makeRoom();
+      this.view = new MeshView(holder, cfg, this.ctx.colors.get(this.m.run), () => this.release());
+      live.add(this);
       this.renderTools();
       keepCamera = false;
     }
@@ -113,7 +132,14 @@ class MeshCard extends Card {
 
   resize() { if (this.view) this.view.resize(); }
 
+  // Released while on screen (a lost context, or room made for another view): load again.
+  becameVisible() {
+    if (!this.loaded) this.ensureLoaded();
+    else super.becameVisible();
+  }
+
   unload() {
+    live.delete(this);
     if (this.view) this.view.destroy();
     this.view = null;
     this.data = null;

@@ -20,8 +20,8 @@ export function webglAvailable() {
 
 export class MeshView {
   // el: the element the canvas goes in; config: sceneConfig(...); runColor: a CSS colour for
-  // point clouds without colours.
-  constructor(el, config, runColor) {
+  // point clouds without colours; onLost: called when the browser drops the WebGL context.
+  constructor(el, config, runColor, onLost) {
     this.el = el;
     this.config = config;
     this.runColor = runColor;
@@ -33,6 +33,8 @@ export class MeshView {
     this.renderer.setClearColor(0xffffff, 1);
     this.canvas = this.renderer.domElement;
     this.canvas.className = 'mesh-canvas';
+    this.lost = (e) => { e.preventDefault(); if (onLost) setTimeout(onLost, 0); };
+    this.canvas.addEventListener('webglcontextlost', this.lost);
     el.append(this.canvas);
     const cam = config.camera;
     this.camera = new THREE.PerspectiveCamera(cam.fov, 1, cam.near, cam.far || 1000);
@@ -146,6 +148,7 @@ export class MeshView {
   }
 
   destroy() {
+    this.canvas.removeEventListener('webglcontextlost', this.lost); // forceContextLoss below
     this.ro.disconnect();
     this.controls.dispose();
     if (this.object) {

@@ -47,6 +47,7 @@ function meshEvent(name, step, parts, config) {
 }
 
 const BIG_N = 400000;
+const MANY = 40;
 const XSS_NAME = 'hostile/<img src=x onerror="window.__xss=1">';
 const TETRA_F = [0, 2, 3, 0, 3, 1, 0, 1, 2, 1, 3, 2];
 function tetra(scale, dx) {
@@ -54,7 +55,7 @@ function tetra(scale, dx) {
 }
 
 function writeSynthetic(dir) {
-  const evs = [L.ev.fileVersion()];
+  const evs = [];
   const colors = [255, 0, 0, 0, 160, 0, 0, 0, 255, 200, 200, 0];
   // three steps, the tetrahedron turned a different way at each (so the picture differs)
   const turns = [[1, 0], [0.6, 0.8], [0, 1]];
@@ -74,17 +75,23 @@ function writeSynthetic(dir) {
   }
   evs.push(meshEvent('synth/cloud', 0, [['_VERTEX', 1, [1, 2000, 3], pts]], JSON.stringify({ camera: { fov: 50 }, material: { cls: 'PointsMaterial', size: 0.06 } })));
   L.writeEventFile(path.join(dir, 'synth'), evs);
+  // many meshes: more cards near the view than a browser keeps WebGL contexts (16 in Chromium)
+  // (one mesh name in many runs: one group of cards, two columns)
+  for (let i = 0; i < MANY; i++) {
+    L.writeEventFile(path.join(dir, 'many', 'r' + String(i).padStart(2, '0')), [L.ev.fileVersion(),
+      meshEvent('many/tetra', 0, [['_VERTEX', 1, [1, 4, 3], tetra(1, 0)], ['_FACE', 2, [1, 4, 3], TETRA_F], ['_COLOR', 3, [1, 4, 3], colors]])]);
+  }
   // a big point cloud: 400,000 vertices (4.8 MB of float32)
   const big = new Array(3 * BIG_N);
   for (let i = 0; i < BIG_N; i++) {
     const t = i / BIG_N;
     big[3 * i] = Math.cos(40 * Math.PI * t) * (1 - t); big[3 * i + 1] = Math.sin(40 * Math.PI * t) * (1 - t); big[3 * i + 2] = 2 * t - 1;
   }
-  L.writeEventFile(path.join(dir, 'big'), [L.ev.fileVersion(), meshEvent('big/spiral', 0, [['_VERTEX', 1, [1, BIG_N, 3], big]])]);
+  L.writeEventFile(path.join(dir, 'big'), [meshEvent('big/spiral', 0, [['_VERTEX', 1, [1, BIG_N, 3], big]])]);
 
   // hostile: faces past the vertices (99, -1, 2.5) beside one good face, a declared shape of
   // two billion vertices, colours for fewer vertices than there are, classes named in the config
-  const hostile = [L.ev.fileVersion()];
+  const hostile = [];
   const cfg = JSON.stringify({ camera: { cls: 'WebGLRenderer', fov: 'wide' }, material: { cls: 'ShaderMaterial', fragmentShader: 'x' }, lights: [{ cls: 'Scene' }, { cls: 'AmbientLight', intensity: 1 }] });
   hostile.push(meshEvent('hostile/faces', 0, [
     ['_VERTEX', 1, [1, 4, 3], tetra(1, 0), [1, 2000000000, 3]],
@@ -345,6 +352,44 @@ async function main() {
       rep.check(p && p.ink > 0.01 * p.total, 'big: the point cloud is drawn', JSON.stringify(p));
     } catch (e) {
       rep.notOk('big mesh', e.message);
+    }
+  }
+
+  // many cards: each drawn when scrolled to, and still drawn when scrolled back to (no view
+  // left blank by a lost WebGL context)
+  {
+    try {
+      const r = await page.evaluate(async (n) => {
+        const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+        const cards = [...document.querySelectorAll('.mesh-card[data-tag="many/tetra"]')];
+        const ink = (card) => {
+          const c = card.querySelector('canvas.mesh-canvas');
+          if (!c) return -1;
+          const cv = document.createElement('canvas');
+          cv.width = c.width; cv.height = c.height;
+          const g = cv.getContext('2d');
+          g.drawImage(c, 0, 0);
+          const d = g.getImageData(0, 0, cv.width, cv.height).data;
+          let k = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) k++;
+          return k;
+        };
+        const blank = [];
+        const visit = async (card) => {
+          card.scrollIntoView({ block: 'center' });
+          const t0 = performance.now();
+          while (!(card.dataset.state === 'drawn' && ink(card) > 0) && performance.now() - t0 < 10000) await sleep(25);
+          if (!(ink(card) > 0)) blank.push(card.dataset.run + ' ' + card.dataset.state);
+        };
+        for (const c of cards) await visit(c);
+        for (const c of cards.slice().reverse()) await visit(c);
+        const gl = document.querySelectorAll('canvas.mesh-canvas').length;
+        return { n: cards.length, blank, live: gl };
+      }, MANY);
+      rep.check(r.n === MANY && !r.blank.length, `many cards: all ${MANY} drawn when scrolled to, down and back up`, JSON.stringify(r));
+      rep.check(r.live <= 12, 'many cards: at most 12 live WebGL views at once (Chromium keeps 16 contexts)', JSON.stringify(r));
+    } catch (e) {
+      rep.notOk('many cards', e.message);
     }
   }
 
