@@ -78,7 +78,7 @@ function writeSynthetic(dir) {
   // many meshes: more cards near the view than a browser keeps WebGL contexts (16 in Chromium)
   // (one mesh name in many runs: one group of cards, two columns)
   for (let i = 0; i < MANY; i++) {
-    L.writeEventFile(path.join(dir, 'many', 'r' + String(i).padStart(2, '0')), [L.ev.fileVersion(),
+    L.writeEventFile(path.join(dir, 'many', 'r' + String(i).padStart(2, '0')), [
       meshEvent('many/tetra', 0, [['_VERTEX', 1, [1, 4, 3], tetra(1, 0)], ['_FACE', 2, [1, 4, 3], TETRA_F], ['_COLOR', 3, [1, 4, 3], colors]])]);
   }
   // a big point cloud: 400,000 vertices (4.8 MB of float32)
