@@ -402,8 +402,16 @@ async function main() {
       const vertex = { values: new Float32Array(3 * n), shape: `[1,${n},3]`, cut: false };
       const face = { values: [0, 1, 2, 0, 1, m.MAX_VERTICES + 5], shape: '[1,2,3]', cut: false };
       const out = m.buildMesh(vertex, face, null, 0);
-      return { max: m.MAX_VERTICES, vertices: out.vertices, faces: out.faces, notes: out.notes };
+      // stored shapes that claim far more than the values hold
+      const v12 = { values: new Float32Array(12).fill(1), cut: false };
+      const huge = m.buildMesh(Object.assign({ shape: '[1,1000000000,3]' }, v12), null, null, 0);
+      const batch = Object.assign({ shape: '[1000000000,4,3]' }, v12);
+      const far = m.buildMesh(batch, null, null, 999999);
+      return { max: m.MAX_VERTICES, vertices: out.vertices, faces: out.faces, notes: out.notes,
+        huge: [huge.vertices, huge.notes], samples: m.sampleCount(batch), far: far.vertices };
     });
+    rep.check(r.huge[0] === 4 && r.huge[1].some((n) => /declares more vertices than are stored: 4 drawn/.test(n)) && r.samples === 1 && r.far === 4,
+      'caps: a shape declaring a billion vertices or samples draws the 4 stored, with a notice', JSON.stringify(r));
     rep.check(r.vertices === r.max && r.faces === 1 && r.notes.some((n) => /only the first 5,000,000 vertices/.test(n)) && r.notes.some((n) => /1 of 2 faces skipped/.test(n)),
       'caps: 5,000,000 vertices drawn at most, with a notice; faces past them skipped', JSON.stringify(r));
   }
