@@ -655,12 +655,33 @@ void svc_h_no_content(struct svc_call *c)
     c->res->status = 204;
 }
 
+/* GET /api/v1/health: 200 {"status":"ok"} while the process serves. With ?db=1 the database
+ * is asked too (one read of a row that does not exist), for checkers behind a load balancer:
+ * 503 {"status":"unavailable","database":"..."} when it does not answer, so an instance cut
+ * off from PostgreSQL is taken out of the pool. */
 void svc_h_health(struct svc_call *c)
 {
+    const char *db = svc_req_query(c->req, "db");
+    bool check_db = db && strcmp(db, "0") != 0;
+    int err = 0;
+    if (check_db) {
+        struct svc_user u;
+        err = c->app->ops->user_get_id(c->app->store, 0, &u);
+        if (err == -ENOENT)
+            err = 0;
+    }
     struct tb_json j;
     svc_json_begin(c, &j);
+    if (err) {
+        c->res->status = 503;
+        svc_res_header(c->res, "Retry-After", "5");
+    }
     tb_json_obj_open(&j);
     tb_json_key(&j, "status");
-    tb_json_str(&j, "ok");
+    tb_json_str(&j, err ? "unavailable" : "ok");
+    if (check_db) {
+        tb_json_key(&j, "database");
+        tb_json_str(&j, err ? (err == -EBUSY ? "cannot connect" : strerror(-err)) : "ok");
+    }
     tb_json_obj_close(&j);
 }

@@ -20,7 +20,8 @@ struct handle {
 };
 
 struct svc_blob_store {
-    char *base; /* endpoint/bucket/prefix, ending with '/' */
+    char *base;   /* endpoint/bucket/prefix, ending with '/' */
+    char *bucket; /* endpoint/bucket: what the check at open asks about */
     char *sigv4;
     char *access_key, *secret_key;
     long timeout_s;
@@ -103,7 +104,8 @@ static size_t on_discard(char *d, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* One signed request: method on base + key (NULL: the bucket itself). Returns the HTTP
+/* One signed request: method on base + key (NULL: the bucket itself, whatever the prefix).
+ * Returns the HTTP
  * status, or -errno when there was no answer. */
 static int request(struct svc_blob_store *b, const char *method, const char *key,
                    const uint8_t *body, size_t body_len, const char *body_sha, struct sink *sink)
@@ -115,7 +117,7 @@ static int request(struct svc_blob_store *b, const char *method, const char *key
     if (key)
         snprintf(url, sizeof(url), "%s%s", b->base, key);
     else
-        snprintf(url, sizeof(url), "%.*s", (int)strlen(b->base) - 1, b->base);
+        snprintf(url, sizeof(url), "%s", b->bucket);
     char sha_header[100];
     snprintf(sha_header, sizeof(sha_header), "x-amz-content-sha256: %s",
              body_sha ? body_sha : EMPTY_SHA);
@@ -193,6 +195,7 @@ static void s3_close(struct svc_blob_store *b)
     pthread_key_delete(b->key);
     pthread_mutex_destroy(&b->lock);
     free(b->base);
+    free(b->bucket);
     free(b->sigv4);
     free(b->access_key);
     if (b->secret_key)
@@ -278,6 +281,9 @@ static int s3_open(const struct svc_blob_options *o, struct svc_blob_store **ret
     if (b->base)
         snprintf(b->base, blen, "%.*s/%.*s/%.*s%s", (int)el, o->endpoint, (int)bn, u, (int)pl,
                  prefix, pl ? "/" : "");
+    b->bucket = malloc(blen);
+    if (b->bucket)
+        snprintf(b->bucket, blen, "%.*s/%.*s", (int)el, o->endpoint, (int)bn, u);
     size_t sl = strlen(region) + 16;
     b->sigv4 = malloc(sl);
     if (b->sigv4)
@@ -285,9 +291,10 @@ static int s3_open(const struct svc_blob_options *o, struct svc_blob_store **ret
     b->access_key = strdup(o->access_key);
     b->secret_key = strdup(o->secret_key);
     b->timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
-    if (!b->base || !b->sigv4 || !b->access_key || !b->secret_key ||
+    if (!b->base || !b->bucket || !b->sigv4 || !b->access_key || !b->secret_key ||
         pthread_key_create(&b->key, NULL) != 0) {
         free(b->base);
+        free(b->bucket);
         free(b->sigv4);
         free(b->access_key);
         free(b->secret_key);

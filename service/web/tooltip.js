@@ -26,7 +26,8 @@ export function hideTooltip(owner) {
 
 // rows: [{ color, name, smoothed (or undefined), value, step, wall, relative, dist, outside }]
 // opts: { sort: 'default'|'ascending'|'descending'|'nearest', limit, smoothing: bool,
-//         columns: extra [title, row => text] pairs, clientX, clientY }
+//         columns: extra [title, row => text] pairs, clientX, clientY,
+//         fields: [title, row => text] pairs in place of value, step and times (PR curves) }
 export function showTooltip(rows, opts) {
   const el = element();
   tipOwner = opts.owner;
@@ -42,10 +43,14 @@ export function showTooltip(rows, opts) {
   const limit = Math.max(1, opts.limit || 10);
   const shown = sorted.slice(0, limit);
   const cols = [['', null], ['Run', (r) => r.name]];
-  if (opts.smoothing) cols.push(['Smoothed', (r) => fmtNum(r.smoothed)]);
-  cols.push(['Value', (r) => fmtNum(r.value)]);
-  for (const c of opts.columns || []) cols.push(c);
-  cols.push(['Step', (r) => fmtStep(r.step)], ['Time', (r) => fmtWall(r.wall)], ['Relative', (r) => fmtRelative(r.relative)]);
+  if (opts.fields) {
+    cols.push(...opts.fields);
+  } else {
+    if (opts.smoothing) cols.push(['Smoothed', (r) => fmtNum(r.smoothed)]);
+    cols.push(['Value', (r) => fmtNum(r.value)]);
+    for (const c of opts.columns || []) cols.push(c);
+    cols.push(['Step', (r) => fmtStep(r.step)], ['Time', (r) => fmtWall(r.wall)], ['Relative', (r) => fmtRelative(r.relative)]);
+  }
   const head = h('tr', {}, ...cols.map(([t]) => h('th', { scope: 'col', text: t })));
   const body = shown.map((r) => {
     const sw = h('span', { class: 'swatch' });

@@ -381,7 +381,9 @@ async function main() {
         const after = (await page.$$eval('.hparams-table tbody tr', (rs) => rs.map((r) => r.children[0].textContent))).join('|');
         rep.check(rows.length < 2 || before !== after, 'HParams: clicking the Session header reverses the order', `${before} -> ${after}`);
       } else if (key === 'pr_curves') {
-        await perRunCount('pr-card', exp.pr_curves, 'PR Curves');
+        const prTags = [...new Set(exp.pr_curves.map((t) => t.tag))].sort();
+        const prCards = await page.$$eval('.pr-card', (cs) => cs.map((c) => c.dataset.tag).sort());
+        rep.check(JSON.stringify(prCards) === JSON.stringify(prTags), `PR Curves: one card per tag, its runs overlaid: ${prTags.length}`, () => `got ${JSON.stringify(prCards)}`);
         const r = await loadCards(page, '.pr-card', (c) => !!(c.querySelector('canvas') || c.querySelector('.error')));
         rep.check(!r.stuck.length, 'PR Curves: every chart loads', () => 'stuck: ' + r.stuck.join('; '));
         const ink = await plotInk(page, '.pr-card');

@@ -228,7 +228,10 @@ async function main() {
         const heads = await textOf(page, '.card h3');
         const groups = await textOf(page, '.group > h2');
         const want = { histograms: T.hist, distributions: T.hist, images: T.image, audio: T.audio, pr_curves: T.pr }[tab];
-        rep.check(heads.some((h) => h.includes(RUNS[0]) && h.includes(want)) && groups.includes(want), `${tab}: run and tag appear as text`, JSON.stringify({ heads, groups }));
+        // PR curves: one card per tag, the run names beside their step sliders
+        const runsText = tab === 'pr_curves' ? await textOf(page, '.pr-card .pr-run-name') : heads;
+        const tagShown = tab === 'pr_curves' ? heads.includes(want) : heads.some((h) => h.includes(RUNS[0]) && h.includes(want)) && groups.includes(want);
+        rep.check(tagShown && runsText.some((h) => h.includes(RUNS[0])), `${tab}: run and tag appear as text`, JSON.stringify({ heads, groups, runsText }));
       } else if (tab === 'text') {
         const md = await page.$$eval('.text-card', (cs) => cs.map((c) => ({
           head: c.querySelector('h3').textContent, html: c.querySelector('.md')?.innerHTML || '', text: c.querySelector('.md')?.textContent || '',

@@ -103,6 +103,13 @@ class PgCluster:
                        "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"], timeout=120)
         if p.returncode != 0:
             raise L.ServerError("initdb failed: " + p.stdout.decode("utf-8", "replace")[-800:])
+        self._spawn()
+        _peers.append(self)
+        _wait_port(self.port, self.proc, "postgres")
+        self._wait_queries()
+        return self
+
+    def _spawn(self):
         log = open(os.path.join(self.dir, "postgres.log"), "ab")
         kw = {"user": self.user} if self.user else {}
         self.proc = subprocess.Popen(
@@ -114,15 +121,26 @@ class PgCluster:
              "-c", "shared_buffers=64MB", "-c", "log_min_messages=warning"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir, **kw)
         log.close()
-        _peers.append(self)
-        _wait_port(self.port, self.proc, "postgres")
+
+    def _wait_queries(self):
         # accepting connections may lag the port a little
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.psql("SELECT 1", check=False)[0] == 0:
-                return self
+                return
             time.sleep(0.1)
         raise L.ServerError("postgres does not answer queries")
+
+    def halt(self):
+        """Shuts PostgreSQL down (fast), keeping its data, as a database restart would."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+
+    def resume(self):
+        """Starts PostgreSQL again on the same data and port after halt()."""
+        self._spawn()
+        _wait_port(self.port, self.proc, "postgres")
+        self._wait_queries()
 
     def url(self, db="postgres"):
         return "postgresql://tbdev@127.0.0.1:%d/%s" % (self.port, db)
