@@ -45,7 +45,10 @@ export class MeshView {
     this.addLights();
     this.resize();
     // the card's width follows the window (and Enlarge): the canvas follows it
-    this.ro = new ResizeObserver(() => { if (Math.max(100, el.clientWidth || 400) !== this.width) this.resize(); });
+    // (in the next frame: resizing inside the callback would change what it observes)
+    this.ro = new ResizeObserver(() => requestAnimationFrame(() => {
+      if (this.renderer && Math.max(100, el.clientWidth || 400) !== this.width) this.resize();
+    }));
     this.ro.observe(el);
   }
 
@@ -157,6 +160,7 @@ export class MeshView {
     }
     this.renderer.dispose();
     this.renderer.forceContextLoss(); // browsers allow few live WebGL contexts
+    this.renderer = null;
     this.canvas.remove();
   }
 }
