@@ -54,6 +54,8 @@ struct rows {
     const int64_t *shown;
     size_t n_shown;
     struct svc_rebin rebin; /* histograms: ?bins= and ?distribution= (rebin.h) */
+    bool one_step;          /* ?step=N: only the rows at step N (the Mesh tab's one step) */
+    int64_t step;
 };
 
 struct steps {
@@ -354,6 +356,8 @@ static int row_cb(void *ctx, const struct svc_tensor_row *r)
     struct rows *x = ctx;
     if (!svc_row_shown(x->shown, x->n_shown, r->seq))
         return 0; /* hidden by a restart */
+    if (x->one_step && r->step != x->step)
+        return 0;
     uint64_t i = x->index++;
     /* evenly spaced sample, always keeping the last */
     if (x->keep_every > 1 && i % x->keep_every != 0 && i + 1 != x->total)
@@ -469,6 +473,18 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
                      : v > TB_READ_PAGE_BYTES ? TB_READ_PAGE_BYTES
                                               : (size_t)v;
     }
+    /* ?step=N: the rows at that step only, all of them (?points= is then not applied) */
+    const char *step_q = svc_req_query(c->req, "step");
+    long long one_step = 0;
+    if (step_q) {
+        char *e;
+        errno = 0;
+        one_step = strtoll(step_q, &e, 10);
+        if (errno || e == step_q || *e) {
+            svc_error(c, 400, "invalid_argument", "step must be an integer");
+            return;
+        }
+    }
     struct svc_series_set ss;
     if (!svc_read_load(c, &ss))
         return;
@@ -499,7 +515,9 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
                      .exp_id = ss.e.id,
                      .page_start = c->res->body.len,
                      .page_bytes = page_bytes,
-                     .resume_seq = -1};
+                     .resume_seq = -1,
+                     .one_step = step_q != NULL,
+                     .step = one_step};
     for (size_t i = first; i < n && !x.cut; i++) {
         const struct svc_series_info *s = sel[i];
         bool resume = tok && i == first;
@@ -523,7 +541,7 @@ static void tensor_answer(struct svc_call *c, int mode, enum tb_kind kind, const
             svc_rebin_prepare(&x.rebin, c, s, shown, n_shown);
         }
         x.total = shown ? n_shown : s->points;
-        x.keep_every = target && x.total > target ? (x.total + target - 1) / target : 1;
+        x.keep_every = !step_q && target && x.total > target ? (x.total + target - 1) / target : 1;
         x.index = resume ? from.index : 0;
         x.resume_seq = resume ? from.seq : -1;
         x.resume_elem = resume ? from.elem : 0;
@@ -586,6 +604,124 @@ void svc_h_pr_curves(struct svc_call *c)
 void svc_h_blobs(struct svc_call *c)
 {
     tensor_answer(c, 4, TB_KIND_BLOB_SEQUENCE, NULL, 0);
+}
+
+/*
+ * GET .../mesh_data?run=R&tag=T&step=S[&max=N]: one mesh part's values at one step, as the Mesh
+ * tab draws them (TensorBoard's mesh plugin answers an arraybuffer too): the last row shown at
+ * that step (restart rule applied), each value as a little-endian float32 (vertex indices are
+ * exact up to 2^24, past which they name no vertex the page draws anyway; a value that is not
+ * a number is NaN). At most max values (default and cap TB_MESH_VALUES_MAX) are answered;
+ * X-Values-Total says how many the row holds, X-Shape its stored shape.
+ */
+struct mesh_rows {
+    const int64_t *shown;
+    size_t n_shown;
+    int64_t step;
+    size_t max;
+    struct tb_buf *out;
+    uint64_t total;
+    char shape[200];
+    bool found, bad_dtype;
+};
+
+static int mesh_row_cb(void *ctx, const struct svc_tensor_row *r)
+{
+    struct mesh_rows *x = ctx;
+    if (r->step != x->step || !svc_row_shown(x->shown, x->n_shown, r->seq))
+        return 0;
+    /* a later row at the step replaces an earlier one */
+    tb_buf_reset(x->out);
+    x->found = true;
+    size_t es = r->dtype == DT(STRING) ? 0 : tb_dtype_size(r->dtype);
+    x->bad_dtype = es == 0;
+    x->total = es ? r->len / es : 0;
+    const char *sh = r->shape ? r->shape : "?";
+    bool plain = strlen(sh) < sizeof(x->shape) && strspn(sh, "[]0123456789,") == strlen(sh);
+    snprintf(x->shape, sizeof(x->shape), "%s", plain ? sh : "?");
+    uint64_t n = x->total < x->max ? x->total : x->max;
+    for (uint64_t k = 0; k < n; k++) {
+        double v;
+        float f = tb_dtype_to_double(r->dtype, r->data + k * es, &v) ? (float)v : NAN;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+        if (tb_buf_add(x->out, le, 4) < 0)
+            return 1;
+    }
+    return 0;
+}
+
+void svc_h_mesh_data(struct svc_call *c)
+{
+    const char *tag = svc_read_need_tag(c);
+    if (!tag)
+        return;
+    const char *run = svc_req_query(c->req, "run");
+    const char *step_q = svc_req_query(c->req, "step");
+    char *e = NULL;
+    long long step = 0;
+    if (step_q) {
+        errno = 0;
+        step = strtoll(step_q, &e, 10);
+    }
+    if (!run || !step_q || errno || e == step_q || *e) {
+        svc_error(c, 400, "invalid_argument", "name the run and the step: ?run=NAME&step=N");
+        return;
+    }
+    size_t max = TB_MESH_VALUES_MAX;
+    const char *mq = svc_req_query(c->req, "max");
+    if (mq) {
+        long long v = strtoll(mq, NULL, 10);
+        if (v > 0 && (unsigned long long)v < max)
+            max = (size_t)v;
+    }
+    struct svc_series_set ss;
+    if (!svc_read_load(c, &ss))
+        return;
+    struct svc_series_info **sel = NULL;
+    size_t n = svc_read_select(c, &ss, tag, TB_KIND_TENSOR, "mesh", &sel);
+    if (!n) {
+        svc_error(c, 404, "not_found", "run '%.200s' has no mesh tag '%.200s'", run, tag);
+        goto out;
+    }
+    int64_t *shown = NULL;
+    size_t n_shown = 0;
+    int err = shown_rows(c, sel[0], false, &shown, &n_shown);
+    if (err < 0) {
+        svc_store_error(c, err, "reading the mesh");
+        goto out;
+    }
+    tb_buf_reset(&c->res->body);
+    struct mesh_rows x = {
+        .shown = shown, .n_shown = n_shown, .step = step, .max = max, .out = &c->res->body};
+    err = c->app->ops->tensor_rows(c->app->store, sel[0]->id, 0, mesh_row_cb, &x);
+    free(shown);
+    if (err < 0) {
+        svc_store_error(c, err, "reading the mesh");
+        goto out;
+    }
+    if (c->res->body.err) {
+        svc_error(c, 413, "too_large", "the mesh's values do not fit in an answer");
+        goto out;
+    }
+    if (!x.found) {
+        svc_error(c, 404, "not_found", "mesh tag '%.200s' has no value at step %lld", tag, step);
+        goto out;
+    }
+    if (x.bad_dtype) {
+        svc_error(c, 422, "unprocessable", "mesh tag '%.200s' holds strings, not numbers", tag);
+        goto out;
+    }
+    char total[32];
+    snprintf(total, sizeof(total), "%llu", (unsigned long long)x.total);
+    c->res->status = 200;
+    c->res->content_type = "application/octet-stream";
+    svc_res_header(c->res, "X-Values-Total", total);
+    svc_res_header(c->res, "X-Shape", x.shape);
+out:
+    free(sel);
+    svc_read_done(&ss);
 }
 
 void svc_h_blob(struct svc_call *c)

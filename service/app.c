@@ -65,6 +65,8 @@ static const struct route routes[] = {
     {"GET", "/api/v1/experiments/{id}/export", svc_h_export, R_LOCAL, 0},
     {"GET", "/api/v1/experiments/{id}/custom_scalars", svc_h_custom_scalars, R_LOCAL, 0},
     {"GET", "/api/v1/experiments/{id}/graph", svc_h_graph, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/meshes", svc_h_meshes, R_LOCAL, 0},
+    {"GET", "/api/v1/experiments/{id}/mesh_data", svc_h_mesh_data, R_LOCAL, 0},
     {"GET", "/api/v1/users/{id}/experiments", svc_h_user_experiments, 0, 0},
     {"POST", "/api/v1/device/code", svc_h_device_code, R_AUTH, SVC_TH_CODE_ADDR},
     {"POST", "/api/v1/device/token", svc_h_device_token, R_AUTH, 0},

@@ -125,6 +125,8 @@ void svc_h_blobs(struct svc_call *c);
 void svc_h_blob(struct svc_call *c);
 void svc_h_hparams(struct svc_call *c);
 void svc_h_pr_curves(struct svc_call *c);
+void svc_h_meshes(struct svc_call *c);
+void svc_h_mesh_data(struct svc_call *c);
 void svc_h_export(struct svc_call *c);
 void svc_h_custom_scalars(struct svc_call *c);
 void svc_h_graph(struct svc_call *c);

@@ -353,10 +353,14 @@ static enum MHD_Result send_response(struct svc_http *h, struct MHD_Connection *
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
     MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'self'; script-src 'self'; style-src 'self'; "
-                            "img-src 'self' blob:; media-src 'self' blob:; object-src 'none'; "
-                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    /* The one inline script allowed is index.html's import map, by its hash (sha256 of its
+     * exact text; tests/browser/mesh.test.js checks the two agree). */
+    MHD_add_response_header(
+        r, "Content-Security-Policy",
+        "default-src 'self'; script-src 'self' "
+        "'sha256-lJ/9Yff2721BNERENjMzQ1mCGO2/JMs28z3XCTLWDzM='; style-src 'self'; "
+        "img-src 'self' blob:; media-src 'self' blob:; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
     if (h->cfg.hsts)
         MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
     for (size_t i = 0; i < res->n_headers; i++)

@@ -21,6 +21,12 @@ Tensorboard__Layout *svc_plugin_layout(const uint8_t *data, size_t len, int *ret
                                                      data, ret_err);
 }
 
+Tensorboard__Mesh__MeshPluginData *svc_plugin_mesh(const uint8_t *content, size_t len, int *ret_err)
+{
+    return (Tensorboard__Mesh__MeshPluginData *)tb_wirescan_unpack(
+        &tensorboard__mesh__mesh_plugin_data__descriptor, NULL, len, content, ret_err);
+}
+
 int svc_plugin_check(const struct tb_value *v, char *why, size_t why_len)
 {
     int err = 0;

@@ -8,6 +8,7 @@
 #include "event.h"
 #include "tensorboard/plugin_custom_scalar.pb-c.h"
 #include "tensorboard/plugin_hparams.pb-c.h"
+#include "tensorboard/plugin_mesh.pb-c.h"
 
 /*
  * Stored data is read back by anyone with the link, on every later request, so what a read
@@ -36,3 +37,9 @@ Tensorboard__Hparams__HParamsPluginData *svc_plugin_hparams(const uint8_t *conte
 /* A serialized custom-scalars Layout, decoded; freed with tensorboard__layout__free_unpacked(m,
  * NULL). NULL with *ret_err as above. */
 Tensorboard__Layout *svc_plugin_layout(const uint8_t *data, size_t len, int *ret_err);
+
+/* A mesh series' plugin content (MeshPluginData: flat, so it is not checked at ingest), decoded
+ * for the Mesh tab; freed with tensorboard__mesh__mesh_plugin_data__free_unpacked(m, NULL). NULL
+ * with *ret_err (may be NULL) as above. */
+Tensorboard__Mesh__MeshPluginData *svc_plugin_mesh(const uint8_t *content, size_t len,
+                                                   int *ret_err);

@@ -84,6 +84,11 @@
 #define TB_COPY_BATCH_ROWS 10000
 #define TB_COPY_BATCH_BYTES (8u << 20)
 #define TB_COPY_BLOB_MAX TB_RECORD_MAX
+/* Read API: steps a mesh lists in GET .../meshes (evenly spaced, the last kept). */
+#define TB_MESH_STEPS_MAX 1000
+/* Read API: values of one mesh part answered by GET .../mesh_data (as float32: 120 MB), the
+ * page's caps of 5M vertices and 10M faces of three values each. */
+#define TB_MESH_VALUES_MAX (30u * 1000 * 1000)
 /* Read API: histograms rebinned for drawing (?bins=N); TensorBoard draws 30. */
 #define TB_HIST_BINS_MAX 1000
 /* Answers: compressed embedded assets kept in memory (one per asset and coding). */

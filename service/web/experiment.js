@@ -21,7 +21,7 @@ import { hideTooltip } from './tooltip.js';
 // How many experiments /compare shows at once (compare.js says so when a link names more).
 export const COMPARE_MAX = 10;
 
-const KNOWN = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars']);
+const KNOWN = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars', 'mesh']);
 
 // In TensorBoard's order (tensorboard/default.py's plugin list: "the order in which these lines
 // appear determines the ordering of tabs"); a tab is shown only when it has data; data of plugins
@@ -37,6 +37,7 @@ export const DASHBOARDS = [
   { key: 'text', label: 'Text', count: (c) => c.byPlugin('text').length, load: () => import('./dash_text.js') },
   { key: 'pr_curves', label: 'PR Curves', count: (c) => c.byPlugin('pr_curves').length, load: () => import('./dash_pr.js') },
   { key: 'hparams', label: 'HParams', count: (c) => c.byPlugin('hparams').length, load: () => import('./dash_hparams.js') },
+  { key: 'mesh', label: 'Mesh', count: (c) => c.byPlugin('mesh').length, load: () => import('./dash_mesh.js') },
   { key: 'other', label: 'Other', count: (c) => c.otherTags.length, load: () => import('./dash_blobs.js'), list: 'otherTags',
     note: 'Data from plugins this viewer does not draw; it is kept in full and can be downloaded.' },
 ];

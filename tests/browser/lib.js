@@ -126,7 +126,8 @@ function spkiHash(certPath) {
 
 // opts.trustCert: a certificate to trust as if it were valid (so that the HTTP cache works as
 // it does for a real certificate: Chromium caches nothing from a page with a certificate
-// error); without it, certificate errors are ignored.
+// error); without it, certificate errors are ignored. opts.webgl: WebGL through SwiftShader
+// (software) instead of no GPU at all, for the Mesh tab's three.js views.
 async function launchBrowser(opts) {
   const pw = playwright();
   if (!pw) throw new Error('playwright-core is not installed in node_modules');
@@ -139,7 +140,7 @@ async function launchBrowser(opts) {
     headless: true,
     ignoreHTTPSErrors: !trust,
     viewport: { width: 1300, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    args: ['--no-sandbox', ...(opts && opts.webgl ? ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'] : ['--disable-gpu']), '--disable-background-networking', '--disable-component-update',
       '--no-first-run', '--disable-sync', trust ? '--ignore-certificate-errors-spki-list=' + spkiHash(trust) : '--ignore-certificate-errors'],
   });
   cleanup.push(() => ctx.close().catch(() => {}));

@@ -22,7 +22,7 @@ function expectations(tags) {
   const pairs = (plugin) => tags.filter((t) => t.plugin === plugin);
   const scalarTags = [...new Set(tags.filter((t) => t.kind === 'scalar').map((t) => t.tag))].sort();
   const graphs = tags.filter((t) => t.kind === 'blob_sequence' && (t.plugin === 'graphs' || t.plugin.startsWith('graph_')));
-  const known = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars']);
+  const known = new Set(['scalars', 'histograms', 'images', 'audio', 'text', 'hparams', 'pr_curves', 'custom_scalars', 'mesh']);
   const other = tags.filter((t) => t.kind !== 'scalar' && !known.has(t.plugin) && !graphs.includes(t));
   return {
     scalarTags,
@@ -33,6 +33,7 @@ function expectations(tags) {
     hparams: pairs('hparams'),
     pr_curves: pairs('pr_curves'),
     custom_scalars: pairs('custom_scalars'),
+    mesh: pairs('mesh'),
     graphs,
     other,
   };
@@ -195,6 +196,7 @@ async function main() {
     ['images', 'Images', exp.images.length], ['audio', 'Audio', exp.audio.length], ['graphs', 'Graphs', exp.graphs.length],
     ['distributions', 'Distributions', exp.histograms.length], ['histograms', 'Histograms', exp.histograms.length],
     ['text', 'Text', exp.text.length], ['pr_curves', 'PR Curves', exp.pr_curves.length], ['hparams', 'HParams', exp.hparams.length],
+    ['mesh', 'Mesh', exp.mesh.length],
     ['other', 'Other', exp.other.length],
   ].filter((t) => t[2] > 0);
   const tabsShown = await page.$$eval('#nav button', (bs) => bs.map((b) => [b.dataset.tab, b.textContent, b.tagName, b.getAttribute('role')]));
@@ -409,6 +411,12 @@ async function main() {
         rep.check(JSON.stringify(got) === JSON.stringify(runs), `${label}: the run selector lists every run with a graph (${runs.length})`, JSON.stringify(got));
         const st = await page.evaluate(() => ({ nodes: document.querySelectorAll('.graph-viewport .gnode').length, error: (document.querySelector('.graph-panel .error') || {}).textContent }));
         rep.check(st.nodes > 0 || st.error, `${label}: the first run's graph is drawn, or says why not`, JSON.stringify(st));
+      } else if (key === 'mesh') {
+        // drawn by dash_mesh.js (tests/browser/mesh.test.js checks the drawing, with WebGL on);
+        // here one card per mesh of the index, each drawn or saying why not
+        const want = await page.evaluate(async () => (await (await fetch(window.tbdevViewer.ctx.base + '/meshes')).json()).meshes.length);
+        const r = await loadCards(page, '.mesh-card', (c) => ['drawn', 'error', 'empty'].includes(c.dataset.state) && (c.dataset.state !== 'error' || c.querySelector('.status').textContent.length > 0));
+        rep.check(want > 0 && r.n === want && !r.stuck.length, `${label}: one card per mesh (${want}), each drawn or saying why not`, () => `${r.n} cards; stuck: ${r.stuck.join('; ')}`);
       } else if (key === 'other') {
         const list = exp.other;
         const got = await page.$$eval('.list-card', (cs) => cs.length);

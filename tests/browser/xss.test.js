@@ -85,8 +85,9 @@ function writeLogdir(dir) {
 function inertProblems() {
   const bad = [];
   if (window.__xss !== undefined) bad.push('window.__xss = ' + window.__xss);
-  const scripts = [...document.scripts].map((s) => s.getAttribute('src') || 'inline: ' + s.textContent.slice(0, 60));
-  if (JSON.stringify(scripts) !== JSON.stringify(['/static/app.js'])) bad.push('script elements ' + JSON.stringify(scripts));
+  const scripts = [...document.scripts].map((s) => s.getAttribute('src') || (s.type === 'importmap' ? 'importmap: ' : 'inline: ') + s.textContent.slice(0, 60));
+  const want = ['importmap: {"imports":{"three":"/static/three.module.js"}}', '/static/app.js']; // index.html's own
+  if (JSON.stringify(scripts) !== JSON.stringify(want)) bad.push('script elements ' + JSON.stringify(scripts));
   const urlAttrs = ['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster', 'srcdoc', 'background', 'srcset'];
   for (const el of document.querySelectorAll('*')) {
     for (const a of el.attributes) {

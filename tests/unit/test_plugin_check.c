@@ -160,7 +160,47 @@ static void test_other_plugins_untouched(void **state)
     }
 }
 
-static size_t n_values, n_checked;
+/* MeshPluginData: what a writer packs decodes back; what is not one is NULL with -EBADMSG. */
+static void test_mesh(void **state)
+{
+    (void)state;
+    Tensorboard__Mesh__MeshPluginData m = TENSORBOARD__MESH__MESH_PLUGIN_DATA__INIT;
+    int32_t shape[3] = {1, 4, 3};
+    m.name = "mesh/tetrahedron";
+    m.content_type = TENSORBOARD__MESH__MESH_PLUGIN_DATA__CONTENT_TYPE__FACE;
+    m.json_config = "{\"camera\": {\"fov\": 40}}";
+    m.n_shape = 3;
+    m.shape = shape;
+    m.components = 14;
+    uint8_t buf[256];
+    size_t len = tensorboard__mesh__mesh_plugin_data__pack(&m, buf);
+    int err = 0;
+    Tensorboard__Mesh__MeshPluginData *d = svc_plugin_mesh(buf, len, &err);
+    assert_non_null(d);
+    assert_string_equal(d->name, "mesh/tetrahedron");
+    assert_int_equal(d->content_type, 2);
+    assert_string_equal(d->json_config, m.json_config);
+    assert_int_equal(d->n_shape, 3);
+    assert_int_equal(d->shape[1], 4);
+    assert_int_equal(d->components, 14);
+    tensorboard__mesh__mesh_plugin_data__free_unpacked(d, NULL);
+    /* cut short, inside the name */
+    assert_null(svc_plugin_mesh(buf, 5, &err));
+    assert_int_equal(err, -EBADMSG);
+    /* Keras's "1" in another plugin's content is not a MeshPluginData either */
+    assert_null(svc_plugin_mesh((const uint8_t *)"1", 1, &err));
+    assert_int_equal(err, -EBADMSG);
+    /* a field of the wrong wire type (name as a varint) */
+    static const uint8_t wrong[] = {0x10, 0x01};
+    assert_null(svc_plugin_mesh(wrong, sizeof(wrong), &err));
+    /* nothing: all defaults, content type UNDEFINED (the Mesh tab leaves such a series out) */
+    d = svc_plugin_mesh(NULL, 0, &err);
+    assert_non_null(d);
+    assert_int_equal(d->content_type, 0);
+    tensorboard__mesh__mesh_plugin_data__free_unpacked(d, NULL);
+}
+
+static size_t n_values, n_checked, n_mesh;
 
 static int check_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -191,6 +231,16 @@ static int check_file(const char *path, const struct stat *st, int type, struct 
                 fail_msg("%s: value '%s' (%s) refused: %s", path, ev.values[i].tag,
                          ev.values[i].plugin_name, why);
             n_values++;
+            if (!strcmp(ev.values[i].plugin_name, "mesh")) {
+                /* PyTorch's and tensorboardX's add_mesh: each part decodes, named, typed */
+                Tensorboard__Mesh__MeshPluginData *m = svc_plugin_mesh(
+                    ev.values[i].plugin_content.data, ev.values[i].plugin_content.len, NULL);
+                if (!m || !m->name[0] || m->content_type < 1 || m->content_type > 3)
+                    fail_msg("%s: mesh value '%s' does not decode as a named part", path,
+                             ev.values[i].tag);
+                tensorboard__mesh__mesh_plugin_data__free_unpacked(m, NULL);
+                n_mesh++;
+            }
             n_checked += !strcmp(ev.values[i].plugin_name, "hparams") ||
                          !strcmp(ev.values[i].plugin_name, "custom_scalars");
         }
@@ -216,6 +266,7 @@ static void test_real_writers_accepted(void **state)
     assert_int_equal(nftw(real, check_file, 16, FTW_PHYS), 0);
     print_message("%zu values, %zu of them hparams or custom-scalars\n", n_values, n_checked);
     assert_true(n_checked >= 10);
+    assert_true(n_mesh >= 6);
 }
 
 int main(void)
@@ -224,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_hparams),
         cmocka_unit_test(test_custom_scalars),
         cmocka_unit_test(test_other_plugins_untouched),
+        cmocka_unit_test(test_mesh),
         cmocka_unit_test(test_real_writers_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
