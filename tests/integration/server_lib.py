@@ -624,6 +624,94 @@ def clean_env():
     return env
 
 
+# ---------------------------------------------------------------------------
+# The backend: TBDEV_TEST_BACKEND=postgres (or postgresql) runs every server and admin command
+# of a test on PostgreSQL: one cluster per test process (scale_lib.PgCluster, started on first
+# use, removed at exit) and a fresh database per server. Unset or "sqlite": SQLite files.
+
+
+def on_postgres():
+    return os.environ.get("TBDEV_TEST_BACKEND", "sqlite") in ("postgres", "postgresql")
+
+
+def backend_name():
+    return "postgresql" if on_postgres() else "sqlite"
+
+
+def require_backend():
+    """Exits 77 (skip) with the reason when the backend asked for cannot run here."""
+    if not on_postgres():
+        return
+    import scale_lib
+    try:
+        scale_lib.PgCluster.check_installed()
+    except scale_lib.Unavailable as e:
+        print("# skip: TBDEV_TEST_BACKEND=postgres: %s" % e, flush=True)
+        sys.exit(SKIP)
+
+
+_pg_dbs = {}
+
+
+def test_db(path):
+    """The --db for what a test calls PATH (a SQLite file name): PATH itself, or on PostgreSQL
+    the URL of a database made for it on first use (the same one for the same PATH)."""
+    if not on_postgres() or str(path).startswith("postgresql://"):
+        return path
+    if path not in _pg_dbs:
+        import scale_lib
+        _pg_dbs[path] = scale_lib.fresh_database(os.path.basename(str(path)))
+    return _pg_dbs[path]
+
+
+def is_new_db(db):
+    """Whether db has no schema yet (admin commands other than migrate need one)."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        return scale_lib.shared_cluster().psql(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'users'",
+            db=db.rsplit("/", 1)[1])[1].strip() == "0"
+    return not os.path.exists(db)
+
+
+def db_query(db, sql):
+    """The rows of sql on either backend, each a tuple of str (None for NULL): sqlite3 on a
+    file, `psql -At` on a PostgreSQL URL. Keep sql to what both dialects read the same."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        out = scale_lib.shared_cluster().psql(sql, db=db.rsplit("/", 1)[1], sep="\x1f",
+                                              null="\x1e", rsep="\x1d")[1]
+        if out.endswith("\n"):
+            out = out[:-1]
+        return [tuple(None if v == "\x1e" else v for v in line.split("\x1f"))
+                for line in out.split("\x1d") if line]
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+    try:
+        return [tuple(None if v is None else str(v) for v in r)
+                for r in con.execute(sql).fetchall()]
+    finally:
+        con.close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def pg_serve_args(args, tls, port=0):
+    """On PostgreSQL, serve needs --public_url: the loopback URL the server is reached by, on
+    a port picked here (returned, with the --listen and --public_url to add)."""
+    if not on_postgres() or "--public_url" in args:
+        return port, []
+    port = port or free_port()
+    return port, ["--listen", "127.0.0.1:%d" % port,
+                  "--public_url", "%s://127.0.0.1:%d" % ("https" if tls else "http", port)]
+
+
 class Server:
     """One tbdev-server on one database; may be started, killed and restarted."""
 
@@ -633,7 +721,7 @@ class Server:
         self.tls = tls
         self.args = list(args)
         self.name = name
-        self.db = os.path.join(workdir, name + ".db")
+        self.db = test_db(os.path.join(workdir, name + ".db"))
         self.proc = None
         self.url = None
         self.port = None
@@ -651,7 +739,10 @@ class Server:
 
     def start(self, timeout=30.0):
         self.starts += 1
-        cmd = [self.exe, "serve", "--db", self.db, "--listen", "127.0.0.1:0"] + self.args
+        cmd = [self.exe, "serve", "--db", self.db, "--listen", "127.0.0.1:0"]
+        if self.db.startswith("postgresql://") and "--listen" not in self.args:
+            cmd += pg_serve_args(self.args, self.tls)[1]
+        cmd += self.args
         if self.tls:
             cmd += ["--tls_cert", self.cert, "--tls_key", self.key]
         out = open(self.out_path, "wb")
@@ -746,7 +837,7 @@ class Server:
             p.stderr.decode("utf-8", "replace")
 
     def add_user(self, name, password=None):
-        if not os.path.exists(self.db):  # only serve and migrate create a database
+        if is_new_db(self.db):  # only serve and migrate create a database
             self.admin("migrate")
         args = ["user", "add", name]
         stdin = None
@@ -792,6 +883,10 @@ class Server:
         each blob it owns TB_QUOTA_ROW_BYTES plus its size (store_sqlite.c RECOUNT_*, the same
         formula in SQL). With exp_id None, a dict of every experiment's."""
         row = STORED_ROW_BYTES
+        if self.db.startswith("postgresql://"):
+            import scale_lib
+            got = {k: int(v) for k, v in db_query(self.db, scale_lib.PG_STORED.format(r=row))}
+            return got if exp_id is None else got.get(exp_id)
         q = """
         SELECT e.id,
           coalesce((SELECT sum({r} + length(CAST(r.name AS BLOB))
@@ -1147,3 +1242,6 @@ def html_problems(text):
     if "<script" in low:
         p.problems.append("'<script' in the markup")
     return p.problems
+
+
+require_backend()  # TBDEV_TEST_BACKEND=postgres without PostgreSQL: skip (77)
