@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "blob.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "tblimits.h"
@@ -967,6 +968,9 @@ static int pg_user_add(struct svc_store *s, const char *name, const char *hash, 
 static int user_query(struct svc_store *s, enum stmt_id id, const char *name, int64_t uid,
                       struct svc_user *ret)
 {
+    /* a name that is not UTF-8 names nobody (PostgreSQL refuses it as a parameter: a 500) */
+    if (name && !tb_utf8_valid(name, strlen(name)))
+        return -ENOENT;
     CONN(s);
     struct pp p = {0};
     if (name)

@@ -694,6 +694,92 @@ def db_query(db, sql):
         con.close()
 
 
+def db_exec(db, sql):
+    """Runs sql (statements without results) on either backend, in one transaction."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        scale_lib.shared_cluster().psql("BEGIN;\n%s;\nCOMMIT;" % sql, db=db.rsplit("/", 1)[1])
+        return
+    import sqlite3
+    con = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        con.executescript("BEGIN;\n%s;\nCOMMIT;" % sql)
+    finally:
+        con.close()
+
+
+class WriteLock:
+    """The database's write lock, held by this process from take() to release(): on SQLite
+    BEGIN IMMEDIATE; on PostgreSQL an open psql session holding LOCK TABLE experiments IN
+    EXCLUSIVE MODE (every write locks its experiment's row first; reads go on)."""
+
+    def __init__(self, db):
+        self.db = db
+        self.conn = None
+        self.t0 = None
+
+    def take(self):
+        if str(self.db).startswith("postgresql://"):
+            import scale_lib
+            c = scale_lib.shared_cluster()
+            self.conn = subprocess.Popen(
+                ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.db],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=clean_env())
+            self.conn.stdin.write(b"BEGIN; LOCK TABLE experiments IN EXCLUSIVE MODE; "
+                                  b"SELECT 'locked';\n")
+            self.conn.stdin.flush()
+            line = self.conn.stdout.readline()
+            if line.strip() != b"locked":
+                raise ServerError("could not lock %s: %s" % (c.url(), self.conn.stderr.read()))
+        else:
+            import sqlite3
+            self.conn = sqlite3.connect(self.db, timeout=1.0, isolation_level=None)
+            for _ in range(50):  # the server's checkpointer may hold it for a moment
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:
+                    time.sleep(0.05)
+            else:
+                raise ServerError("could not take the write lock on " + self.db)
+        self.t0 = time.monotonic()
+        return self
+
+    def held(self):
+        return time.monotonic() - self.t0
+
+    def release(self):
+        if self.conn is not None:
+            if isinstance(self.conn, subprocess.Popen):
+                self.conn.communicate(b"ROLLBACK;\n", timeout=30)
+            else:
+                self.conn.execute("ROLLBACK")
+                self.conn.close()
+            self.conn = None
+        return time.monotonic() - self.t0
+
+
+def write_locked(db):
+    """Whether a second writer would have to wait now (WriteLock's probe)."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        rc, _ = scale_lib.shared_cluster().psql(
+            "SET lock_timeout = 100; BEGIN; LOCK TABLE experiments IN ROW EXCLUSIVE MODE; "
+            "ROLLBACK", db=db.rsplit("/", 1)[1], check=False)
+        return rc != 0
+    import sqlite3
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -1156,7 +1242,7 @@ def run_main(title, body):
     tmp = tempfile.mkdtemp(prefix="tbdev-it-")
     keep = os.environ.get("TBDEV_TEST_KEEP") == "1"
     t0 = time.monotonic()
-    print("# %s: %s" % (title, exe), flush=True)
+    print("# %s: %s (backend %s)" % (title, exe, backend_name()), flush=True)
     try:
         body(rep, exe, tmp)
     except Exception as e:  # a broken test or a dead server: report, then clean up
