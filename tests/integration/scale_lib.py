@@ -317,9 +317,8 @@ class SwiftS3:
 
 
 # The quota's recount (server_lib.Server.stored_bytes), in PostgreSQL's SQL.
-PG_STORED = """
-SELECT e.id,
-  coalesce((SELECT sum({r} + octet_length(r.name)
+# What the quota charges one run r (store_pg.c RUN_BYTES_SQL).
+PG_RUN_BYTES = """({r} + octet_length(r.name)
     + coalesce((SELECT sum({r} + octet_length(f.name)) FROM files f WHERE f.run_id = r.id), 0)
     + coalesce((SELECT sum({r} + octet_length(s.tag) + octet_length(s.plugin)
         + coalesce((SELECT octet_length(sc.content) FROM series_content sc
@@ -334,7 +333,11 @@ SELECT e.id,
     + coalesce((SELECT sum({r} + octet_length(b.meta) + octet_length(b.shas)
         + octet_length(b.value_pb)) FROM blob_points b JOIN series s ON s.id = b.series_id
         WHERE s.run_id = r.id), 0)
-    + (SELECT count(*) * {r} FROM restarts x WHERE x.run_id = r.id))
+    + (SELECT count(*) * {r} FROM restarts x WHERE x.run_id = r.id))"""
+
+PG_STORED = """
+SELECT e.id,
+  coalesce((SELECT sum(""" + PG_RUN_BYTES + """)
     FROM runs r WHERE r.experiment_id = e.id), 0)
   + coalesce((SELECT sum({r} + b.size) FROM blob_owners o JOIN blobs b ON b.sha = o.sha
               WHERE o.experiment_id = e.id), 0)

@@ -222,7 +222,9 @@ def pg_lit(v):
 
 class PgDB(DB):
     """DB on PostgreSQL: the same rows, written by one psql script at close() (ids chosen here,
-    the id sequences moved past them; seqs from the server's own sequence)."""
+    the id sequences moved past them; seqs from the server's own sequence). close() also
+    charges them to their runs, experiments and users, as PostgreSQL's `tbdev-server check`
+    compares those counters with the rows (SQLite's checks the file only)."""
 
     def __init__(self, url):
         self.url = url
@@ -231,6 +233,7 @@ class PgDB(DB):
                      L.db_query(url, "SELECT id, experiment_id, name FROM runs")}
         self.next_run = int(L.db_query(url, "SELECT coalesce(max(id), 0) FROM runs")[0][0]) + 1
         self.next_series = int(L.db_query(url, "SELECT coalesce(max(id), 0) FROM series")[0][0]) + 1
+        self.series_run = {}  # series id -> (experiment, run id)
 
     def ins(self, table, cols, vals):
         self.sql.append("INSERT INTO %s(%s) VALUES(%s);" % (table, ", ".join(cols),
@@ -247,6 +250,7 @@ class PgDB(DB):
         rid = self.run_id(exp, run)
         sid = self.next_series
         self.next_series += 1
+        self.series_run[sid] = (exp, rid)
         self.ins("series", ("id", "run_id", "tag", "plugin", "display_name", "description",
                             "data_class", "kind", "source", "dtype"),
                  (sid, rid, tag, plugin, "", description, 2, kind, 5, dtype))
@@ -285,6 +289,8 @@ class PgDB(DB):
                            pg_lit(first + mn + mx + last), pg_lit(data)))
         self.sql.append("UPDATE series SET points = points + %d, min_step = %d, max_step = %d"
                         " WHERE id = %d;" % (len(points), min(steps), max(steps), sid))
+        self.sql.append("UPDATE experiments SET n_scalars = n_scalars + %d WHERE id = %s;"
+                        % (len(points), pg_lit(self.series_run[sid][0])))
 
     def begin(self):
         pass
@@ -295,6 +301,21 @@ class PgDB(DB):
     def close(self):
         self.sql.append("SELECT setval('runs_id_seq', %d); SELECT setval('series_id_seq', %d);"
                         % (self.next_run, self.next_series))
+        touched = sorted({rid for _, rid in self.series_run.values()})
+        if touched:
+            import scale_lib
+            self.sql.append(
+                "CREATE TEMP TABLE d AS SELECT r.id, r.experiment_id, %s - r.bytes AS delta"
+                " FROM runs r WHERE r.id IN (%s);"
+                "UPDATE runs SET bytes = bytes + d.delta FROM d WHERE runs.id = d.id;"
+                "UPDATE experiments SET bytes = experiments.bytes + x.delta FROM (SELECT"
+                " experiment_id, sum(delta) AS delta FROM d GROUP BY 1) x"
+                " WHERE experiments.id = x.experiment_id;"
+                "UPDATE users SET used_bytes = users.used_bytes + x.delta FROM (SELECT"
+                " e.owner_id, sum(d.delta) AS delta FROM d JOIN experiments e"
+                " ON e.id = d.experiment_id GROUP BY 1) x WHERE users.id = x.owner_id;"
+                "DROP TABLE d;" % (scale_lib.PG_RUN_BYTES.format(r=L.STORED_ROW_BYTES),
+                                   ", ".join(map(str, touched))))
         p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-1", "-d",
                             self.url, "-f", "-"], input="\n".join(self.sql).encode(),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
