@@ -824,9 +824,18 @@ class Server:
     # --- process control
 
     def start(self, timeout=30.0):
+        picked = self.db.startswith("postgresql://") and "--listen" not in self.args
+        for attempt in range(3):  # a port picked here (PostgreSQL) may be taken meanwhile
+            try:
+                return self._start(timeout, picked)
+            except ServerError:
+                if not picked or attempt == 2 or "address is in use" not in self.log_tail(3):
+                    raise
+
+    def _start(self, timeout, picked):
         self.starts += 1
         cmd = [self.exe, "serve", "--db", self.db, "--listen", "127.0.0.1:0"]
-        if self.db.startswith("postgresql://") and "--listen" not in self.args:
+        if picked:
             cmd += pg_serve_args(self.args, self.tls)[1]
         cmd += self.args
         if self.tls:

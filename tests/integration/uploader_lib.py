@@ -844,6 +844,8 @@ class Server(ChildProcess):
         """Starts and waits for the 'listening on URL' line. With attempts > 1, retries a
         failed start (e.g. the port still in use) after a short pause."""
         last = None
+        if port == 0 and on_postgres():  # the port is picked here: it may be taken meanwhile
+            attempts = max(attempts, 3)
         for i in range(attempts):
             try:
                 return self._start_once(port, timeout)
