@@ -6,9 +6,10 @@ Usage:  test_stored_data.py PATH/TO/tbdev-server
 
 Anything a write stored may be read back by anyone with the link, on every later request. Each
 attack below is made through the real upload path, or written straight into the server's
-SQLite file as an older server (or a hand) would have stored it; then every read route is
-asked, signed out. The server must stay up and answer, memory must stay bounded (VmHWM from
-/proc/PID/status), and the legitimate data stored alongside must come back whole.
+SQLite file (or PostgreSQL database) as an older server (or a hand) would have stored it; then
+every read route is asked, signed out. The server must stay up and answer, memory must stay
+bounded (VmHWM from /proc/PID/status), and the legitimate data stored alongside must come back
+whole.
 
   1. nesting: hparams session_start_info values of 40 and 5,000 nested ListValues and
      100,000 nested Struct values (1.4 MB), uploaded and stored directly; a custom-scalars
@@ -870,7 +871,8 @@ def body(rep, exe, tmp):
                  "schema began at SQLite's version 4")
     else:
         srv.start()
-        usage_new = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
+        usage_new = {e["id"]: e["usage"]["bytes"]
+                     for e in srv.get_json(E, token=alice)["experiments"]}
         srv.stop()
         con = sqlite3.connect(srv.db, isolation_level=None)
         # Migration 4 (sessions and device codes, issue 12's other half) came after 3: undone first.
@@ -904,7 +906,8 @@ def body(rep, exe, tmp):
         con.close()
         srv.start()
         rep.check("schema version 2 -> %d" % max(version, 3) in srv.log_text(),
-                  "the server migrates a schema-2 database to %d" % max(version, 3), srv.log_tail(4))
+                  "the server migrates a schema-2 database to %d" % max(version, 3),
+                  srv.log_tail(4))
         got = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
         rep.eq(got, srv.stored_bytes(), "after migration 3, every experiment's usage is a recount "
                "of what it stores")
