@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "blob.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "tblimits.h"
@@ -975,6 +976,9 @@ static int pg_user_add(struct svc_store *s, const char *name, const char *hash, 
 static int user_query(struct svc_store *s, enum stmt_id id, const char *name, int64_t uid,
                       struct svc_user *ret)
 {
+    /* a name that is not UTF-8 names nobody (PostgreSQL refuses it as a parameter: a 500) */
+    if (name && !tb_utf8_valid(name, strlen(name)))
+        return -ENOENT;
     CONN(s);
     struct pp p = {0};
     if (name)
@@ -1294,8 +1298,10 @@ static int pg_device_take(struct svc_store *s, const uint8_t hash[32], double no
     p_bytes(&p, hash, 32);
     PGresult *r = NULL;
     int n = ex(c, Q_DEVICE_GET, &p, &r);
-    if (n <= 0)
+    if (n <= 0) {
+        PQclear(r); /* no row is a result too */
         return n < 0 ? n : -ENOENT;
+    }
     int64_t uid = col_i64(r, 0, 0);
     bool approved = col_i64(r, 0, 1) != 0;
     double expires = col_f64(r, 0, 2);
@@ -2393,8 +2399,10 @@ static int pg_blob_get(struct svc_store *s, const char *exp, const uint8_t sha[3
     p_bytes(&p, sha, 32);
     PGresult *r = NULL;
     int n = ex(c, Q_BLOB_GET, &p, &r);
-    if (n <= 0)
+    if (n <= 0) {
+        PQclear(r); /* no row is a result too */
         return n < 0 ? n : -ENOENT;
+    }
     bool external = PQgetlength(r, 0, 2) == 1 && PQgetvalue(r, 0, 2)[0];
     uint64_t size = (uint64_t)col_i64(r, 0, 1);
     if (external) {

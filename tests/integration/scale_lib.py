@@ -73,12 +73,7 @@ class PgCluster:
 
     def __init__(self, fsync=False):
         self.fsync = fsync  # tests run with fsync off; benchmarks with it on
-        for b in ("initdb", "pg_ctl", "postgres"):
-            if not os.access(os.path.join(PG_BIN, b), os.X_OK):
-                raise Unavailable("PostgreSQL 15 is not installed (%s/%s is missing: apt-get "
-                                  "install postgresql-15)" % (PG_BIN, b))
-        if not shutil.which("psql"):
-            raise Unavailable("psql is missing (apt-get install postgresql-client-15)")
+        self.check_installed()
         self.user = None
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             self.user = "nobody"
@@ -145,9 +140,24 @@ class PgCluster:
     def url(self, db="postgres"):
         return "postgresql://tbdev@127.0.0.1:%d/%s" % (self.port, db)
 
-    def psql(self, sql, db="postgres", check=True):
-        p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.url(db),
-                            "-c", sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    @staticmethod
+    def check_installed():
+        for b in ("initdb", "pg_ctl", "postgres"):
+            if not os.access(os.path.join(PG_BIN, b), os.X_OK):
+                raise Unavailable("PostgreSQL 15 is not installed (%s/%s is missing: apt-get "
+                                  "install postgresql-15)" % (PG_BIN, b))
+        if not shutil.which("psql"):
+            raise Unavailable("psql is missing (apt-get install postgresql-client-15)")
+
+    def psql(self, sql, db="postgres", check=True, sep=None, null=None, rsep=None):
+        cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.url(db)]
+        if sep is not None:
+            cmd += ["-F", sep]
+        if rsep is not None:
+            cmd += ["-R", rsep]
+        if null is not None:
+            cmd += ["-P", "null=" + null]
+        p = subprocess.run(cmd + ["-c", sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=120, env=L.clean_env())
         out = p.stdout.decode("utf-8", "replace")
         if check and p.returncode != 0:
@@ -325,9 +335,8 @@ class SwiftS3:
 
 
 # The quota's recount (server_lib.Server.stored_bytes), in PostgreSQL's SQL.
-_PG_STORED = """
-SELECT e.id,
-  coalesce((SELECT sum({r} + octet_length(r.name)
+# What the quota charges one run r (store_pg.c RUN_BYTES_SQL).
+PG_RUN_BYTES = """({r} + octet_length(r.name)
     + coalesce((SELECT sum({r} + octet_length(f.name)) FROM files f WHERE f.run_id = r.id), 0)
     + coalesce((SELECT sum({r} + octet_length(s.tag) + octet_length(s.plugin)
         + coalesce((SELECT octet_length(sc.content) FROM series_content sc
@@ -342,7 +351,11 @@ SELECT e.id,
     + coalesce((SELECT sum({r} + octet_length(b.meta) + octet_length(b.shas)
         + octet_length(b.value_pb)) FROM blob_points b JOIN series s ON s.id = b.series_id
         WHERE s.run_id = r.id), 0)
-    + (SELECT count(*) * {r} FROM restarts x WHERE x.run_id = r.id))
+    + (SELECT count(*) * {r} FROM restarts x WHERE x.run_id = r.id))"""
+
+PG_STORED = """
+SELECT e.id,
+  coalesce((SELECT sum(""" + PG_RUN_BYTES + """)
     FROM runs r WHERE r.experiment_id = e.id), 0)
   + coalesce((SELECT sum({r} + b.size) FROM blob_owners o JOIN blobs b ON b.sha = o.sha
               WHERE o.experiment_id = e.id), 0)
@@ -378,7 +391,7 @@ class PgServer(L.Server):
         return self.cluster.psql(q, db=self.db_name)[1]
 
     def stored_bytes(self, exp_id=None):
-        out = self.sql(_PG_STORED.format(r=L.STORED_ROW_BYTES))
+        out = self.sql(PG_STORED.format(r=L.STORED_ROW_BYTES))
         got = {}
         for line in out.splitlines():
             if "|" in line:
@@ -387,21 +400,38 @@ class PgServer(L.Server):
         return got if exp_id is None else got.get(exp_id)
 
 
+_shared = []
+_db_count = [0]
+
+
+def shared_cluster():
+    """The test process's own cluster (TBDEV_TEST_BACKEND=postgres), started on first use."""
+    if not _shared:
+        _shared.append(PgCluster().start())
+    return _shared[0]
+
+
+def fresh_database(hint):
+    """A new empty database on the shared cluster, named after hint; its URL."""
+    _db_count[0] += 1
+    name = "t%d_%s" % (_db_count[0], "".join(ch if ch.isalnum() else "_" for ch in hint)[:40])
+    return shared_cluster().create_database(name.lower())
+
+
 class Backend:
     """Where a test's servers keep their data: SQLite files (the default), or one PostgreSQL
     cluster with a database per server name."""
 
     def __init__(self, kind):
-        self.kind = kind
+        self.kind = "postgresql" if kind in ("postgres", "postgresql") else kind
         self.cluster = None
-        if kind == "postgresql":
-            self.cluster = PgCluster().start()
+        if self.kind == "postgresql":
+            self.cluster = shared_cluster()
 
     def server(self, exe, workdir, name="server", **kw):
         if not self.cluster:
             return L.Server(exe, workdir, name=name, **kw)
-        url = self.cluster.create_database("t_" + "".join(ch if ch.isalnum() else "_"
-                                                          for ch in name))
+        url = fresh_database(name)
         return PgServer(exe, workdir, self.cluster, url, name=name, **kw)
 
     def stop(self):

@@ -624,6 +624,180 @@ def clean_env():
     return env
 
 
+# ---------------------------------------------------------------------------
+# The backend: TBDEV_TEST_BACKEND=postgres (or postgresql) runs every server and admin command
+# of a test on PostgreSQL: one cluster per test process (scale_lib.PgCluster, started on first
+# use, removed at exit) and a fresh database per server. Unset or "sqlite": SQLite files.
+
+
+def on_postgres():
+    return os.environ.get("TBDEV_TEST_BACKEND", "sqlite") in ("postgres", "postgresql")
+
+
+def backend_name():
+    return "postgresql" if on_postgres() else "sqlite"
+
+
+def require_backend():
+    """Exits 77 (skip) with the reason when the backend asked for cannot run here."""
+    if not on_postgres():
+        return
+    import scale_lib
+    try:
+        scale_lib.PgCluster.check_installed()
+    except scale_lib.Unavailable as e:
+        print("# skip: TBDEV_TEST_BACKEND=postgres: %s" % e, flush=True)
+        sys.exit(SKIP)
+
+
+_pg_dbs = {}
+
+
+def test_db(path):
+    """The --db for what a test calls PATH (a SQLite file name): PATH itself, or on PostgreSQL
+    the URL of a database made for it on first use (the same one for the same PATH)."""
+    if not on_postgres() or str(path).startswith("postgresql://"):
+        return path
+    if path not in _pg_dbs:
+        import scale_lib
+        _pg_dbs[path] = scale_lib.fresh_database(os.path.basename(str(path)))
+    return _pg_dbs[path]
+
+
+def is_new_db(db):
+    """Whether db has no schema yet (admin commands other than migrate need one)."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        return scale_lib.shared_cluster().psql(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'users'",
+            db=db.rsplit("/", 1)[1])[1].strip() == "0"
+    return not os.path.exists(db)
+
+
+def db_query(db, sql):
+    """The rows of sql on either backend, each a tuple of str (None for NULL): sqlite3 on a
+    file, `psql -At` on a PostgreSQL URL. Keep sql to what both dialects read the same."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        out = scale_lib.shared_cluster().psql(sql, db=db.rsplit("/", 1)[1], sep="\x1f",
+                                              null="\x1e", rsep="\x1d")[1]
+        if out.endswith("\n"):
+            out = out[:-1]
+        return [tuple(None if v == "\x1e" else v for v in line.split("\x1f"))
+                for line in out.split("\x1d") if line]
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+    try:
+        return [tuple(None if v is None else str(v) for v in r)
+                for r in con.execute(sql).fetchall()]
+    finally:
+        con.close()
+
+
+def db_exec(db, sql):
+    """Runs sql (statements without results) on either backend, in one transaction."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        scale_lib.shared_cluster().psql("BEGIN;\n%s;\nCOMMIT;" % sql, db=db.rsplit("/", 1)[1])
+        return
+    import sqlite3
+    con = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        con.executescript("BEGIN;\n%s;\nCOMMIT;" % sql)
+    finally:
+        con.close()
+
+
+class WriteLock:
+    """The database's write lock, held by this process from take() to release(): on SQLite
+    BEGIN IMMEDIATE; on PostgreSQL an open psql session holding LOCK TABLE experiments IN
+    EXCLUSIVE MODE (every write locks its experiment's row first; reads go on)."""
+
+    def __init__(self, db):
+        self.db = db
+        self.conn = None
+        self.t0 = None
+
+    def take(self):
+        if str(self.db).startswith("postgresql://"):
+            import scale_lib
+            c = scale_lib.shared_cluster()
+            self.conn = subprocess.Popen(
+                ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.db],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=clean_env())
+            self.conn.stdin.write(b"BEGIN; LOCK TABLE experiments IN EXCLUSIVE MODE; "
+                                  b"SELECT 'locked';\n")
+            self.conn.stdin.flush()
+            line = self.conn.stdout.readline()
+            if line.strip() != b"locked":
+                raise ServerError("could not lock %s: %s" % (c.url(), self.conn.stderr.read()))
+        else:
+            import sqlite3
+            self.conn = sqlite3.connect(self.db, timeout=1.0, isolation_level=None)
+            for _ in range(50):  # the server's checkpointer may hold it for a moment
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError:
+                    time.sleep(0.05)
+            else:
+                raise ServerError("could not take the write lock on " + self.db)
+        self.t0 = time.monotonic()
+        return self
+
+    def held(self):
+        return time.monotonic() - self.t0
+
+    def release(self):
+        if self.conn is not None:
+            if isinstance(self.conn, subprocess.Popen):
+                self.conn.communicate(b"ROLLBACK;\n", timeout=30)
+            else:
+                self.conn.execute("ROLLBACK")
+                self.conn.close()
+            self.conn = None
+        return time.monotonic() - self.t0
+
+
+def write_locked(db):
+    """Whether a second writer would have to wait now (WriteLock's probe)."""
+    if str(db).startswith("postgresql://"):
+        import scale_lib
+        rc, _ = scale_lib.shared_cluster().psql(
+            "SET lock_timeout = 100; BEGIN; LOCK TABLE experiments IN ROW EXCLUSIVE MODE; "
+            "ROLLBACK", db=db.rsplit("/", 1)[1], check=False)
+        return rc != 0
+    import sqlite3
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def pg_serve_args(args, tls, port=0):
+    """On PostgreSQL, serve needs --public_url: the loopback URL the server is reached by, on
+    a port picked here (returned, with the --listen and --public_url to add)."""
+    if not on_postgres() or "--public_url" in args:
+        return port, []
+    port = port or free_port()
+    return port, ["--listen", "127.0.0.1:%d" % port,
+                  "--public_url", "%s://127.0.0.1:%d" % ("https" if tls else "http", port)]
+
+
 class Server:
     """One tbdev-server on one database; may be started, killed and restarted."""
 
@@ -633,7 +807,7 @@ class Server:
         self.tls = tls
         self.args = list(args)
         self.name = name
-        self.db = os.path.join(workdir, name + ".db")
+        self.db = test_db(os.path.join(workdir, name + ".db"))
         self.proc = None
         self.url = None
         self.port = None
@@ -650,8 +824,20 @@ class Server:
     # --- process control
 
     def start(self, timeout=30.0):
+        picked = self.db.startswith("postgresql://") and "--listen" not in self.args
+        for attempt in range(3):  # a port picked here (PostgreSQL) may be taken meanwhile
+            try:
+                return self._start(timeout, picked)
+            except ServerError:
+                if not picked or attempt == 2 or "address is in use" not in self.log_tail(3):
+                    raise
+
+    def _start(self, timeout, picked):
         self.starts += 1
-        cmd = [self.exe, "serve", "--db", self.db, "--listen", "127.0.0.1:0"] + self.args
+        cmd = [self.exe, "serve", "--db", self.db, "--listen", "127.0.0.1:0"]
+        if picked:
+            cmd += pg_serve_args(self.args, self.tls)[1]
+        cmd += self.args
         if self.tls:
             cmd += ["--tls_cert", self.cert, "--tls_key", self.key]
         out = open(self.out_path, "wb")
@@ -746,7 +932,7 @@ class Server:
             p.stderr.decode("utf-8", "replace")
 
     def add_user(self, name, password=None):
-        if not os.path.exists(self.db):  # only serve and migrate create a database
+        if is_new_db(self.db):  # only serve and migrate create a database
             self.admin("migrate")
         args = ["user", "add", name]
         stdin = None
@@ -792,6 +978,10 @@ class Server:
         each blob it owns TB_QUOTA_ROW_BYTES plus its size (store_sqlite.c RECOUNT_*, the same
         formula in SQL). With exp_id None, a dict of every experiment's."""
         row = STORED_ROW_BYTES
+        if self.db.startswith("postgresql://"):
+            import scale_lib
+            got = {k: int(v) for k, v in db_query(self.db, scale_lib.PG_STORED.format(r=row))}
+            return got if exp_id is None else got.get(exp_id)
         q = """
         SELECT e.id,
           coalesce((SELECT sum({r} + length(CAST(r.name AS BLOB))
@@ -1061,7 +1251,7 @@ def run_main(title, body):
     tmp = tempfile.mkdtemp(prefix="tbdev-it-")
     keep = os.environ.get("TBDEV_TEST_KEEP") == "1"
     t0 = time.monotonic()
-    print("# %s: %s" % (title, exe), flush=True)
+    print("# %s: %s (backend %s)" % (title, exe, backend_name()), flush=True)
     try:
         body(rep, exe, tmp)
     except Exception as e:  # a broken test or a dead server: report, then clean up
@@ -1147,3 +1337,6 @@ def html_problems(text):
     if "<script" in low:
         p.problems.append("'<script' in the markup")
     return p.problems
+
+
+require_backend()  # TBDEV_TEST_BACKEND=postgres without PostgreSQL: skip (77)

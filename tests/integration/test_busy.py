@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Integration test: SQLite contention past the busy timeout becomes 503 + Retry-After.
+(TBDEV_TEST_BACKEND=postgres: the same on PostgreSQL, where this process holds LOCK TABLE
+experiments IN EXCLUSIVE MODE and the server's lock_timeout is the busy timeout.)
 
 Usage:  test_busy.py TBDEV_EXE TBDEV_SERVER_EXE
 
@@ -27,7 +29,6 @@ keeps the temporary folder.
 
 import os
 import re
-import sqlite3
 import sys
 import threading
 import time
@@ -40,39 +41,11 @@ import uploader_lib as L  # noqa: E402
 
 BUSY_TIMEOUT_S = 5.0   # service/main.c: busy_timeout_ms = 5000
 HOLD_S = 7.0           # longer than the busy timeout
-LEAKS = (b"SQLITE_BUSY", b"database is locked", b"(5)", b"SQLITE_LOCKED", b"sqlite")
+LEAKS = (b"SQLITE_BUSY", b"database is locked", b"(5)", b"SQLITE_LOCKED", b"sqlite",
+         b"canceling statement", b"lock timeout", b"postgres", b"55P03")
 
 
-class WriteLock:
-    """SQLite's write lock on db, held by this process (BEGIN IMMEDIATE)."""
-
-    def __init__(self, db):
-        self.db = db
-        self.conn = None
-        self.t0 = None
-
-    def take(self):
-        self.conn = sqlite3.connect(self.db, timeout=1.0, isolation_level=None)
-        for _ in range(50):  # the server's checkpointer may hold it for a moment
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("could not take the write lock on " + self.db)
-        self.t0 = time.monotonic()
-        return self
-
-    def held(self):
-        return time.monotonic() - self.t0
-
-    def release(self):
-        if self.conn is not None:
-            self.conn.execute("ROLLBACK")
-            self.conn.close()
-            self.conn = None
-        return time.monotonic() - self.t0
+WriteLock = S.WriteLock  # SQLite: BEGIN IMMEDIATE; PostgreSQL: LOCK TABLE experiments
 
 
 def in_thread(fn):
@@ -164,16 +137,9 @@ def main(argv):
         # --- (a)-(c): a lock held past the busy timeout --------------------------------
         lock = WriteLock(srv.db).take()
         try:
-            probe = sqlite3.connect(srv.db, timeout=0, isolation_level=None)
-            try:
-                probe.execute("BEGIN IMMEDIATE")
-                probe.execute("ROLLBACK")
-                locked = False
-            except sqlite3.OperationalError:
-                locked = True
-            probe.close()
-            rep.check("the test holds SQLite's write lock on the server's database",
-                      None if locked else "a second BEGIN IMMEDIATE got through")
+            locked = S.write_locked(srv.db)
+            rep.check("the test holds the write lock on the server's database",
+                      None if locked else "a second writer got through")
             w_pb, t_pb = in_thread(lambda: srv.write(
                 tk, eid, [("train", "f", len(first), bytes(second.data))], timeout=60))
             # Both at once: writes run on the server's write threads, each waiting out the

@@ -159,8 +159,9 @@ def fail_fast(t, url, cert, token):
               "cannot find the host" in err else "exit %s after %.1f s: %s" % (rc, secs, err))
     # a plain HTTP server, started by hand (L.Server always adds TLS)
     port = free_port()
-    p = subprocess.Popen([t.server_exe, "serve", "--db", os.path.join(t.tmp, "plain.db"),
-                          "--listen", "127.0.0.1:%d" % port, "-q"], stdout=subprocess.DEVNULL,
+    p = subprocess.Popen([t.server_exe, "serve", "--db", L.test_db(os.path.join(t.tmp, "plain.db")),
+                          "--listen", "127.0.0.1:%d" % port, "-q"] + public_url("http", port),
+                         stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, env=L.clean_env())
     try:
         for _ in range(100):
@@ -306,17 +307,35 @@ def resume_after_fatal(t, url, cert, token, api):
               "exit %s: %s" % (up.returncode, err[-400:]))
 
 
+def public_url(scheme, port, host="127.0.0.1"):
+    """What serve needs on PostgreSQL (TBDEV_TEST_BACKEND=postgres): --public_url."""
+    return ["--public_url", "%s://%s:%d" % (scheme, host, port)] if L.on_postgres() else []
+
+
+def missing_db(t):
+    """A database name with a typo in it: (the --db, whether it exists now)."""
+    if L.on_postgres():
+        import scale_lib
+        c = scale_lib.shared_cluster()
+        return c.url("typo"), lambda: c.psql("SELECT 1 FROM pg_database WHERE datname = "
+                                             "'typo'")[1].strip() == "1"
+    typo = os.path.join(t.tmp, "typo.db")
+    return typo, lambda: os.path.exists(typo)
+
+
 def admin(t, url):
     rep = t.rep
-    typo = os.path.join(t.tmp, "typo.db")
+    typo, exists = missing_db(t)
+    # the hint to run migrate is SQLite's: on PostgreSQL, the database is made with createdb
     rc, out, err, _ = t.srv("check", "--db", typo)
     rep.check("check on a missing database fails and creates nothing",
-              None if rc == 1 and not os.path.exists(typo) and "migrate" in err else
+              None if rc == 1 and not exists() and ("migrate" in err or L.on_postgres() and
+                                                   "cannot connect" in err) else
               "exit %s: %s" % (rc, err))
     rc, out, err, _ = t.srv("user", "list", "--db", typo)
     rep.check("user list on a missing database fails and creates nothing",
-              None if rc == 1 and not os.path.exists(typo) else "exit %s: %s" % (rc, err))
-    db = os.path.join(t.tmp, "admin.db")
+              None if rc == 1 and not exists() else "exit %s: %s" % (rc, err))
+    db = L.test_db(os.path.join(t.tmp, "admin.db"))
     t.srv("migrate", "--db", db)
     rc, out, err, _ = t.srv("user", "add", "carol", "--db", db)
     rep.check("user add's hint names --server, and how to set a web password",
@@ -336,13 +355,19 @@ def admin(t, url):
               "--to" not in out else out)
     bak = os.path.join(t.tmp, "copy.db")
     rc, out, err, _ = t.srv("backup", "--to", bak, "--db", db)
-    mode = os.stat(bak).st_mode & 0o777 if os.path.exists(bak) else None
-    rep.check("backups are mode 0600", None if rc == 0 and mode == 0o600 else
-              "exit %s mode %s" % (rc, oct(mode or 0)))
+    if L.on_postgres():  # SQLite's online backup; PostgreSQL has pg_dump
+        rep.check("backup on PostgreSQL refuses and names pg_dump, writing nothing",
+                  None if rc == 1 and "pg_dump" in err and not os.path.exists(bak) else
+                  "exit %s: %s" % (rc, err))
+    else:
+        mode = os.stat(bak).st_mode & 0o777 if os.path.exists(bak) else None
+        rep.check("backups are mode 0600", None if rc == 0 and mode == 0o600 else
+                  "exit %s mode %s" % (rc, oct(mode or 0)))
     # serve: sizes, host names, the 0.0.0.0 warning
     port = free_port()
     p = subprocess.Popen([t.server_exe, "serve", "--db", db, "--listen", "localhost:%d" % port,
-                          "--quota_bytes", "10G", "--request_bytes", "32MiB"],
+                          "--quota_bytes", "10G", "--request_bytes", "32MiB"]
+                         + public_url("http", port, "localhost"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=L.clean_env())
     up = False
     for _ in range(100):
@@ -359,6 +384,12 @@ def admin(t, url):
     port = free_port()
     p = subprocess.Popen([t.server_exe, "serve", "--db", db, "--listen", "0.0.0.0:%d" % port],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=L.clean_env())
+    if L.on_postgres():  # there --public_url is required, on any address
+        out, err = p.communicate(timeout=20)
+        rep.check("serve on PostgreSQL without --public_url refuses and says to give one",
+                  None if p.returncode != 0 and b"--public_url" in err else
+                  "exit %s: %s" % (p.returncode, err[-300:]))
+        return
     time.sleep(1.5)
     p.terminate()
     out, err = p.communicate(timeout=20)
@@ -381,7 +412,7 @@ def main(argv):
         cert, key_ = L.make_cert(tmp)
         db = os.path.join(tmp, "tbdev.db")
         token = L.add_user(server_exe, db)
-        p = subprocess.run([server_exe, "token", "create", "alice", "--db", db],
+        p = subprocess.run([server_exe, "token", "create", "alice", "--db", L.test_db(db)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=L.clean_env())
         token2 = p.stdout.decode().strip()
         server = L.Server(server_exe, tmp, db, cert, key_)

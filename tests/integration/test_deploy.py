@@ -57,6 +57,7 @@ import time
 import traceback
 import urllib.parse
 
+import server_lib as SL  # noqa: E402  (the backend switch: TBDEV_TEST_BACKEND=postgres)
 from wire import DecodeError, f_bytes, f_double, f_varint, fields, frame, masked_crc32c, read_varint
 
 SKIP = 77
@@ -288,7 +289,7 @@ def get_json(url, token=None):
 
 
 def user_add(server_exe, db, name, env):
-    if not os.path.exists(db):  # only serve and migrate create a database
+    if SL.is_new_db(db):  # only serve and migrate create a database
         run([server_exe, "migrate", "--db", db], env, timeout=60)
     rc, out, err = run([server_exe, "user", "add", name, "--db", db], env, timeout=60)
     if rc != 0:
@@ -698,7 +699,7 @@ def check_metadata(tbdev, server):
     its first metadata. A logdir written that way must upload whole."""
     name = "metadata: TF2 scalars with metadata on the first event only all upload and export"
     work = mktemp("metadata")
-    db = os.path.join(work, "m.db")
+    db = SL.test_db(os.path.join(work, "m.db"))
     logdir = os.path.join(work, "logs")
     d = os.path.join(logdir, "train")
     os.makedirs(d)
@@ -715,8 +716,8 @@ def check_metadata(tbdev, server):
     out_p, err_p = os.path.join(work, "server.out"), os.path.join(work, "server.err")
     proc = None
     try:
-        proc = popen([server, "serve", "--db", db, "--listen", "127.0.0.1:0", "-q"],
-                     out_p, err_p, senv)
+        proc = popen([server, "serve", "--db", db, "--listen", "127.0.0.1:0", "-q"]
+                     + SL.pg_serve_args([], False)[1], out_p, err_p, senv)
         url = wait_listening(proc, out_p, err_p)
         token = user_add(server, db, "u", senv)
         cenv = base_env({"XDG_CONFIG_HOME": os.path.join(work, "cfg"), "HOME": work,
@@ -1135,6 +1136,11 @@ def check_backup(tbdev, server):
 
 # ---------------------------------------------------------------------------
 
+# What deploy/ sets up is one host with a SQLite file (PostgreSQL: the README's 'Scaling out').
+SQLITE_ONLY = {
+    "unit": "the unit keeps its SQLite file in the StateDirectory",
+    "quickstart": "deploy/quickstart runs a server on a SQLite file",
+    "backup": "deploy/tbdev-backup copies a SQLite file (PostgreSQL: pg_dump)"}
 CHECKS = [("unit", check_unit), ("metadata", check_metadata), ("quickstart", check_quickstart),
           ("backup", check_backup)]
 
@@ -1156,6 +1162,9 @@ def main():
             return R.finish()
     for name, fn in CHECKS:
         if only and name not in only:
+            continue
+        if SL.on_postgres() and name in SQLITE_ONLY:
+            R.skip(name, "SQLite only: " + SQLITE_ONLY[name])
             continue
         try:
             fn(tbdev, server)

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -124,10 +123,8 @@ def device_cli(rep, srv, tbdev, tmp):
         m = re.search(r"(tbdev_[A-Za-z0-9_-]{32})", creds)
         token = m.group(1) if m else ""
         rep.status(srv.get("/api/v1/me", token=token), 200, "the device token works")
-        db = sqlite3.connect(srv.db, timeout=10)
-        db.execute("UPDATE tokens SET expires = ? WHERE id = ?", (time.time() - 1, t["id"]))
-        db.commit()
-        db.close()
+        L.db_exec(srv.db, "UPDATE tokens SET expires = %r WHERE id = %d"
+                  % (time.time() - 1, int(t["id"])))
         rep.status(srv.get("/api/v1/me", token=token), 401, "past its expiry it is refused")
         st = [x for x in srv.token_list("alice") if x["id"] == t["id"]][0]["state"]
         rep.eq(st, "expired", "token list says it expired")

@@ -30,7 +30,6 @@ Prints "ok - NAME" / "not ok - NAME: WHY"; exits 0, 1, or 77 (no openssl).
 import os
 import re
 import socket
-import sqlite3
 import sys
 import threading
 import time
@@ -156,8 +155,7 @@ def busy_thread(rep, exe, tmp):
     # Open (and finish the TLS handshake of) the waiting connection first, while the one
     # thread is free: then it is the thread's, and waits for it.
     waiting = srv.raw_socket(timeout=20)
-    lock = sqlite3.connect(srv.db, timeout=5.0, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
+    lock = L.WriteLock(srv.db).take()
     t0 = time.monotonic()
     write_result = {}
 
@@ -174,8 +172,7 @@ def busy_thread(rep, exe, tmp):
     waiting.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     got, closed, secs = L.raw_exchange(waiting, b"", timeout=15)
     waited = time.monotonic() - t0
-    lock.execute("ROLLBACK")
-    lock.close()
+    lock.release()
     th.join(30)
     waiting.close()
     rep.check(L.parse_status(got) == 200,

@@ -78,6 +78,10 @@ def main(argv):
          "bounded, integrity ok",
          load, lambda: load.run_small(tbdev, server_exe, seed, keep)),
     ]
+    if L.on_postgres():
+        rep.note("skip (SQLite only): power loss: its VFS drops and tears a SQLite file's "
+                 "unsynced writes")
+        parts = [p for p in parts if p[1] is not power_loss]
     t0 = time.monotonic()
     for name, mod, fn in parts:
         t = time.monotonic()

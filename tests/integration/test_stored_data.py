@@ -6,9 +6,10 @@ Usage:  test_stored_data.py PATH/TO/tbdev-server
 
 Anything a write stored may be read back by anyone with the link, on every later request. Each
 attack below is made through the real upload path, or written straight into the server's
-SQLite file as an older server (or a hand) would have stored it; then every read route is
-asked, signed out. The server must stay up and answer, memory must stay bounded (VmHWM from
-/proc/PID/status), and the legitimate data stored alongside must come back whole.
+SQLite file (or PostgreSQL database) as an older server (or a hand) would have stored it; then
+every read route is asked, signed out. The server must stay up and answer, memory must stay
+bounded (VmHWM from /proc/PID/status), and the legitimate data stored alongside must come back
+whole.
 
   1. nesting: hparams session_start_info values of 40 and 5,000 nested ListValues and
      100,000 nested Struct values (1.4 MB), uploaded and stored directly; a custom-scalars
@@ -31,6 +32,7 @@ import os
 import random
 import sqlite3
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -135,6 +137,12 @@ class DB:
     def close(self):
         self.con.close()
 
+    def begin(self):
+        self.con.execute("BEGIN")
+
+    def commit(self):
+        self.con.execute("COMMIT")
+
     def run_id(self, exp, run):
         row = self.con.execute("SELECT id FROM runs WHERE experiment_id = ? AND name = ?",
                                (exp, run)).fetchone()
@@ -197,6 +205,130 @@ class DB:
                           first + mn + mx + last, data))
         self.con.execute("UPDATE series SET points = points + ?, min_step = ?, max_step = ?"
                          " WHERE id = ?", (len(points), min(steps), max(steps), sid))
+
+
+def pg_lit(v):
+    """A PostgreSQL literal for v (bytes as bytea, a long run of one byte compactly)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, (bytes, bytearray)):
+        v = bytes(v)
+        if len(v) > 64 and v == v[:1] * len(v):
+            return "decode(repeat('%s', %d), 'hex')" % (v[:1].hex(), len(v))
+        return "'\\x%s'::bytea" % v.hex()
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    return repr(v)
+
+
+class PgDB(DB):
+    """DB on PostgreSQL: the same rows, written by one psql script at close() (ids chosen here,
+    the id sequences moved past them; seqs from the server's own sequence). close() also
+    charges them to their runs, experiments and users, as PostgreSQL's `tbdev-server check`
+    compares those counters with the rows (SQLite's checks the file only)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.sql = []
+        self.runs = {(e, n): int(i) for i, e, n in
+                     L.db_query(url, "SELECT id, experiment_id, name FROM runs")}
+        self.next_run = int(L.db_query(url, "SELECT coalesce(max(id), 0) FROM runs")[0][0]) + 1
+        self.next_series = int(L.db_query(url, "SELECT coalesce(max(id), 0) FROM series")[0][0]) + 1
+        self.series_run = {}  # series id -> (experiment, run id)
+
+    def ins(self, table, cols, vals):
+        self.sql.append("INSERT INTO %s(%s) VALUES(%s);" % (table, ", ".join(cols),
+                                                            ", ".join(map(pg_lit, vals))))
+
+    def run_id(self, exp, run):
+        if (exp, run) not in self.runs:
+            self.runs[(exp, run)] = self.next_run
+            self.ins("runs", ("id", "experiment_id", "name"), (self.next_run, exp, run))
+            self.next_run += 1
+        return self.runs[(exp, run)]
+
+    def series(self, exp, run, tag, plugin, content=b"", kind=2, dtype=7, description=""):
+        rid = self.run_id(exp, run)
+        sid = self.next_series
+        self.next_series += 1
+        self.series_run[sid] = (exp, rid)
+        self.ins("series", ("id", "run_id", "tag", "plugin", "display_name", "description",
+                            "data_class", "kind", "source", "dtype"),
+                 (sid, rid, tag, plugin, "", description, 2, kind, 5, dtype))
+        if content:
+            self.ins("series_content", ("series_id", "content"), (sid, content))
+        return sid
+
+    def bump(self, sid, step):
+        self.sql.append("UPDATE series SET points = points + 1, min_step = least(min_step, %d),"
+                        " max_step = greatest(max_step, %d) WHERE id = %d;" % (step, step, sid))
+
+    def tensor(self, sid, step, dtype, shape, data, value_pb=b""):
+        self.sql.append("INSERT INTO tensors(series_id, seq, step, wall_time, dtype, shape, data,"
+                        " value_pb) VALUES(%d, nextval('seqs'), %d, %r, %d, %s, %s, %s);"
+                        % (sid, step, L.WALL0 + step, dtype, pg_lit(shape), pg_lit(data),
+                           pg_lit(value_pb)))
+        self.bump(sid, step)
+
+    def blob_point(self, sid, step, meta, shas, value_pb=b""):
+        self.sql.append("INSERT INTO blob_points(series_id, seq, step, wall_time, meta, shas,"
+                        " value_pb) VALUES(%d, nextval('seqs'), %d, %r, %s, %s, %s);"
+                        % (sid, step, L.WALL0 + step, pg_lit(meta), pg_lit(shas),
+                           pg_lit(value_pb)))
+        self.bump(sid, step)
+
+    def scalars(self, sid, points):
+        data = b"".join(struct.pack("<qdd", s, L.WALL0 + s, v) for s, v in points)
+        first, last = data[:24], data[-24:]
+        vals = sorted(points, key=lambda p: p[1])
+        mn = struct.pack("<qdd", vals[0][0], L.WALL0 + vals[0][0], vals[0][1])
+        mx = struct.pack("<qdd", vals[-1][0], L.WALL0 + vals[-1][0], vals[-1][1])
+        steps = [s for s, _ in points]
+        self.sql.append("INSERT INTO scalar_chunks(series_id, seq, n, min_step, max_step, sorted,"
+                        " summary, data) VALUES(%d, nextval('seqs'), %d, %d, %d, 1, %s, %s);"
+                        % (sid, len(points), min(steps), max(steps),
+                           pg_lit(first + mn + mx + last), pg_lit(data)))
+        self.sql.append("UPDATE series SET points = points + %d, min_step = %d, max_step = %d"
+                        " WHERE id = %d;" % (len(points), min(steps), max(steps), sid))
+        self.sql.append("UPDATE experiments SET n_scalars = n_scalars + %d WHERE id = %s;"
+                        % (len(points), pg_lit(self.series_run[sid][0])))
+
+    def begin(self):
+        pass
+
+    def commit(self):
+        pass
+
+    def close(self):
+        self.sql.append("SELECT setval('runs_id_seq', %d); SELECT setval('series_id_seq', %d);"
+                        % (self.next_run, self.next_series))
+        touched = sorted({rid for _, rid in self.series_run.values()})
+        if touched:
+            import scale_lib
+            self.sql.append(
+                "CREATE TEMP TABLE d AS SELECT r.id, r.experiment_id, %s - r.bytes AS delta"
+                " FROM runs r WHERE r.id IN (%s);"
+                "UPDATE runs SET bytes = bytes + d.delta FROM d WHERE runs.id = d.id;"
+                "UPDATE experiments SET bytes = experiments.bytes + x.delta FROM (SELECT"
+                " experiment_id, sum(delta) AS delta FROM d GROUP BY 1) x"
+                " WHERE experiments.id = x.experiment_id;"
+                "UPDATE users SET used_bytes = users.used_bytes + x.delta FROM (SELECT"
+                " e.owner_id, sum(d.delta) AS delta FROM d JOIN experiments e"
+                " ON e.id = d.experiment_id GROUP BY 1) x WHERE users.id = x.owner_id;"
+                "DROP TABLE d;" % (scale_lib.PG_RUN_BYTES.format(r=L.STORED_ROW_BYTES),
+                                   ", ".join(map(str, touched))))
+        p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-1", "-d",
+                            self.url, "-f", "-"], input="\n".join(self.sql).encode(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
+                           env=L.clean_env())
+        if p.returncode != 0:
+            raise L.ServerError("psql: " + p.stderr.decode("utf-8", "replace")[-500:])
+        self.sql = []
+
+
+def open_db(db):
+    """DB on the server's SQLite file, or PgDB on its PostgreSQL database."""
+    return PgDB(db) if db.startswith("postgresql://") else DB(db)
 
 
 def strings_data(strs):
@@ -375,7 +507,7 @@ def body(rep, exe, tmp):
               r.short(300))
 
     # The same shapes stored directly, as an older server would have (it checked nothing).
-    db = DB(srv.db)
+    db = open_db(srv.db)
     hwm0 = proc_kb(srv.proc.pid, "VmHWM")
     for label, content in (("5,000 nested ListValues", session_content(list_layers(5000))),
                            ("100,000 nested Structs", session_content(struct_layers(100000))),
@@ -643,7 +775,7 @@ def body(rep, exe, tmp):
 
     # 5b. CSV fields starting with a tab or a carriage return are guarded.
     ce = srv.create_experiment(alice, "csv", "", L.PUBLIC)
-    db = DB(srv.db)
+    db = open_db(srv.db)
     for tag in ("\t=1+2", "\r=1+2", "=cmd", "-2+3", "plain"):
         sid = db.series(ce, "-run", tag, "scalars", kind=1, dtype=1)
         db.scalars(sid, [(0, 1.0), (1, 2.0)])
@@ -703,13 +835,13 @@ def body(rep, exe, tmp):
     fh = L.EventFile()
     fh.add(hp_event("_hparams_/session_start_info", L.hp_session_start({"lr": 0.5})))
     ls.upload_file(la, le, "run0", "events.out.tfevents.h", fh)
-    db = DB(ls.db)
-    db.con.execute("BEGIN")
+    db = open_db(ls.db)
+    db.begin()
     blob = bytes(12 << 10)
     for r in range(10):
         for i in range(1000):
             db.series(le, "run%d" % r, "t%04d" % i, "custom", blob, dtype=1)
-    db.con.execute("COMMIT")
+    db.commit()
     db.close()
     ls.stop()
     ls.start()
@@ -734,52 +866,58 @@ def body(rep, exe, tmp):
     # ---------------------------------------------------------------------------------
     # Migration 3 on a database an older server wrote: taken back to schema 2 (plugin content
     # in the series table, no runs.bytes, usage counted in record bytes), then opened.
-    srv.start()
-    usage_new = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
-    srv.stop()
-    con = sqlite3.connect(srv.db, isolation_level=None)
-    # Migration 4 (sessions and device codes, issue 12's other half) came after 3: undone first.
-    version = con.execute("PRAGMA user_version").fetchone()[0]
-    if version >= 4:
+    if srv.db.startswith("postgresql://"):
+        rep.note("skip (SQLite only): migration 3 rebuilds a SQLite schema-2 file; PostgreSQL's "
+                 "schema began at SQLite's version 4")
+    else:
+        srv.start()
+        usage_new = {e["id"]: e["usage"]["bytes"]
+                     for e in srv.get_json(E, token=alice)["experiments"]}
+        srv.stop()
+        con = sqlite3.connect(srv.db, isolation_level=None)
+        # Migration 4 (sessions and device codes, issue 12's other half) came after 3: undone first.
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version >= 4:
+            con.executescript("""
+                BEGIN;
+                ALTER TABLE tokens DROP COLUMN expires;
+                ALTER TABLE device_codes DROP COLUMN created;
+                ALTER TABLE device_codes DROP COLUMN client_ip;
+                ALTER TABLE device_codes DROP COLUMN client_version;
+                ALTER TABLE device_codes DROP COLUMN client_host;
+                CREATE TABLE sessions_v1(hash BLOB PRIMARY KEY,
+                  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                  expires REAL NOT NULL) WITHOUT ROWID;
+                INSERT INTO sessions_v1 SELECT hash, user_id, expires FROM sessions;
+                DROP TABLE sessions;
+                ALTER TABLE sessions_v1 RENAME TO sessions;
+                COMMIT;""")
         con.executescript("""
             BEGIN;
-            ALTER TABLE tokens DROP COLUMN expires;
-            ALTER TABLE device_codes DROP COLUMN created;
-            ALTER TABLE device_codes DROP COLUMN client_ip;
-            ALTER TABLE device_codes DROP COLUMN client_version;
-            ALTER TABLE device_codes DROP COLUMN client_host;
-            CREATE TABLE sessions_v1(hash BLOB PRIMARY KEY,
-              user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-              expires REAL NOT NULL) WITHOUT ROWID;
-            INSERT INTO sessions_v1 SELECT hash, user_id, expires FROM sessions;
-            DROP TABLE sessions;
-            ALTER TABLE sessions_v1 RENAME TO sessions;
+            ALTER TABLE series ADD COLUMN plugin_content BLOB NOT NULL DEFAULT x'';
+            UPDATE series SET plugin_content = coalesce(
+                (SELECT content FROM series_content c WHERE c.series_id = series.id), x'');
+            DROP TABLE series_content;
+            ALTER TABLE runs DROP COLUMN bytes;
+            UPDATE experiments SET bytes = 1000;
+            UPDATE users SET used_bytes = 7;
+            PRAGMA user_version = 2;
             COMMIT;""")
-    con.executescript("""
-        BEGIN;
-        ALTER TABLE series ADD COLUMN plugin_content BLOB NOT NULL DEFAULT x'';
-        UPDATE series SET plugin_content = coalesce(
-            (SELECT content FROM series_content c WHERE c.series_id = series.id), x'');
-        DROP TABLE series_content;
-        ALTER TABLE runs DROP COLUMN bytes;
-        UPDATE experiments SET bytes = 1000;
-        UPDATE users SET used_bytes = 7;
-        PRAGMA user_version = 2;
-        COMMIT;""")
-    con.close()
-    srv.start()
-    rep.check("schema version 2 -> %d" % max(version, 3) in srv.log_text(),
-              "the server migrates a schema-2 database to %d" % max(version, 3), srv.log_tail(4))
-    got = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
-    rep.eq(got, srv.stored_bytes(), "after migration 3, every experiment's usage is a recount "
-           "of what it stores")
-    uploaded = (ex, de, other, pe)  # the others hold rows written into the file directly
-    rep.eq([got[k] for k in uploaded], [usage_new[k] for k in uploaded],
-           "... which is what the server had charged as it stored it, where it stored it all")
-    me = srv.get_json("/api/v1/me", token=alice)
-    rep.eq(me.get("used_bytes"), sum(got.values()), "... and the user's used_bytes their sum")
-    intact("migration 3")
-    srv.stop()
+        con.close()
+        srv.start()
+        rep.check("schema version 2 -> %d" % max(version, 3) in srv.log_text(),
+                  "the server migrates a schema-2 database to %d" % max(version, 3),
+                  srv.log_tail(4))
+        got = {e["id"]: e["usage"]["bytes"] for e in srv.get_json(E, token=alice)["experiments"]}
+        rep.eq(got, srv.stored_bytes(), "after migration 3, every experiment's usage is a recount "
+               "of what it stores")
+        uploaded = (ex, de, other, pe)  # the others hold rows written into the file directly
+        rep.eq([got[k] for k in uploaded], [usage_new[k] for k in uploaded],
+               "... which is what the server had charged as it stored it, where it stored it all")
+        me = srv.get_json("/api/v1/me", token=alice)
+        rep.eq(me.get("used_bytes"), sum(got.values()), "... and the user's used_bytes their sum")
+        intact("migration 3")
+        srv.stop()
 
     # ---------------------------------------------------------------------------------
     # 5c. An answer past --answer_bytes is a 413 error, for every handler, never a

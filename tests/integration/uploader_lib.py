@@ -43,6 +43,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from server_lib import (  # noqa: F401  (the backend switch: TBDEV_TEST_BACKEND=postgres)
+    db_query, is_new_db, on_postgres, pg_serve_args, test_db)
 from wire import (  # noqa: F401  (re-exported: L.frame, L.fields, L.DecodeError...)
     DecodeError, crc32c, f_bytes, f_double, f_float, f_varint, fields, frame, key,
     masked_crc32c, read_varint, varint)
@@ -771,7 +773,8 @@ def clean_env(extra=None):
 def add_user(server_exe, db, name="alice"):
     """`tbdev-server user add NAME --db DB` (after `migrate` for a new database, which only
     serve and migrate create): returns the token (stdout's token line)."""
-    if not os.path.exists(db):
+    db = test_db(db)
+    if is_new_db(db):
         subprocess.run([server_exe, "migrate", "--db", db], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60, env=clean_env(), check=True)
     p = subprocess.run([server_exe, "user", "add", name, "--db", db], stdout=subprocess.PIPE,
@@ -829,7 +832,7 @@ class Server(ChildProcess):
     """A tbdev-server serve process with stdout/stderr in files of workdir."""
 
     def __init__(self, exe, workdir, db, cert, key_, extra_args=()):
-        self.exe, self.workdir, self.db, self.cert, self.key = exe, workdir, db, cert, key_
+        self.exe, self.workdir, self.db, self.cert, self.key = exe, workdir, test_db(db), cert, key_
         self.extra = list(extra_args)
         self.proc = None
         self.url = None
@@ -841,6 +844,8 @@ class Server(ChildProcess):
         """Starts and waits for the 'listening on URL' line. With attempts > 1, retries a
         failed start (e.g. the port still in use) after a short pause."""
         last = None
+        if port == 0 and on_postgres():  # the port is picked here: it may be taken meanwhile
+            attempts = max(attempts, 3)
         for i in range(attempts):
             try:
                 return self._start_once(port, timeout)
@@ -853,8 +858,10 @@ class Server(ChildProcess):
         self.starts += 1
         self.out_path = os.path.join(self.workdir, "server-%d.out" % self.starts)
         self.err_path = os.path.join(self.workdir, "server-%d.err" % self.starts)
+        port, pg = pg_serve_args(self.extra, True, port) if self.db.startswith(
+            "postgresql://") else (port, [])
         args = [self.exe, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port,
-                "--tls_cert", self.cert, "--tls_key", self.key, "-q"] + self.extra
+                "--tls_cert", self.cert, "--tls_key", self.key, "-q"] + pg + self.extra
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          env=clean_env())
@@ -879,7 +886,7 @@ class Server(ChildProcess):
 
 
 def server_check(server_exe, db):
-    p = subprocess.run([server_exe, "check", "--db", db], stdout=subprocess.PIPE,
+    p = subprocess.run([server_exe, "check", "--db", test_db(db)], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=300, env=clean_env())
     _note_sanitizer("tbdev-server check", p.stderr.decode("utf-8", "replace"))
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")

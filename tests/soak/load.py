@@ -464,7 +464,9 @@ def run(a):
             final_wal = os.path.getsize(wal_path)
         except OSError:
             final_wal = 0
-        db_size = os.path.getsize(db)
+        pgdb = L.test_db(db)
+        db_size = int(L.db_query(pgdb, "SELECT pg_database_size(current_database())")[0][0]) \
+            if pgdb.startswith("postgresql://") else os.path.getsize(db)
         srv_rc = server.stop(30)
         if srv_rc != 0:
             problems.append("server exit %s on SIGTERM: %s" % (srv_rc,

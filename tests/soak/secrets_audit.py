@@ -79,6 +79,8 @@ def dump_texts(db):
     """[(name, bytes)]: the sqlite3 CLI's .dump (if available) and a Python dump of every
     table (text as UTF-8, blobs as raw bytes and as hex), plus the raw files."""
     out = []
+    if L.test_db(db).startswith("postgresql://"):
+        return pg_dump_texts(L.test_db(db))
     if shutil.which("sqlite3"):
         p = subprocess.run(["sqlite3", db, ".dump"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=300)
@@ -101,6 +103,44 @@ def dump_texts(db):
         if os.path.exists(path):
             with open(path, "rb") as f:
                 out.append(("raw file " + os.path.basename(path), f.read()))
+    return out, tables
+
+
+def pg_dump_texts(url):
+    """dump_texts on PostgreSQL (TBDEV_TEST_BACKEND=postgres): pg_dump's text (bytea in hex,
+    as "sqlite3 .dump" for the informational counts), every table's rows as psql prints them,
+    and the raw files of the database (its folder under the cluster's base/)."""
+    import scale_lib
+    c = scale_lib.shared_cluster()
+    p = subprocess.run([os.path.join(scale_lib.PG_BIN, "pg_dump"), "--data-only", "-d", url],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                       env=L.clean_env())
+    if p.returncode != 0:
+        raise RuntimeError("pg_dump: " + p.stderr.decode("utf-8", "replace")[-300:])
+    out = [("sqlite3 .dump", p.stdout)]
+    tables = [r[0] for r in L.db_query(url, "SELECT tablename FROM pg_tables "
+                                            "WHERE schemaname = 'public'")]
+    parts = []
+    for t in tables:
+        for row in L.db_query(url, 'SELECT * FROM "%s"' % t.replace('"', '""')):
+            for v in row:
+                if v is None:
+                    continue
+                parts.append(v.encode("utf-8", "replace"))
+                if v.startswith("\\x"):  # bytea: its raw bytes too
+                    try:
+                        parts.append(bytes.fromhex(v[2:]))
+                    except ValueError:
+                        pass
+    out.append(("psql (%d tables)" % len(tables), b"\n".join(parts)))
+    oid = L.db_query(url, "SELECT oid FROM pg_database WHERE datname = current_database()")[0][0]
+    c.psql("CHECKPOINT")  # the pages on disk, not only in shared buffers
+    base = os.path.join(c.data, "base", oid)
+    raw = []
+    for name in sorted(os.listdir(base)):
+        with open(os.path.join(base, name), "rb") as f:
+            raw.append(f.read())
+    out.append(("raw files of base/" + oid, b"".join(raw)))
     return out, tables
 
 

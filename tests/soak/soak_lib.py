@@ -121,14 +121,18 @@ def request(port, method, path, body=None, headers=None, timeout=10.0):
 
 
 def server_cmd(server_exe, *args, stdin=None, timeout=120):
-    p = subprocess.run([server_exe] + list(args), input=stdin, stdout=subprocess.PIPE,
+    args = list(args)
+    for i in range(len(args) - 1):  # TBDEV_TEST_BACKEND=postgres: the database for that file
+        if args[i] == "--db":
+            args[i + 1] = L.test_db(args[i + 1])
+    p = subprocess.run([server_exe] + args, input=stdin, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout, env=L.clean_env())
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
 def check_db(server_exe, db):
     """(ok, text) of `tbdev-server check --db DB`."""
-    rc, out, err = server_cmd(server_exe, "check", "--db", db, timeout=600)
+    rc, out, err = server_cmd(server_exe, "check", "--db", L.test_db(db), timeout=600)
     ok = rc == 0 and "integrity_check: ok" in out
     return ok, "exit %s: %s %s" % (rc, out.strip()[-300:], err.strip()[-300:])
 
@@ -138,7 +142,7 @@ class HttpServer(L.ChildProcess):
     alive / kill / stop are L.ChildProcess's."""
 
     def __init__(self, exe, workdir, db, extra=(), port=None):
-        self.exe, self.workdir, self.db = exe, workdir, db
+        self.exe, self.workdir, self.db = exe, workdir, L.test_db(db)
         self.extra = list(extra)
         self.port = port or free_port()
         self.proc = None
@@ -159,8 +163,10 @@ class HttpServer(L.ChildProcess):
         while time.monotonic() < deadline:
             self.starts += 1
             self.err_path = os.path.join(self.workdir, "server-%d.err" % self.starts)
+            pg = L.pg_serve_args(self.extra, False, self.port)[1] if self.db.startswith(
+                "postgresql://") else []
             args = [self.exe, "serve", "--db", self.db, "--listen",
-                    "127.0.0.1:%d" % self.port, "-q"] + self.extra
+                    "127.0.0.1:%d" % self.port, "-q"] + pg + self.extra
             with open(self.err_path, "wb") as err, open(os.devnull, "wb") as out:
                 self.proc = subprocess.Popen(args, stdout=out, stderr=err,
                                              stdin=subprocess.DEVNULL, env=L.clean_env())
