@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_lib as L  # noqa: E402
-from test_stored_data import DB  # noqa: E402
+from test_stored_data import open_db  # noqa: E402
 
 E = "/api/v1/experiments"
 DT_UINT8 = 4
@@ -91,7 +91,7 @@ def body(rep, exe, tmp):
     srv.upload_file(alice, exp, "restart", "events.out.tfevents.r", rf)
 
     # hostile rows, written into the database directly
-    db = DB(srv.db)
+    db = open_db(srv.db)
     bad = "bad"
     sid = db.series(exp, bad, "garbage_VERTEX", "mesh", b"\xff\xff\xff", dtype=1)
     db.tensor(sid, 0, 1, "[1,4,3]", struct.pack("<12f", *verts))
