@@ -445,9 +445,9 @@ static const struct {
                        "ttt"},
     [Q_RESTARTS] = {"SELECT seq, step FROM restarts WHERE run_id = $1 ORDER BY seq", "i"},
     [Q_CHUNKS] = {"SELECT seq, n, data FROM scalar_chunks WHERE series_id = $1 ORDER BY seq", "i"},
-    [Q_SUMMARIES] = {"SELECT seq, n, min_step, max_step, sorted, summary FROM scalar_chunks"
-                     " WHERE series_id = $1 ORDER BY seq",
-                     "i"},
+    [Q_SUMMARIES] = {"SELECT seq, n, min_step, max_step, sorted, substring(summary from 1 for"
+                     " $2::int4) FROM scalar_chunks WHERE series_id = $1 ORDER BY seq",
+                     "ii"},
     [Q_TENSOR_STEPS] = {"SELECT seq, step FROM tensors WHERE series_id = $1 ORDER BY seq", "i"},
     [Q_BLOB_STEPS] = {"SELECT seq, step FROM blob_points WHERE series_id = $1 ORDER BY seq", "i"},
     [Q_TENSORS] = {"SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
@@ -1786,7 +1786,7 @@ static int copy_chunks(struct conn *c, const struct svc_chunk_row *rows, size_t 
         cb_int8(&b, x->summary->min_step);
         cb_int8(&b, x->summary->max_step);
         cb_int8(&b, x->summary->sorted);
-        cb_bytea(&b, x->summary->points, sizeof(x->summary->points));
+        cb_bytea(&b, x->summary->points, svc_chunk_summary_len(x->summary));
         cb_bytea(&b, x->points, x->n * SVC_SCALAR_POINT_BYTES);
         if (b.len >= 1 << 20 || i + 1 == n) {
             if (i + 1 == n)
@@ -1823,7 +1823,7 @@ static int pg_wb_chunks_add(struct svc_store *s, const struct svc_chunk_row *row
         p_i64(&p, x->summary->min_step);
         p_i64(&p, x->summary->max_step);
         p_i64(&p, x->summary->sorted);
-        p_bytes(&p, x->summary->points, sizeof(x->summary->points));
+        p_bytes(&p, x->summary->points, svc_chunk_summary_len(x->summary));
         p_bytes(&p, x->points, x->n * SVC_SCALAR_POINT_BYTES);
         int r = ex(c, Q_CHUNK_ADD, &p, NULL);
         if (r < 0)
@@ -2298,17 +2298,23 @@ static int summary_row(void *ctx, const PGresult *r, int i)
     sum.sorted = col_i64(r, i, 4) != 0;
     size_t len;
     const uint8_t *d = col_bytes(r, i, 5, &len);
-    if (len != sizeof(sum.points))
+    if (!svc_chunk_summary_load(&sum, d, len)) {
+        svc_log_error("postgresql: the summary of a scalar chunk of series %lld is %zu bytes"
+                      " for %zu points",
+                      (long long)x->sid, len, sum.n);
         return 0;
-    memcpy(sum.points, d, sizeof(sum.points));
+    }
     return x->scb(x->ctx, col_i64(r, i, 0), &sum);
 }
 
-static int pg_scalar_summaries(struct svc_store *s, int64_t sid, svc_summary_cb cb, void *ctx)
+static int pg_scalar_summaries(struct svc_store *s, int64_t sid, bool groups, svc_summary_cb cb,
+                               void *ctx)
 {
     CONN(s);
     struct pp p = {0};
     p_i64(&p, sid);
+    p_i64(&p, (int64_t)(groups ? sizeof(((struct svc_chunk_summary *)0)->points)
+                               : SVC_SUMMARY_UNIT_BYTES));
     struct chunk_ctx x = {.sid = sid, .scb = cb, .ctx = ctx};
     return each_row(c, Q_SUMMARIES, &p, summary_row, &x);
 }
