@@ -494,9 +494,9 @@ static const struct {
 
 /* A statement sent in pipeline mode whose answer is read later (pipe_sync). */
 struct piped {
-    int id;       /* enum stmt_id, or -1 for sql */
+    int id;       /* enum stmt_id, or -1 for a statement of text alone */
     bool prepare; /* the statement's PQsendPrepare, not its execution */
-    const char *sql;
+    const char *text;
 };
 #define PIPE_MAX 64
 
@@ -834,7 +834,7 @@ static int exec_sql(struct conn *c, const char *q)
 #ifdef LIBPQ_HAS_PIPELINING
 static int pipe_push(struct conn *c, int id, bool prepare, const char *text)
 {
-    c->piped[c->n_piped++] = (struct piped){id, prepare, text};
+    c->piped[c->n_piped++] = (struct piped){.id = id, .prepare = prepare, .text = text};
     return 0;
 }
 
@@ -886,7 +886,7 @@ static int pipe_read(struct conn *c, PGresult **ret, int *ret_n)
         PGresult *r = PQgetResult(c->pg);
         if (!r) {
             if (!err)
-                err = err_of(c, NULL, q->sql);
+                err = err_of(c, NULL, q->text);
             conn_close_pg(c);
             return err;
         }
@@ -902,7 +902,7 @@ static int pipe_read(struct conn *c, PGresult **ret, int *ret_n)
             if (q->prepare && q->id >= 0)
                 c->prepared[q->id] = false;
             if (st != PGRES_PIPELINE_ABORTED && !err)
-                err = err_of(c, r, q->sql);
+                err = err_of(c, r, q->text);
             else if (!err)
                 err = -EIO; /* aborted by an error not seen: not expected */
         }
@@ -1005,7 +1005,7 @@ static int end(struct conn *c, int err)
     c->in_tx = false;
     if (err < 0) {
         pipe_flush(c); /* its error, if any, is err's cause or comes after it */
-        if (exec_sql(c, "ROLLBACK") < 0)
+        if (c->pg && exec_sql(c, "ROLLBACK") < 0)
             conn_close_pg(c); /* never leave a transaction open on the thread's connection */
         return err;
     }
