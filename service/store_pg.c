@@ -30,7 +30,7 @@
  * bit; values stay inside the chunk bytes anyway, where SQL never compares them).
  */
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MIGRATE_LOCK 1952605302 /* pg_advisory_xact_lock key of migrations ("tbdv") */
 #define UPKEEP_LOCK 1952605301  /* ... of the upkeep job */
 #define SERIES_CACHE_MAX 4096   /* a write reads a run's series ids at once up to this many */
@@ -145,6 +145,11 @@ static const char *const migrations[SCHEMA_VERSION][4] = {
      " EXCEPTION WHEN OTHERS THEN"
      "  ALTER TABLE scalar_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
      " END $$;",
+     NULL},
+    /* 3: no table changes; a chunk's summary may hold its 64-point groups' after its own
+     * (store.h), which a server of version 2 would misread: it refuses this schema */
+    {"COMMENT ON COLUMN scalar_chunks.summary IS 'the chunk''s first, minimum, maximum and"
+     " last points, then those of each of its 64-point groups (store.h)';",
      NULL},
 };
 
