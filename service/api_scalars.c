@@ -65,44 +65,52 @@ int svc_read_scalars(struct svc_call *c, const struct svc_series_info *s, struct
     return 0;
 }
 
+/* The summary units of a series' chunks, in order, while their steps strictly increase. */
 struct sums {
-    struct svc_chunk_summary *c;
+    uint8_t *u;
     size_t n, cap;
-    bool failed;
+    uint64_t total;
+    int64_t last_step;
+    bool unordered, failed;
 };
 
 static int sum_cb(void *ctx, int64_t seq, const struct svc_chunk_summary *cs)
 {
     (void)seq;
     struct sums *x = ctx;
-    if (x->n == x->cap) {
+    if (!cs->sorted || (x->total && cs->min_step <= x->last_step)) {
+        x->unordered = true; /* the full path applies TensorBoard's rule */
+        return 1;
+    }
+    x->total += cs->n;
+    x->last_step = cs->max_step;
+    /* a chunk's groups where stored, else the chunk as one unit */
+    size_t k = cs->n_groups ? cs->n_groups : 1;
+    const uint8_t *from = cs->points + (cs->n_groups ? SVC_SUMMARY_UNIT_BYTES : 0);
+    if (x->n + k > x->cap) {
         size_t cap = x->cap ? 2 * x->cap : 256;
-        void *p = realloc(x->c, cap * sizeof(*x->c));
+        while (cap < x->n + k)
+            cap *= 2;
+        void *p = realloc(x->u, cap * SVC_SUMMARY_UNIT_BYTES);
         if (!p) {
             x->failed = true;
             return 1;
         }
-        x->c = p;
+        x->u = p;
         x->cap = cap;
     }
-    x->c[x->n++] = *cs;
+    memcpy(x->u + x->n * SVC_SUMMARY_UNIT_BYTES, from, k * SVC_SUMMARY_UNIT_BYTES);
+    x->n += k;
     return 0;
-}
-
-static void point_at(const uint8_t *p, struct svc_point *out)
-{
-    memcpy(&out->step, p, 8);
-    memcpy(&out->wall_time, p + 8, 8);
-    memcpy(&out->value, p + 16, 8);
-    out->seq = 0;
 }
 
 /*
  * Downsampling from the chunks' summaries, without reading their points: valid when the run
  * has no restarts and every chunk's steps increase and follow the previous chunk's, because
- * then no point is hidden and arrival order is step order. Each output bucket is a run of
- * whole chunks, and keeps their first, minimum, maximum and last points, as svc_downsample
- * would. Returns 1 with x filled and *ret_total set, 0 to read every point instead, or -errno.
+ * then no point is hidden and arrival order is step order. The units are the chunks' groups
+ * (SVC_SUMMARY_GROUP_POINTS points each) where stored, else whole chunks; each output bucket
+ * is a run of whole units (svc_downsample_units), at least two of them. Returns 1 with x
+ * filled and *ret_total set, 0 to read every point instead, or -errno.
  */
 static int read_summarized(struct svc_call *c, const struct svc_series_info *s, size_t target,
                            struct svc_pts *x, size_t *ret_total)
@@ -117,60 +125,30 @@ static int read_summarized(struct svc_call *c, const struct svc_series_info *s, 
         return err;
     if (nr)
         return 0;
-    struct sums sm = {0};
-    err = c->app->ops->scalar_summaries(c->app->store, s->id, sum_cb, &sm);
     size_t buckets = target / 4;
+    /* the groups when the chunks alone may be too few units (a chunk holds at most
+     * SVC_SCALAR_CHUNK_POINTS points, so there are at least points / that many) */
+    bool groups = s->points / SVC_SCALAR_CHUNK_POINTS < (uint64_t)buckets * 4;
+    struct sums sm = {0};
+    err = c->app->ops->scalar_summaries(c->app->store, s->id, groups, sum_cb, &sm);
     int rc = 0;
     if (err < 0 || sm.failed) {
         rc = err < 0 ? err : -ENOMEM;
         goto out;
     }
-    if (sm.n < buckets * 2)
+    if (sm.unordered || sm.n < buckets * 2)
         goto out;
-    size_t total = 0;
-    for (size_t i = 0; i < sm.n; i++) {
-        if (!sm.c[i].sorted || (i && sm.c[i].min_step <= sm.c[i - 1].max_step))
-            goto out; /* out of order somewhere: the full path applies TensorBoard's rule */
-        total += sm.c[i].n;
-    }
     memset(x, 0, sizeof(*x));
     x->p = malloc(4 * buckets * sizeof(*x->p));
     if (!x->p) {
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t b = 0; b < buckets; b++) {
-        size_t lo = sm.n * b / buckets, hi = sm.n * (b + 1) / buckets;
-        struct svc_point first, last, mn, mx;
-        point_at(sm.c[lo].points, &first);
-        point_at(sm.c[hi - 1].points + 3 * SVC_SCALAR_POINT_BYTES, &last);
-        point_at(sm.c[lo].points + SVC_SCALAR_POINT_BYTES, &mn);
-        point_at(sm.c[lo].points + 2 * SVC_SCALAR_POINT_BYTES, &mx);
-        for (size_t k = lo + 1; k < hi; k++) {
-            struct svc_point a, z;
-            point_at(sm.c[k].points + SVC_SCALAR_POINT_BYTES, &a);
-            point_at(sm.c[k].points + 2 * SVC_SCALAR_POINT_BYTES, &z);
-            if (!isnan(a.value) && (isnan(mn.value) || a.value < mn.value))
-                mn = a;
-            if (!isnan(z.value) && (isnan(mx.value) || z.value > mx.value))
-                mx = z;
-        }
-        struct svc_point keep[4] = {first, mn, mx, last};
-        for (int i = 0; i < 4; i++) /* step order, which is arrival order here */
-            for (int k = i + 1; k < 4; k++)
-                if (keep[k].step < keep[i].step) {
-                    struct svc_point t = keep[i];
-                    keep[i] = keep[k];
-                    keep[k] = t;
-                }
-        for (int i = 0; i < 4; i++)
-            if (i == 0 || keep[i].step != keep[i - 1].step)
-                x->p[x->n++] = keep[i];
-    }
-    *ret_total = total;
+    x->n = svc_downsample_units(sm.u, sm.n, target, x->p);
+    *ret_total = sm.total;
     rc = 1;
 out:
-    free(sm.c);
+    free(sm.u);
     return rc;
 }
 

@@ -180,25 +180,15 @@ void svc_step_window(const struct svc_point *pts, size_t n, int64_t start, int64
     *ret_hi = start > end ? a : lo;
 }
 
-void svc_chunk_summarize(const uint8_t *p, size_t n, struct svc_chunk_summary *s)
+/* The first, minimum, maximum and last of p[lo, hi) (minimum and maximum ignoring NaN; the
+ * first point when all are NaN), as a summary unit into out. */
+static void pick_unit(const uint8_t *p, size_t lo, size_t hi, uint8_t *out)
 {
-    size_t imin = 0, imax = 0;
+    size_t imin = lo, imax = lo;
     double vmin = NAN, vmax = NAN;
-    int64_t prev = 0;
-    s->n = n;
-    s->sorted = true;
-    for (size_t i = 0; i < n; i++) {
-        int64_t step;
+    for (size_t i = lo; i < hi; i++) {
         double v;
-        memcpy(&step, p + i * SVC_SCALAR_POINT_BYTES, 8);
         memcpy(&v, p + i * SVC_SCALAR_POINT_BYTES + 16, 8);
-        if (i == 0 || step < s->min_step)
-            s->min_step = step;
-        if (i == 0 || step > s->max_step)
-            s->max_step = step;
-        if (i && step <= prev)
-            s->sorted = false;
-        prev = step;
         if (!isnan(v) && (isnan(vmin) || v < vmin)) {
             vmin = v;
             imin = i;
@@ -208,8 +198,95 @@ void svc_chunk_summarize(const uint8_t *p, size_t n, struct svc_chunk_summary *s
             imax = i;
         }
     }
-    size_t pick[4] = {0, imin, imax, n - 1};
+    size_t pick[4] = {lo, imin, imax, hi - 1};
     for (int k = 0; k < 4; k++)
-        memcpy(s->points + k * SVC_SCALAR_POINT_BYTES, p + pick[k] * SVC_SCALAR_POINT_BYTES,
+        memcpy(out + k * SVC_SCALAR_POINT_BYTES, p + pick[k] * SVC_SCALAR_POINT_BYTES,
                SVC_SCALAR_POINT_BYTES);
+}
+
+void svc_chunk_summarize(const uint8_t *p, size_t n, struct svc_chunk_summary *s)
+{
+    int64_t prev = 0;
+    s->n = n;
+    s->sorted = true;
+    for (size_t i = 0; i < n; i++) {
+        int64_t step;
+        memcpy(&step, p + i * SVC_SCALAR_POINT_BYTES, 8);
+        if (i == 0 || step < s->min_step)
+            s->min_step = step;
+        if (i == 0 || step > s->max_step)
+            s->max_step = step;
+        if (i && step <= prev)
+            s->sorted = false;
+        prev = step;
+    }
+    pick_unit(p, 0, n, s->points);
+    s->n_groups = 0;
+    if (n <= SVC_SUMMARY_GROUP_POINTS || n > SVC_SCALAR_CHUNK_POINTS)
+        return; /* one group would repeat the chunk's unit */
+    for (size_t lo = 0; lo < n; lo += SVC_SUMMARY_GROUP_POINTS) {
+        size_t hi = n - lo < SVC_SUMMARY_GROUP_POINTS ? n : lo + SVC_SUMMARY_GROUP_POINTS;
+        pick_unit(p, lo, hi, s->points + ++s->n_groups * SVC_SUMMARY_UNIT_BYTES);
+    }
+}
+
+bool svc_chunk_summary_load(struct svc_chunk_summary *s, const uint8_t *d, size_t len)
+{
+    size_t groups = s->n > SVC_SUMMARY_GROUP_POINTS && s->n <= SVC_SCALAR_CHUNK_POINTS
+                        ? (s->n + SVC_SUMMARY_GROUP_POINTS - 1) / SVC_SUMMARY_GROUP_POINTS
+                        : 0;
+    if (!d || (len != SVC_SUMMARY_UNIT_BYTES && len != (1 + groups) * SVC_SUMMARY_UNIT_BYTES))
+        return false;
+    s->n_groups = len / SVC_SUMMARY_UNIT_BYTES - 1;
+    memcpy(s->points, d, len);
+    return true;
+}
+
+/* Unit k's point j (0 first, 1 minimum, 2 maximum, 3 last). */
+static void unit_point(const uint8_t *units, size_t k, int j, struct svc_point *out)
+{
+    struct svc_scalar_point pt;
+    svc_scalar_point_get(units + k * SVC_SUMMARY_UNIT_BYTES + j * SVC_SCALAR_POINT_BYTES, &pt);
+    out->step = pt.step;
+    out->wall_time = pt.wall_time;
+    out->value = pt.value;
+    out->seq = 0;
+}
+
+size_t svc_downsample_units(const uint8_t *units, size_t n_units, size_t target,
+                            struct svc_point *out)
+{
+    size_t buckets = target / 4, n = 0;
+    if (!n_units)
+        return 0;
+    if (buckets > n_units)
+        buckets = n_units;
+    for (size_t b = 0; b < buckets; b++) {
+        size_t lo = n_units * b / buckets, hi = n_units * (b + 1) / buckets;
+        struct svc_point keep[4];
+        unit_point(units, lo, 0, &keep[0]);
+        unit_point(units, lo, 1, &keep[1]);
+        unit_point(units, lo, 2, &keep[2]);
+        unit_point(units, hi - 1, 3, &keep[3]);
+        for (size_t k = lo + 1; k < hi; k++) {
+            struct svc_point a, z;
+            unit_point(units, k, 1, &a);
+            unit_point(units, k, 2, &z);
+            if (!isnan(a.value) && (isnan(keep[1].value) || a.value < keep[1].value))
+                keep[1] = a;
+            if (!isnan(z.value) && (isnan(keep[2].value) || z.value > keep[2].value))
+                keep[2] = z;
+        }
+        for (int i = 0; i < 4; i++) /* step order, which is arrival order here */
+            for (int k = i + 1; k < 4; k++)
+                if (keep[k].step < keep[i].step) {
+                    struct svc_point t = keep[i];
+                    keep[i] = keep[k];
+                    keep[k] = t;
+                }
+        for (int i = 0; i < 4; i++)
+            if (i == 0 || keep[i].step != keep[i - 1].step)
+                out[n++] = keep[i];
+    }
+    return n;
 }

@@ -60,3 +60,15 @@ void svc_step_window(const struct svc_point *pts, size_t n, int64_t start, int64
 
 /* Sorts points by step, keeping arrival order among equal steps. */
 void svc_sort_by_step(struct svc_point *pts, size_t n);
+
+/*
+ * svc_downsample's choice made from summaries instead of points (struct svc_chunk_summary's
+ * units: n_units of them, SVC_SUMMARY_UNIT_BYTES each, each the first, minimum, maximum and
+ * last point of a run of points), for points whose steps strictly increase across all units:
+ * the units are cut into min(target/4, n_units) buckets by index, each a run of whole units,
+ * and from each bucket its first, minimum, maximum and last points are kept, in step order
+ * (one of equal steps). The same M4 guarantee as svc_downsample, with bucket edges on unit
+ * edges. Writes at most 4 * (target/4) points into out (the caller's); returns how many.
+ */
+size_t svc_downsample_units(const uint8_t *units, size_t n_units, size_t target,
+                            struct svc_point *out);

@@ -228,7 +228,7 @@ static int cut_series(struct wb *w, uint32_t i)
         svc_chunk_summarize(w->sbuf[i] + at * SVC_SCALAR_POINT_BYTES, k, &c->summary);
         w->n_chunks++;
         w->run_bytes[w->b->series[i].run] +=
-            TB_QUOTA_ROW_BYTES + k * SVC_SCALAR_POINT_BYTES + sizeof(c->summary.points);
+            TB_QUOTA_ROW_BYTES + k * SVC_SCALAR_POINT_BYTES + svc_chunk_summary_len(&c->summary);
     }
     w->sbuf_cut[i] = n;
     return 0;

@@ -243,17 +243,37 @@ static inline void svc_scalar_point_get(const uint8_t *p, struct svc_scalar_poin
 
 /* What a reader needs to downsample a chunk without its points: the first, minimum, maximum
  * and last points (in that order, 24 bytes each as above; minimum and maximum by value,
- * ignoring NaN), the step range, and whether steps strictly increase inside the chunk. */
+ * ignoring NaN: a unit of SVC_SUMMARY_UNIT_BYTES), the step range, and whether steps strictly
+ * increase inside the chunk. A chunk of more than SVC_SUMMARY_GROUP_POINTS points also has
+ * one such unit per group of SVC_SUMMARY_GROUP_POINTS points (the last group may be shorter),
+ * so that a chart with fewer pixels than points / SVC_SUMMARY_GROUP_POINTS is drawn from
+ * summaries. Stored as one byte string: the chunk's unit, then its groups' (rows written
+ * before the groups existed have the chunk's unit only). */
+#define SVC_SUMMARY_UNIT_BYTES (4 * SVC_SCALAR_POINT_BYTES)
+#define SVC_SUMMARY_GROUP_POINTS 64
+#define SVC_SUMMARY_GROUPS_MAX (SVC_SCALAR_CHUNK_POINTS / SVC_SUMMARY_GROUP_POINTS)
 struct svc_chunk_summary {
     size_t n;
     int64_t min_step, max_step;
     bool sorted;
-    uint8_t points[4 * SVC_SCALAR_POINT_BYTES];
+    size_t n_groups; /* units after the chunk's in points: 0 or ceil(n / GROUP_POINTS) */
+    uint8_t points[(1 + SVC_SUMMARY_GROUPS_MAX) * SVC_SUMMARY_UNIT_BYTES];
 };
 typedef int (*svc_summary_cb)(void *ctx, int64_t seq, const struct svc_chunk_summary *s);
 
-/* Fills s for n >= 1 points in the chunk layout. */
+/* Fills s for 1 <= n <= SVC_SCALAR_CHUNK_POINTS points in the chunk layout, with its groups
+ * when n > SVC_SUMMARY_GROUP_POINTS. */
 void svc_chunk_summarize(const uint8_t *points, size_t n, struct svc_chunk_summary *s);
+
+/* The stored length of s's units (its bytes in points). */
+static inline size_t svc_chunk_summary_len(const struct svc_chunk_summary *s)
+{
+    return (1 + s->n_groups) * SVC_SUMMARY_UNIT_BYTES;
+}
+
+/* Reads a stored summary's bytes (len of them) into s, s->n set already: false when the
+ * length is neither the chunk's unit alone nor it and its groups' (then s is unchanged). */
+bool svc_chunk_summary_load(struct svc_chunk_summary *s, const uint8_t *d, size_t len);
 
 struct svc_store;
 
@@ -541,7 +561,10 @@ struct svc_store_ops {
     int (*series_find)(struct svc_store *s, const char *exp_id, const char *run, const char *tag,
                        struct svc_series_info **ret);
     int (*scalar_chunks)(struct svc_store *s, int64_t series_id, svc_scalar_chunk_cb cb, void *ctx);
-    int (*scalar_summaries)(struct svc_store *s, int64_t series_id, svc_summary_cb cb, void *ctx);
+    /* Each chunk's summary in seq order; with groups, the groups' units too where stored
+     * (without, n_groups is 0: a tenth of the bytes, for series of many chunks). */
+    int (*scalar_summaries)(struct svc_store *s, int64_t series_id, bool groups, svc_summary_cb cb,
+                            void *ctx);
     /* A series' rows with seq >= from_seq, in seq order (0: from the first). */
     /* Each row's (seq, step) of a tensor (blobs false) or blob series, in arrival order: what
      * the restart rule needs, without the rows' data. */

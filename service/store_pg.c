@@ -13,6 +13,7 @@
 #include "blob.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
 #include "store.h"
 #include "tblimits.h"
 
@@ -30,9 +31,10 @@
  * bit; values stay inside the chunk bytes anyway, where SQL never compares them).
  */
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MIGRATE_LOCK 1952605302 /* pg_advisory_xact_lock key of migrations ("tbdv") */
 #define UPKEEP_LOCK 1952605301  /* ... of the upkeep job */
+#define SERIES_CACHE_MAX 4096   /* a write reads a run's series ids at once up to this many */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -145,6 +147,11 @@ static const char *const migrations[SCHEMA_VERSION][4] = {
      "  ALTER TABLE scalar_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
      " END $$;",
      NULL},
+    /* 3: no table changes; a chunk's summary may hold its 64-point groups' after its own
+     * (store.h), which a server of version 2 would misread: it refuses this schema */
+    {"COMMENT ON COLUMN scalar_chunks.summary IS 'the chunk''s first, minimum, maximum and"
+     " last points, then those of each of its 64-point groups (store.h)';",
+     NULL},
 };
 
 /* Each statement with the types of its parameters: i int8, d float8, t text, b bytea. */
@@ -189,6 +196,7 @@ enum stmt_id {
     Q_FILE_LOCK,
     Q_FILE_SET,
     Q_SERIES_GET,
+    Q_SERIES_OF_RUN,
     Q_SERIES_ADD,
     Q_CONTENT_ADD,
     Q_TAG_COUNT,
@@ -356,6 +364,9 @@ static const struct {
                     " ELSE files.fp_len END",
                     "itiii"},
     [Q_SERIES_GET] = {"SELECT id FROM series WHERE run_id = $1 AND tag = $2", "it"},
+    [Q_SERIES_OF_RUN] = {"SELECT tag, id FROM series WHERE run_id = $1 LIMIT " STR(
+                             SERIES_CACHE_MAX) " + 1",
+                         "i"},
     [Q_SERIES_ADD] = {"INSERT INTO series(run_id, tag, plugin, display_name, description,"
                       " data_class, kind, source, dtype) VALUES($1, $2, $3, $4, $5, $6, $7, $8,"
                       " $9) RETURNING id",
@@ -448,9 +459,9 @@ static const struct {
                        "ttt"},
     [Q_RESTARTS] = {"SELECT seq, step FROM restarts WHERE run_id = $1 ORDER BY seq", "i"},
     [Q_CHUNKS] = {"SELECT seq, n, data FROM scalar_chunks WHERE series_id = $1 ORDER BY seq", "i"},
-    [Q_SUMMARIES] = {"SELECT seq, n, min_step, max_step, sorted, summary FROM scalar_chunks"
-                     " WHERE series_id = $1 ORDER BY seq",
-                     "i"},
+    [Q_SUMMARIES] = {"SELECT seq, n, min_step, max_step, sorted, substring(summary from 1 for"
+                     " $2::int4) FROM scalar_chunks WHERE series_id = $1 ORDER BY seq",
+                     "ii"},
     [Q_TENSOR_STEPS] = {"SELECT seq, step FROM tensors WHERE series_id = $1 ORDER BY seq", "i"},
     [Q_BLOB_STEPS] = {"SELECT seq, step FROM blob_points WHERE series_id = $1 ORDER BY seq", "i"},
     [Q_TENSORS] = {"SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
@@ -495,10 +506,30 @@ static const struct {
     [Q_COPY_MARKS] = {"SELECT name, key, rows, done::int4::int8 FROM tbdev_copy ORDER BY name", ""},
 };
 
+/* A statement sent in pipeline mode whose answer is read later (pipe_sync). */
+struct piped {
+    int id;       /* enum stmt_id, or -1 for a statement of text alone */
+    bool prepare; /* the statement's PQsendPrepare, not its execution */
+    const char *text;
+};
+#define PIPE_MAX 64
+
+/* A write's series ids by (run, tag), read once per locked run instead of once per tag: a
+ * run's series change only under its row lock, which the write holds until its end. */
+#define SERIES_CACHE_RUNS 8
+
 struct conn {
     PGconn *pg;
     bool prepared[Q__COUNT];
     bool in_tx;
+    struct piped piped[PIPE_MAX]; /* sent in pipeline mode, answers not read yet */
+    int n_piped;
+    struct tb_map series; /* "run id\x1ftag" -> series id, this transaction's */
+    struct {
+        int64_t run;
+        bool whole; /* all its series are in the map (else: too many, looked up one by one) */
+    } runs_read[SERIES_CACHE_RUNS];
+    int n_runs_read;
     struct conn *next;
 };
 
@@ -652,12 +683,21 @@ static const uint8_t *col_bytes(const PGresult *r, int row, int col, size_t *len
 
 /* --- connections --- */
 
+static void series_cache_clear(struct conn *c)
+{
+    tb_map_done(&c->series);
+    tb_map_init(&c->series);
+    c->n_runs_read = 0;
+}
+
 static void conn_close_pg(struct conn *c)
 {
     PQfinish(c->pg);
     c->pg = NULL;
     memset(c->prepared, 0, sizeof(c->prepared));
     c->in_tx = false;
+    c->n_piped = 0;
+    series_cache_clear(c);
 }
 
 static int conn_open_pg(struct svc_store *s, struct conn *c)
@@ -735,11 +775,31 @@ static Oid oid_of(char t)
 }
 
 /*
+ * Pipelining (libpq's pipeline mode, libpq 14 and later): a write's statements whose answers
+ * store.c does not wait for (a row count it ignores: the cursor, counters and charges it sets)
+ * are sent at once with ex_piped, and their answers read with the next statement that is
+ * waited for, in the same round trip (pipe_sync), so that a batch costs a few round trips
+ * rather than one per statement. They run in the same transaction in the order sent; the
+ * first error among them is the error of the statement waited for, so the transaction is
+ * rolled back as before (write_batch's contract is unchanged). COPY and plain statements
+ * (exec_sql) read the pipelined answers first (pipe_flush).
+ */
+static int pipe_flush(struct conn *c);
+static int pipe_sync(struct conn *c, int id, const char *text, const struct pp *p, PGresult **ret);
+
+static void stmt_name(enum stmt_id id, char name[16])
+{
+    snprintf(name, 16, "q%d", (int)id);
+}
+
+/*
  * Runs statement id with p's parameters. Returns the rows it returned or changed (and the
  * result in *ret, which the caller clears, when ret is not NULL) or -errno.
  */
 static int ex(struct conn *c, enum stmt_id id, const struct pp *p, PGresult **ret)
 {
+    if (c->n_piped)
+        return pipe_sync(c, (int)id, NULL, p, ret);
     char name[16];
     snprintf(name, sizeof(name), "q%d", (int)id);
     if (!c->prepared[id]) {
@@ -775,6 +835,9 @@ static int ex(struct conn *c, enum stmt_id id, const struct pp *p, PGresult **re
 /* Runs statements with no parameters (transaction control, migrations). */
 static int exec_sql(struct conn *c, const char *q)
 {
+    int e = pipe_flush(c);
+    if (e < 0)
+        return e;
     PGresult *r = PQexec(c->pg, q);
     ExecStatusType st = PQresultStatus(r);
     int err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : err_of(c, r, q);
@@ -782,12 +845,167 @@ static int exec_sql(struct conn *c, const char *q)
     return err;
 }
 
+#ifdef LIBPQ_HAS_PIPELINING
+static int pipe_push(struct conn *c, int id, bool prepare, const char *text)
+{
+    c->piped[c->n_piped++] = (struct piped){.id = id, .prepare = prepare, .text = text};
+    return 0;
+}
+
+/* Sends statement id (or text, without parameters, when id < 0) in pipeline mode. */
+static int pipe_send(struct conn *c, int id, const char *text, const struct pp *p)
+{
+    if (!c->n_piped && PQenterPipelineMode(c->pg) != 1)
+        return err_of(c, NULL, "entering pipeline mode");
+    if (id < 0) {
+        if (PQsendQueryParams(c->pg, text, 0, NULL, NULL, NULL, NULL, 1) != 1)
+            return err_of(c, NULL, text);
+        return pipe_push(c, id, false, text);
+    }
+    char name[16];
+    stmt_name((enum stmt_id)id, name);
+    if (!c->prepared[id]) {
+        Oid types[MAX_PARAMS];
+        int n = (int)strlen(sql[id].types);
+        for (int i = 0; i < n; i++)
+            types[i] = oid_of(sql[id].types[i]);
+        if (PQsendPrepare(c->pg, name, sql[id].sql, n, types) != 1)
+            return err_of(c, NULL, "preparing a statement");
+        c->prepared[id] = true; /* unset again if its answer is an error */
+        pipe_push(c, id, true, sql[id].sql);
+    }
+    if (PQsendQueryPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                            p ? p->fmt : NULL, 1) != 1)
+        return err_of(c, NULL, sql[id].sql);
+    return pipe_push(c, id, false, sql[id].sql);
+}
+
+/*
+ * Sends a sync and reads every pipelined answer, then leaves pipeline mode. The last
+ * statement's result goes to *ret when ret is not NULL (and *ret_n its rows). Returns 0 or
+ * the first error; a connection that breaks on the way is closed (-EBUSY).
+ */
+static int pipe_read(struct conn *c, PGresult **ret, int *ret_n)
+{
+    int err = 0, n = c->n_piped;
+    if (ret)
+        *ret = NULL;
+    if (PQpipelineSync(c->pg) != 1) {
+        err = err_of(c, NULL, "pipeline sync");
+        conn_close_pg(c);
+        return err;
+    }
+    for (int i = 0; i < n; i++) {
+        const struct piped *q = &c->piped[i];
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            if (!err)
+                err = err_of(c, NULL, q->text);
+            conn_close_pg(c);
+            return err;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            if (i == n - 1 && ret_n)
+                *ret_n = st == PGRES_TUPLES_OK ? PQntuples(r) : atoi(PQcmdTuples(r));
+            if (i == n - 1 && ret) {
+                *ret = r;
+                r = NULL;
+            }
+        } else {
+            if (q->prepare && q->id >= 0)
+                c->prepared[q->id] = false;
+            if (st != PGRES_PIPELINE_ABORTED && !err)
+                err = err_of(c, r, q->text);
+            else if (!err)
+                err = -EIO; /* aborted by an error not seen: not expected */
+        }
+        PQclear(r);
+        while ((r = PQgetResult(c->pg))) /* the NULL that ends each statement's answers */
+            PQclear(r);
+    }
+    PGresult *r = PQgetResult(c->pg);
+    bool synced = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    c->n_piped = 0;
+    if (!synced || PQexitPipelineMode(c->pg) != 1) {
+        if (!err)
+            err = err_of(c, NULL, "leaving pipeline mode");
+        conn_close_pg(c);
+    }
+    if (err && ret && *ret) {
+        PQclear(*ret);
+        *ret = NULL;
+    }
+    return err;
+}
+
+static int ex_piped(struct conn *c, enum stmt_id id, const struct pp *p)
+{
+    if (c->n_piped + 2 > PIPE_MAX) {
+        int err = pipe_flush(c);
+        if (err < 0)
+            return err;
+    }
+    int err = pipe_send(c, (int)id, NULL, p);
+    if (err < 0) {
+        conn_close_pg(c); /* only a broken connection refuses to send */
+        return err;
+    }
+    return 0;
+}
+
+static int pipe_flush(struct conn *c)
+{
+    return c->n_piped ? pipe_read(c, NULL, NULL) : 0;
+}
+
+/* Sends statement id (or text) after the pipelined ones and reads every answer: ex's result. */
+static int pipe_sync(struct conn *c, int id, const char *text, const struct pp *p, PGresult **ret)
+{
+    int err = pipe_send(c, id, text, p);
+    if (err < 0) {
+        conn_close_pg(c);
+        return err;
+    }
+    int n = 0;
+    err = pipe_read(c, ret, &n);
+    return err < 0 ? err : n;
+}
+#else
+static int ex_piped(struct conn *c, enum stmt_id id, const struct pp *p)
+{
+    int n = ex(c, id, p, NULL);
+    return n < 0 ? n : 0;
+}
+
+static int pipe_flush(struct conn *c)
+{
+    (void)c;
+    return 0;
+}
+
+static int pipe_sync(struct conn *c, int id, const char *text, const struct pp *p, PGresult **ret)
+{
+    (void)c, (void)id, (void)text, (void)p, (void)ret;
+    return -EIO; /* never called: nothing is pipelined */
+}
+#endif
+
 static int begin(struct conn *c)
 {
     if (c->in_tx)
         exec_sql(c, "ROLLBACK"); /* a transaction some path left open */
     c->in_tx = false;
+    series_cache_clear(c);
+#ifdef LIBPQ_HAS_PIPELINING
+    /* sent with the transaction's first statement (its answer read with that one's) */
+    int err = pipe_flush(c);
+    if (!err && (err = pipe_send(c, -1, "BEGIN", NULL)) < 0)
+        conn_close_pg(c);
+#else
     int err = exec_sql(c, "BEGIN");
+#endif
     if (!err)
         c->in_tx = true;
     return err;
@@ -795,16 +1013,24 @@ static int begin(struct conn *c)
 
 static int end(struct conn *c, int err)
 {
+    series_cache_clear(c);
     if (!c->in_tx)
         return err;
     c->in_tx = false;
     if (err < 0) {
-        if (exec_sql(c, "ROLLBACK") < 0)
+        pipe_flush(c); /* its error, if any, is err's cause or comes after it */
+        if (c->pg && exec_sql(c, "ROLLBACK") < 0)
             conn_close_pg(c); /* never leave a transaction open on the thread's connection */
         return err;
     }
-    int e = exec_sql(c, "COMMIT");
-    if (e < 0 && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+    /* the pipelined statements' answers and the commit's in one round trip */
+    int e = c->n_piped ? pipe_sync(c, -1, "COMMIT", NULL, NULL) : exec_sql(c, "COMMIT");
+    if (e > 0)
+        e = 0;
+    if (e < 0 && c->pg && PQtransactionStatus(c->pg) == PQTRANS_INERROR &&
+        exec_sql(c, "ROLLBACK") < 0)
+        conn_close_pg(c);
+    if (e < 0 && (!c->pg || PQtransactionStatus(c->pg) != PQTRANS_IDLE))
         conn_close_pg(c);
     return e;
 }
@@ -1668,13 +1894,58 @@ static int pg_wb_file_set(struct svc_store *s, int64_t rid, const char *name, ui
     p_i64(&p, (int64_t)cursor);
     p_i64(&p, fp_len);
     p_i64(&p, fp);
-    int n = ex(c, Q_FILE_SET, &p, NULL);
-    return n < 0 ? n : 0;
+    return ex_piped(c, Q_FILE_SET, &p);
+}
+
+/* The cache's key of (run, tag) into key (room for size bytes), or NULL if it does not fit. */
+static const char *series_cache_key(char *key, size_t size, int64_t rid, const char *tag)
+{
+    int n = snprintf(key, size, "%lld\x1f%s", (long long)rid, tag);
+    return n > 0 && (size_t)n < size ? key : NULL;
+}
+
+/* Reads run rid's series into the cache (a write holds its lock): 1 if they are all there,
+ * 0 if the run has too many (or the cache is full), -errno. */
+static int series_cache_load(struct conn *c, int64_t rid)
+{
+    for (int i = 0; i < c->n_runs_read; i++)
+        if (c->runs_read[i].run == rid)
+            return c->runs_read[i].whole;
+    if (c->n_runs_read == SERIES_CACHE_RUNS)
+        return 0;
+    struct pp p = {0};
+    p_i64(&p, rid);
+    PGresult *r = NULL;
+    int n = ex(c, Q_SERIES_OF_RUN, &p, &r);
+    if (n < 0)
+        return n;
+    bool whole = n <= SERIES_CACHE_MAX;
+    char buf[TB_NAME_MAX + 32];
+    for (int i = 0; whole && i < n; i++) {
+        const char *key = series_cache_key(buf, sizeof(buf), rid, col_text(r, i, 0));
+        if (!key || tb_map_put(&c->series, key, (void *)(intptr_t)col_i64(r, i, 1)) < 0)
+            whole = false;
+    }
+    PQclear(r);
+    c->runs_read[c->n_runs_read].run = rid;
+    c->runs_read[c->n_runs_read++].whole = whole;
+    return whole;
 }
 
 static int pg_wb_series_get(struct svc_store *s, int64_t rid, const char *tag, int64_t *ret)
 {
     CONN(s);
+    char buf[TB_NAME_MAX + 32];
+    const char *key = series_cache_key(buf, sizeof(buf), rid, tag);
+    int whole = c->in_tx && key ? series_cache_load(c, rid) : 0;
+    if (whole < 0)
+        return whole;
+    if (whole) {
+        intptr_t id = (intptr_t)tb_map_get(&c->series, key);
+        if (id && ret)
+            *ret = (int64_t)id;
+        return id ? 1 : 0;
+    }
     struct pp p = {0};
     p_i64(&p, rid);
     p_text(&p, tag);
@@ -1710,6 +1981,12 @@ static int pg_wb_series_add(struct svc_store *s, int64_t rid, const struct svc_s
     int r = one_i64(c, Q_SERIES_ADD, &p, &id);
     if (r <= 0)
         return r < 0 ? r : -EIO;
+    char buf[TB_NAME_MAX + 32];
+    const char *key = series_cache_key(buf, sizeof(buf), rid, d->tag);
+    for (int i = 0; i < c->n_runs_read; i++)
+        if (c->runs_read[i].run == rid && c->runs_read[i].whole &&
+            (!key || tb_map_put(&c->series, key, (void *)(intptr_t)id) < 0))
+            c->runs_read[i].whole = false; /* looked up one by one from here */
     if (d->plugin_content.len) {
         struct pp q = {0};
         p_i64(&q, id);
@@ -1777,6 +2054,9 @@ static void cb_bytea(struct copybuf *b, const void *d, size_t n)
 
 static int copy_chunks(struct conn *c, const struct svc_chunk_row *rows, size_t n)
 {
+    int perr = pipe_flush(c); /* COPY is not allowed in pipeline mode */
+    if (perr < 0)
+        return perr;
     PGresult *r = PQexec(c->pg, "COPY scalar_chunks(series_id, seq, n, min_step, max_step,"
                                 " sorted, summary, data) FROM STDIN (FORMAT binary)");
     if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -1800,7 +2080,7 @@ static int copy_chunks(struct conn *c, const struct svc_chunk_row *rows, size_t 
         cb_int8(&b, x->summary->min_step);
         cb_int8(&b, x->summary->max_step);
         cb_int8(&b, x->summary->sorted);
-        cb_bytea(&b, x->summary->points, sizeof(x->summary->points));
+        cb_bytea(&b, x->summary->points, svc_chunk_summary_len(x->summary));
         cb_bytea(&b, x->points, x->n * SVC_SCALAR_POINT_BYTES);
         if (b.len >= 1 << 20 || i + 1 == n) {
             if (i + 1 == n)
@@ -1837,7 +2117,7 @@ static int pg_wb_chunks_add(struct svc_store *s, const struct svc_chunk_row *row
         p_i64(&p, x->summary->min_step);
         p_i64(&p, x->summary->max_step);
         p_i64(&p, x->summary->sorted);
-        p_bytes(&p, x->summary->points, sizeof(x->summary->points));
+        p_bytes(&p, x->summary->points, svc_chunk_summary_len(x->summary));
         p_bytes(&p, x->points, x->n * SVC_SCALAR_POINT_BYTES);
         int r = ex(c, Q_CHUNK_ADD, &p, NULL);
         if (r < 0)
@@ -1859,8 +2139,7 @@ static int pg_wb_tensor_add(struct svc_store *s, int64_t sid, int64_t seq,
     p_text(&p, it->x->shape ? it->x->shape : "?");
     p_bytes(&p, it->x->data.data, it->x->data.len);
     p_bytes(&p, it->x->value_pb.data, it->x->value_pb.len);
-    int n = ex(c, Q_TENSOR_ADD, &p, NULL);
-    return n < 0 ? n : 0;
+    return ex_piped(c, Q_TENSOR_ADD, &p);
 }
 
 static int pg_wb_blob_point_add(struct svc_store *s, int64_t sid, int64_t seq,
@@ -1875,8 +2154,7 @@ static int pg_wb_blob_point_add(struct svc_store *s, int64_t sid, int64_t seq,
     p_text(&p, it->x->meta ? it->x->meta : "{}");
     p_bytes(&p, it->x->shas, 32 * it->x->n_blobs);
     p_bytes(&p, it->x->value_pb.data, it->x->value_pb.len);
-    int n = ex(c, Q_BLOBPT_ADD, &p, NULL);
-    return n < 0 ? n : 0;
+    return ex_piped(c, Q_BLOBPT_ADD, &p);
 }
 
 static int pg_wb_blob_prepare(struct svc_store *s, const uint8_t sha[32], size_t size)
@@ -1948,8 +2226,7 @@ static int pg_wb_series_bump(struct svc_store *s, int64_t sid, uint64_t points, 
     p_i64(&p, (int64_t)points);
     p_i64(&p, mn);
     p_i64(&p, mx);
-    int n = ex(c, Q_SERIES_BUMP, &p, NULL);
-    return n < 0 ? n : 0;
+    return ex_piped(c, Q_SERIES_BUMP, &p);
 }
 
 static int pg_wb_run_charge(struct svc_store *s, int64_t rid, uint64_t bytes)
@@ -1958,8 +2235,7 @@ static int pg_wb_run_charge(struct svc_store *s, int64_t rid, uint64_t bytes)
     struct pp p = {0};
     p_i64(&p, rid);
     p_i64(&p, (int64_t)bytes);
-    int n = ex(c, Q_RUN_BYTES, &p, NULL);
-    return n < 0 ? n : 0;
+    return ex_piped(c, Q_RUN_BYTES, &p);
 }
 
 static int pg_wb_user_charge(struct svc_store *s, int64_t uid, uint64_t bytes, uint64_t quota)
@@ -1984,8 +2260,7 @@ static int pg_wb_experiment_bump(struct svc_store *s, const char *exp, double no
     p_i64(&p, (int64_t)tensors);
     p_i64(&p, (int64_t)blobs);
     p_i64(&p, (int64_t)bytes);
-    int n = ex(c, Q_EXP_BUMP, &p, NULL);
-    return n < 0 ? n : 0;
+    return ex_piped(c, Q_EXP_BUMP, &p);
 }
 
 static const struct svc_wb_ops pg_wb = {
@@ -2312,17 +2587,23 @@ static int summary_row(void *ctx, const PGresult *r, int i)
     sum.sorted = col_i64(r, i, 4) != 0;
     size_t len;
     const uint8_t *d = col_bytes(r, i, 5, &len);
-    if (len != sizeof(sum.points))
+    if (!svc_chunk_summary_load(&sum, d, len)) {
+        svc_log_error("postgresql: the summary of a scalar chunk of series %lld is %zu bytes"
+                      " for %zu points",
+                      (long long)x->sid, len, sum.n);
         return 0;
-    memcpy(sum.points, d, sizeof(sum.points));
+    }
     return x->scb(x->ctx, col_i64(r, i, 0), &sum);
 }
 
-static int pg_scalar_summaries(struct svc_store *s, int64_t sid, svc_summary_cb cb, void *ctx)
+static int pg_scalar_summaries(struct svc_store *s, int64_t sid, bool groups, svc_summary_cb cb,
+                               void *ctx)
 {
     CONN(s);
     struct pp p = {0};
     p_i64(&p, sid);
+    p_i64(&p, (int64_t)(groups ? sizeof(((struct svc_chunk_summary *)0)->points)
+                               : SVC_SUMMARY_UNIT_BYTES));
     struct chunk_ctx x = {.sid = sid, .scb = cb, .ctx = ctx};
     return each_row(c, Q_SUMMARIES, &p, summary_row, &x);
 }
@@ -2442,6 +2723,8 @@ static int collect_blobs(struct svc_store *s, struct conn *c)
     int err = begin(c);
     if (err < 0)
         return err;
+    if ((err = pipe_flush(c)) < 0)
+        return end(c, err);
     PGresult *r = PQexecParams(c->pg, "SELECT pg_try_advisory_xact_lock(" STR(UPKEEP_LOCK) ")", 0,
                                NULL, NULL, NULL, NULL, 1);
     bool mine = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&

@@ -20,7 +20,7 @@
  * acknowledged write survives a power loss. Statements are prepared once per connection.
  */
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -158,6 +158,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "DROP TABLE sessions;"
     "ALTER TABLE sessions_v2 RENAME TO sessions;"
     "CREATE INDEX sessions_by_user ON sessions(user_id);",
+    /* 5: no table changes; a chunk's summary may hold its 64-point groups' after its own
+     * (store.h), which a server of version 4 would misread: it refuses this schema */
+    "SELECT 1;",
 };
 
 enum stmt_id {
@@ -382,8 +385,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_SERIES_LIST] = "SELECT " SERIES_LEAN " WHERE r.experiment_id = ?1 ORDER BY r.name, s.tag",
     [Q_RESTARTS] = "SELECT seq, step FROM restarts WHERE run_id = ?1 ORDER BY seq",
     [Q_CHUNKS] = "SELECT seq, n, data FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
-    [Q_SUMMARIES] = "SELECT seq, n, min_step, max_step, sorted, summary FROM scalar_chunks"
-                    " WHERE series_id = ?1 ORDER BY seq",
+    [Q_SUMMARIES] = "SELECT seq, n, min_step, max_step, sorted, substr(summary, 1, ?2)"
+                    " FROM scalar_chunks WHERE series_id = ?1 ORDER BY seq",
     [Q_TENSOR_STEPS] = "SELECT seq, step FROM tensors WHERE series_id = ?1 ORDER BY seq",
     [Q_BLOB_STEPS] = "SELECT seq, step FROM blob_points WHERE series_id = ?1 ORDER BY seq",
     [Q_TENSORS] = "SELECT seq, step, wall_time, dtype, shape, data, value_pb FROM tensors"
@@ -1644,7 +1647,8 @@ static int sq_wb_chunks_add(struct svc_store *s, const struct svc_chunk_row *row
         sqlite3_bind_int64(q, 4, r->summary->min_step);
         sqlite3_bind_int64(q, 5, r->summary->max_step);
         sqlite3_bind_int(q, 6, r->summary->sorted);
-        sqlite3_bind_blob(q, 7, r->summary->points, sizeof(r->summary->points), SQLITE_STATIC);
+        sqlite3_bind_blob(q, 7, r->summary->points, (int)svc_chunk_summary_len(r->summary),
+                          SQLITE_STATIC);
         sqlite3_bind_blob(q, 8, r->points, (int)(r->n * SVC_SCALAR_POINT_BYTES), SQLITE_STATIC);
         int err = run(c, q);
         if (err < 0)
@@ -2163,23 +2167,30 @@ static int sq_scalar_chunks(struct svc_store *s, int64_t sid, svc_scalar_chunk_c
     return err;
 }
 
-static int sq_scalar_summaries(struct svc_store *s, int64_t sid, svc_summary_cb cb, void *ctx)
+static int sq_scalar_summaries(struct svc_store *s, int64_t sid, bool groups, svc_summary_cb cb,
+                               void *ctx)
 {
     CONN(s);
     sqlite3_stmt *q = st(c, Q_SUMMARIES);
     if (!q)
         return -EIO;
     sqlite3_bind_int64(q, 1, sid);
+    struct svc_chunk_summary sum;
+    sqlite3_bind_int64(q, 2, (int64_t)(groups ? sizeof(sum.points) : SVC_SUMMARY_UNIT_BYTES));
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct svc_chunk_summary sum;
         sum.n = (size_t)sqlite3_column_int64(q, 1);
         sum.min_step = sqlite3_column_int64(q, 2);
         sum.max_step = sqlite3_column_int64(q, 3);
         sum.sorted = sqlite3_column_int(q, 4) != 0;
-        if ((size_t)sqlite3_column_bytes(q, 5) != sizeof(sum.points))
+        const uint8_t *d = sqlite3_column_blob(q, 5);
+        size_t len = (size_t)sqlite3_column_bytes(q, 5);
+        if (!svc_chunk_summary_load(&sum, d, len)) {
+            svc_log_error("sqlite: the summary of a scalar chunk of series %lld is %zu bytes"
+                          " for %zu points",
+                          (long long)sid, len, sum.n);
             continue;
-        memcpy(sum.points, sqlite3_column_blob(q, 5), sizeof(sum.points));
+        }
         if (cb(ctx, sqlite3_column_int64(q, 0), &sum))
             break;
     }

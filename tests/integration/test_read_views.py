@@ -13,7 +13,9 @@ here, then:
 - scalars ?start_step/end_step: every point of a window that fits, downsampling (extremes
   kept) of one that does not, smoothing over every point (TensorBoard's debiased EMA,
   computed here) whatever the window, first_wall_time, layout=columns, precision=logged,
-  shortest round-trip numbers, and bad parameters answered 400;
+  shortest round-trip numbers, and bad parameters answered 400; a chart drawn from the
+  chunks' group summaries against M4 computed here from every point (and older rows without
+  group summaries falling back to every point);
 - answers compressed with gzip and zstd per Accept-Encoding, with Vary;
 - the page's ES modules served as JavaScript under the unchanged CSP.
 
@@ -188,6 +190,102 @@ def pytorch_histogram(values):
 def histo_event(tag, step, mn, mx, limits, counts, wall):
     h = L.histo_pb(mn, mx, float(sum(counts)), 0.0, 0.0, limits, counts)
     return L.event_pb(wall, step, summary=L.summary_pb([L.value_pb(tag, histo=h)]))
+
+GROUP, CHUNK = 64, 1024  # service/store.h: SVC_SUMMARY_GROUP_POINTS, SVC_SCALAR_CHUNK_POINTS
+
+
+def summary_units(requests):
+    """The summary units (lo, hi) of points written in requests of these sizes: each request's
+    points cut into chunks of CHUNK, a chunk of more than GROUP points into groups of GROUP."""
+    units, at = [], 0
+    for r in requests:
+        for c in range(at, at + r, CHUNK):
+            ce = min(c + CHUNK, at + r)
+            units += [(c, ce)] if ce - c <= GROUP else [(g, min(g + GROUP, ce)) for g in range(c, ce, GROUP)]
+        at += r
+    return units
+
+
+def m4(pts, edges):
+    """M4 of pts (rows [wall, step, value]) over buckets [lo, hi): first, minimum, maximum, last
+    (the first of equal extremes, NaN ignored), in order, without repeats."""
+    out = []
+    for lo, hi in edges:
+        fin = [i for i in range(lo, hi) if not math.isnan(pts[i][2])]
+        imin = min(fin, key=lambda i: (pts[i][2], i)) if fin else lo
+        imax = min(fin, key=lambda i: (-pts[i][2], i)) if fin else lo
+        out += [pts[i] for i in sorted({lo, imin, imax, hi - 1})]
+    return out
+
+
+def m4_of_units(pts, units, target):
+    """svc_downsample_units: buckets of whole units."""
+    b = min(target // 4, len(units))
+    return m4(pts, [(units[len(units) * k // b][0], units[len(units) * (k + 1) // b - 1][1]) for k in range(b)])
+
+
+def m4_of_points(pts, target):
+    """svc_downsample: buckets by index."""
+    n, b = len(pts), target // 4
+    return m4(pts, [(n * k // b, n * (k + 1) // b) for k in range(b)])
+
+
+def same_rows(a, b):
+    """Rows equal bit for bit (NaN equal to NaN), the answer's "NaN" text read as NaN."""
+    def key(r):
+        return [struct.pack("<d", float(v)) for v in r]
+    return len(a) == len(b) and all(key(x) == key(y) for x, y in zip(a, b))
+
+
+def check_summary_charts(rep, srv, tok, exp, run="m4", db=None):
+    """A chart answered from the chunks' group summaries equals M4 computed here over the same
+    buckets from every point (random values, NaN and ties, requests of odd sizes); a full
+    resolution read is every point as written; rows with chunk summaries only (older rows)
+    fall back to reading every point (svc_downsample's buckets)."""
+    rnd = random.Random(15)
+    requests = [5000, 777, 3000, 1, 64, 65, 129, 10000, 2048, 1023, 18000]
+    ef, pts, step = L.EventFile(), [], 0
+    for _ in range(sum(requests)):
+        step += rnd.randint(1, 3)
+        v = rnd.choice([float("nan"), 0.5, -0.25, 3.0]) if rnd.random() < 0.1 else rnd.gauss(0, 1)
+        wall = L.WALL0 + step * 0.25
+        ef.add(L.ev_scalar_tf1("loss", step, v, wall=wall))
+        pts.append([wall, step, f32(v)])
+    ends = [0]
+    for r in requests:
+        ends.append(ends[-1] + r)
+    b = ef.boundaries()
+    base = len(ef.offsets) - len(pts)  # the file's first records hold no points
+    for k in range(len(requests)):
+        lo, hi = b[base + ends[k] if k else 0], b[base + ends[k + 1]]
+        srv.write_ok(tok, exp, [(run, "events.out.tfevents.1.m4", lo, bytes(ef.data[lo:hi]))])
+    units = summary_units(requests)
+
+    def chart(q):
+        r = srv.get("%s/%s/scalars?tag=loss&run=%s&%s" % (E, exp, run, q))
+        return r.json()["series"][0] if r.status == 200 else {"error": r.short()}
+
+    for target in (1000, 600):
+        s = chart("points=%d" % target)
+        want = m4_of_units(pts, units, target)
+        rep.check(s.get("total") == len(pts) and s.get("downsampled") and same_rows(s.get("points", []), want),
+                  "points=%d of %d points in %d groups: M4 over whole groups from the summaries, the "
+                  "same points as computed from every point" % (target, len(pts), len(units)),
+                  "%s points, %d wanted" % (len(s.get("points", [])), len(want)))
+    s = chart("points=all")
+    rep.check(same_rows(s.get("points", []), pts), "points=all: every point as written, bit for bit")
+    if not db:
+        return
+    import sqlite3
+    con = sqlite3.connect(db, timeout=30)
+    con.execute("UPDATE scalar_chunks SET summary = substr(summary, 1, %d) WHERE series_id IN "
+                "(SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id WHERE r.name = ?)"
+                % (4 * 24), (run,))
+    con.commit()
+    con.close()
+    s = chart("points=1000")
+    rep.check(same_rows(s.get("points", []), m4_of_points(pts, 1000)),
+              "rows without group summaries (written before them): every point read, svc_downsample's M4")
 
 
 def body(rep, exe, tmp):
@@ -398,6 +496,8 @@ def body(rep, exe, tmp):
         r = srv.get("%s/%s/scalars?tag=loss&%s" % (E, exp, q))
         rep.check(r.status == 400 and r.error_code() == "invalid_argument" and r.error().get("message"),
                   "scalars %s: 400 with a message" % what, r.short())
+
+    check_summary_charts(rep, srv, tok, exp, db=srv.db)
 
     # ---- compression ----
     path = "%s/%s/scalars?tag=loss&run=a&points=all" % (E, exp)

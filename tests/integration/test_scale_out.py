@@ -20,6 +20,7 @@ wrong under READ COMMITTED (two servers sending the same group both store it):
     other (and is an object in the bucket under its SHA-256); a wrong S3 secret stops the server
     at startup with a clear error; a run deleted and its blob collected (upkeep, grace 0) while
     a batch references the blob again: the blob is not lost;
+  - a chart answered from the chunks' group summaries equals M4 computed from every point;
   - `tbdev-server check` finds the counters equal to the rows.
 
 Output: "ok - NAME" / "not ok - NAME: WHY". Exit 0 if all pass, 1 otherwise, 77 to skip (no
@@ -36,6 +37,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_lib as L  # noqa: E402
 import scale_lib as S  # noqa: E402
+import test_read_views as V  # noqa: E402
 
 E = "/api/v1/experiments"
 
@@ -279,6 +281,10 @@ def body(rep, exe, tmp):
            "after kill -9 and resuming on the other server: steps 0..29999 once each")
     rep.eq(usage(b, alice, kid).get("scalars"), 30000, "usage.scalars exact after the kill")
     a.start()  # the killed server comes back on the same database
+
+    # charts from the chunks' group summaries on PostgreSQL: M4 over whole 64-point groups,
+    # the same points as computed from every point (test_read_views does it on SQLite)
+    V.check_summary_charts(rep, a, alice, a.create_experiment(alice, "summaries"))
 
     rc, out, err = b.check()
     rep.check(rc == 0 and "ok" in out, "tbdev-server check: the counters agree with the rows",

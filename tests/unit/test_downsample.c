@@ -215,6 +215,175 @@ static void test_row_shown(void **state)
     assert_false(svc_row_shown(shown, 0, 2));
 }
 
+/* Points in the chunk layout: steps rising by 1..3 from step0, random values, some NaN. */
+static uint8_t *chunk_points(size_t n, int64_t step0, unsigned seed, bool nans)
+{
+    uint8_t *p = malloc(n * SVC_SCALAR_POINT_BYTES + 1);
+    assert_non_null(p);
+    srand(seed);
+    int64_t step = step0;
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)rand() / RAND_MAX - 0.5;
+        if (nans && rand() % 7 == 0)
+            v = NAN;
+        if (rand() % 50 == 0)
+            v = (double)(rand() % 3); /* ties: the first of equal extremes is kept */
+        struct svc_scalar_point pt = {.step = step, .wall_time = 1e9 + (double)i, .value = v};
+        svc_scalar_point_put(p + i * SVC_SCALAR_POINT_BYTES, &pt);
+        step += 1 + rand() % 3;
+    }
+    return p;
+}
+
+static double value_at(const uint8_t *p, size_t i)
+{
+    struct svc_scalar_point pt;
+    svc_scalar_point_get(p + i * SVC_SCALAR_POINT_BYTES, &pt);
+    return pt.value;
+}
+
+/* The unit of p[lo, hi) by brute force: first, minimum, maximum (the first of equal ones,
+ * NaN ignored, the first point when all are NaN), last. */
+static void brute_unit(const uint8_t *p, size_t lo, size_t hi, size_t pick[4])
+{
+    size_t imin = lo, imax = lo;
+    bool any = false;
+    for (size_t i = lo; i < hi; i++) {
+        double v = value_at(p, i);
+        if (isnan(v))
+            continue;
+        if (!any || v < value_at(p, imin))
+            imin = i;
+        if (!any || v > value_at(p, imax))
+            imax = i;
+        any = true;
+    }
+    pick[0] = lo;
+    pick[1] = imin;
+    pick[2] = imax;
+    pick[3] = hi - 1;
+}
+
+static void test_chunk_summary_groups(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 2, 63, 64, 65, 100, 128, 129, 1000, 1023, 1024};
+    for (size_t t = 0; t < sizeof(sizes) / sizeof(*sizes); t++) {
+        size_t n = sizes[t];
+        uint8_t *p = chunk_points(n, -5, (unsigned)t + 1, t % 2);
+        struct svc_chunk_summary s;
+        memset(&s, 0xa5, sizeof(s));
+        svc_chunk_summarize(p, n, &s);
+        assert_int_equal(s.n, n);
+        assert_true(s.sorted);
+        size_t groups = n > SVC_SUMMARY_GROUP_POINTS ? (n + 63) / 64 : 0;
+        assert_int_equal(s.n_groups, groups);
+        assert_int_equal(svc_chunk_summary_len(&s), (1 + groups) * SVC_SUMMARY_UNIT_BYTES);
+        for (size_t g = 0; g <= groups; g++) {
+            size_t lo = g ? (g - 1) * 64 : 0, hi = g ? (g * 64 < n ? g * 64 : n) : n, pick[4];
+            brute_unit(p, lo, hi, pick);
+            for (int k = 0; k < 4; k++)
+                assert_memory_equal(s.points + g * SVC_SUMMARY_UNIT_BYTES +
+                                        (size_t)k * SVC_SCALAR_POINT_BYTES,
+                                    p + pick[k] * SVC_SCALAR_POINT_BYTES, SVC_SCALAR_POINT_BYTES);
+        }
+        /* stored and read back: the whole, or the chunk's unit alone (older rows) */
+        struct svc_chunk_summary r = {.n = n};
+        assert_true(svc_chunk_summary_load(&r, s.points, svc_chunk_summary_len(&s)));
+        assert_int_equal(r.n_groups, groups);
+        assert_memory_equal(r.points, s.points, svc_chunk_summary_len(&s));
+        assert_true(svc_chunk_summary_load(&r, s.points, SVC_SUMMARY_UNIT_BYTES));
+        assert_int_equal(r.n_groups, 0);
+        /* any other length is refused and leaves r alone */
+        r.n_groups = 77;
+        assert_false(svc_chunk_summary_load(&r, s.points, SVC_SUMMARY_UNIT_BYTES - 1));
+        assert_false(svc_chunk_summary_load(&r, NULL, SVC_SUMMARY_UNIT_BYTES));
+        assert_false(svc_chunk_summary_load(&r, s.points, 0));
+        assert_false(svc_chunk_summary_load(&r, s.points, (2 + groups) * SVC_SUMMARY_UNIT_BYTES));
+        if (groups > 1)
+            assert_false(svc_chunk_summary_load(&r, s.points, groups * SVC_SUMMARY_UNIT_BYTES));
+        assert_int_equal(r.n_groups, 77);
+        free(p);
+    }
+    /* steps that do not strictly increase */
+    uint8_t *p = chunk_points(300, 0, 9, false);
+    struct svc_scalar_point pt;
+    svc_scalar_point_get(p + 200 * SVC_SCALAR_POINT_BYTES, &pt);
+    pt.step = 0;
+    svc_scalar_point_put(p + 200 * SVC_SCALAR_POINT_BYTES, &pt);
+    struct svc_chunk_summary s;
+    svc_chunk_summarize(p, 300, &s);
+    assert_false(s.sorted);
+    assert_int_equal(s.min_step, 0);
+    free(p);
+}
+
+/* svc_downsample_units over the groups of chunks equals M4 computed from the points with the
+ * same buckets (each a run of whole groups): first, minimum, maximum, last of each. */
+static void test_downsample_units_is_m4(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {5000, 100000, 777};
+    static const size_t targets[] = {2000, 400, 7, 4, 100000};
+    for (size_t t = 0; t < 3; t++) {
+        size_t n = sizes[t];
+        uint8_t *p = chunk_points(n, 3, 40 + (unsigned)t, t != 1);
+        /* chunks of 1024 points but the last, cut into groups as the store does */
+        size_t cap = n / 64 + 32, nu = 0, *ulo = malloc(cap * sizeof(size_t));
+        uint8_t *units = malloc(cap * SVC_SUMMARY_UNIT_BYTES);
+        assert_non_null(ulo);
+        assert_non_null(units);
+        for (size_t at = 0; at < n; at += 1024) {
+            size_t k = n - at < 1024 ? n - at : 1024;
+            struct svc_chunk_summary s;
+            svc_chunk_summarize(p + at * SVC_SCALAR_POINT_BYTES, k, &s);
+            size_t g = s.n_groups ? s.n_groups : 1;
+            memcpy(units + nu * SVC_SUMMARY_UNIT_BYTES,
+                   s.points + (s.n_groups ? SVC_SUMMARY_UNIT_BYTES : 0), g * SVC_SUMMARY_UNIT_BYTES);
+            for (size_t j = 0; j < g; j++)
+                ulo[nu + j] = at + j * 64;
+            nu += g;
+        }
+        ulo[nu] = n;
+        for (size_t ti = 0; ti < sizeof(targets) / sizeof(*targets); ti++) {
+            size_t target = targets[ti], buckets = target / 4 < nu ? target / 4 : nu;
+            struct svc_point *got = malloc((target + 4) * sizeof(*got));
+            assert_non_null(got);
+            size_t k = svc_downsample_units(units, nu, target, got), m = 0;
+            assert_true(k <= 4 * (target / 4));
+            for (size_t b = 0; b < buckets; b++) {
+                size_t lo = ulo[nu * b / buckets], hi = ulo[nu * (b + 1) / buckets], pick[4];
+                brute_unit(p, lo, hi, pick);
+                /* in index order (= step order), without repeats */
+                for (int x = 0; x < 4; x++)
+                    for (int y = x + 1; y < 4; y++)
+                        if (pick[y] < pick[x]) {
+                            size_t tmp = pick[x];
+                            pick[x] = pick[y];
+                            pick[y] = tmp;
+                        }
+                for (int x = 0; x < 4; x++) {
+                    if (x && pick[x] == pick[x - 1])
+                        continue;
+                    struct svc_scalar_point pt;
+                    svc_scalar_point_get(p + pick[x] * SVC_SCALAR_POINT_BYTES, &pt);
+                    assert_true(m < k);
+                    assert_int_equal(got[m].step, pt.step);
+                    assert_memory_equal(&got[m].value, &pt.value, 8);
+                    assert_memory_equal(&got[m].wall_time, &pt.wall_time, 8);
+                    m++;
+                }
+            }
+            assert_int_equal(m, k);
+            free(got);
+        }
+        assert_int_equal(svc_downsample_units(units, 0, 2000, NULL), 0);
+        free(units);
+        free(ulo);
+        free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +393,8 @@ int main(void)
         cmocka_unit_test(test_downsample_keeps_extremes),
         cmocka_unit_test(test_step_window),
         cmocka_unit_test(test_purge_restarts),
+        cmocka_unit_test(test_chunk_summary_groups),
+        cmocka_unit_test(test_downsample_units_is_m4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
