@@ -68,6 +68,23 @@ def _stop_all():
 atexit.register(_stop_all)
 
 
+def psql(url, sql, check=True, sep=None, null=None, rsep=None):
+    """Runs sql with psql on the database url (whichever cluster holds it): (status, output)."""
+    cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url]
+    if sep is not None:
+        cmd += ["-F", sep]
+    if rsep is not None:
+        cmd += ["-R", rsep]
+    if null is not None:
+        cmd += ["-P", "null=" + null]
+    p = subprocess.run(cmd + ["-c", sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120, env=L.clean_env())
+    out = p.stdout.decode("utf-8", "replace")
+    if check and p.returncode != 0:
+        raise L.ServerError("psql: %s: %s" % (sql[:100], p.stderr.decode()[-500:]))
+    return p.returncode, out
+
+
 class PgCluster:
     """A PostgreSQL cluster of its own: start(), url(db), create_database(name), psql(sql), stop()."""
 
@@ -150,19 +167,7 @@ class PgCluster:
             raise Unavailable("psql is missing (apt-get install postgresql-client-15)")
 
     def psql(self, sql, db="postgres", check=True, sep=None, null=None, rsep=None):
-        cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.url(db)]
-        if sep is not None:
-            cmd += ["-F", sep]
-        if rsep is not None:
-            cmd += ["-R", rsep]
-        if null is not None:
-            cmd += ["-P", "null=" + null]
-        p = subprocess.run(cmd + ["-c", sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=120, env=L.clean_env())
-        out = p.stdout.decode("utf-8", "replace")
-        if check and p.returncode != 0:
-            raise L.ServerError("psql: %s: %s" % (sql[:100], p.stderr.decode()[-500:]))
-        return p.returncode, out
+        return psql(self.url(db), sql, check=check, sep=sep, null=null, rsep=rsep)
 
     def create_database(self, name):
         self.psql("CREATE DATABASE %s" % name)

@@ -668,9 +668,9 @@ def is_new_db(db):
     """Whether db has no schema yet (admin commands other than migrate need one)."""
     if str(db).startswith("postgresql://"):
         import scale_lib
-        return scale_lib.shared_cluster().psql(
-            "SELECT count(*) FROM pg_tables WHERE tablename = 'users'",
-            db=db.rsplit("/", 1)[1])[1].strip() == "0"
+        return scale_lib.psql(
+            str(db), "SELECT count(*) FROM pg_tables WHERE tablename = 'users'"
+        )[1].strip() == "0"
     return not os.path.exists(db)
 
 
@@ -679,8 +679,7 @@ def db_query(db, sql):
     file, `psql -At` on a PostgreSQL URL. Keep sql to what both dialects read the same."""
     if str(db).startswith("postgresql://"):
         import scale_lib
-        out = scale_lib.shared_cluster().psql(sql, db=db.rsplit("/", 1)[1], sep="\x1f",
-                                              null="\x1e", rsep="\x1d")[1]
+        out = scale_lib.psql(str(db), sql, sep="\x1f", null="\x1e", rsep="\x1d")[1]
         if out.endswith("\n"):
             out = out[:-1]
         return [tuple(None if v == "\x1e" else v for v in line.split("\x1f"))
@@ -698,7 +697,7 @@ def db_exec(db, sql):
     """Runs sql (statements without results) on either backend, in one transaction."""
     if str(db).startswith("postgresql://"):
         import scale_lib
-        scale_lib.shared_cluster().psql("BEGIN;\n%s;\nCOMMIT;" % sql, db=db.rsplit("/", 1)[1])
+        scale_lib.psql(str(db), "BEGIN;\n%s;\nCOMMIT;" % sql)
         return
     import sqlite3
     con = sqlite3.connect(db, timeout=30, isolation_level=None)
@@ -721,7 +720,6 @@ class WriteLock:
     def take(self):
         if str(self.db).startswith("postgresql://"):
             import scale_lib
-            c = scale_lib.shared_cluster()
             self.conn = subprocess.Popen(
                 ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.db],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -731,7 +729,7 @@ class WriteLock:
             self.conn.stdin.flush()
             line = self.conn.stdout.readline()
             if line.strip() != b"locked":
-                raise ServerError("could not lock %s: %s" % (c.url(), self.conn.stderr.read()))
+                raise ServerError("could not lock %s: %s" % (self.db, self.conn.stderr.read()))
         else:
             import sqlite3
             self.conn = sqlite3.connect(self.db, timeout=1.0, isolation_level=None)
@@ -764,9 +762,9 @@ def write_locked(db):
     """Whether a second writer would have to wait now (WriteLock's probe)."""
     if str(db).startswith("postgresql://"):
         import scale_lib
-        rc, _ = scale_lib.shared_cluster().psql(
-            "SET lock_timeout = 100; BEGIN; LOCK TABLE experiments IN ROW EXCLUSIVE MODE; "
-            "ROLLBACK", db=db.rsplit("/", 1)[1], check=False)
+        rc, _ = scale_lib.psql(
+            str(db), "SET lock_timeout = 100; BEGIN; LOCK TABLE experiments IN ROW EXCLUSIVE "
+            "MODE; ROLLBACK", check=False)
         return rc != 0
     import sqlite3
     probe = sqlite3.connect(db, timeout=0, isolation_level=None)

@@ -446,6 +446,16 @@ static int write(struct fx *f, uint64_t quota)
     return svc_store_write_batch(&fake, &f->s, NULL, EXP, 1, quota, &f->b);
 }
 
+/* The stored summary of a chunk of n points (store.h): the chunk's unit, and one per group
+ * of SVC_SUMMARY_GROUP_POINTS when it has more points than one group. */
+static uint64_t summary_bytes(size_t n)
+{
+    size_t groups = n > SVC_SUMMARY_GROUP_POINTS
+                        ? (n + SVC_SUMMARY_GROUP_POINTS - 1) / SVC_SUMMARY_GROUP_POINTS
+                        : 0;
+    return (1 + groups) * SVC_SUMMARY_UNIT_BYTES;
+}
+
 /* --- tests --- */
 
 static void test_chunks_cursor_and_charge(void **state)
@@ -476,7 +486,8 @@ static void test_chunks_cursor_and_charge(void **state)
     uint64_t want = TB_QUOTA_ROW_BYTES + strlen("train") +
                     TB_QUOTA_ROW_BYTES + strlen("loss") + strlen("scalars") +
                     TB_QUOTA_ROW_BYTES + strlen("events.out.tfevents.1") +
-                    3 * (TB_QUOTA_ROW_BYTES + 4 * SVC_SCALAR_POINT_BYTES) +
+                    3 * TB_QUOTA_ROW_BYTES + 2 * summary_bytes(SVC_SCALAR_CHUNK_POINTS) +
+                    summary_bytes(2500 - 2 * SVC_SCALAR_CHUNK_POINTS) +
                     2500 * SVC_SCALAR_POINT_BYTES;
     assert_int_equal(f->b.bytes, want);
     assert_int_equal(d->user_used, want);
@@ -616,7 +627,7 @@ static void test_quota(void **state)
     batch(f, 1, runs);
     f->b.n_series = 1;
     group(f, 0, 0, 1, 100, 10, 10);
-    uint64_t next = TB_QUOTA_ROW_BYTES + 4 * SVC_SCALAR_POINT_BYTES + SVC_SCALAR_POINT_BYTES;
+    uint64_t next = TB_QUOTA_ROW_BYTES + summary_bytes(1) + SVC_SCALAR_POINT_BYTES;
     assert_int_equal(write(f, used + next - 1), -EDQUOT);
     assert_int_equal(write(f, used + next), 0);
     assert_int_equal(f->s.done.user_used, used + next);
