@@ -45,54 +45,20 @@ static int cmp_part(const void *a, const void *b)
     return r;
 }
 
-struct steps {
-    struct svc_point *p;
-    size_t n, cap;
-    bool failed;
-};
-
-static int step_cb(void *ctx, int64_t seq, int64_t step)
-{
-    struct steps *x = ctx;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? 2 * x->cap : 64;
-        void *p = realloc(x->p, cap * sizeof(*x->p));
-        if (!p) {
-            x->failed = true;
-            return 1;
-        }
-        x->p = p;
-        x->cap = cap;
-    }
-    x->p[x->n++] = (struct svc_point){.step = step, .seq = seq};
-    return 0;
-}
-
 static int cmp_step(const void *a, const void *b)
 {
     int64_t x = ((const struct svc_point *)a)->step, y = ((const struct svc_point *)b)->step;
     return x < y ? -1 : x > y;
 }
 
-/* The distinct steps of series s that the restart rule shows, sorted, into x (x->p freed by
- * the caller, also on failure). */
-static int mesh_steps(struct svc_call *c, const struct svc_series_info *s, struct steps *x)
+/* The distinct steps of series s that the restart rule shows (all with ?restarts=keep),
+ * sorted, into x (x->p freed by the caller, also on failure). */
+static int mesh_steps(struct svc_call *c, const struct svc_series_info *s, struct svc_pts *x)
 {
-    int err = c->app->ops->row_steps(c->app->store, s->id, false, step_cb, x);
-    if (!err && x->failed)
-        err = -ENOMEM;
+    const char *rs = svc_req_query(c->req, "restarts");
+    int err = svc_read_row_steps(c, s, false, !rs || strcmp(rs, "keep"), x, NULL);
     if (err < 0)
         return err;
-    const char *rs = svc_req_query(c->req, "restarts");
-    if (!rs || strcmp(rs, "keep")) {
-        struct svc_restart *r = NULL;
-        size_t nr = 0;
-        err = c->app->ops->restarts(c->app->store, s->run_id, &r, &nr);
-        if (err < 0)
-            return err;
-        x->n = svc_purge_restarts(x->p, x->n, r, nr);
-        free(r);
-    }
     if (x->n)
         qsort(x->p, x->n, sizeof(*x->p), cmp_step);
     size_t k = 0;
@@ -161,7 +127,7 @@ static int json_mesh(struct svc_call *c, struct tb_json *j, const struct part *p
                            ? "json_config is longer than 64 KiB: default settings used"
                            : "json_config is not a JSON object: default settings used");
     }
-    struct steps st = {0};
+    struct svc_pts st = {0};
     int err = vertex ? mesh_steps(c, vertex->s, &st) : 0;
     if (err < 0) {
         free(st.p);

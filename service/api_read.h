@@ -48,3 +48,10 @@ struct svc_pts {
  * x->p is freed by the caller with free(), also on failure. Returns 0, -E2BIG past the
  * full-resolution cap, or a store error. */
 int svc_read_scalars(struct svc_call *c, const struct svc_series_info *s, struct svc_pts *x);
+
+/* The (seq, step) of every row of a tensor or blob series (blobs: the blob rows) in arrival
+ * order, without those TensorBoard's restart rule hides when purge is set (downsample.h).
+ * x->p is freed by the caller, also on failure; *ret_total (may be NULL) is the count before
+ * the purge. Returns 0 or a store error. */
+int svc_read_row_steps(struct svc_call *c, const struct svc_series_info *s, bool blobs, bool purge,
+                       struct svc_pts *x, size_t *ret_total);

@@ -58,26 +58,41 @@ struct rows {
     int64_t step;
 };
 
-struct steps {
-    struct svc_point *p;
-    size_t n, cap;
-    bool failed;
-};
-
 static int step_cb(void *ctx, int64_t seq, int64_t step)
 {
-    struct steps *x = ctx;
+    struct svc_pts *x = ctx;
     if (x->n == x->cap) {
         size_t cap = x->cap ? 2 * x->cap : 256;
         void *p = realloc(x->p, cap * sizeof(*x->p));
         if (!p) {
-            x->failed = true;
+            x->over = true;
             return 1;
         }
         x->p = p;
         x->cap = cap;
     }
     x->p[x->n++] = (struct svc_point){.step = step, .seq = seq};
+    return 0;
+}
+
+int svc_read_row_steps(struct svc_call *c, const struct svc_series_info *s, bool blobs, bool purge,
+                       struct svc_pts *x, size_t *ret_total)
+{
+    int err = c->app->ops->row_steps(c->app->store, s->id, blobs, step_cb, x);
+    if (!err && x->over)
+        err = -ENOMEM;
+    if (err < 0)
+        return err;
+    if (ret_total)
+        *ret_total = x->n;
+    if (!purge)
+        return 0;
+    struct svc_restart *r = NULL;
+    size_t nr = 0;
+    if ((err = c->app->ops->restarts(c->app->store, s->run_id, &r, &nr)) < 0)
+        return err;
+    x->n = svc_purge_restarts(x->p, x->n, r, nr);
+    free(r);
     return 0;
 }
 
@@ -102,21 +117,15 @@ static int shown_rows(struct svc_call *c, const struct svc_series_info *s, bool 
     const char *rs = svc_req_query(c->req, "restarts");
     if (rs && !strcmp(rs, "keep"))
         return 0;
-    struct steps x = {0};
-    int err = c->app->ops->row_steps(c->app->store, s->id, blobs, step_cb, &x);
-    if (!err && x.failed)
-        err = -ENOMEM;
-    struct svc_restart *r = NULL;
-    size_t nr = 0;
-    if (!err)
-        err = c->app->ops->restarts(c->app->store, s->run_id, &r, &nr);
+    struct svc_pts x = {0};
+    size_t total = 0;
+    int err = svc_read_row_steps(c, s, blobs, true, &x, &total);
     if (err < 0) {
         free(x.p);
         return err;
     }
-    size_t kept = svc_purge_restarts(x.p, x.n, r, nr);
-    free(r);
-    if (kept == x.n) {
+    size_t kept = x.n;
+    if (kept == total) {
         free(x.p);
         return 0;
     }
