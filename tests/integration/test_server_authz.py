@@ -52,6 +52,8 @@ EXP_ROUTES = [
     ("GET", "/api/v1/experiments/{id}/export", "read", "?run=train"),
     ("GET", "/api/v1/experiments/{id}/custom_scalars", "read", ""),
     ("GET", "/api/v1/experiments/{id}/graph", "read", "?run=train"),
+    ("GET", "/api/v1/experiments/{id}/meshes", "read", ""),
+    ("GET", "/api/v1/experiments/{id}/mesh_data", "read", "?run=train&tag=m_VERTEX&step=0"),
     ("GET", "/api/v1/experiments/{id}/cursors", "owner_read", ""),
     ("PATCH", "/api/v1/experiments/{id}", "write", ""),
     ("POST", "/api/v1/experiments/{id}/events", "write", ""),
@@ -147,6 +149,12 @@ def body(rep, exe, tmp):
         ef.add(L.ev_text_tf2("t", 0, "hello *" + vname + "*"))
         ef.add(L.ev_image_tf1("img", 0, png, 1, 1 + len(vname)))
         ef.add(L.ev_pr_curve("pr", 0, [[1.0, 2.0]] * 6))
+        # a mesh of one vertex whose x is distinct per experiment (MeshPluginData: name, VERTEX)
+        mesh_md = L.metadata_pb("mesh", content=L.f_bytes(2, b"m") + L.f_varint(3, 1),
+                                data_class=L.DC_TENSOR)
+        ef.add(L.event_pb(L.WALL0, 0, summary=L.summary_pb([L.value_pb(
+            "m_VERTEX", metadata=mesh_md,
+            tensor=L.tensor_pb(L.DT_FLOAT, (1, 1, 3), float_val=[len(vname), 0, 0]))])))
         ef.add(L.ev_hparams("_hparams_/session_start_info", L.hp_session_start({"lr": 0.1})))
         ef.add(L.ev_custom_scalars(L.custom_scalars_layout([("c", [("t", ["loss"])])])))
         # Event.graph_def: a GraphDef of one NodeDef named after the experiment
@@ -208,7 +216,12 @@ def body(rep, exe, tmp):
                 b = r.body
                 return (r.content_type == "application/octet-stream" and len(b) > 16
                         and L.struct.unpack("<I", b[8:12])[0] == L.masked_crc32c(b[:8]))
+            if p.endswith("/mesh_data"):
+                return (r.content_type == "application/octet-stream" and
+                        L.struct.unpack("<3f", r.body) == (len(vname), 0, 0))
             j = r.json()
+            if p.endswith("/meshes"):
+                return [(m["run"], m["name"]) for m in j.get("meshes", [])] == [("train", "m")]
             if p.endswith("{id}"):
                 return j.get("id") == exps[vname]
             if p.endswith("/runs"):
