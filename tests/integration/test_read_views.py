@@ -276,13 +276,10 @@ def check_summary_charts(rep, srv, tok, exp, run="m4", db=None):
     rep.check(same_rows(s.get("points", []), pts), "points=all: every point as written, bit for bit")
     if not db:
         return
-    import sqlite3
-    con = sqlite3.connect(db, timeout=30)
-    con.execute("UPDATE scalar_chunks SET summary = substr(summary, 1, %d) WHERE series_id IN "
-                "(SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id WHERE r.name = ?)"
-                % (4 * 24), (run,))
-    con.commit()
-    con.close()
+    # on either backend (substr takes SQLite's blob and PostgreSQL's bytea alike)
+    L.db_exec(db, "UPDATE scalar_chunks SET summary = substr(summary, 1, %d) WHERE series_id IN "
+                  "(SELECT s.id FROM series s JOIN runs r ON r.id = s.run_id WHERE r.name = '%s')"
+              % (4 * 24, run.replace("'", "''")))
     s = chart("points=1000")
     rep.check(same_rows(s.get("points", []), m4_of_points(pts, 1000)),
               "rows without group summaries (written before them): every point read, svc_downsample's M4")
