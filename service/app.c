@@ -85,7 +85,8 @@ static const struct route routes[] = {
     {"GET", "/device", svc_h_page, 0, 0},
     {"GET", "/experiment/{id}/", svc_h_page, R_LOCAL, 0},
     {"GET", "/user/{id}", svc_h_page, 0, 0},
-    {"GET", "/compare", svc_h_page, 0, 0}, /* ?e=ID,...: compare.js reads each with the viewer's rights */
+    {"GET", "/compare", svc_h_page, 0,
+     0}, /* ?e=ID,...: compare.js reads each with the viewer's rights */
 };
 
 /* What admission found, for the handler: the route and its parameters. */

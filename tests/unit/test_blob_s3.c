@@ -294,8 +294,11 @@ static void opts(struct opts *x, const struct peer *pr, const char *url, const c
 {
     snprintf(x->url, sizeof(x->url), "%s", url);
     snprintf(x->endpoint, sizeof(x->endpoint), "http://127.0.0.1:%d/", pr ? pr->port : 1);
-    x->o = (struct svc_blob_options){.url = x->url, .endpoint = x->endpoint, .access_key = key,
-                                     .secret_key = secret, .timeout_s = 10};
+    x->o = (struct svc_blob_options){.url = x->url,
+                                     .endpoint = x->endpoint,
+                                     .access_key = key,
+                                     .secret_key = secret,
+                                     .timeout_s = 10};
 }
 
 static void test_open_checks_credentials(void **state)
@@ -457,10 +460,8 @@ static void test_busy_and_refused_later(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_checks_credentials),
-        cmocka_unit_test(test_unreachable_store),
-        cmocka_unit_test(test_bad_options_named),
-        cmocka_unit_test(test_put_get_del),
+        cmocka_unit_test(test_open_checks_credentials), cmocka_unit_test(test_unreachable_store),
+        cmocka_unit_test(test_bad_options_named),       cmocka_unit_test(test_put_get_del),
         cmocka_unit_test(test_busy_and_refused_later),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -339,7 +339,8 @@ static void test_downsample_units_is_m4(void **state)
             svc_chunk_summarize(p + at * SVC_SCALAR_POINT_BYTES, k, &s);
             size_t g = s.n_groups ? s.n_groups : 1;
             memcpy(units + nu * SVC_SUMMARY_UNIT_BYTES,
-                   s.points + (s.n_groups ? SVC_SUMMARY_UNIT_BYTES : 0), g * SVC_SUMMARY_UNIT_BYTES);
+                   s.points + (s.n_groups ? SVC_SUMMARY_UNIT_BYTES : 0),
+                   g * SVC_SUMMARY_UNIT_BYTES);
             for (size_t j = 0; j < g; j++)
                 ulo[nu + j] = at + j * 64;
             nu += g;

@@ -67,7 +67,7 @@ struct svc_store {
     bool in_tx;
     int calls, fail_at; /* the fail_at-th primitive call (1-based) fails with -EIO */
     char lock_order[256];
-    int puts; /* object-store writes */
+    int puts;       /* object-store writes */
     bool collected; /* blob_ref says the object store collected the blob (REWRITE) */
 };
 
@@ -483,9 +483,8 @@ static void test_chunks_cursor_and_charge(void **state)
     assert_int_equal(d->series[0].min_step, 0);
     assert_int_equal(d->series[0].max_step, 2499);
     /* what the quota is charged: every row, as store.h says */
-    uint64_t want = TB_QUOTA_ROW_BYTES + strlen("train") +
-                    TB_QUOTA_ROW_BYTES + strlen("loss") + strlen("scalars") +
-                    TB_QUOTA_ROW_BYTES + strlen("events.out.tfevents.1") +
+    uint64_t want = TB_QUOTA_ROW_BYTES + strlen("train") + TB_QUOTA_ROW_BYTES + strlen("loss") +
+                    strlen("scalars") + TB_QUOTA_ROW_BYTES + strlen("events.out.tfevents.1") +
                     3 * TB_QUOTA_ROW_BYTES + 2 * summary_bytes(SVC_SCALAR_CHUNK_POINTS) +
                     summary_bytes(2500 - 2 * SVC_SCALAR_CHUNK_POINTS) +
                     2500 * SVC_SCALAR_POINT_BYTES;
@@ -663,8 +662,8 @@ static void test_restart_orders_seqs(void **state)
     /* a tensor, a restart at step 2, then more scalars: what came before the restart sorts
      * before it, what came after sorts after it */
     f->data[0] = (struct svc_item_data){.shape = "[]"};
-    f->items[f->b.n_items++] = (struct svc_item){.type = SVC_ITEM_TENSOR, .series = 1, .step = 4,
-                                                 .x = &f->data[0]};
+    f->items[f->b.n_items++] =
+        (struct svc_item){.type = SVC_ITEM_TENSOR, .series = 1, .step = 4, .x = &f->data[0]};
     f->items[f->b.n_items++] = (struct svc_item){.type = SVC_ITEM_RESTART, .run = 0, .step = 2};
     for (int k = 0; k < 3; k++)
         f->items[f->b.n_items++] =
@@ -715,10 +714,10 @@ static void test_blobs_before_transaction(void **state)
     struct svc_group *g = group(f, 0, 0, 0, 0, 0, 10);
     f->blob_bytes[0] = (struct tb_bytes){.data = (const uint8_t *)"PNG...", .len = 6};
     memset(f->shas[0], 7, 32);
-    f->data[0] = (struct svc_item_data){.meta = "{}", .n_blobs = 1, .blobs = f->blob_bytes,
-                                        .shas = f->shas};
-    f->items[f->b.n_items++] = (struct svc_item){.type = SVC_ITEM_BLOBS, .series = 0, .step = 1,
-                                                 .x = &f->data[0]};
+    f->data[0] =
+        (struct svc_item_data){.meta = "{}", .n_blobs = 1, .blobs = f->blob_bytes, .shas = f->shas};
+    f->items[f->b.n_items++] =
+        (struct svc_item){.type = SVC_ITEM_BLOBS, .series = 0, .step = 1, .x = &f->data[0]};
     g->n_items = 1;
     struct svc_blobs bs = {.ops = &blob_ops, .store = (struct svc_blob_store *)&f->s};
     /* the object store down: nothing begins */
@@ -736,8 +735,8 @@ static void test_blobs_before_transaction(void **state)
     batch(f, 1, runs);
     f->b.n_series = 1;
     g = group(f, 0, 0, 0, 0, 10, 10);
-    f->items[f->b.n_items++] = (struct svc_item){.type = SVC_ITEM_BLOBS, .series = 0, .step = 2,
-                                                 .x = &f->data[0]};
+    f->items[f->b.n_items++] =
+        (struct svc_item){.type = SVC_ITEM_BLOBS, .series = 0, .step = 2, .x = &f->data[0]};
     g->n_items = 1;
     f->s.collected = true;
     f->s.puts = 0;
@@ -760,8 +759,8 @@ static void test_every_failure_leaves_nothing(void **state)
     group(f, 0, 0, 1500, 0, 0, 10);
     struct svc_group *g = group(f, 1, 1, 3, 0, 0, 10);
     f->data[0] = (struct svc_item_data){.shape = "[2]"};
-    f->items[f->b.n_items++] = (struct svc_item){.type = SVC_ITEM_TENSOR, .series = 2, .step = 9,
-                                                 .x = &f->data[0]};
+    f->items[f->b.n_items++] =
+        (struct svc_item){.type = SVC_ITEM_TENSOR, .series = 2, .step = 9, .x = &f->data[0]};
     f->items[f->b.n_items++] = (struct svc_item){.type = SVC_ITEM_RESTART, .run = 1, .step = 1};
     g->n_items += 2;
     struct state empty = f->s.done;
