@@ -2052,6 +2052,21 @@ static void cb_bytea(struct copybuf *b, const void *d, size_t n)
     cb_add(b, d, n);
 }
 
+/* Ends a binary COPY whose data went in with err so far (non-zero: it is cancelled), reads
+ * its results, and returns the first error; what names the statement in messages. */
+static int copy_end(struct conn *c, int err, const char *what)
+{
+    if (PQputCopyEnd(c->pg, err ? "tbdev-server stopped the copy" : NULL) != 1 && !err)
+        err = err_of(c, NULL, "COPY end");
+    PGresult *r;
+    while ((r = PQgetResult(c->pg))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !err)
+            err = err_of(c, r, what);
+        PQclear(r);
+    }
+    return err;
+}
+
 static int copy_chunks(struct conn *c, const struct svc_chunk_row *rows, size_t n)
 {
     int perr = pipe_flush(c); /* COPY is not allowed in pipeline mode */
@@ -2093,14 +2108,7 @@ static int copy_chunks(struct conn *c, const struct svc_chunk_row *rows, size_t 
         }
     }
     free(b.p);
-    if (PQputCopyEnd(c->pg, err ? "tbdev-server stopped the copy" : NULL) != 1 && !err)
-        err = err_of(c, NULL, "COPY end");
-    while ((r = PQgetResult(c->pg))) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && !err)
-            err = err_of(c, r, "COPY scalar_chunks");
-        PQclear(r);
-    }
-    return err;
+    return copy_end(c, err, "COPY scalar_chunks");
 }
 
 static int pg_wb_chunks_add(struct svc_store *s, const struct svc_chunk_row *rows, size_t n)
@@ -3082,14 +3090,7 @@ static int copy_rows_in(struct conn *c, const struct svc_copy_table *t,
         }
     }
     free(b.p);
-    if (PQputCopyEnd(c->pg, err ? "tbdev-server stopped the copy" : NULL) != 1 && !err)
-        err = err_of(c, NULL, "COPY end");
-    while ((r = PQgetResult(c->pg))) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && !err)
-            err = err_of(c, r, q);
-        PQclear(r);
-    }
-    return err;
+    return copy_end(c, err, q);
 }
 
 static int pg_rows_write(struct svc_store *s, const struct svc_copy_table *t,
